@@ -1,0 +1,179 @@
+"""Settings shared by every environment. Values come from the environment (django-environ);
+``.env.example`` lists every one."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+ENV_FILE = Path(env.str("TANDEM_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    env.read_env(str(ENV_FILE), overwrite=False)
+
+DATA_DIR = Path(env.str("TANDEM_DATA_DIR", default=str(BASE_DIR / "data")))
+
+
+def database_from_env(default: str) -> dict:
+    """Parse ``DATABASE_URL``; a malformed value stops start-up naming the setting (and never
+    echoing the URL, which may carry a password)."""
+    url = env.str("DATABASE_URL", default=default)
+    parts = urlsplit(url)
+    if not parts.scheme or parts.scheme not in environ.Env.DB_SCHEMES:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is malformed: expected postgres://user:password@host:port/name "
+            "or sqlite:////absolute/path.sqlite3"
+        )
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # any parse failure is a configuration error
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is malformed ({type(exc).__name__})."
+        ) from None
+    if not config.get("NAME"):
+        raise ImproperlyConfigured("DATABASE_URL is malformed: it names no database.")
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Web, worker and beat share one file: wait for locks rather than fail.
+        config.setdefault("OPTIONS", {})["timeout"] = 20
+        config["CONN_MAX_AGE"] = 0
+    return config
+
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+SITE_URL = env.str("TANDEM_SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "accounts",
+    "integrations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "admin:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Credentials at rest: Fernet keys, newest first. Older keys still decrypt during a rotation.
+FERNET_KEYS = env.list("FERNET_KEYS", default=[])
+FERNET_USE_HKDF = False
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tandem")}
+
+# Celery: the broker needs no server by default (a folder on disk).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = DATA_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-connections": {
+        "task": "integrations.tasks.dispatch_due_connections_task",
+        "schedule": crontab(minute="*"),
+    },
+}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# The sync loop.
+TANDEM_SYNC_INTERVAL_SECONDS = env.int("TANDEM_SYNC_INTERVAL_SECONDS", default=300)
+TANDEM_LEASE_SECONDS = env.int("TANDEM_LEASE_SECONDS", default=900)
+TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=500)
+# A run that would tag more than this share of a side as deleted / unsubscribed stops and asks.
+TANDEM_MASS_TAG_SHARE = env.float("TANDEM_MASS_TAG_SHARE", default=0.2)
+TANDEM_CURSOR_OVERLAP_SECONDS = env.int("TANDEM_CURSOR_OVERLAP_SECONDS", default=5)
+
+# The HTTP seam.
+HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
+HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=30.0)
+HTTP_MAX_RETRIES = env.int("HTTP_MAX_RETRIES", default=4)
+HTTP_BACKOFF_BASE = env.float("HTTP_BACKOFF_BASE", default=0.5)
+HTTP_MAX_WAIT = env.float("HTTP_MAX_WAIT", default=60.0)
+
+# Apps. The base URLs point at the real services; the embedded default and the tests point them
+# at the sandbox.
+KUSTOMER_BASE_URL_TEMPLATE = env.str(
+    "KUSTOMER_BASE_URL_TEMPLATE", default="https://{subdomain}.api.kustomerapp.com"
+)
+GOOGLE_OAUTH_CLIENT_ID = env.str("GOOGLE_OAUTH_CLIENT_ID", default="")
+GOOGLE_OAUTH_CLIENT_SECRET = env.str("GOOGLE_OAUTH_CLIENT_SECRET", default="")
+GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
+    "GOOGLE_OAUTH_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"
+)
+GOOGLE_OAUTH_TOKEN_URL = env.str(
+    "GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token"
+)
+GOOGLE_PEOPLE_BASE_URL = env.str("GOOGLE_PEOPLE_BASE_URL", default="https://people.googleapis.com")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

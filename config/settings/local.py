@@ -1,0 +1,29 @@
+"""The embedded default: SQLite in the data folder, a broker that needs no server, the sandbox
+emulators standing in for the apps. ``make run`` writes a ``.env`` with fresh secrets."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DATA_DIR, database_from_env, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY")
+DATABASES = {"default": database_from_env(f"sqlite:///{DATA_DIR / 'tandem.sqlite3'}")}
+if not env.list("FERNET_KEYS", default=[]):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("Set the FERNET_KEYS environment variable (make run writes one).")
+
+SANDBOX_URL = env.str("TANDEM_SANDBOX_URL", default="http://127.0.0.1:8700")
+KUSTOMER_BASE_URL_TEMPLATE = env.str(
+    "KUSTOMER_BASE_URL_TEMPLATE", default=SANDBOX_URL + "/kustomer/{subdomain}"
+)
+GOOGLE_OAUTH_CLIENT_ID = env.str("GOOGLE_OAUTH_CLIENT_ID", default="tandem-demo")
+GOOGLE_OAUTH_CLIENT_SECRET = env.str("GOOGLE_OAUTH_CLIENT_SECRET", default="tandem-demo-secret")
+GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
+    "GOOGLE_OAUTH_AUTHORIZE_URL", default=SANDBOX_URL + "/google_contacts/o/oauth2/v2/auth"
+)
+GOOGLE_OAUTH_TOKEN_URL = env.str(
+    "GOOGLE_OAUTH_TOKEN_URL", default=SANDBOX_URL + "/google_contacts/token"
+)
+GOOGLE_PEOPLE_BASE_URL = env.str(
+    "GOOGLE_PEOPLE_BASE_URL", default=SANDBOX_URL + "/google_contacts"
+)

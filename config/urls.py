@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Tandem operations"
+admin.site.site_title = "Tandem"
+admin.site.index_title = "Connections, accounts and runs"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("integrations.urls")),
+]

@@ -1,0 +1,212 @@
+"""What every connector is: capabilities declared as data, and a small set of calls.
+
+A connector is built for one connected account: ``Connector(credentials, http=...)``. It never
+touches the database; when it refreshes a token it hands the new credentials to
+``on_credentials_changed`` and the caller stores them.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from integrations.connectors.http import HttpClient
+from integrations.sync.records import (
+    Checkpoint,
+    Contact,
+    ContactUpdate,
+    NewContact,
+    Page,
+    WriteResult,
+)
+
+
+class ConnectorError(Exception):
+    """Any failure talking to an app.
+
+    ``permanent`` errors will not heal by retrying (bad credentials, missing permission, revoked
+    grant): the connected account needs attention and calls stop. ``reauthorize`` says the fix is
+    to authorize the account again (401, ``invalid_grant``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        reauthorize: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent or reauthorize
+        self.reauthorize = reauthorize
+        self.status = status
+        self.retry_after = retry_after
+
+
+class FieldType(enum.StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    URL = "url"
+    EMAIL = "email"
+    PHONE = "phone"
+    ENUM = "enum"
+    # The composite name (first + last, or one full name); see sync/names.py.
+    NAME = "name"
+    # Tags or labels: a list of names.
+    TAGS = "tags"
+
+
+class NameStyle(enum.StrEnum):
+    FULL = "full"  # one full-name field (Kustomer)
+    SPLIT = "split"  # given + family names (Google)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field an app offers. ``canonical`` names the concept it holds when two apps share it
+    (``"email"``, ``"company"`` ...); default mappings pair fields with the same canonical name."""
+
+    key: str
+    label: str
+    type: FieldType
+    multi: bool = False
+    read_only: bool = False
+    choices: tuple[str, ...] = ()
+    canonical: str = ""
+    custom: bool = False
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = True
+    help_text: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """An app-specific condition (Kustomer sentiment, Google "has label" ...). ``evaluate`` reads
+    only the record, so conditions stay pure and testable."""
+
+    key: str
+    label: str
+    evaluate: Callable[[Contact, Any], bool]
+    choices: tuple[str, ...] = ()
+    needs_value: bool = True
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    name_style: NameStyle
+    # What the app calls a tag: "tag" (Kustomer) or "label" (Google contact groups).
+    tag_noun: str = "tag"
+    supports_tags: bool = True
+    supports_deletions: bool = False
+    supports_unsubscribes: bool = False
+    read_page_size: int = 100
+    create_batch_size: int = 1
+    update_batch_size: int = 1
+    lookup_batch_size: int = 1
+    conditions: tuple[ConditionSpec, ...] = ()
+    actions: tuple[str, ...] = ("set_field", "add_tag", "remove_tag")
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What a successful verification learned: a label to show instead of the credentials."""
+
+    label: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    slug: ClassVar[str]
+    name: ClassVar[str]
+    credential_fields: ClassVar[tuple[CredentialField, ...]]
+    capabilities: ClassVar[Capabilities]
+    # Credential keys never shown anywhere (admin, pages, logs, errors).
+    secret_credential_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        credentials: Mapping[str, Any],
+        *,
+        http: HttpClient | None = None,
+        on_credentials_changed: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.credentials = dict(credentials)
+        self.http = http or HttpClient(app=self.slug, secrets=self.secrets())
+        self.on_credentials_changed = on_credentials_changed
+
+    def secrets(self) -> list[str]:
+        return [
+            str(value)
+            for key, value in self.credentials.items()
+            if key in self.secret_credential_keys and value
+        ]
+
+    @classmethod
+    def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        """Check the shape of user-supplied credentials before any request; raise ``ValueError``
+        with a message naming the bad part."""
+        cleaned: dict[str, Any] = {}
+        for spec in cls.credential_fields:
+            value = credentials.get(spec.name, "")
+            value = value.strip() if isinstance(value, str) else value
+            if spec.required and not value:
+                raise ValueError(f"{spec.label} is required.")
+            if value:
+                cleaned[spec.name] = value
+        return cleaned
+
+    @abc.abstractmethod
+    def check(self) -> AccountInfo:
+        """Verify the credentials with one cheap authenticated call."""
+
+    @abc.abstractmethod
+    def fields(self) -> list[FieldSpec]:
+        """Standard fields plus the custom fields discovered from the account."""
+
+    @abc.abstractmethod
+    def list_changed(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        """Pages of records changed since ``checkpoint`` (everything when ``None``), oldest first,
+        each with the checkpoint that is safe to store once the page is applied."""
+
+    @abc.abstractmethod
+    def get_many(self, ids: list[str]) -> list[Contact]:
+        """The current state of these records; missing ids are left out."""
+
+    @abc.abstractmethod
+    def find_by_emails(self, emails: list[str]) -> dict[str, list[Contact]]:
+        """Records holding each normalized email, keyed by that email."""
+
+    @abc.abstractmethod
+    def create_many(self, items: list[NewContact]) -> list[WriteResult]:
+        """Create records; one result per item, in order, keyed by ``ref``."""
+
+    @abc.abstractmethod
+    def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
+        """Write only the given fields of existing records; one result per item (``ref`` = id)."""
+
+    @abc.abstractmethod
+    def tag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        """Add a tag or label to records."""
+
+    @abc.abstractmethod
+    def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        """Remove a tag or label from records."""
+
+    def field_map(self) -> dict[str, FieldSpec]:
+        return {spec.key: spec for spec in self.fields()}

@@ -1,0 +1,229 @@
+"""The one HTTP seam every connector talks through.
+
+Timeouts on every call; bounded retry with exponential backoff and jitter on 408, 429, 5xx and
+connection failures only; ``Retry-After`` and ``x-ratelimit-reset`` honoured and shared between
+workers through the cache; a non-idempotent POST is never retried automatically; redirects are
+never followed; secrets are redacted from every log line and error; every call is counted.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def parse_ratelimit_reset(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds until the budget resets, from ``x-ratelimit-reset`` (epoch seconds or a delta)."""
+    value = headers.get("x-ratelimit-reset")
+    if not value:
+        return None
+    try:
+        reset = float(value)
+    except ValueError:
+        return None
+    current = time.time() if now is None else now
+    # Epoch timestamps are large; small numbers are a delta in seconds.
+    return max(0.0, reset - current) if reset > 1_000_000_000 else max(0.0, reset)
+
+
+class HttpError(Exception):
+    """Raised by the seam when an answer is not usable; connectors turn it into
+    ``ConnectorError`` with the app's own words."""
+
+    def __init__(self, message: str, *, status: int | None, response: requests.Response | None):
+        super().__init__(message)
+        self.status = status
+        self.response = response
+
+
+class RateGate:
+    """Shared "wait until" per app account, kept in the cache so every worker honours a 429 or
+    an exhausted budget seen by any other."""
+
+    def __init__(self, key: str) -> None:
+        self.key = f"tandem:rate-gate:{key}"
+
+    def blocked_for(self) -> float:
+        until = cache.get(self.key)
+        return max(0.0, float(until) - time.time()) if until else 0.0
+
+    def block(self, seconds: float) -> None:
+        until = time.time() + seconds
+        current = cache.get(self.key)
+        if current is None or float(current) < until:
+            cache.set(self.key, until, timeout=int(seconds) + 1)
+
+
+class HttpClient:
+    def __init__(
+        self,
+        *,
+        app: str,
+        secrets: Iterable[str] = (),
+        gate_key: str | None = None,
+        max_retries: int | None = None,
+        timeout: tuple[float, float] | None = None,
+        backoff_base: float | None = None,
+        max_wait: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.app = app
+        self.secrets = [s for s in secrets if s]
+        self.gate = RateGate(gate_key) if gate_key else None
+        self.max_retries = settings.HTTP_MAX_RETRIES if max_retries is None else max_retries
+        self.timeout = timeout or (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+        self.backoff_base = settings.HTTP_BACKOFF_BASE if backoff_base is None else backoff_base
+        self.max_wait = settings.HTTP_MAX_WAIT if max_wait is None else max_wait
+        self.sleep = sleep
+        self.session = session or requests.Session()
+        self.session.max_redirects = 0
+        self.calls: Counter[str] = Counter()
+
+    def add_secret(self, secret: str) -> None:
+        if secret and secret not in self.secrets:
+            self.secrets.append(secret)
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def _wait(self, seconds: float, reason: str) -> None:
+        seconds = min(seconds, self.max_wait)
+        if seconds > 0:
+            logger.info("%s: waiting %.2fs (%s)", self.app, seconds, reason)
+            self.sleep(seconds)
+
+    def _backoff(self, attempt: int) -> float:
+        delay: float = self.backoff_base * (2**attempt)
+        return delay + random.uniform(0, delay)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        kind: str | None = None,
+        idempotent: bool | None = None,
+        accept: Iterable[int] = (),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one request, retrying where that is safe.
+
+        Returns the response for a 2xx status or one listed in ``accept``; raises ``HttpError``
+        for anything else once retries are spent. ``kind`` labels the call in the counters
+        (default: method + path). ``idempotent=True`` marks a POST that only reads (a search).
+        """
+        method = method.upper()
+        kind = kind or f"{method} {urlsplit(url).path}"
+        retryable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        accepted = set(accept)
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs["allow_redirects"] = False
+        attempt = 0
+        while True:
+            if self.gate is not None:
+                blocked = self.gate.blocked_for()
+                if blocked > 0:
+                    self._wait(blocked, "shared rate limit")
+            self.calls[kind] += 1
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except requests.RequestException as exc:
+                message = self._redact(f"{self.app}: {kind} failed: {type(exc).__name__}")
+                if retryable and attempt < self.max_retries:
+                    logger.warning("%s; retrying", message)
+                    self._wait(self._backoff(attempt), "connection error")
+                    attempt += 1
+                    continue
+                logger.warning("%s", message)
+                raise HttpError(message, status=None, response=None) from None
+
+            status = response.status_code
+            logger.debug("%s: %s -> %s", self.app, kind, status)
+            self._note_budget(response)
+            if 200 <= status < 300 or status in accepted:
+                return response
+            if status in RETRY_STATUSES and retryable and attempt < self.max_retries:
+                wait = self._retry_wait(response, attempt)
+                logger.warning("%s: %s answered %s; retrying in %.2fs", self.app, kind, status, wait)
+                if status == 429 and self.gate is not None:
+                    self.gate.block(wait)
+                self._wait(wait, f"status {status}")
+                attempt += 1
+                continue
+            if status == 429 and self.gate is not None:
+                self.gate.block(self._retry_wait(response, attempt))
+            if 300 <= status < 400:
+                message = f"{self.app}: {kind} answered a redirect ({status}), which is not followed"
+            else:
+                message = f"{self.app}: {kind} answered {status}"
+            raise HttpError(self._redact(message), status=status, response=response)
+
+    def _retry_wait(self, response: requests.Response, attempt: int) -> float:
+        waits = [
+            w
+            for w in (
+                parse_retry_after(response.headers.get("Retry-After")),
+                parse_ratelimit_reset(response.headers)
+                if response.status_code == 429
+                else None,
+            )
+            if w is not None
+        ]
+        return max(waits) if waits else self._backoff(attempt)
+
+    def _note_budget(self, response: requests.Response) -> None:
+        if self.gate is None:
+            return
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.strip() == "0":
+            reset = parse_ratelimit_reset(response.headers)
+            if reset:
+                self.gate.block(reset)
+
+    def error_text(self, response: requests.Response, limit: int = 300) -> str:
+        """A short, redacted excerpt of an error body for messages."""
+        return self._redact(response.text[:limit])

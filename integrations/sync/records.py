@@ -1,0 +1,133 @@
+"""The canonical contact every connector maps to and from, and the shapes the engine exchanges
+with connectors (pages, checkpoints, write requests and results).
+
+Field values live in ``Contact.values`` keyed by field key. Standard keys are the constants below;
+custom fields are ``"custom.<name as the app spells it>"``. Keeping every value under a field key
+lets mappings, conditions, actions and the merge treat standard and custom fields alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Standard field keys.
+EMAILS = "emails"
+PHONES = "phones"
+FIRST_NAME = "first_name"
+LAST_NAME = "last_name"
+FULL_NAME = "full_name"
+COMPANY = "company"
+JOB_TITLE = "job_title"
+ADDRESSES = "addresses"
+URLS = "urls"
+BIRTHDAY = "birthday"
+NOTES = "notes"
+TAGS = "tags"
+CUSTOM_PREFIX = "custom."
+
+# The composite name field: one side may hold first + last names, the other a full name.
+NAME = "name"
+
+Checkpoint = dict[str, Any]
+
+
+def custom_key(name: str) -> str:
+    return f"{CUSTOM_PREFIX}{name}"
+
+
+def is_custom_key(key: str) -> bool:
+    return key.startswith(CUSTOM_PREFIX)
+
+
+def normalize_email(value: str) -> str:
+    """The form two emails are compared in: trimmed and case-folded."""
+    return value.strip().casefold()
+
+
+@dataclass
+class Contact:
+    """One contact as Tandem sees it, whatever app it came from."""
+
+    id: str
+    updated_at: dt.datetime | None = None
+    # The app's revision of the record (Kustomer ``rev``, Google ``etag``): together with ``id``
+    # it tells whether a record read again was already applied.
+    version: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+    unsubscribed: bool = False
+    # App-specific facts that only conditions read (Kustomer sentiment, open conversations ...).
+    facts: dict[str, Any] = field(default_factory=dict)
+    # The create-intent key this record was created with, as read back from the app.
+    idempotency_key: str = ""
+
+    @property
+    def emails(self) -> list[str]:
+        return list(self.values.get(EMAILS) or [])
+
+    @property
+    def normalized_emails(self) -> list[str]:
+        return [normalize_email(e) for e in self.emails if e and e.strip()]
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.values.get(TAGS) or [])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+@dataclass
+class Page:
+    """One page of a change feed: records in ascending change order, and the checkpoint that is
+    safe to save once every record of this page has been applied."""
+
+    records: list[Contact]
+    checkpoint: Checkpoint
+    # True when the connector had to fall back to a full listing (first run, expired sync token).
+    full_scan: bool = False
+
+
+@dataclass
+class NewContact:
+    """A create request. ``ref`` is the caller's handle for matching results to requests."""
+
+    ref: str
+    values: dict[str, Any]
+    idempotency_key: str = ""
+
+
+@dataclass
+class ContactUpdate:
+    """An update request: only the fields that change, with the version the change is based on."""
+
+    id: str
+    changes: dict[str, Any]
+    version: str = ""
+
+
+@dataclass
+class WriteResult:
+    """The outcome of one create or update. A failed result carries the app's reason; the record
+    becomes a record issue and the rest of the batch goes on."""
+
+    ref: str
+    record: Contact | None = None
+    error: str = ""
+    # A permanent error (validation, duplicate) will fail again unchanged; a transient one may not.
+    permanent: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.record is not None and not self.error
+
+
+def emails_of(records: Iterable[Contact]) -> list[str]:
+    seen: dict[str, None] = {}
+    for record in records:
+        for email in record.normalized_emails:
+            seen.setdefault(email, None)
+    return list(seen)
