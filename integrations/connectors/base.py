@@ -147,10 +147,14 @@ class Connector(abc.ABC):
         on_credentials_changed: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.credentials = dict(credentials)
-        self.http = http or HttpClient(app=self.slug, secrets=self.secrets())
+        self.http = http or HttpClient(app=self.slug)
+        for secret in self.secrets():
+            self.http.add_secret(secret)
         self.on_credentials_changed = on_credentials_changed
 
     def secrets(self) -> list[str]:
+        """Credential values the HTTP seam must redact; tokens obtained later are added with
+        ``self.http.add_secret``."""
         return [
             str(value)
             for key, value in self.credentials.items()
@@ -207,6 +211,14 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
         """Remove a tag or label from records."""
+
+    def save_credentials(self, credentials: dict[str, Any]) -> None:
+        """Keep refreshed credentials (a new access token) and hand them to the owner to store."""
+        self.credentials = dict(credentials)
+        for secret in self.secrets():
+            self.http.add_secret(secret)
+        if self.on_credentials_changed is not None:
+            self.on_credentials_changed(dict(credentials))
 
     def field_map(self) -> dict[str, FieldSpec]:
         return {spec.key: spec for spec in self.fields()}
