@@ -41,3 +41,20 @@ def connected_account_mark(
         last_verified_at=account.last_verified_at,
     )
     return account
+
+
+def connected_account_verify(*, account: ConnectedAccount) -> tuple[bool, str]:
+    """Make the connector's one cheap authenticated call and record the outcome."""
+    from integrations.connectors.accounts import connector_for
+    from integrations.connectors.base import ConnectorError
+
+    try:
+        info = connector_for(account).check()
+    except ConnectorError as exc:
+        status = (
+            ConnectedAccount.Status.NEEDS_REAUTH if exc.reauthorize else ConnectedAccount.Status.ERROR
+        )
+        connected_account_mark(account=account, status=status, error=exc.message)
+        return False, exc.message
+    connected_account_mark(account=account, status=ConnectedAccount.Status.OK)
+    return True, f"verified as {info.label}"

@@ -72,6 +72,7 @@ class Connection(models.Model):
     checkpoint_b = models.JSONField(default=dict, blank=True)
     # A run that trips the mass-tag breaker pauses the connection; ops confirm to let one run on.
     mass_tag_confirmed = models.BooleanField(default=False)
+    breaker_tripped = models.BooleanField(default=False, editable=False)
     health = models.JSONField(default=dict, blank=True, editable=False)
     last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from accounts.models import ConnectedAccount, Membership, User, Workspace
+from integrations.connectors.registry import connector_class
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "full_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "workspace", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "workspace__name"]
+    autocomplete_fields = ["user", "workspace"]
+
+
+class ConnectedAccountForm(forms.ModelForm):
+    """Credentials are write-only: the form offers one empty input per credential field of the
+    account's app; a filled form replaces the stored credentials, an empty one keeps them."""
+
+    class Meta:
+        model = ConnectedAccount
+        fields = ["workspace", "app", "label", "status", "last_error"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        app = self.instance.app if self.instance.pk else None
+        apps = [app] if app else [slug for slug, _ in ConnectedAccount._meta.get_field("app").choices or []]
+        for slug in apps:
+            for spec in connector_class(str(slug)).credential_fields:
+                name = f"cred_{slug}__{spec.name}"
+                widget = (
+                    forms.PasswordInput(render_value=False) if spec.secret else forms.TextInput()
+                )
+                self.fields[name] = forms.CharField(
+                    label=f"New {spec.label}" + ("" if app else f" ({slug})"),
+                    required=False,
+                    widget=widget,
+                    help_text=spec.help_text,
+                )
+
+    def new_credentials(self) -> dict[str, str] | None:
+        app = self.cleaned_data.get("app") or self.instance.app
+        prefix = f"cred_{app}__"
+        values = {
+            name.removeprefix(prefix): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(prefix) and value
+        }
+        return values or None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        values = self.new_credentials()
+        if values is not None:
+            app = cleaned.get("app") or self.instance.app
+            try:
+                connector_class(app).validate_credentials(values)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        elif not self.instance.pk:
+            raise forms.ValidationError("Give the new account's credentials.")
+        return cleaned
+
+
+@admin.register(ConnectedAccount)
+class ConnectedAccountAdmin(admin.ModelAdmin):
+    form = ConnectedAccountForm
+    list_display = ["label", "app", "workspace", "status", "credentials_state", "last_verified_at"]
+    list_filter = ["app", "status"]
+    search_fields = ["label", "workspace__name"]
+    readonly_fields = ["credentials_state", "last_verified_at", "authorize_link"]
+    autocomplete_fields = ["workspace"]
+    actions = ["verify_selected"]
+
+    def get_fields(self, request: HttpRequest, obj: ConnectedAccount | None = None) -> list[str]:
+        form_fields = list(self.get_form(request, obj).base_fields)
+        return [*form_fields, *self.readonly_fields]
+
+    @admin.display(description="Credentials")
+    def credentials_state(self, obj: ConnectedAccount) -> str:
+        credentials = obj.get_credentials()
+        if not credentials:
+            return "not set"
+        login = credentials.get("email") or credentials.get("subdomain")
+        return f"set ({login})" if login else "set"
+
+    @admin.display(description="Authorize")
+    def authorize_link(self, obj: ConnectedAccount) -> str:
+        if obj.pk is None or obj.app != "google_contacts":
+            return "-"
+        try:
+            url = reverse("google_contacts:connect")
+        except NoReverseMatch:
+            return "-"
+        query = urlencode({"workspace": obj.workspace_id, "account": obj.pk})
+        return format_html('<a href="{}?{}">Connect Google Contacts again</a>', url, query)
+
+    def save_model(self, request: HttpRequest, obj: ConnectedAccount, form: Any, change: bool) -> None:
+        values = form.new_credentials()
+        if values is not None:
+            obj.set_credentials(connector_class(obj.app).validate_credentials(values))
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Verify credentials of the selected accounts")
+    def verify_selected(self, request: HttpRequest, queryset: QuerySet[ConnectedAccount]) -> None:
+        from accounts.services import connected_account_verify
+
+        for account in queryset:
+            ok, message = connected_account_verify(account=account)
+            self.message_user(
+                request,
+                f"{account}: {message}",
+                level=messages.SUCCESS if ok else messages.ERROR,
+            )

@@ -1,0 +1,223 @@
+"""Writes that drive a connection's sync loop: dispatch, run, pause, resume, resync."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ConnectedAccount
+from accounts.services import connected_account_mark
+from integrations.connectors.accounts import connector_for
+from integrations.connectors.base import Connector, ConnectorError
+from integrations.leases import Lease, LeaseLost, lease_acquire, lease_release
+from integrations.models import Connection, SyncRun
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectionNotRunnable(Exception):
+    """The connection cannot run now (paused, needs re-authorization, draft ...)."""
+
+
+def _due_filter(now: dt.datetime) -> Q:
+    return (
+        Q(status__in=Connection.RUNNABLE)
+        & (Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
+        & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+    )
+
+
+def connections_claim_due(*, now: dt.datetime | None = None, limit: int | None = None) -> list[int]:
+    """Claim every due connection exactly once, even with several dispatchers at once.
+
+    One conditional UPDATE stamps a fresh token on rows that are still due and pushes their
+    ``next_sync_at`` out by a lease length (so an enqueued task lost with its worker is retried);
+    the claimer then reads back the rows carrying its token. Two queries, whatever the count.
+    """
+    now = now or timezone.now()
+    limit = limit or settings.TANDEM_DISPATCH_BATCH
+    token = uuid.uuid4()
+    due_ids = Connection.objects.filter(_due_filter(now)).order_by("next_sync_at", "id")
+    Connection.objects.filter(_due_filter(now), pk__in=due_ids.values("pk")[:limit]).update(
+        dispatch_token=token,
+        next_sync_at=now + dt.timedelta(seconds=settings.TANDEM_LEASE_SECONDS),
+    )
+    return list(Connection.objects.filter(dispatch_token=token).values_list("pk", flat=True))
+
+
+def _runnable_or_raise(connection: Connection) -> None:
+    if connection.status not in Connection.RUNNABLE:
+        raise ConnectionNotRunnable(
+            f"Connection {connection.pk} is {connection.get_status_display().lower()}"
+            + (f": {connection.status_reason}" if connection.status_reason else "")
+        )
+
+
+def _finish(run: SyncRun, outcome: str, error: str = "") -> SyncRun:
+    run.outcome = outcome
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def _needs_reauthorization(connection: Connection, side_account: ConnectedAccount, message: str) -> None:
+    connected_account_mark(
+        account=side_account, status=ConnectedAccount.Status.NEEDS_REAUTH, error=message
+    )
+    Connection.objects.filter(pk=connection.pk).update(
+        status=Connection.Status.NEEDS_REAUTH, status_reason=message
+    )
+
+
+def connection_sync(
+    *, connection_id: int, dry_run: bool = False, owner: str | None = None
+) -> SyncRun | None:
+    """Run one pass of a connection's sync loop and return its ``SyncRun``.
+
+    A real run takes the lease (``None`` is returned when another run holds it), records the
+    run, calls the engine, then releases the lease and schedules the next run. A dry run takes
+    no lease and writes nothing but its ``SyncRun`` with the plan.
+    """
+    from integrations.sync import engine
+
+    connection = Connection.objects.select_related("account_a", "account_b").get(pk=connection_id)
+    if not dry_run:
+        _runnable_or_raise(connection)
+    lease: Lease | None = None
+    if not dry_run:
+        lease = lease_acquire(connection_id=connection_id, owner=owner)
+        if lease is None:
+            logger.info("connection %s: another run holds the lease", connection_id)
+            return None
+        connection.refresh_from_db()
+    run = SyncRun.objects.create(
+        connection=connection,
+        dry_run=dry_run,
+        lease_generation=lease.generation if lease else 0,
+    )
+    connectors: dict[str, Connector] = {}
+    try:
+        connectors = {
+            "a": connector_for(connection.account_a),
+            "b": connector_for(connection.account_b),
+        }
+        plan = engine.run_sync(
+            connection=connection,
+            run=run,
+            lease=lease,
+            connector_a=connectors["a"],
+            connector_b=connectors["b"],
+            dry_run=dry_run,
+        )
+        if plan is not None:
+            run.plan = plan
+        _finish(run, SyncRun.Outcome.PARTIAL if run.failed else SyncRun.Outcome.SUCCESS)
+    except LeaseLost as exc:
+        logger.warning("connection %s: %s", connection_id, exc)
+        _finish(run, SyncRun.Outcome.STOPPED, str(exc))
+        return run
+    except engine.BreakerTripped as exc:
+        Connection.objects.filter(pk=connection_id).update(
+            status=Connection.Status.PAUSED, status_reason=str(exc), breaker_tripped=True
+        )
+        _finish(run, SyncRun.Outcome.STOPPED, str(exc))
+    except ConnectorError as exc:
+        side = _side_of_error(connectors, exc)
+        if exc.permanent and side is not None:
+            account = connection.account_a if side == "a" else connection.account_b
+            if exc.reauthorize:
+                _needs_reauthorization(connection, account, exc.message)
+            else:
+                connected_account_mark(
+                    account=account, status=ConnectedAccount.Status.ERROR, error=exc.message
+                )
+                Connection.objects.filter(pk=connection_id).update(
+                    status=Connection.Status.ERROR, status_reason=exc.message
+                )
+        logger.warning("connection %s: run failed: %s", connection_id, exc.message)
+        _finish(run, SyncRun.Outcome.FAILED, exc.message)
+    finally:
+        calls = {}
+        for side, connector in connectors.items():
+            for kind, count in connector.http.calls.items():
+                calls[f"{side}: {kind}"] = count
+        if calls:
+            SyncRun.objects.filter(pk=run.pk).update(
+                api_calls=sum(calls.values()), api_calls_by_kind=calls
+            )
+            run.api_calls, run.api_calls_by_kind = sum(calls.values()), calls
+        if lease is not None:
+            finished = timezone.now()
+            Connection.objects.filter(pk=connection_id, lease_generation=lease.generation).update(
+                last_run_at=finished
+            )
+            lease_release(
+                lease,
+                next_sync_at=finished + dt.timedelta(seconds=connection.sync_interval),
+            )
+    return run
+
+
+def _side_of_error(connectors: dict[str, Connector], exc: ConnectorError) -> str | None:
+    """Which side's connector raised ``exc``: the deepest traceback frame that runs a method of
+    one of the two connectors (the same app may sit on both sides, so the slug cannot tell)."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        for side, connector in connectors.items():
+            if owner is connector:
+                found = side
+        tb = tb.tb_next
+    return found
+
+
+def connection_pause(*, connection: Connection, reason: str = "Paused by an operator.") -> None:
+    Connection.objects.filter(pk=connection.pk).update(
+        status=Connection.Status.PAUSED, status_reason=reason
+    )
+    connection.refresh_from_db()
+
+
+def connection_resume(*, connection: Connection) -> None:
+    """Resume a paused, errored or re-authorized connection; a connection never fully scanned
+    scans first. A mass-tag pause resumed by an operator counts as the confirmation."""
+    connection.refresh_from_db()
+    scanned = bool(connection.checkpoint_a) and bool(connection.checkpoint_b)
+    Connection.objects.filter(pk=connection.pk).update(
+        status=Connection.Status.ACTIVE if scanned else Connection.Status.SCANNING,
+        status_reason="",
+        next_sync_at=timezone.now(),
+        mass_tag_confirmed=connection.breaker_tripped or connection.mass_tag_confirmed,
+        breaker_tripped=False,
+    )
+    connection.refresh_from_db()
+
+
+def connection_sync_now(*, connection: Connection) -> None:
+    """Make the connection due now and hand it to a worker."""
+    from integrations.tasks import sync_connection_task
+
+    _runnable_or_raise(connection)
+    Connection.objects.filter(pk=connection.pk).update(next_sync_at=timezone.now())
+    transaction.on_commit(lambda: sync_connection_task.delay(connection.pk))
+
+
+def connection_resync(*, connection: Connection) -> None:
+    """Forget the checkpoints and scan both sides again from scratch. Links are kept, so the
+    re-scan goes through them and creates nothing twice."""
+    Connection.objects.filter(pk=connection.pk).update(
+        checkpoint_a={},
+        checkpoint_b={},
+        status=Connection.Status.SCANNING,
+        status_reason="",
+        next_sync_at=timezone.now(),
+    )
+    connection.refresh_from_db()
