@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from accounts.models import User, Workspace
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate gates live in the cache; no test may inherit another's wait."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -47,3 +58,37 @@ def sandbox_server() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+REQUIRE_SERVICES = os.environ.get("TANDEM_REQUIRE_SERVICES") == "1"
+
+
+def _missing(reason: str) -> None:
+    """CI (TANDEM_REQUIRE_SERVICES=1) fails a test whose service is missing; a developer's
+    machine without PostgreSQL or Redis skips it with the reason."""
+    if REQUIRE_SERVICES:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres"):
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            _missing("needs PostgreSQL: run with DATABASE_URL=postgres://...")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database for tests that need real Redis (TANDEM_TEST_REDIS_URL)."""
+    url = os.environ.get("TANDEM_TEST_REDIS_URL", "")
+    if not url:
+        _missing("needs Redis: set TANDEM_TEST_REDIS_URL=redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError as exc:
+        _missing(f"Redis at {url} is not answering: {exc}")
+    return url

@@ -39,6 +39,7 @@ class MembershipFactory(DjangoModelFactory):
 class ConnectedAccountFactory(DjangoModelFactory):
     class Meta:
         model = ConnectedAccount
+        skip_postgeneration_save = True
 
     workspace = factory.SubFactory(WorkspaceFactory)
     app = "kustomer"

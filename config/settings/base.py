@@ -1,6 +1,8 @@
 """Settings shared by every environment. Values come from the environment (django-environ);
 ``.env.example`` lists every one."""
 
+import base64
+import binascii
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,8 +109,33 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def fernet_keys_from_env(*, required: bool) -> list[str]:
+    """``FERNET_KEYS``: comma-separated Fernet keys, newest first; a bad one stops start-up."""
+    keys = env.list("FERNET_KEYS", default=[])
+    if not keys:
+        if required:
+            raise ImproperlyConfigured(
+                "Set the FERNET_KEYS environment variable: Fernet keys, newest first "
+                "(make one with: python -c 'import base64,os;"
+                "print(base64.urlsafe_b64encode(os.urandom(32)).decode())')."
+            )
+        return []
+    for position, key in enumerate(keys, start=1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (ValueError, binascii.Error):
+            valid = False
+        if not valid:
+            raise ImproperlyConfigured(
+                f"FERNET_KEYS: key #{position} is not a Fernet key "
+                "(32 bytes, url-safe base64 encoded)."
+            )
+    return keys
+
+
 # Credentials at rest: Fernet keys, newest first. Older keys still decrypt during a rotation.
-FERNET_KEYS = env.list("FERNET_KEYS", default=[])
+FERNET_KEYS = fernet_keys_from_env(required=False)
 FERNET_USE_HKDF = False
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tandem")}
@@ -177,3 +205,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# The embedded default's demo admin (make run).
+TANDEM_DEMO_ADMIN_EMAIL = env.str("TANDEM_DEMO_ADMIN_EMAIL", default="admin@tandem.local")
+TANDEM_DEMO_ADMIN_PASSWORD = env.str("TANDEM_DEMO_ADMIN_PASSWORD", default="")

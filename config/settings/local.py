@@ -2,15 +2,12 @@
 emulators standing in for the apps. ``make run`` writes a ``.env`` with fresh secrets."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import DATA_DIR, database_from_env, env
+from config.settings.base import DATA_DIR, database_from_env, env, fernet_keys_from_env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY")
 DATABASES = {"default": database_from_env(f"sqlite:///{DATA_DIR / 'tandem.sqlite3'}")}
-if not env.list("FERNET_KEYS", default=[]):
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured("Set the FERNET_KEYS environment variable (make run writes one).")
+FERNET_KEYS = fernet_keys_from_env(required=True)
 
 SANDBOX_URL = env.str("TANDEM_SANDBOX_URL", default="http://127.0.0.1:8700")
 KUSTOMER_BASE_URL_TEMPLATE = env.str(

@@ -1,11 +1,11 @@
 """Production: every secret from the environment, PostgreSQL and Redis expected, HTTPS only."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import database_from_env, env
+from config.settings.base import database_from_env, env, fernet_keys_from_env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
-FERNET_KEYS = env.list("FERNET_KEYS")
+FERNET_KEYS = fernet_keys_from_env(required=True)
 DATABASES = {"default": database_from_env(env.str("DATABASE_URL"))}
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 

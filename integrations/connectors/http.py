@@ -116,7 +116,6 @@ class HttpClient:
         self.max_wait = settings.HTTP_MAX_WAIT if max_wait is None else max_wait
         self.sleep = sleep
         self.session = session or requests.Session()
-        self.session.max_redirects = 0
         self.calls: Counter[str] = Counter()
 
     def add_secret(self, secret: str) -> None:

@@ -1,0 +1,195 @@
+"""The HTTP seam, over real HTTP against a scripted local server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from integrations.connectors.http import HttpClient, HttpError, RateGate, parse_retry_after
+
+
+class Script:
+    """Answers each request with the next scripted (status, headers, body)."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, dict[str, str], str]] = []
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        request = Request(environ)
+        self.seen.append((request.method, request.full_path))
+        status, headers, body = self.answers.pop(0) if self.answers else (200, {}, "{}")
+        return Response(body, status=status, headers=headers)(environ, start_response)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script()
+    httpd = make_server("127.0.0.1", 0, script, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", script
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(sleeps: list[float]) -> HttpClient:
+    return HttpClient(app="testapp", max_retries=3, backoff_base=0.01, sleep=sleeps.append)
+
+
+def test_it_retries_a_get_after_a_server_error(server, client) -> None:
+    base, script = server
+    script.answers = [(503, {}, "busy"), (200, {}, '{"ok": true}')]
+    response = client.request("GET", f"{base}/v1/things")
+    assert response.json() == {"ok": True}
+    assert len(script.seen) == 2
+
+
+def test_it_counts_every_call_by_kind(server, client) -> None:
+    base, script = server
+    script.answers = [(503, {}, ""), (200, {}, "{}"), (200, {}, "{}")]
+    client.request("GET", f"{base}/v1/things")
+    client.request("POST", f"{base}/v1/search", kind="search", idempotent=True)
+    assert client.calls == {"GET /v1/things": 2, "search": 1}
+    assert client.total_calls == 3
+
+
+def test_it_honours_retry_after(server, client, sleeps) -> None:
+    base, script = server
+    script.answers = [(429, {"Retry-After": "3"}, ""), (200, {}, "{}")]
+    client.request("GET", f"{base}/v1/things")
+    assert sleeps == [3.0]
+
+
+def test_it_never_retries_a_post_on_its_own(server, client) -> None:
+    base, script = server
+    script.answers = [(503, {}, ""), (200, {}, "{}")]
+    with pytest.raises(HttpError) as excinfo:
+        client.request("POST", f"{base}/v1/customers", json={"name": "x"})
+    assert excinfo.value.status == 503
+    assert len(script.seen) == 1
+
+
+def test_it_retries_a_post_marked_idempotent(server, client) -> None:
+    base, script = server
+    script.answers = [(502, {}, ""), (200, {}, "{}")]
+    client.request("POST", f"{base}/v1/customers/search", idempotent=True)
+    assert len(script.seen) == 2
+
+
+def test_it_does_not_retry_a_client_error(server, client) -> None:
+    base, script = server
+    script.answers = [(400, {}, '{"error": "bad"}'), (200, {}, "{}")]
+    with pytest.raises(HttpError) as excinfo:
+        client.request("GET", f"{base}/v1/things")
+    assert excinfo.value.status == 400
+    assert len(script.seen) == 1
+
+
+def test_it_returns_accepted_error_statuses(server, client) -> None:
+    base, script = server
+    script.answers = [(409, {}, '{"errors": []}')]
+    response = client.request("POST", f"{base}/v1/customers", accept={409})
+    assert response.status_code == 409
+
+
+def test_it_gives_up_after_the_bounded_retries(server, client, sleeps) -> None:
+    base, script = server
+    script.answers = [(500, {}, "")] * 10
+    with pytest.raises(HttpError):
+        client.request("GET", f"{base}/v1/things")
+    assert len(script.seen) == 4
+    assert len(sleeps) == 3
+
+
+def test_it_backs_off_exponentially_with_jitter(server, client, sleeps) -> None:
+    base, script = server
+    script.answers = [(500, {}, "")] * 4
+    with pytest.raises(HttpError):
+        client.request("GET", f"{base}/v1/things")
+    for attempt, slept in enumerate(sleeps):
+        assert 0.01 * 2**attempt <= slept <= 2 * 0.01 * 2**attempt
+
+
+def test_it_retries_connection_failures_of_a_get(client, sleeps) -> None:
+    with pytest.raises(HttpError) as excinfo:
+        client.request("GET", "http://127.0.0.1:9/unreachable")
+    assert excinfo.value.status is None
+    assert len(sleeps) == 3
+
+
+def test_it_does_not_follow_redirects(server, client) -> None:
+    base, script = server
+    script.answers = [(302, {"Location": "http://169.254.169.254/latest"}, "")]
+    with pytest.raises(HttpError) as excinfo:
+        client.request("GET", f"{base}/v1/things")
+    assert "redirect" in str(excinfo.value)
+    assert len(script.seen) == 1
+
+
+def test_it_redacts_secrets_from_errors_and_logs(server, caplog) -> None:
+    base, script = server
+    client = HttpClient(app="testapp", max_retries=1, backoff_base=0, sleep=lambda _: None)
+    client.add_secret("tok-SECRET-123")
+    script.answers = [(500, {}, ""), (500, {}, "")]
+    caplog.set_level(logging.DEBUG, logger="integrations.connectors.http")
+    with pytest.raises(HttpError) as excinfo:
+        client.request("GET", f"{base}/v1/things?access_token=tok-SECRET-123", kind=None)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("integrations")]
+    assert ours
+    assert "tok-SECRET-123" not in str(excinfo.value)
+    assert not [line for line in ours if "tok-SECRET-123" in line]
+
+
+def test_it_shares_a_rate_limit_wait_between_clients(server, sleeps, settings) -> None:
+    base, script = server
+    first = HttpClient(app="testapp", gate_key="kustomer:1", max_retries=0, sleep=sleeps.append)
+    second = HttpClient(
+        app="testapp", gate_key="kustomer:1", max_retries=0, max_wait=60, sleep=sleeps.append
+    )
+    script.answers = [(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "30"}, "{}")]
+    first.request("GET", f"{base}/v1/things")
+    second.request("GET", f"{base}/v1/things")
+    assert len(sleeps) == 1
+    assert 25 <= sleeps[0] <= 30
+
+
+def test_it_keeps_gates_of_different_accounts_apart(server, sleeps) -> None:
+    base, script = server
+    first = HttpClient(app="testapp", gate_key="kustomer:1", max_retries=0, sleep=sleeps.append)
+    other = HttpClient(app="testapp", gate_key="kustomer:2", max_retries=0, sleep=sleeps.append)
+    script.answers = [(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "30"}, "{}")]
+    first.request("GET", f"{base}/v1/things")
+    other.request("GET", f"{base}/v1/things")
+    assert sleeps == []
+
+
+def test_it_shares_the_gate_through_redis(redis_url, settings) -> None:
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
+    caches["default"].clear()
+    RateGate("kustomer:redis").block(20)
+    assert 15 <= RateGate("kustomer:redis").blocked_for() <= 20
+    caches["default"].clear()
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("5", 5.0), ("0", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None), (None, None)],
+)
+def test_it_parses_retry_after(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds

@@ -1,0 +1,63 @@
+"""Bad configuration stops start-up with a message that names the setting."""
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = {
+    "SECRET_KEY": "s" * 60,
+    "FERNET_KEYS": base64.urlsafe_b64encode(b"k" * 32).decode(),
+    "DATABASE_URL": "postgres://tandem@127.0.0.1:5432/tandem",
+    "DJANGO_ALLOWED_HOSTS": "tandem.example.com",
+}
+
+
+def start(**overrides: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k != "DJANGO_SETTINGS_MODULE"}
+    env.update(GOOD)
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
+    env["TANDEM_ENV_FILE"] = str(ROOT / "does-not-exist.env")
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_starts_with_good_production_settings() -> None:
+    result = start()
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+@pytest.mark.parametrize("setting", ["SECRET_KEY", "FERNET_KEYS", "DATABASE_URL"])
+def test_it_refuses_to_start_without_a_required_setting(setting: str) -> None:
+    result = start(**{setting: None})
+    assert result.returncode != 0
+    assert setting in result.stderr.splitlines()[-1]
+
+
+def test_it_names_a_malformed_database_url_without_echoing_it() -> None:
+    result = start(DATABASE_URL="not a url:secret-password@")
+    assert result.returncode != 0
+    assert "DATABASE_URL is malformed" in result.stderr
+    assert "secret-password" not in result.stderr
+
+
+def test_it_refuses_a_fernet_key_that_is_not_one() -> None:
+    result = start(FERNET_KEYS=GOOD["FERNET_KEYS"] + ",not-a-key")
+    assert result.returncode != 0
+    assert "FERNET_KEYS: key #2 is not a Fernet key" in result.stderr
