@@ -230,3 +230,19 @@ class RecordIssueAdmin(ReadOnlyAdmin):
     ]  # fmt: skip
     list_filter = ["side", "target", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["record_id", "reason", "connection__name"]
+
+
+@admin.register(Condition)
+class ConditionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "rule", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["field", "operator", "rule__connection__name"]
+    raw_id_fields = ["rule"]
+
+
+@admin.register(Action)
+class ActionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "rule", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["field", "rule__connection__name"]
+    raw_id_fields = ["rule"]

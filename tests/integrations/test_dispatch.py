@@ -1,0 +1,115 @@
+"""The dispatcher claims each due, runnable connection exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection as db_connection
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from integrations import tasks
+from integrations.models import Connection
+from integrations.services import connections_claim_due
+from tests.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def due(**kwargs: object) -> Connection:
+    kwargs.setdefault("next_sync_at", timezone.now() - dt.timedelta(seconds=5))
+    return ConnectionFactory(**kwargs)
+
+
+def test_it_claims_due_active_and_scanning_connections() -> None:
+    active = due(status=Connection.Status.ACTIVE)
+    scanning = due(status=Connection.Status.SCANNING)
+    assert set(connections_claim_due()) == {active.pk, scanning.pk}
+
+
+@pytest.mark.parametrize("status", ["draft", "paused", "needs_reauth", "error"])
+def test_it_leaves_connections_that_cannot_run(status: str) -> None:
+    due(status=status)
+    assert connections_claim_due() == []
+
+
+def test_it_leaves_connections_not_yet_due() -> None:
+    ConnectionFactory(next_sync_at=timezone.now() + dt.timedelta(minutes=3))
+    assert connections_claim_due() == []
+
+
+def test_it_leaves_connections_whose_run_holds_a_live_lease() -> None:
+    due(lease_expires_at=timezone.now() + dt.timedelta(minutes=5), lease_owner="w1")
+    assert connections_claim_due() == []
+
+
+def test_it_claims_a_connection_only_once() -> None:
+    connection = due()
+    assert connections_claim_due() == [connection.pk]
+    assert connections_claim_due() == []
+
+
+def test_it_pushes_the_next_sync_out_by_a_lease_so_a_lost_task_is_retried(settings) -> None:
+    connection = due()
+    now = timezone.now()
+    connections_claim_due(now=now)
+    connection.refresh_from_db()
+    assert connection.next_sync_at == now + dt.timedelta(seconds=settings.TANDEM_LEASE_SECONDS)
+
+
+def test_it_claims_at_most_a_batch_per_tick() -> None:
+    for _ in range(5):
+        due()
+    assert len(connections_claim_due(limit=3)) == 3
+    assert len(connections_claim_due(limit=3)) == 2
+
+
+def test_it_uses_a_constant_number_of_queries_per_tick() -> None:
+    for _ in range(3):
+        due()
+    with CaptureQueriesContext(db_connection) as few:
+        connections_claim_due()
+    for _ in range(30):
+        due()
+    with CaptureQueriesContext(db_connection) as many:
+        connections_claim_due()
+    assert len(few.captured_queries) == len(many.captured_queries)
+
+
+def test_it_enqueues_one_sync_per_claimed_connection(monkeypatch) -> None:
+    first, second = due(), due()
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.sync_connection_task, "delay", sent.append)
+    assert tasks.dispatch_due_connections_task() == 2
+    assert sorted(sent) == sorted([first.pk, second.pk])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_claims_each_connection_once_with_concurrent_dispatchers() -> None:
+    ids = {due().pk for _ in range(60)}
+    barrier = threading.Barrier(4)
+    claims: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def dispatcher() -> None:
+        try:
+            barrier.wait()
+            for _ in range(3):
+                claims.append(connections_claim_due(limit=25))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    claimed = [pk for claim in claims for pk in claim]
+    assert sorted(claimed) == sorted(ids)
