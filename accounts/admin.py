@@ -66,7 +66,11 @@ class ConnectedAccountForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         app = self.instance.app if self.instance.pk else None
-        apps = [app] if app else [slug for slug, _ in ConnectedAccount._meta.get_field("app").choices or []]
+        apps = (
+            [app]
+            if app
+            else [slug for slug, _ in ConnectedAccount._meta.get_field("app").choices or []]
+        )
         for slug in apps:
             for spec in connector_class(str(slug)).credential_fields:
                 name = f"cred_{slug}__{spec.name}"
@@ -114,7 +118,7 @@ class ConnectedAccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["workspace"]
     actions = ["verify_selected"]
 
-    def get_fields(self, request: HttpRequest, obj: ConnectedAccount | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ConnectedAccount | None = None) -> Any:
         form_fields = list(self.get_form(request, obj).base_fields)
         return [*form_fields, *self.readonly_fields]
 
@@ -137,7 +141,9 @@ class ConnectedAccountAdmin(admin.ModelAdmin):
         query = urlencode({"workspace": obj.workspace_id, "account": obj.pk})
         return format_html('<a href="{}?{}">Connect Google Contacts again</a>', url, query)
 
-    def save_model(self, request: HttpRequest, obj: ConnectedAccount, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: ConnectedAccount, form: Any, change: bool
+    ) -> None:
         values = form.new_credentials()
         if values is not None:
             obj.set_credentials(connector_class(obj.app).validate_credentials(values))

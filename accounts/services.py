@@ -52,7 +52,9 @@ def connected_account_verify(*, account: ConnectedAccount) -> tuple[bool, str]:
         info = connector_for(account).check()
     except ConnectorError as exc:
         status = (
-            ConnectedAccount.Status.NEEDS_REAUTH if exc.reauthorize else ConnectedAccount.Status.ERROR
+            ConnectedAccount.Status.NEEDS_REAUTH
+            if exc.reauthorize
+            else ConnectedAccount.Status.ERROR
         )
         connected_account_mark(account=account, status=status, error=exc.message)
         return False, exc.message

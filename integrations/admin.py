@@ -67,11 +67,10 @@ class RunInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "started_at", "phase", "outcome", "dry_run", "read_a", "read_b", "created_a",
         "created_b", "updated_a", "updated_b", "failed", "api_calls",
-    ]  # fmt: skip
-    readonly_fields = fields
+    )  # fmt: skip
     show_change_link = True
     ordering = ["-started_at"]
 
@@ -82,7 +81,8 @@ class RunInline(admin.TabularInline):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     list_display = [
-        "__str__", "workspace", "direction", "status", "next_sync_at", "last_run_at", "health_summary",
+        "__str__", "workspace", "direction", "status", "next_sync_at", "last_run_at",
+        "health_summary",
     ]  # fmt: skip
     list_filter = ["status", "direction", "account_a__app", "account_b__app"]
     search_fields = ["name", "workspace__name", "account_a__label", "account_b__label"]
@@ -97,9 +97,14 @@ class ConnectionAdmin(admin.ModelAdmin):
             "Sync",
             {
                 "fields": (
-                    "direction", "winner", "avoid_duplicates", "sync_deletions",
-                    "sync_unsubscribes", "sync_interval", "next_sync_at",
-                )  # fmt: skip
+                    "direction",
+                    "winner",
+                    "avoid_duplicates",
+                    "sync_deletions",
+                    "sync_unsubscribes",
+                    "sync_interval",
+                    "next_sync_at",
+                )
             },
         ),
         ("Status", {"fields": ("status", "status_reason", "mass_tag_confirmed", "last_run_at")}),
@@ -109,9 +114,14 @@ class ConnectionAdmin(admin.ModelAdmin):
             {
                 "classes": ("collapse",),
                 "fields": (
-                    "checkpoint_a", "checkpoint_b", "lease_owner", "lease_expires_at",
-                    "lease_generation", "created_at", "updated_at",
-                )  # fmt: skip
+                    "checkpoint_a",
+                    "checkpoint_b",
+                    "lease_owner",
+                    "lease_expires_at",
+                    "lease_generation",
+                    "created_at",
+                    "updated_at",
+                ),
             },
         ),
     )

@@ -9,7 +9,7 @@ from accounts.models import ConnectedAccount, Membership, User, Workspace
 from integrations.models import Connection, FieldMapping, RecordLink, Rule
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("email",)
@@ -18,7 +18,7 @@ class UserFactory(DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
-class WorkspaceFactory(DjangoModelFactory):
+class WorkspaceFactory(DjangoModelFactory[Workspace]):
     class Meta:
         model = Workspace
         django_get_or_create = ("slug",)
@@ -27,7 +27,7 @@ class WorkspaceFactory(DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"workspace-{n}")
 
 
-class MembershipFactory(DjangoModelFactory):
+class MembershipFactory(DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -36,7 +36,7 @@ class MembershipFactory(DjangoModelFactory):
     role = Membership.Role.OWNER
 
 
-class ConnectedAccountFactory(DjangoModelFactory):
+class ConnectedAccountFactory(DjangoModelFactory[ConnectedAccount]):
     class Meta:
         model = ConnectedAccount
         skip_postgeneration_save = True
@@ -46,14 +46,16 @@ class ConnectedAccountFactory(DjangoModelFactory):
     label = factory.Sequence(lambda n: f"account-{n}")
 
     @factory.post_generation
-    def creds(obj: ConnectedAccount, create: bool, extracted: dict | None, **kwargs: object) -> None:
+    def creds(
+        obj: ConnectedAccount, create: bool, extracted: dict | None, **kwargs: object
+    ) -> None:
         if extracted is not None:
             obj.set_credentials(extracted)
             if create:
                 obj.save()
 
 
-class ConnectionFactory(DjangoModelFactory):
+class ConnectionFactory(DjangoModelFactory[Connection]):
     class Meta:
         model = Connection
 
@@ -70,7 +72,7 @@ class ConnectionFactory(DjangoModelFactory):
     status = Connection.Status.ACTIVE
 
 
-class RuleFactory(DjangoModelFactory):
+class RuleFactory(DjangoModelFactory[Rule]):
     class Meta:
         model = Rule
 
@@ -79,7 +81,7 @@ class RuleFactory(DjangoModelFactory):
     position = factory.Sequence(lambda n: n)
 
 
-class FieldMappingFactory(DjangoModelFactory):
+class FieldMappingFactory(DjangoModelFactory[FieldMapping]):
     class Meta:
         model = FieldMapping
 
@@ -88,7 +90,7 @@ class FieldMappingFactory(DjangoModelFactory):
     field_b = "company"
 
 
-class RecordLinkFactory(DjangoModelFactory):
+class RecordLinkFactory(DjangoModelFactory[RecordLink]):
     class Meta:
         model = RecordLink
 

@@ -33,9 +33,7 @@ def database_from_env(default: str) -> dict:
     try:
         config = environ.Env.db_url_config(url)
     except Exception as exc:  # any parse failure is a configuration error
-        raise ImproperlyConfigured(
-            f"DATABASE_URL is malformed ({type(exc).__name__})."
-        ) from None
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed ({type(exc).__name__}).") from None
     if not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL is malformed: it names no database.")
     config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)

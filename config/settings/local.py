@@ -21,6 +21,4 @@ GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
 GOOGLE_OAUTH_TOKEN_URL = env.str(
     "GOOGLE_OAUTH_TOKEN_URL", default=SANDBOX_URL + "/google_contacts/token"
 )
-GOOGLE_PEOPLE_BASE_URL = env.str(
-    "GOOGLE_PEOPLE_BASE_URL", default=SANDBOX_URL + "/google_contacts"
-)
+GOOGLE_PEOPLE_BASE_URL = env.str("GOOGLE_PEOPLE_BASE_URL", default=SANDBOX_URL + "/google_contacts")

@@ -11,7 +11,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
 HTTP_BACKOFF_BASE = 0.01
 HTTP_MAX_WAIT = 5.0
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tandem-test")}

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self.stdout.write(f"would create or reset the admin user {email}")
             return
-        user, created = User.objects.get_or_create(
+        user, _ = User.objects.get_or_create(
             email=email, defaults={"is_staff": True, "is_superuser": True}
         )
         user.is_staff = user.is_superuser = True
