@@ -80,9 +80,9 @@ def lease_release(lease: Lease, *, next_sync_at: dt.datetime | None = None) -> b
     if next_sync_at is not None:
         updates["next_sync_at"] = next_sync_at
     return bool(
-        Connection.objects.filter(
-            pk=lease.connection_id, lease_generation=lease.generation
-        ).update(**updates)
+        Connection.objects.filter(pk=lease.connection_id, lease_generation=lease.generation).update(
+            **updates
+        )
     )
 
 

@@ -45,9 +45,7 @@ class Connection(models.Model):
     account_b = models.ForeignKey(
         ConnectedAccount, on_delete=models.PROTECT, related_name="connections_as_b"
     )
-    direction = models.CharField(
-        max_length=8, choices=Direction.choices, default=Direction.TWO_WAY
-    )
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.TWO_WAY)
     winner = models.CharField(
         max_length=1,
         choices=Side.choices,
@@ -89,7 +87,9 @@ class Connection(models.Model):
                 condition=Q(direction__in=["two_way", "a_to_b", "b_to_a"]),
                 name="connection_direction_valid",
             ),
-            models.CheckConstraint(condition=Q(winner__in=["a", "b"]), name="connection_winner_valid"),
+            models.CheckConstraint(
+                condition=Q(winner__in=["a", "b"]), name="connection_winner_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(
                     status__in=["draft", "scanning", "active", "paused", "needs_reauth", "error"]
@@ -290,9 +290,7 @@ class RecordLink(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["connection", "id_a"], name="record_link_unique_a"),
             models.UniqueConstraint(fields=["connection", "id_b"], name="record_link_unique_b"),
-            models.CheckConstraint(
-                condition=~Q(id_a="") & ~Q(id_b=""), name="record_link_ids_set"
-            ),
+            models.CheckConstraint(condition=~Q(id_a="") & ~Q(id_b=""), name="record_link_ids_set"),
         ]
 
     def __str__(self) -> str:
@@ -325,7 +323,9 @@ class CreateIntent(models.Model):
                 condition=Q(completed_at__isnull=True),
                 name="create_intent_one_open_per_record",
             ),
-            models.CheckConstraint(condition=Q(target__in=["a", "b"]), name="create_intent_side_valid"),
+            models.CheckConstraint(
+                condition=Q(target__in=["a", "b"]), name="create_intent_side_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(completed_at__isnull=True) | ~Q(target_id=""),
                 name="create_intent_completed_has_target",
@@ -434,7 +434,9 @@ class RecordIssue(models.Model):
                 condition=Q(side__in=["a", "b"]) & Q(target__in=["a", "b"]),
                 name="record_issue_sides_valid",
             ),
-            models.CheckConstraint(condition=Q(attempts__gte=1), name="record_issue_attempts_positive"),
+            models.CheckConstraint(
+                condition=Q(attempts__gte=1), name="record_issue_attempts_positive"
+            ),
         ]
 
     def __str__(self) -> str:

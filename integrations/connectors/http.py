@@ -187,7 +187,9 @@ class HttpClient:
                 return response
             if status in RETRY_STATUSES and retryable and attempt < self.max_retries:
                 wait = self._retry_wait(response, attempt)
-                logger.warning("%s: %s answered %s; retrying in %.2fs", self.app, kind, status, wait)
+                logger.warning(
+                    "%s: %s answered %s; retrying in %.2fs", self.app, kind, status, wait
+                )
                 if status == 429 and self.gate is not None:
                     self.gate.block(wait)
                 self._wait(wait, f"status {status}")
@@ -196,7 +198,9 @@ class HttpClient:
             if status == 429 and self.gate is not None:
                 self.gate.block(self._retry_wait(response, attempt))
             if 300 <= status < 400:
-                message = f"{self.app}: {kind} answered a redirect ({status}), which is not followed"
+                message = (
+                    f"{self.app}: {kind} answered a redirect ({status}), which is not followed"
+                )
             else:
                 message = f"{self.app}: {kind} answered {status}"
             raise HttpError(self._redact(message), status=status, response=response)
@@ -206,9 +210,7 @@ class HttpClient:
             w
             for w in (
                 parse_retry_after(response.headers.get("Retry-After")),
-                parse_ratelimit_reset(response.headers)
-                if response.status_code == 429
-                else None,
+                parse_ratelimit_reset(response.headers) if response.status_code == 429 else None,
             )
             if w is not None
         ]

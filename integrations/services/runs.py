@@ -67,7 +67,9 @@ def _finish(run: SyncRun, outcome: str, error: str = "") -> SyncRun:
     return run
 
 
-def _needs_reauthorization(connection: Connection, side_account: ConnectedAccount, message: str) -> None:
+def _needs_reauthorization(
+    connection: Connection, side_account: ConnectedAccount, message: str
+) -> None:
     connected_account_mark(
         account=side_account, status=ConnectedAccount.Status.NEEDS_REAUTH, error=message
     )
