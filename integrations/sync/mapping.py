@@ -1,0 +1,603 @@
+"""Field mappings: which field on A pairs with which on B, which way values may flow, how a value
+is converted on the way, and the normalized form two values are compared in.
+
+Everything here is pure. Values are compared normalized (emails case-folded, phones in E.164
+when ``phonenumbers`` can parse them, dates in ISO form ...), so two apps formatting the same
+value differently never look like an edit. Snapshots hold normalized values too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+
+from integrations.connectors.base import FieldSpec, FieldType, NameStyle
+from integrations.sync import names
+from integrations.sync.records import (
+    FIRST_NAME,
+    FULL_NAME,
+    LAST_NAME,
+    NAME,
+    Contact,
+)
+
+BOTH = "both"
+A_TO_B = "a_to_b"
+B_TO_A = "b_to_a"
+DIRECTIONS = (BOTH, A_TO_B, B_TO_A)
+
+CANONICAL_FULL_NAME = "name.full"
+CANONICAL_FIRST_NAME = "name.first"
+CANONICAL_LAST_NAME = "name.last"
+NAME_CANONICALS = frozenset({CANONICAL_FULL_NAME, CANONICAL_FIRST_NAME, CANONICAL_LAST_NAME})
+
+
+class _Unconvertible:
+    """A value that has no counterpart on the other side (an enum choice missing from the map,
+    text that is no number): the field is left alone rather than written wrong."""
+
+    def __repr__(self) -> str:
+        return "UNCONVERTIBLE"
+
+
+UNCONVERTIBLE: Any = _Unconvertible()
+
+TEXT_TYPES = frozenset({FieldType.TEXT, FieldType.LONG_TEXT})
+
+# Directed flows source type -> target type that DESIGN.md §5 allows. A pair listed both ways
+# maps both ways; one listed one way maps only that way; anything absent is refused.
+_BOTH_WAYS: tuple[tuple[FieldType, FieldType], ...] = (
+    (FieldType.TEXT, FieldType.TEXT),
+    (FieldType.LONG_TEXT, FieldType.LONG_TEXT),
+    (FieldType.LONG_TEXT, FieldType.TEXT),
+    (FieldType.NUMBER, FieldType.NUMBER),
+    (FieldType.BOOLEAN, FieldType.BOOLEAN),
+    (FieldType.DATE, FieldType.DATE),
+    (FieldType.DATETIME, FieldType.DATETIME),
+    (FieldType.DATE, FieldType.DATETIME),
+    (FieldType.EMAIL, FieldType.EMAIL),
+    (FieldType.EMAIL, FieldType.TEXT),
+    (FieldType.PHONE, FieldType.PHONE),
+    (FieldType.PHONE, FieldType.TEXT),
+    (FieldType.URL, FieldType.URL),
+    (FieldType.URL, FieldType.TEXT),
+    (FieldType.ENUM, FieldType.ENUM),
+    (FieldType.TAGS, FieldType.TAGS),
+    (FieldType.NAME, FieldType.NAME),
+)
+_ONE_WAY: tuple[tuple[FieldType, FieldType], ...] = tuple(
+    (source, target)
+    for source in (
+        FieldType.NUMBER,
+        FieldType.BOOLEAN,
+        FieldType.DATE,
+        FieldType.DATETIME,
+        FieldType.ENUM,
+    )
+    for target in TEXT_TYPES
+)
+ALLOWED_FLOWS: frozenset[tuple[FieldType, FieldType]] = frozenset(
+    [*_BOTH_WAYS, *((b, a) for a, b in _BOTH_WAYS), *_ONE_WAY]
+)
+
+TYPE_LABELS: dict[FieldType, str] = {
+    FieldType.TEXT: "text",
+    FieldType.LONG_TEXT: "long text",
+    FieldType.NUMBER: "number",
+    FieldType.BOOLEAN: "yes/no",
+    FieldType.DATE: "date",
+    FieldType.DATETIME: "date and time",
+    FieldType.URL: "URL",
+    FieldType.EMAIL: "email",
+    FieldType.PHONE: "phone",
+    FieldType.ENUM: "dropdown",
+    FieldType.NAME: "name",
+    FieldType.TAGS: "tags",
+}
+
+
+def flow_refusal(
+    source: FieldSpec, target: FieldSpec, *, value_map: MappingABC[str, str] | None = None
+) -> str:
+    """Why values of ``source`` may not flow into ``target``; empty when they may."""
+    if target.read_only:
+        return f"{target.label} is read-only in its app, so nothing can be written to it."
+    pair = (source.type, target.type)
+    if pair not in ALLOWED_FLOWS:
+        src, tgt = TYPE_LABELS[source.type], TYPE_LABELS[target.type]
+        if source.type in TEXT_TYPES and target.type in (FieldType.NUMBER, FieldType.BOOLEAN):
+            return (
+                f"{source.label} is free text and {target.label} is a {tgt} field: "
+                f"text is not always a valid {tgt}, so it can only flow the other way."
+            )
+        if target.type in TEXT_TYPES:
+            return (
+                f"A {src} field can be copied into text, but text cannot flow into a {src} field."
+            )
+        return (
+            f"{source.label} is a {src} field and {target.label} is a {tgt} field: "
+            "they hold different kinds of data."
+        )
+    if pair == (FieldType.ENUM, FieldType.ENUM) and not value_map:
+        return (
+            f"{source.label} and {target.label} are both dropdowns: map each choice of one to a "
+            "choice of the other (a value map) to sync them."
+        )
+    return ""
+
+
+def mapping_refusals(
+    spec_a: FieldSpec,
+    spec_b: FieldSpec,
+    *,
+    direction: str = BOTH,
+    value_map: MappingABC[str, str] | None = None,
+) -> list[str]:
+    """Why a mapping of ``spec_a`` and ``spec_b`` in ``direction`` is refused; empty if allowed."""
+    if direction not in DIRECTIONS:
+        return [f"Unknown direction {direction!r}."]
+    reasons = []
+    if direction in (BOTH, A_TO_B):
+        reasons.append(flow_refusal(spec_a, spec_b, value_map=value_map))
+    if direction in (BOTH, B_TO_A):
+        inverse = {v: k for k, v in (value_map or {}).items()}
+        reasons.append(flow_refusal(spec_b, spec_a, value_map=inverse))
+    return [reason for reason in reasons if reason]
+
+
+def validate_mapping(
+    spec_a: FieldSpec,
+    spec_b: FieldSpec,
+    *,
+    direction: str = BOTH,
+    value_map: MappingABC[str, str] | None = None,
+) -> None:
+    reasons = mapping_refusals(spec_a, spec_b, direction=direction, value_map=value_map)
+    if reasons:
+        raise ValidationError(" ".join(reasons), code="incompatible_fields")
+    if value_map:
+        _validate_value_map(spec_a, spec_b, value_map)
+
+
+def _validate_value_map(
+    spec_a: FieldSpec, spec_b: FieldSpec, value_map: MappingABC[str, str]
+) -> None:
+    unknown_a = [k for k in value_map if spec_a.choices and k not in spec_a.choices]
+    unknown_b = [v for v in value_map.values() if spec_b.choices and v not in spec_b.choices]
+    if unknown_a or unknown_b:
+        raise ValidationError(
+            "The value map names choices the fields do not offer: "
+            + ", ".join(repr(v) for v in [*unknown_a, *unknown_b]),
+            code="unknown_choices",
+        )
+
+
+def widest_direction(
+    spec_a: FieldSpec, spec_b: FieldSpec, value_map: MappingABC[str, str] | None = None
+) -> str | None:
+    """The most a mapping of these two fields may do: both ways, one way, or nothing (None)."""
+    for direction in (BOTH, A_TO_B, B_TO_A):
+        if not mapping_refusals(spec_a, spec_b, direction=direction, value_map=value_map):
+            return direction
+    return None
+
+
+# -- Normalization ------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip()
+    return text or None
+
+
+def _line(value: Any) -> str | None:
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _email(value: Any) -> str | None:
+    text = str(value).strip().casefold()
+    return text or None
+
+
+def normalize_phone(value: Any) -> str | None:
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return " ".join(text.split())
+    if not phonenumbers.is_possible_number(parsed):
+        return " ".join(text.split())
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _number(value: Any) -> int | float | str | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        number: Any = value
+    else:
+        text = str(value).strip().replace(",", "")
+        if not text:
+            return None
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return text
+    if float(number) == int(number):
+        return int(number)
+    return float(number)
+
+
+_TRUE = frozenset({"true", "yes", "y", "1", "on"})
+_FALSE = frozenset({"false", "no", "n", "0", "off"})
+
+
+def _boolean(value: Any) -> bool | str | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    text = str(value).strip().casefold()
+    if not text:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return text
+
+
+def _date(value: Any) -> str | None:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        return text
+
+
+def _datetime(value: Any) -> str | None:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time())
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+
+
+SCALAR_NORMALIZERS: dict[FieldType, Callable[[Any], Any]] = {
+    FieldType.TEXT: _text,
+    FieldType.LONG_TEXT: _text,
+    FieldType.URL: _text,
+    FieldType.ENUM: _text,
+    FieldType.TAGS: _text,
+    FieldType.EMAIL: _email,
+    FieldType.PHONE: normalize_phone,
+    FieldType.NUMBER: _number,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.DATE: _date,
+    FieldType.DATETIME: _datetime,
+    FieldType.NAME: _line,
+}
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def normalize(value: Any, spec: FieldSpec) -> Any:
+    """The comparable, JSON-able form of ``value``; every kind of empty becomes ``None``."""
+    scalar = SCALAR_NORMALIZERS[spec.type]
+    if spec.multi or spec.type == FieldType.TAGS:
+        items = value if isinstance(value, list | tuple) else [value]
+        seen: dict[Any, None] = {}
+        for item in items:
+            if is_empty(item):
+                continue
+            normalized = scalar(item)
+            if normalized is not None:
+                seen.setdefault(normalized, None)
+        values = list(seen)
+        if spec.type == FieldType.TAGS:
+            values.sort()
+        return values or None
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return None if is_empty(value) else scalar(value)
+
+
+def normalize_name(value: Any, style: NameStyle) -> Any:
+    if style == NameStyle.FULL:
+        return names.clean(value if isinstance(value, str) else "") or None
+    parts = value if isinstance(value, dict) else {}
+    first, last = names.clean(parts.get("first")), names.clean(parts.get("last"))
+    return {"first": first, "last": last} if first or last else None
+
+
+# -- Compiled mappings --------------------------------------------------------------------------
+
+
+def name_spec(fields: Iterable[FieldSpec], style: NameStyle) -> FieldSpec:
+    """The composite name field of a side, read-only when the app's name fields are."""
+    wanted = FULL_NAME if style == NameStyle.FULL else FIRST_NAME
+    read_only = any(spec.read_only for spec in fields if spec.key == wanted)
+    return FieldSpec(key=NAME, label="Name", type=FieldType.NAME, read_only=read_only)
+
+
+def spec_for(key: str, fields: MappingABC[str, FieldSpec], style: NameStyle) -> FieldSpec | None:
+    if key == NAME:
+        return name_spec(fields.values(), style)
+    return fields.get(key)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One enabled field mapping, with both fields' specs and each side's name style."""
+
+    field_a: str
+    field_b: str
+    spec_a: FieldSpec
+    spec_b: FieldSpec
+    style_a: NameStyle
+    style_b: NameStyle
+    direction: str = BOTH
+    value_map: dict[str, str] = field(default_factory=dict)
+
+    def key(self, side: str) -> str:
+        return self.field_a if side == "a" else self.field_b
+
+    def spec(self, side: str) -> FieldSpec:
+        return self.spec_a if side == "a" else self.spec_b
+
+    def style(self, side: str) -> NameStyle:
+        return self.style_a if side == "a" else self.style_b
+
+    def flows(self, source: str) -> bool:
+        """Whether this mapping lets values flow from ``source`` to the other side."""
+        wanted = A_TO_B if source == "a" else B_TO_A
+        return self.direction in (BOTH, wanted) and not flow_refusal(
+            self.spec(source), self.spec(_other(source)), value_map=self._map_from(source)
+        )
+
+    def _map_from(self, source: str) -> dict[str, str]:
+        if source == "a":
+            return self.value_map
+        return {v: k for k, v in self.value_map.items()}
+
+    def read(self, side: str, contact: Contact | MappingABC[str, Any]) -> Any:
+        """The normalized value of this mapping's field on ``side``'s record."""
+        values = contact.values if isinstance(contact, Contact) else contact
+        key = self.key(side)
+        if key == NAME:
+            if self.style(side) == NameStyle.FULL:
+                return normalize_name(values.get(FULL_NAME), NameStyle.FULL)
+            return normalize_name(
+                {"first": values.get(FIRST_NAME), "last": values.get(LAST_NAME)}, NameStyle.SPLIT
+            )
+        return self.normalize(side, values.get(key))
+
+    def normalize(self, side: str, value: Any) -> Any:
+        if self.key(side) == NAME:
+            return normalize_name(value, self.style(side))
+        return normalize(value, self.spec(side))
+
+    def convert(
+        self,
+        source: str,
+        value: Any,
+        *,
+        target_now: Any = None,
+        snap_source: Any = None,
+        snap_target: Any = None,
+    ) -> Any:
+        """``value`` (normalized, on ``source``) as the target side holds it, or UNCONVERTIBLE.
+
+        ``target_now`` is the target's current value (a single value written into a list
+        replaces its primary entry and keeps the rest); the snapshots let a name split keep the
+        user's earlier split.
+        """
+        target = _other(source)
+        src, tgt = self.spec(source), self.spec(target)
+        if src.type == FieldType.NAME:
+            return _convert_name(
+                value, self.style(source), self.style(target), snap_source, snap_target
+            )
+        if is_empty(value):
+            return None
+        if src.multi or src.type == FieldType.TAGS:
+            items = value if isinstance(value, list) else [value]
+        else:
+            items = [value]
+        value_map = self._map_from(source)
+        converted = [convert_scalar(item, src.type, tgt.type, value_map) for item in items]
+        converted = [item for item in converted if item is not UNCONVERTIBLE]
+        if not converted:
+            return UNCONVERTIBLE
+        if tgt.multi or tgt.type == FieldType.TAGS:
+            if src.multi or src.type == FieldType.TAGS:
+                return self.normalize(target, converted)
+            rest = [item for item in (target_now or []) if item != converted[0]]
+            kept = rest[1:] if target_now and target_now[0] != converted[0] else rest
+            return self.normalize(target, [converted[0], *kept])
+        return self.normalize(target, converted[0])
+
+    def equivalent(self, value_a: Any, value_b: Any) -> bool:
+        """Whether A's and B's values hold the same thing, given how values convert."""
+        if value_a == value_b:
+            return True
+        if is_empty(value_a) or is_empty(value_b):
+            return False
+        there = self.convert("a", value_a, target_now=value_b)
+        if there is not UNCONVERTIBLE and there == value_b:
+            return True
+        back = self.convert("b", value_b, target_now=value_a)
+        return back is not UNCONVERTIBLE and back == value_a
+
+    def changes(self, side: str, value: Any) -> dict[str, Any]:
+        """The record fields to write on ``side`` to hold the normalized ``value``."""
+        key = self.key(side)
+        spec = self.spec(side)
+        if key == NAME:
+            if self.style(side) == NameStyle.FULL:
+                return {FULL_NAME: value or ""}
+            parts = value or {}
+            return {FIRST_NAME: parts.get("first", ""), LAST_NAME: parts.get("last", "")}
+        if value is None:
+            if spec.multi or spec.type == FieldType.TAGS:
+                return {key: []}
+            return {key: "" if spec.type in TEXT_LIKE else None}
+        return {key: value}
+
+
+TEXT_LIKE = frozenset(
+    {FieldType.TEXT, FieldType.LONG_TEXT, FieldType.URL, FieldType.EMAIL, FieldType.PHONE}
+)
+
+
+def _other(side: str) -> str:
+    return "b" if side == "a" else "a"
+
+
+def _convert_name(
+    value: Any, source: NameStyle, target: NameStyle, snap_source: Any, snap_target: Any
+) -> Any:
+    if source == target:
+        return value
+    if source == NameStyle.SPLIT:
+        parts = value or {}
+        return names.join(parts.get("first"), parts.get("last")) or None
+    if not value:
+        return None
+    previous = snap_target if isinstance(snap_target, dict) else {}
+    first, last = names.split(
+        value,
+        previous_full=snap_source if isinstance(snap_source, str) else None,
+        previous_first=previous.get("first"),
+        previous_last=previous.get("last"),
+    )
+    return {"first": first, "last": last}
+
+
+def convert_scalar(
+    value: Any, source: FieldType, target: FieldType, value_map: MappingABC[str, str]
+) -> Any:
+    """One normalized value of type ``source`` as a value of type ``target``."""
+    if source == FieldType.ENUM:
+        if value_map:
+            return value_map.get(str(value), UNCONVERTIBLE)
+        return value if target != FieldType.ENUM else UNCONVERTIBLE
+    if target in TEXT_TYPES:
+        if source == FieldType.BOOLEAN:
+            return "true" if value else "false"
+        return str(value)
+    if source == target:
+        return value
+    converter = _CONVERTERS.get(target)
+    if converter is None:
+        return value
+    converted = converter(value)
+    return UNCONVERTIBLE if isinstance(converted, str) and target in _STRICT else converted
+
+
+_CONVERTERS: dict[FieldType, Callable[[Any], Any]] = {
+    FieldType.NUMBER: _number,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.DATE: _date,
+    FieldType.DATETIME: _datetime,
+    FieldType.EMAIL: _email,
+    FieldType.PHONE: normalize_phone,
+}
+# Targets whose converter answers a string when the value does not parse.
+_STRICT = frozenset({FieldType.NUMBER, FieldType.BOOLEAN})
+
+
+# -- Default mappings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DefaultMapping:
+    field_a: str
+    field_b: str
+    direction: str
+
+
+def default_mappings(
+    fields_a: Iterable[FieldSpec],
+    fields_b: Iterable[FieldSpec],
+    *,
+    style_a: NameStyle,
+    style_b: NameStyle,
+) -> list[DefaultMapping]:
+    """Every standard field both apps share (same ``canonical``), widest direction allowed.
+
+    Names: when one app holds a full name and the other first + last, one composite mapping
+    ``name`` ↔ ``name`` joins one way and splits the other. Tags are left to rules and actions
+    (PieSync synced them as actions, never as a field mapping).
+    """
+    list_a, list_b = list(fields_a), list(fields_b)
+    by_canonical_b: dict[str, FieldSpec] = {}
+    for spec in list_b:
+        if spec.canonical and not spec.custom:
+            by_canonical_b.setdefault(spec.canonical, spec)
+    found: list[DefaultMapping] = []
+    for spec_a in list_a:
+        if not spec_a.canonical or spec_a.custom or spec_a.type == FieldType.TAGS:
+            continue
+        if spec_a.canonical in NAME_CANONICALS and not _same_name_part(spec_a.canonical, style_a):
+            continue
+        if spec_a.canonical in NAME_CANONICALS and style_a != style_b:
+            continue
+        spec_b = by_canonical_b.get(spec_a.canonical)
+        if spec_b is None:
+            continue
+        direction = widest_direction(spec_a, spec_b)
+        if direction is not None:
+            found.append(DefaultMapping(spec_a.key, spec_b.key, direction))
+    if style_a != style_b and _has_name(list_a, style_a) and _has_name(list_b, style_b):
+        direction = widest_direction(name_spec(list_a, style_a), name_spec(list_b, style_b))
+        if direction is not None:
+            found.insert(0, DefaultMapping(NAME, NAME, direction))
+    return found
+
+
+def _same_name_part(canonical: str, style: NameStyle) -> bool:
+    """Whether a name field is the app's own way of holding names (not a derived extra)."""
+    if style == NameStyle.FULL:
+        return canonical == CANONICAL_FULL_NAME
+    return canonical in (CANONICAL_FIRST_NAME, CANONICAL_LAST_NAME)
+
+
+def _has_name(fields: list[FieldSpec], style: NameStyle) -> bool:
+    wanted = FULL_NAME if style == NameStyle.FULL else FIRST_NAME
+    return any(spec.key == wanted for spec in fields)
+
+
+def fields_of_mapping_key(key: str, style: NameStyle) -> tuple[str, ...]:
+    """The record fields a mapping key reads and writes (the composite name spans two)."""
+    if key != NAME:
+        return (key,)
+    return (FULL_NAME,) if style == NameStyle.FULL else (FIRST_NAME, LAST_NAME)

@@ -1,0 +1,141 @@
+"""The three-way merge of one linked pair, field by field, against the link's snapshot.
+
+- a field changed on one side flows to the other;
+- changed on both sides to different values is a conflict, settled by the winning side;
+- an empty value never erases a filled one by winning (the filled one flows instead);
+- a field changed on neither side is never written;
+- a field that may not flow (rules, mapping or connection direction) is left as it is, and its
+  snapshot too, so the change still flows if it becomes allowed later.
+
+Snapshots hold each side's normalized value per mapping key as last synced:
+``{"a": {field_a: value}, "b": {field_b: value}}``. A key missing from the snapshot (a fresh
+link, a mapping added later) counts a filled value as changed and an empty one as unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.sync.mapping import UNCONVERTIBLE, Mapping, is_empty
+
+MISSING: Any = object()
+
+
+def other(side: str) -> str:
+    return "b" if side == "a" else "a"
+
+
+@dataclass(frozen=True)
+class FieldOutcome:
+    """What the merge decided for one mapping: the side whose value flows (``None``: nothing is
+    written), the normalized value written on the other side, and whether it was a conflict."""
+
+    source: str | None = None
+    value: Any = None
+    conflict: bool = False
+    settled: bool = False
+
+
+def _changed(now: Any, snap: Any) -> bool:
+    if snap is MISSING:
+        return not is_empty(now)
+    return bool(now != snap)
+
+
+def merge_field(
+    mapping: Mapping,
+    *,
+    now_a: Any,
+    now_b: Any,
+    snap_a: Any = MISSING,
+    snap_b: Any = MISSING,
+    winner: str,
+    may_flow: MappingABC[str, bool],
+) -> FieldOutcome:
+    """Decide one field. ``may_flow[side]`` says whether values may flow out of ``side``."""
+    if mapping.equivalent(now_a, now_b):
+        return FieldOutcome(settled=True)
+    now = {"a": now_a, "b": now_b}
+    snap = {"a": snap_a, "b": snap_b}
+    changed = {side: _changed(now[side], snap[side]) for side in ("a", "b")}
+    conflict = changed["a"] and changed["b"]
+    if conflict:
+        # The empty winner yields: a filled value is never erased by winning. A winner that
+        # may not flow (a one-way connection the other way round) yields too: the direction
+        # outranks the winner.
+        sources = [other(winner)] if is_empty(now[winner]) else [winner, other(winner)]
+    else:
+        sources = [side for side in ("a", "b") if changed[side]]
+    for source in sources:
+        if not (may_flow.get(source) and mapping.flows(source)):
+            continue
+        target = other(source)
+        value = mapping.convert(
+            source,
+            now[source],
+            target_now=now[target],
+            snap_source=snap[source],
+            snap_target=snap[target],
+        )
+        if value is UNCONVERTIBLE:
+            continue
+        return FieldOutcome(source=source, value=value, conflict=conflict)
+    return FieldOutcome(conflict=conflict)
+
+
+@dataclass
+class MergeResult:
+    # Record fields to write per side.
+    changes: dict[str, dict[str, Any]] = field(default_factory=lambda: {"a": {}, "b": {}})
+    # Per side, mapping key -> {"before": ..., "after": ...} (normalized), for plans and logs.
+    diffs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"a": {}, "b": {}})
+    # The snapshot to store once the writes succeed.
+    snapshot: dict[str, dict[str, Any]] = field(default_factory=lambda: {"a": {}, "b": {}})
+    conflicts: list[str] = field(default_factory=list)
+
+    def writes(self, side: str) -> bool:
+        return bool(self.changes[side])
+
+
+def merge(
+    mappings: Iterable[Mapping],
+    values_a: MappingABC[str, Any],
+    values_b: MappingABC[str, Any],
+    snapshot: MappingABC[str, Any],
+    *,
+    winner: str,
+    may_flow: MappingABC[str, bool],
+) -> MergeResult:
+    """Merge a linked pair's values field by field; see the module docstring for the rules."""
+    result = MergeResult()
+    old = {side: dict(snapshot.get(side) or {}) for side in ("a", "b")}
+    result.snapshot = {side: dict(old[side]) for side in ("a", "b")}
+    for m in mappings:
+        now = {"a": m.read("a", values_a), "b": m.read("b", values_b)}
+        snap = {side: old[side].get(m.key(side), MISSING) for side in ("a", "b")}
+        outcome = merge_field(
+            m,
+            now_a=now["a"],
+            now_b=now["b"],
+            snap_a=snap["a"],
+            snap_b=snap["b"],
+            winner=winner,
+            may_flow=may_flow,
+        )
+        if outcome.conflict:
+            result.conflicts.append(m.key("a"))
+        if outcome.settled:
+            for side in ("a", "b"):
+                result.snapshot[side][m.key(side)] = now[side]
+            continue
+        if outcome.source is None:
+            continue
+        source, target = outcome.source, other(outcome.source)
+        result.changes[target].update(m.changes(target, outcome.value))
+        result.diffs[target][m.key(target)] = {"before": now[target], "after": outcome.value}
+        result.snapshot[source][m.key(source)] = now[source]
+        result.snapshot[target][m.key(target)] = outcome.value
+    return result
