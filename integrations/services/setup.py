@@ -1,0 +1,427 @@
+"""Writes that set a connection up: the connection with its default mappings and rules, custom
+field mappings, and rules with their conditions and actions.
+
+Choices:
+- ``connection_create`` starts the connection in "Scanning" (the next dispatch runs its first
+  scan) unless ``start=False``, which leaves a "Draft" to finish configuring first.
+- Every direction the connection syncs starts with one all-contacts rule; a direction without
+  any rule syncs nothing (the engine reads it only to keep its checkpoint).
+- A field takes part in at most one enabled mapping per side (PieSync: fields of default
+  mappings cannot be used in custom ones until the default one is turned off), so each field has
+  one snapshot value and one source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from accounts.models import ConnectedAccount, Workspace
+from integrations.connectors.base import Capabilities, FieldSpec, NameStyle
+from integrations.models import Action, Condition, Connection, FieldMapping, Rule, Side
+from integrations.sync import actions as actions_mod
+from integrations.sync import conditions as conditions_mod
+from integrations.sync import mapping as mapping_mod
+from integrations.sync.records import FIRST_NAME, FULL_NAME, LAST_NAME, NAME
+
+__all__ = [
+    "connection_create",
+    "field_mapping_add",
+    "field_mapping_update",
+    "rule_create",
+    "rule_delete",
+]
+
+ALL_CONTACTS = "All contacts"
+
+
+def _by_key(fields: Iterable[FieldSpec]) -> dict[str, FieldSpec]:
+    return {spec.key: spec for spec in fields}
+
+
+def connection_create(
+    *,
+    workspace: Workspace,
+    account_a: ConnectedAccount,
+    account_b: ConnectedAccount,
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+    direction: str = Connection.Direction.TWO_WAY,
+    winner: str = Side.A,
+    name: str = "",
+    avoid_duplicates: bool = True,
+    sync_deletions: bool = False,
+    sync_unsubscribes: bool = False,
+    start: bool = True,
+) -> Connection:
+    """Pair two accounts of ``workspace`` with every default mapping the two apps share and one
+    all-contacts rule per synced direction."""
+    errors: dict[str, str] = {}
+    if account_a.workspace_id != workspace.pk:
+        errors["account_a"] = "This account belongs to another workspace."
+    if account_b.workspace_id != workspace.pk:
+        errors["account_b"] = "This account belongs to another workspace."
+    if account_a.pk == account_b.pk:
+        errors["account_b"] = "Side B must be a different account from side A."
+    if direction not in Connection.Direction.values:
+        errors["direction"] = f"Unknown direction {direction!r}."
+    if winner not in Side.values:
+        errors["winner"] = "The winning side is A or B."
+    unsupported = _unsupported_options(
+        capabilities_a, capabilities_b, sync_deletions, sync_unsubscribes
+    )
+    errors.update(unsupported)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        connection = Connection.objects.create(
+            workspace=workspace,
+            account_a=account_a,
+            account_b=account_b,
+            name=name,
+            direction=direction,
+            winner=winner,
+            avoid_duplicates=avoid_duplicates,
+            sync_deletions=sync_deletions,
+            sync_unsubscribes=sync_unsubscribes,
+            status=Connection.Status.SCANNING if start else Connection.Status.DRAFT,
+        )
+        defaults = mapping_mod.default_mappings(
+            fields_a,
+            fields_b,
+            style_a=capabilities_a.name_style,
+            style_b=capabilities_b.name_style,
+        )
+        FieldMapping.objects.bulk_create(
+            FieldMapping(
+                connection=connection,
+                field_a=found.field_a,
+                field_b=found.field_b,
+                direction=found.direction,
+                is_default=True,
+            )
+            for found in defaults
+        )
+        for rule_direction in (Rule.Direction.A_TO_B, Rule.Direction.B_TO_A):
+            if _direction_synced(connection, rule_direction):
+                Rule.objects.create(
+                    connection=connection, direction=rule_direction, position=0, name=ALL_CONTACTS
+                )
+    return connection
+
+
+def _unsupported_options(
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+    sync_deletions: bool,
+    sync_unsubscribes: bool,
+) -> dict[str, str]:
+    errors = {}
+    both = (capabilities_a, capabilities_b)
+    if sync_deletions and not all(c.supports_deletions for c in both):
+        errors["sync_deletions"] = "Deletions can only be synced when both apps support it."
+    if sync_unsubscribes and not all(c.supports_unsubscribes for c in both):
+        errors["sync_unsubscribes"] = "Unsubscribes can only be synced when both apps support it."
+    return errors
+
+
+def _direction_synced(connection: Connection, rule_direction: str) -> bool:
+    target = Side.B if rule_direction == Rule.Direction.A_TO_B else Side.A
+    return connection.syncs_towards(target)
+
+
+# -- Field mappings -----------------------------------------------------------------------------
+
+
+def _spec(key: str, fields: Mapping[str, FieldSpec], side: str) -> FieldSpec:
+    spec = fields.get(key)
+    if spec is None:
+        raise ValidationError({f"field_{side}": f"Side {side.upper()} has no field {key!r}."})
+    return spec
+
+
+def _mapped_fields(connection: Connection, side: str, *, exclude: int | None = None) -> set[str]:
+    """Record fields already taken by an enabled mapping on ``side`` (the composite name takes
+    all of the name fields)."""
+    column = "field_a" if side == Side.A else "field_b"
+    keys = set(
+        FieldMapping.objects.filter(connection=connection, enabled=True)
+        .exclude(pk=exclude)
+        .values_list(column, flat=True)
+    )
+    if NAME in keys:
+        keys |= {FIRST_NAME, LAST_NAME, FULL_NAME}
+    return keys
+
+
+def _check_free(connection: Connection, field_a: str, field_b: str, exclude: int | None) -> None:
+    errors = {}
+    for side, key in ((Side.A, field_a), (Side.B, field_b)):
+        if key in _mapped_fields(connection, side, exclude=exclude):
+            errors[f"field_{side}"] = (
+                f"{key!r} is already mapped on side {side.upper()}; turn that mapping off first."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+def field_mapping_add(
+    *,
+    connection: Connection,
+    field_a: str,
+    field_b: str,
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    direction: str | None = None,
+    value_map: dict[str, str] | None = None,
+) -> FieldMapping:
+    """A custom mapping, refused with the reason when the fields' types do not fit (DESIGN.md §5).
+    Without a direction it follows the connection's."""
+    if NAME in (field_a, field_b):
+        raise ValidationError("The name is mapped by the default name mapping.")
+    direction = direction or _connection_mapping_direction(connection)
+    spec_a = _spec(field_a, _by_key(fields_a), Side.A)
+    spec_b = _spec(field_b, _by_key(fields_b), Side.B)
+    mapping_mod.validate_mapping(spec_a, spec_b, direction=direction, value_map=value_map)
+    with transaction.atomic():
+        _check_free(connection, field_a, field_b, exclude=None)
+        if FieldMapping.objects.filter(
+            connection=connection, field_a=field_a, field_b=field_b
+        ).exists():
+            raise ValidationError(f"{field_a!r} and {field_b!r} are already mapped.")
+        return FieldMapping.objects.create(
+            connection=connection,
+            field_a=field_a,
+            field_b=field_b,
+            direction=direction,
+            value_map=dict(value_map or {}),
+        )
+
+
+def _connection_mapping_direction(connection: Connection) -> str:
+    return {
+        Connection.Direction.TWO_WAY: FieldMapping.Direction.BOTH,
+        Connection.Direction.A_TO_B: FieldMapping.Direction.A_TO_B,
+        Connection.Direction.B_TO_A: FieldMapping.Direction.B_TO_A,
+    }[Connection.Direction(connection.direction)]
+
+
+def field_mapping_update(
+    *,
+    field_mapping: FieldMapping,
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    name_style_a: NameStyle = NameStyle.FULL,
+    name_style_b: NameStyle = NameStyle.SPLIT,
+    enabled: bool | None = None,
+    direction: str | None = None,
+    value_map: dict[str, str] | None = None,
+) -> FieldMapping:
+    """Toggle a mapping, or change its direction or value map, with the same checks as adding."""
+    new_enabled = field_mapping.enabled if enabled is None else enabled
+    new_direction = direction or field_mapping.direction
+    new_map = field_mapping.value_map if value_map is None else value_map
+    spec_a = mapping_mod.spec_for(field_mapping.field_a, _by_key(fields_a), name_style_a)
+    spec_b = mapping_mod.spec_for(field_mapping.field_b, _by_key(fields_b), name_style_b)
+    if spec_a is None or spec_b is None:
+        raise ValidationError("One of the mapped fields no longer exists.")
+    if new_enabled:
+        mapping_mod.validate_mapping(spec_a, spec_b, direction=new_direction, value_map=new_map)
+    with transaction.atomic():
+        if new_enabled and not field_mapping.enabled:
+            _check_free(
+                field_mapping.connection,
+                field_mapping.field_a,
+                field_mapping.field_b,
+                exclude=field_mapping.pk,
+            )
+        field_mapping.enabled = new_enabled
+        field_mapping.direction = new_direction
+        field_mapping.value_map = dict(new_map or {})
+        field_mapping.save(update_fields=["enabled", "direction", "value_map"])
+    return field_mapping
+
+
+# -- Rules --------------------------------------------------------------------------------------
+
+
+def _condition_data(raw: Mapping[str, Any]) -> conditions_mod.ConditionData:
+    return conditions_mod.ConditionData(
+        kind=str(raw.get("kind") or conditions_mod.FIELD),
+        field=str(raw.get("field") or ""),
+        operator=str(raw.get("operator") or ""),
+        value=raw.get("value"),
+    )
+
+
+def _action_data(raw: Mapping[str, Any]) -> actions_mod.ActionData:
+    return actions_mod.ActionData(
+        kind=str(raw.get("kind") or ""), field=str(raw.get("field") or ""), value=raw.get("value")
+    )
+
+
+def rule_create(
+    *,
+    connection: Connection,
+    direction: str,
+    conditions: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+    undo: bool = False,
+    mirror: bool = False,
+    name: str = "",
+) -> Rule:
+    """A rule for one direction: IF all ``conditions`` hold on the source THEN sync and apply
+    ``actions`` on the target. ``mirror`` (the "other way around" toggle) also creates the rule
+    for the opposite direction, with fields translated through the connection's mappings.
+
+    Conditions are dicts ``{"kind", "field", "operator", "value"}`` (kind ``field``,
+    ``special`` or ``exists_in_other``); actions ``{"kind", "field", "value"}``.
+    """
+    sides: dict[str, tuple[dict[str, FieldSpec], Capabilities]] = {
+        Side.A: (_by_key(fields_a), capabilities_a),
+        Side.B: (_by_key(fields_b), capabilities_b),
+    }
+    if direction not in Rule.Direction.values:
+        raise ValidationError({"direction": f"Unknown direction {direction!r}."})
+    parsed_conditions = [_condition_data(c) for c in conditions]
+    parsed_actions = [_action_data(a) for a in actions]
+    with transaction.atomic():
+        rule = _rule_create(connection, direction, parsed_conditions, parsed_actions, sides, undo)
+        if name:
+            rule.name = name
+            rule.save(update_fields=["name"])
+        if mirror:
+            mirrored = _rule_create(
+                connection,
+                _opposite(direction),
+                [_mirror_condition(connection, c, direction, sides) for c in parsed_conditions],
+                [_mirror_action(connection, a, direction) for a in parsed_actions],
+                sides,
+                undo,
+            )
+            rule.mirror = mirrored
+            rule.save(update_fields=["mirror"])
+    return rule
+
+
+def _opposite(direction: str) -> str:
+    return Rule.Direction.B_TO_A if direction == Rule.Direction.A_TO_B else Rule.Direction.A_TO_B
+
+
+def _rule_create(
+    connection: Connection,
+    direction: str,
+    conditions: list[conditions_mod.ConditionData],
+    actions: list[actions_mod.ActionData],
+    sides: dict[str, tuple[dict[str, FieldSpec], Capabilities]],
+    undo: bool,
+) -> Rule:
+    if not _direction_synced(connection, direction):
+        raise ValidationError(
+            {"direction": f"This connection does not sync {Rule.Direction(direction).label}."}
+        )
+    source = Side.A if direction == Rule.Direction.A_TO_B else Side.B
+    source_fields, source_caps = sides[source]
+    target_fields, target_caps = sides[Side.B if source == Side.A else Side.A]
+    specials = {spec.key: spec for spec in source_caps.conditions}
+    for condition in conditions:
+        conditions_mod.validate_condition(condition, fields=source_fields, specials=specials)
+    for action in actions:
+        actions_mod.validate_action(
+            action,
+            fields=target_fields,
+            supports_tags=target_caps.supports_tags,
+            tag_noun=target_caps.tag_noun,
+        )
+    position = Rule.objects.filter(connection=connection, direction=direction).aggregate(
+        top=Max("position")
+    )["top"]
+    rule = Rule.objects.create(
+        connection=connection,
+        direction=direction,
+        position=0 if position is None else position + 1,
+        undo=undo,
+    )
+    Condition.objects.bulk_create(
+        Condition(rule=rule, kind=c.kind, field=c.field, operator=c.operator, value=c.value)
+        for c in conditions
+    )
+    Action.objects.bulk_create(
+        Action(rule=rule, kind=a.kind, field=a.field, value=a.value) for a in actions
+    )
+    return rule
+
+
+def _counterpart_field(connection: Connection, key: str, from_side: str) -> str | None:
+    """The field mapped to ``key`` on the other side, or the same standard key for tags."""
+    if key == "tags":
+        return key
+    column, other_column = ("field_a", "field_b") if from_side == Side.A else ("field_b", "field_a")
+    found = (
+        FieldMapping.objects.filter(connection=connection, enabled=True, **{column: key})
+        .values_list(other_column, flat=True)
+        .first()
+    )
+    return found
+
+
+def _mirror_condition(
+    connection: Connection,
+    condition: conditions_mod.ConditionData,
+    direction: str,
+    sides: dict[str, tuple[dict[str, FieldSpec], Capabilities]],
+) -> conditions_mod.ConditionData:
+    source = Side.A if direction == Rule.Direction.A_TO_B else Side.B
+    other = Side.B if source == Side.A else Side.A
+    if condition.kind == conditions_mod.EXISTS_IN_OTHER:
+        return condition
+    if condition.kind == conditions_mod.SPECIAL:
+        specials = {spec.key for spec in sides[other][1].conditions}
+        if condition.field not in specials:
+            raise ValidationError(
+                f"The other way around needs {condition.field!r} on side {other.upper()}, "
+                "which that app does not offer."
+            )
+        return condition
+    counterpart = _counterpart_field(connection, condition.field, source)
+    if counterpart is None:
+        raise ValidationError(
+            f"The other way around needs a field mapped to {condition.field!r} on side "
+            f"{other.upper()}; map one first."
+        )
+    return conditions_mod.ConditionData(
+        kind=condition.kind, field=counterpart, operator=condition.operator, value=condition.value
+    )
+
+
+def _mirror_action(
+    connection: Connection, action: actions_mod.ActionData, direction: str
+) -> actions_mod.ActionData:
+    if action.kind != actions_mod.SET_FIELD:
+        return action
+    target = Side.B if direction == Rule.Direction.A_TO_B else Side.A
+    counterpart = _counterpart_field(connection, action.field, target)
+    if counterpart is None:
+        raise ValidationError(
+            f"The other way around needs a field mapped to {action.field!r}; map one first."
+        )
+    return actions_mod.ActionData(kind=action.kind, field=counterpart, value=action.value)
+
+
+def rule_delete(*, rule: Rule) -> None:
+    """Delete a rule and the rule its "other way around" toggle made (or that made it)."""
+    with transaction.atomic():
+        linked = [r for r in (rule.mirror, getattr(rule, "mirrored_by", None)) if r is not None]
+        rule.delete()
+        for other in linked:
+            other.delete()

@@ -1,0 +1,1306 @@
+"""One run of a connection's sync loop (DESIGN.md §4).
+
+``run_sync`` is the entry point the run service calls. A run has two phases:
+
+- **scan** (first run, resync, or a side without a checkpoint): index every record of both sides
+  by normalized email, then go through each side's full listing page by page. Records with a
+  link follow it; the others are matched by email against the index (two records holding one
+  email are reported as duplicates, never guessed at); only then is a counterpart created.
+- **incremental**: read each side's change feed from its checkpoint, page by page. Records
+  already applied (same id and version as stored on the link) are skipped; unlinked records are
+  looked up by email in the other app (``find_by_emails``) before anything is created.
+
+Per page, in a crash-safe order: create intents are persisted (fenced), then the apps are
+written (creates, updates, tags), then links, snapshots, intents, record issues and the page's
+checkpoint are saved in one fenced transaction. A crash between the two leaves either an open
+intent (the next run finds the created record by its idempotency key) or a stale snapshot (the
+next run sees both sides equal and settles it without writing).
+
+Choices made where the design is silent:
+
+- A direction with no rule syncs nothing: its records are read for the checkpoint and not
+  evaluated (setup creates one all-contacts rule per synced direction).
+- A linked record whose counterpart vanished (``get_many`` no longer returns it, no tombstone)
+  is handled like a deletion of the counterpart: the link is marked deleted on that side and the
+  pair stops syncing (it is never recreated); with the deletions option on, the surviving record
+  gets "Tandem Trash". The same happens to a record deleted with a tombstone.
+- Health's "excluded" and "duplicates" come from the last completed scan (an incremental run
+  only sees what changed); "in_sync" and "failed" are counted after every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from integrations.connectors.base import Capabilities, ConditionSpec, Connector, FieldSpec
+from integrations.leases import Lease, fenced
+from integrations.models import (
+    Connection,
+    CreateIntent,
+    FieldMapping,
+    RecordIssue,
+    RecordLink,
+    Rule,
+    SyncRun,
+)
+from integrations.sync import actions as actions_mod
+from integrations.sync import conditions as conditions_mod
+from integrations.sync import mapping as mapping_mod
+from integrations.sync.actions import ActionData, Effects
+from integrations.sync.conditions import ConditionData
+from integrations.sync.merge import MergeResult, merge, other
+from integrations.sync.records import (
+    EMAILS,
+    Checkpoint,
+    Contact,
+    ContactUpdate,
+    NewContact,
+    WriteResult,
+    normalize_email,
+)
+
+logger = logging.getLogger(__name__)
+
+SIDES = ("a", "b")
+TRASH_TAG = "Tandem Trash"
+UNSUBSCRIBE_TAG = "Tandem Unsubscribes"
+# A plan lists at most this many items per list; its counts are always complete.
+PLAN_ITEM_LIMIT = 1000
+ISSUE_RETRY_BASE = dt.timedelta(minutes=5)
+ISSUE_RETRY_MAX = dt.timedelta(days=1)
+
+T = TypeVar("T")
+
+
+class BreakerTripped(Exception):
+    """The run would tag more than ``TANDEM_MASS_TAG_SHARE`` of a side as deleted or
+    unsubscribed. The service pauses the connection with this message until confirmed."""
+
+
+class _DryRunStopped(Exception):
+    """A dry run reached the point where the real run would trip the breaker."""
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    size = max(1, size)
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def issue_backoff(attempts: int) -> dt.timedelta:
+    """How long a failing record waits before its next retry: doubling, capped at a day."""
+    delay: dt.timedelta = ISSUE_RETRY_BASE * (2 ** max(0, attempts - 1))
+    return min(delay, ISSUE_RETRY_MAX)
+
+
+# -- Configuration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    id: int
+    source: str
+    conditions: tuple[ConditionData, ...]
+    actions: tuple[ActionData, ...]
+    undo: bool
+
+
+@dataclass(frozen=True)
+class SideConfig:
+    side: str
+    connector: Connector
+    caps: Capabilities
+    fields: dict[str, FieldSpec]
+    specials: dict[str, ConditionSpec]
+
+
+@dataclass(frozen=True)
+class Config:
+    sides: dict[str, SideConfig]
+    mappings: tuple[mapping_mod.Mapping, ...]
+    # Rules by source side; a side is a source when the connection flows out of it.
+    rules: dict[str, tuple[RuleConfig, ...]]
+    flows: dict[str, bool]
+    winner: str
+    avoid_duplicates: bool
+    deletions: bool
+    unsubscribes: bool
+
+    def is_source(self, side: str) -> bool:
+        return self.flows[side] and bool(self.rules[side])
+
+
+def load_config(connection: Connection, connector_a: Connector, connector_b: Connector) -> Config:
+    """The connection's mappings and rules, resolved against both apps' fields."""
+    connectors = {"a": connector_a, "b": connector_b}
+    sides = {
+        side: SideConfig(
+            side=side,
+            connector=connector,
+            caps=connector.capabilities,
+            fields=connector.field_map(),
+            specials={spec.key: spec for spec in connector.capabilities.conditions},
+        )
+        for side, connector in connectors.items()
+    }
+    mappings = []
+    for row in FieldMapping.objects.filter(connection=connection, enabled=True):
+        spec_a = mapping_mod.spec_for(row.field_a, sides["a"].fields, sides["a"].caps.name_style)
+        spec_b = mapping_mod.spec_for(row.field_b, sides["b"].fields, sides["b"].caps.name_style)
+        if spec_a is None or spec_b is None:
+            logger.warning("connection %s: mapping %s names a field gone", connection.pk, row)
+            continue
+        mappings.append(
+            mapping_mod.Mapping(
+                field_a=row.field_a,
+                field_b=row.field_b,
+                spec_a=spec_a,
+                spec_b=spec_b,
+                style_a=sides["a"].caps.name_style,
+                style_b=sides["b"].caps.name_style,
+                direction=row.direction,
+                value_map=dict(row.value_map or {}),
+            )
+        )
+    flows = {"a": connection.syncs_towards("b"), "b": connection.syncs_towards("a")}
+    rules: dict[str, list[RuleConfig]] = {"a": [], "b": []}
+    for rule in Rule.objects.filter(connection=connection).prefetch_related(
+        "conditions", "actions"
+    ):
+        source = rule.source_side
+        if not flows[source]:
+            # One-way connections ignore the other direction's rules.
+            continue
+        rules[source].append(
+            RuleConfig(
+                id=rule.pk,
+                source=source,
+                conditions=tuple(
+                    ConditionData(kind=c.kind, field=c.field, operator=c.operator, value=c.value)
+                    for c in rule.conditions.all()
+                ),
+                actions=tuple(
+                    ActionData(kind=a.kind, field=a.field, value=a.value, rule_id=rule.pk)
+                    for a in rule.actions.all()
+                ),
+                undo=rule.undo,
+            )
+        )
+    both_support = {
+        "deletions": all(s.caps.supports_deletions for s in sides.values()),
+        "unsubscribes": all(s.caps.supports_unsubscribes for s in sides.values()),
+    }
+    return Config(
+        sides=sides,
+        mappings=tuple(mappings),
+        rules={side: tuple(found) for side, found in rules.items()},
+        flows=flows,
+        winner=connection.winner,
+        avoid_duplicates=connection.avoid_duplicates,
+        deletions=connection.sync_deletions and both_support["deletions"],
+        unsubscribes=connection.sync_unsubscribes and both_support["unsubscribes"],
+    )
+
+
+# -- The journal: what a run does, or a dry run would do -----------------------------------------
+
+
+class Journal:
+    """Counts and items of one run. A dry run returns it as its plan; a real run keeps the same
+    record, so the two can be compared."""
+
+    LISTS = ("links", "excluded", "duplicates", "conflicts", "failed")
+    SIDE_LISTS = ("create", "update", "tag", "untag")
+
+    def __init__(self, phase: str) -> None:
+        self.phase = phase
+        self.counts: Counter[str] = Counter()
+        self.items: dict[str, list[dict[str, Any]]] = {name: [] for name in self.LISTS}
+        self.side_items: dict[str, dict[str, list[dict[str, Any]]]] = {
+            side: {name: [] for name in self.SIDE_LISTS} for side in SIDES
+        }
+        self.truncated = False
+        self.breaker = ""
+
+    def _append(self, target: list[dict[str, Any]], item: dict[str, Any]) -> None:
+        if len(target) < PLAN_ITEM_LIMIT:
+            target.append(item)
+        else:
+            self.truncated = True
+
+    def note(self, name: str, item: dict[str, Any], *, count: str | None = None) -> None:
+        self._append(self.items[name], item)
+        if count:
+            self.counts[count] += 1
+
+    def note_side(self, side: str, name: str, item: dict[str, Any], *, count: str) -> None:
+        self._append(self.side_items[side][name], item)
+        self.counts[count] += 1
+
+    def as_plan(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "counts": {name: self.counts[name] for name in sorted(self.counts)},
+            **{side: self.side_items[side] for side in SIDES},
+            **self.items,
+            "breaker": self.breaker,
+            "truncated": self.truncated,
+        }
+
+
+# -- Per-page work ------------------------------------------------------------------------------
+
+
+@dataclass
+class PairWork:
+    """A linked (or just matched) pair and what the run does to it."""
+
+    source: str
+    records: dict[str, Contact]
+    link: RecordLink | None
+    merged: MergeResult
+    effects: dict[str, Effects]
+    applied_actions: dict[str, list[dict[str, Any]]]
+    how: str = ""
+    failed: bool = False
+
+    def record_id(self, side: str) -> str:
+        return self.records[side].id
+
+
+@dataclass
+class CreateWork:
+    source: str
+    record: Contact
+    values: dict[str, Any]
+    snapshot: dict[str, dict[str, Any]]
+    add_tags: list[str]
+    applied_actions: dict[str, list[dict[str, Any]]]
+    intent: CreateIntent | None = None
+    result: WriteResult | None = None
+
+
+@dataclass
+class Failure:
+    side: str
+    record_id: str
+    target: str
+    reason: str
+
+
+@dataclass
+class PageWork:
+    source: str
+    pairs: list[PairWork] = field(default_factory=list)
+    creates: list[CreateWork] = field(default_factory=list)
+    # Links whose deleted flags or ids change without any write to the apps.
+    touched_links: list[RecordLink] = field(default_factory=list)
+    # (side, tag, add?) -> [(record id, pair or None)]
+    tag_ops: dict[tuple[str, str, bool], list[tuple[str, PairWork | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    # Deletion / unsubscribe tags per target side, for the breaker.
+    mass_tags: Counter[str] = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)
+    ok_ids: dict[str, set[str]] = field(default_factory=lambda: {"a": set(), "b": set()})
+    versions: dict[str, dict[str, str]] = field(default_factory=lambda: {"a": {}, "b": {}})
+
+
+class EmailIndex:
+    """Normalized email -> record ids of one side, built by the scan."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, list[str]] = defaultdict(list)
+        self.size = 0
+
+    def add(self, record: Contact) -> None:
+        if record.deleted:
+            return
+        self.size += 1
+        for email in set(record.normalized_emails):
+            self.ids[email].append(record.id)
+
+    def holders(self, email: str) -> list[str]:
+        return self.ids.get(email, [])
+
+
+# -- The run ------------------------------------------------------------------------------------
+
+
+class SyncEngine:
+    """One pass over a connection. Use ``run_sync``; tests use this class to read the journal
+    of a real run."""
+
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        run: SyncRun,
+        lease: Lease | None,
+        connector_a: Connector,
+        connector_b: Connector,
+        dry_run: bool = False,
+    ) -> None:
+        self.connection = connection
+        self.run = run
+        self.lease = lease
+        self.dry_run = dry_run
+        self.connectors = {"a": connector_a, "b": connector_b}
+        self.scan = (
+            connection.status == Connection.Status.SCANNING
+            or not connection.checkpoint_a
+            or not connection.checkpoint_b
+        )
+        self.journal = Journal(SyncRun.Phase.SCAN if self.scan else SyncRun.Phase.INCREMENTAL)
+        self.config: Config | None = None
+        self.index: dict[str, EmailIndex] = {}
+        self.done: dict[str, set[str]] = {"a": set(), "b": set()}
+        self.mass_tagged: Counter[str] = Counter()
+        self.side_sizes: dict[str, int] = {}
+        self.now = timezone.now()
+
+    @property
+    def cfg(self) -> Config:
+        assert self.config is not None
+        return self.config
+
+    # Entry ----------------------------------------------------------------------------------
+
+    def execute(self) -> Journal:
+        self.config = load_config(self.connection, *self.connectors.values())
+        self.run.phase = self.journal.phase
+        self.run.save(update_fields=["phase"])
+        try:
+            if not self.dry_run:
+                self.recover_intents()
+            if self.scan:
+                self.build_index()
+            for side in SIDES:
+                self.read_side(side)
+            self.retry_issues()
+        except _DryRunStopped:
+            pass
+        finally:
+            self.save_counters()
+        if not self.dry_run:
+            self.finish()
+        return self.journal
+
+    # Reading --------------------------------------------------------------------------------
+
+    def build_index(self) -> None:
+        for side in SIDES:
+            index = EmailIndex()
+            for page in self.connectors[side].list_changed(None):
+                for record in page.records:
+                    index.add(record)
+            self.index[side] = index
+            self.side_sizes[side] = index.size
+
+    def read_side(self, side: str) -> None:
+        checkpoint = None if self.scan else (self.connection.checkpoint(side) or None)
+        for page in self.connectors[side].list_changed(checkpoint):
+            self.journal.counts[f"read_{side}"] += len(page.records)
+            if self.cfg.is_source(side):
+                self.process(side, page.records, checkpoint=page.checkpoint)
+            else:
+                self.save_page(PageWork(source=side), side=side, checkpoint=page.checkpoint)
+
+    def retry_issues(self) -> None:
+        """Records with a due open issue are fetched again and retried, changed or not."""
+        if self.dry_run:
+            return
+        for side in SIDES:
+            if not self.cfg.is_source(side):
+                continue
+            due = RecordIssue.objects.filter(
+                connection=self.connection,
+                side=side,
+                resolved_at__isnull=True,
+                next_retry_at__lte=self.now,
+            ).values_list("record_id", flat=True)
+            ids = [record_id for record_id in due if record_id not in self.done[side]]
+            connector = self.connectors[side]
+            for batch in chunks(ids, self.cfg.sides[side].caps.lookup_batch_size):
+                records = connector.get_many(batch)
+                found = {record.id for record in records}
+                gone = [record_id for record_id in batch if record_id not in found]
+                if gone:
+                    with fenced(self.lease):
+                        self._resolve_issues(side, gone)
+                if records:
+                    self.process(side, records, checkpoint=None)
+
+    # Processing one page -------------------------------------------------------------------
+
+    def process(self, side: str, records: list[Contact], *, checkpoint: Checkpoint | None) -> None:
+        work = PageWork(source=side)
+        unique = list({record.id: record for record in records}.values())
+        fresh = [r for r in unique if r.id not in self.done[side]]
+        links = self.links_for(side, fresh)
+        linked: list[tuple[Contact, RecordLink]] = []
+        unlinked: list[Contact] = []
+        for record in fresh:
+            link = links.get(record.id)
+            if link is not None and record.version and link_version(link, side) == record.version:
+                continue  # already applied: the overlap window or our own write read back
+            if link is None:
+                if not record.deleted:
+                    unlinked.append(record)
+                continue
+            if link.record_id(side) != record.id:
+                self._rekey(link, side, record.id, work)
+            linked.append((record, link))
+        self.process_linked(work, linked)
+        self.process_unlinked(work, unlinked)
+        self.apply(work)
+        self.save_page(work, side=side, checkpoint=checkpoint)
+
+    def links_for(self, side: str, records: list[Contact]) -> dict[str, RecordLink]:
+        """Links of these records, by record id, found by id or by an id the record had."""
+        previous: dict[str, str] = {}
+        for record in records:
+            for old in record.facts.get("previous_ids") or []:
+                previous[str(old)] = record.id
+        ids = [r.id for r in records] + list(previous)
+        if not ids:
+            return {}
+        field_name = "id_a" if side == "a" else "id_b"
+        found: dict[str, RecordLink] = {}
+        for link in RecordLink.objects.filter(
+            connection=self.connection, **{f"{field_name}__in": ids}
+        ):
+            record_id = link.record_id(side)
+            found.setdefault(previous.get(record_id, record_id), link)
+        return found
+
+    def _rekey(self, link: RecordLink, side: str, new_id: str, work: PageWork) -> None:
+        if side == "a":
+            link.id_a = new_id
+        else:
+            link.id_b = new_id
+        work.touched_links.append(link)
+
+    def process_linked(self, work: PageWork, linked: list[tuple[Contact, RecordLink]]) -> None:
+        source = work.source
+        target = other(source)
+        # A pair one of whose records was deleted has stopped syncing for good.
+        live = [(r, link) for r, link in linked if not (link.deleted_a or link.deleted_b)]
+        for record, link in live:
+            if record.deleted:
+                self.handle_deleted(work, link, deleted_side=source)
+        wanted = [link.record_id(target) for r, link in live if not r.deleted]
+        counterparts = self.fetch(target, wanted)
+        for record, link in live:
+            if record.deleted:
+                continue
+            counterpart = counterparts.get(link.record_id(target))
+            if counterpart is None or counterpart.deleted:
+                self.handle_deleted(work, link, deleted_side=target)
+                continue
+            if counterpart.id != link.record_id(target):
+                self._rekey(link, target, counterpart.id, work)
+            self.pair(work, {source: record, target: counterpart}, link)
+
+    def fetch(self, side: str, ids: list[str]) -> dict[str, Contact]:
+        """Current records by id (also under a previous id they answered to)."""
+        found: dict[str, Contact] = {}
+        connector = self.connectors[side]
+        for batch in chunks(ids, self.cfg.sides[side].caps.lookup_batch_size):
+            for record in connector.get_many(batch):
+                found[record.id] = record
+                for old in record.facts.get("previous_ids") or []:
+                    found.setdefault(str(old), record)
+        return found
+
+    def process_unlinked(self, work: PageWork, records: list[Contact]) -> None:
+        source, target = work.source, other(work.source)
+        candidates: list[Contact] = []
+        for record in records:
+            if not record.normalized_emails:
+                if self.cfg.avoid_duplicates:
+                    self.note_excluded(source, record.id, reason="no email")
+                else:
+                    self.maybe_create(work, record)
+                continue
+            candidates.append(record)
+        if not candidates:
+            return
+        emails = sorted({e for r in candidates for e in r.normalized_emails})
+        same_side = self.holders(source, emails)
+        other_side = self.holders(target, emails)
+        other_ids = sorted({i for ids in other_side.values() for i in ids})
+        linked_there = self.linked_ids(target, other_ids)
+        claimed: set[str] = set()
+        matches: list[tuple[Contact, str]] = []
+        for record in candidates:
+            mine = record.normalized_emails
+            twins = {i for e in mine for i in same_side.get(e, []) if i != record.id}
+            theirs = sorted({i for e in mine for i in other_side.get(e, [])})
+            if twins or len(theirs) > 1:
+                self.note_duplicate(source, record.id, mine[0])
+                continue
+            if not theirs:
+                self.maybe_create(work, record)
+                continue
+            match = theirs[0]
+            if match in linked_there or match in self.done[target] or match in claimed:
+                # The other side's record already follows another link: creating would put
+                # its email there twice, linking would steal it.
+                self.note_duplicate(source, record.id, mine[0])
+                continue
+            claimed.add(match)
+            matches.append((record, match))
+        counterparts = self.fetch(target, [match for _, match in matches])
+        for record, match in matches:
+            counterpart = counterparts.get(match)
+            if counterpart is None or counterpart.deleted:
+                self.maybe_create(work, record)
+                continue
+            self.pair(work, {source: record, target: counterpart}, None, how="email")
+
+    def holders(self, side: str, emails: list[str]) -> dict[str, list[str]]:
+        """Ids of live records on ``side`` holding each email (scan: the index; later: the app)."""
+        if self.scan:
+            return {email: self.index[side].holders(email) for email in emails}
+        found: dict[str, list[str]] = defaultdict(list)
+        connector = self.connectors[side]
+        for batch in chunks(emails, self.cfg.sides[side].caps.lookup_batch_size):
+            for email, records in connector.find_by_emails(batch).items():
+                for record in records:
+                    if not record.deleted and record.id not in found[normalize_email(email)]:
+                        found[normalize_email(email)].append(record.id)
+        return found
+
+    def linked_ids(self, side: str, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        field_name = "id_a" if side == "a" else "id_b"
+        return set(
+            RecordLink.objects.filter(
+                connection=self.connection, **{f"{field_name}__in": ids}
+            ).values_list(field_name, flat=True)
+        )
+
+    # Decisions ------------------------------------------------------------------------------
+
+    def matching_rules(self, source: str, record: Contact, *, exists: bool) -> list[RuleConfig]:
+        side = self.cfg.sides[source]
+        return [
+            rule
+            for rule in self.cfg.rules[source]
+            if conditions_mod.rule_matches(
+                rule.conditions,
+                record,
+                fields=side.fields,
+                specials=side.specials,
+                exists_in_other=exists,
+            )
+        ]
+
+    def pair(
+        self,
+        work: PageWork,
+        records: dict[str, Contact],
+        link: RecordLink | None,
+        *,
+        how: str = "",
+    ) -> None:
+        source = work.source
+        matched = {
+            side: self.matching_rules(side, records[side], exists=True)
+            if self.cfg.is_source(side)
+            else []
+            for side in SIDES
+        }
+        if not matched[source]:
+            self.note_excluded(source, records[source].id, reason="no rule matches")
+        merged = merge(
+            self.cfg.mappings,
+            records["a"].values,
+            records["b"].values,
+            link.snapshot if link is not None else {},
+            winner=self.cfg.winner,
+            may_flow={side: bool(matched[side]) for side in SIDES},
+        )
+        applied = {
+            side: list((link.applied_actions or {}).get(side, [])) if link else [] for side in SIDES
+        }
+        effects = {side: Effects() for side in SIDES}
+        for from_side in SIDES:
+            to_side = other(from_side)
+            values_after = {**records[to_side].values, **merged.changes[to_side]}
+            effects[to_side] = self.rule_effects(
+                from_side, matched[from_side], applied, values_after
+            )
+            self.note_status_tag(work, from_side, records, effects[to_side], link is None)
+            self.absorb_action_fields(merged, to_side, records[to_side], effects[to_side])
+        pair = PairWork(
+            source=source,
+            records=records,
+            link=link,
+            merged=merged,
+            effects=effects,
+            applied_actions=applied,
+            how=how,
+        )
+        for side in SIDES:
+            self.done[side].add(records[side].id)
+        if how:
+            self.journal.note(
+                "links", {"id_a": records["a"].id, "id_b": records["b"].id, "how": how},
+                count="linked",
+            )  # fmt: skip
+        for key in merged.conflicts:
+            self.journal.note(
+                "conflicts",
+                {"id_a": records["a"].id, "id_b": records["b"].id, "field": key},
+                count="conflicts",
+            )
+        work.pairs.append(pair)
+
+    def rule_effects(
+        self,
+        from_side: str,
+        matched: list[RuleConfig],
+        applied: dict[str, list[dict[str, Any]]],
+        target_values: dict[str, Any],
+    ) -> Effects:
+        """Actions of the matching rules, and the undo of undo rules no longer matching."""
+        to_side = other(from_side)
+        fields = self.cfg.sides[to_side].fields
+        effects = Effects()
+        matched_ids = {rule.id for rule in matched}
+        for rule in self.cfg.rules[from_side]:
+            if not rule.undo or rule.id in matched_ids:
+                continue
+            entries = [e for e in applied[to_side] if e.get("rule") == rule.id]
+            if entries:
+                effects.extend(actions_mod.plan_undo(entries, target_values, fields=fields))
+                applied[to_side] = [e for e in applied[to_side] if e.get("rule") != rule.id]
+        for rule in matched:
+            planned = actions_mod.plan_actions(rule.actions, target_values, fields=fields)
+            effects.extend(planned)
+            if rule.undo:
+                applied[to_side].extend(planned.applied)
+        return effects
+
+    def note_status_tag(
+        self,
+        work: PageWork,
+        from_side: str,
+        records: dict[str, Contact],
+        effects: Effects,
+        new_pair: bool,
+    ) -> None:
+        """An unsubscribe on one side becomes "Tandem Unsubscribes" on the other."""
+        to_side = other(from_side)
+        if not (self.cfg.unsubscribes and self.cfg.flows[from_side]):
+            return
+        if not records[from_side].unsubscribed or UNSUBSCRIBE_TAG in effects.add_tags:
+            return
+        if not actions_mod.has_tag(records[to_side].values, UNSUBSCRIBE_TAG):
+            effects.add_tags.append(UNSUBSCRIBE_TAG)
+            work.mass_tags[to_side] += 1
+
+    def absorb_action_fields(
+        self, merged: MergeResult, side: str, record: Contact, effects: Effects
+    ) -> None:
+        """Fields set by actions are written with the merge's changes and, when mapped, land in
+        the snapshot, so the next run sees no change."""
+        if not effects.set_fields:
+            return
+        for key, value in effects.set_fields.items():
+            merged.changes[side][key] = value
+            for m in self.cfg.mappings:
+                if m.key(side) == key:
+                    normalized = m.normalize(side, value)
+                    merged.diffs[side][key] = {
+                        "before": m.read(side, record),
+                        "after": normalized,
+                    }
+                    merged.snapshot[side][key] = normalized
+            if key not in merged.diffs[side]:
+                merged.diffs[side][key] = {"before": record.values.get(key), "after": value}
+
+    def maybe_create(self, work: PageWork, record: Contact) -> None:
+        source, target = work.source, other(work.source)
+        matched = self.matching_rules(source, record, exists=False)
+        if not matched:
+            self.note_excluded(source, record.id, reason="no rule matches")
+            return
+        values: dict[str, Any] = {}
+        snapshot: dict[str, dict[str, Any]] = {"a": {}, "b": {}}
+        for m in self.cfg.mappings:
+            if not m.flows(source):
+                continue
+            now = m.read(source, record)
+            value = m.convert(source, now)
+            if value is mapping_mod.UNCONVERTIBLE or mapping_mod.is_empty(value):
+                continue
+            values.update(m.changes(target, value))
+            snapshot[source][m.key(source)] = now
+            snapshot[target][m.key(target)] = value
+        applied: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+        effects = self.rule_effects(source, matched, applied, dict(values))
+        for key, value in effects.set_fields.items():
+            values[key] = value
+            for m in self.cfg.mappings:
+                if m.key(target) == key:
+                    snapshot[target][key] = m.normalize(target, value)
+        add_tags = list(effects.add_tags)
+        if self.cfg.unsubscribes and record.unsubscribed and UNSUBSCRIBE_TAG not in add_tags:
+            add_tags.append(UNSUBSCRIBE_TAG)
+            work.mass_tags[target] += 1
+        work.creates.append(
+            CreateWork(
+                source=source,
+                record=record,
+                values=values,
+                snapshot=snapshot,
+                add_tags=add_tags,
+                applied_actions=applied,
+            )
+        )
+        self.done[source].add(record.id)
+        self.journal.note_side(
+            target,
+            "create",
+            {"source_id": record.id, "values": _jsonable(values)},
+            count=f"created_{target}",
+        )
+        for tag in add_tags:
+            self.journal.note_side(
+                target, "tag", {"new_for": record.id, "tag": tag}, count=f"tagged_{target}"
+            )
+
+    def handle_deleted(self, work: PageWork, link: RecordLink, *, deleted_side: str) -> None:
+        """A linked record was deleted (or vanished): the pair stops syncing, nothing is
+        recreated, and with the deletions option the survivor gets "Tandem Trash"."""
+        survivor = other(deleted_side)
+        if deleted_side == "a":
+            link.deleted_a = True
+        else:
+            link.deleted_b = True
+        work.touched_links.append(link)
+        self.done["a"].add(link.id_a)
+        self.done["b"].add(link.id_b)
+        if self.cfg.deletions and self.cfg.flows[deleted_side]:
+            work.tag_ops[(survivor, TRASH_TAG, True)].append((link.record_id(survivor), None))
+            work.mass_tags[survivor] += 1
+            self.journal.note_side(
+                survivor,
+                "tag",
+                {"id": link.record_id(survivor), "tag": TRASH_TAG},
+                count=f"tagged_{survivor}",
+            )
+
+    def note_excluded(self, side: str, record_id: str, *, reason: str) -> None:
+        self.journal.note(
+            "excluded", {"side": side, "id": record_id, "reason": reason}, count="excluded"
+        )
+
+    def note_duplicate(self, side: str, record_id: str, email: str) -> None:
+        self.journal.note(
+            "duplicates", {"side": side, "id": record_id, "email": email}, count="duplicates"
+        )
+
+    # Writing --------------------------------------------------------------------------------
+
+    def apply(self, work: PageWork) -> None:
+        """Plan the page's writes in the journal and, in a real run, make them."""
+        for pair in work.pairs:
+            for side in SIDES:
+                effects = pair.effects[side]
+                if pair.merged.changes[side]:
+                    self.journal.note_side(
+                        side,
+                        "update",
+                        {
+                            "id": pair.record_id(side),
+                            "fields": _jsonable(pair.merged.diffs[side]),
+                        },
+                        count=f"updated_{side}",
+                    )
+                for tag in effects.add_tags:
+                    work.tag_ops[(side, tag, True)].append((pair.record_id(side), pair))
+                    self.journal.note_side(
+                        side,
+                        "tag",
+                        {"id": pair.record_id(side), "tag": tag},
+                        count=f"tagged_{side}",
+                    )
+                for tag in effects.remove_tags:
+                    work.tag_ops[(side, tag, False)].append((pair.record_id(side), pair))
+                    self.journal.note_side(
+                        side,
+                        "untag",
+                        {"id": pair.record_id(side), "tag": tag},
+                        count=f"tagged_{side}",
+                    )
+        self.check_breaker(work)
+        if self.dry_run:
+            return
+        self.write_creates(work)
+        self.write_updates(work)
+        self.write_tags(work)
+
+    def check_breaker(self, work: PageWork) -> None:
+        if self.connection.mass_tag_confirmed:
+            return
+        share = settings.TANDEM_MASS_TAG_SHARE
+        for side in SIDES:
+            planned = work.mass_tags[side]
+            if not planned:
+                continue
+            size = self.side_size(side)
+            total = self.mass_tagged[side] + planned
+            if total > share * size:
+                app = self.cfg.sides[side].connector.name
+                message = (
+                    f"This run would tag {total} of {size} contacts in {app} as deleted or "
+                    f"unsubscribed (more than {share:.0%}). Confirm to let it go on."
+                )
+                self.journal.breaker = message
+                if self.dry_run:
+                    raise _DryRunStopped(message)
+                raise BreakerTripped(message)
+            self.mass_tagged[side] = total
+
+    def side_size(self, side: str) -> int:
+        if side not in self.side_sizes:
+            field_name = "deleted_a" if side == "a" else "deleted_b"
+            self.side_sizes[side] = RecordLink.objects.filter(
+                connection=self.connection, **{field_name: False}
+            ).count()
+        return self.side_sizes[side]
+
+    def write_creates(self, work: PageWork) -> None:
+        by_target: dict[str, list[CreateWork]] = defaultdict(list)
+        for create in work.creates:
+            by_target[other(create.source)].append(create)
+        if not by_target:
+            return
+        with fenced(self.lease):
+            for target, creates in by_target.items():
+                sources = [c.record.id for c in creates]
+                # An open intent left for these records was already looked up by
+                # ``recover_intents`` and found not created; this attempt replaces it.
+                CreateIntent.objects.filter(
+                    connection=self.connection,
+                    target=target,
+                    source_id__in=sources,
+                    completed_at__isnull=True,
+                ).delete()
+                intents = [
+                    CreateIntent(
+                        connection=self.connection,
+                        target=target,
+                        source_id=c.record.id,
+                        key=uuid.uuid4(),
+                        emails=_emails_of(c.values) or c.record.normalized_emails,
+                    )
+                    for c in creates
+                ]
+                CreateIntent.objects.bulk_create(intents)
+                for create, intent in zip(creates, intents, strict=True):
+                    create.intent = intent
+        for target, creates in by_target.items():
+            connector = self.connectors[target]
+            for batch in chunks(creates, self.cfg.sides[target].caps.create_batch_size):
+                requests = [
+                    NewContact(
+                        ref=c.record.id,
+                        values=dict(c.values),
+                        idempotency_key=str(c.intent.key) if c.intent else "",
+                    )
+                    for c in batch
+                ]
+                results = {r.ref: r for r in connector.create_many(requests)}
+                for create in batch:
+                    result = results.get(create.record.id) or WriteResult(
+                        ref=create.record.id, error="The app answered nothing for this record."
+                    )
+                    create.result = result
+                    if result.ok and result.record is not None:
+                        self.done[target].add(result.record.id)
+                        work.versions[target][result.record.id] = result.record.version
+                        work.ok_ids[create.source].add(create.record.id)
+                        for tag in create.add_tags:
+                            work.tag_ops[(target, tag, True)].append((result.record.id, None))
+                    else:
+                        self.journal.counts[f"created_{target}"] -= 1
+                        self.fail(work, create.source, create.record.id, target, result.error)
+
+    def write_updates(self, work: PageWork) -> None:
+        for side in SIDES:
+            pairs = [p for p in work.pairs if p.merged.changes[side]]
+            connector = self.connectors[side]
+            for batch in chunks(pairs, self.cfg.sides[side].caps.update_batch_size):
+                requests = [
+                    ContactUpdate(
+                        id=p.record_id(side),
+                        changes=dict(p.merged.changes[side]),
+                        version=p.records[side].version,
+                    )
+                    for p in batch
+                ]
+                results = {r.ref: r for r in connector.update_many(requests)}
+                for pair in batch:
+                    result = results.get(pair.record_id(side)) or WriteResult(
+                        ref=pair.record_id(side), error="The app answered nothing for this record."
+                    )
+                    if result.ok and result.record is not None:
+                        work.versions[side][pair.record_id(side)] = result.record.version
+                    else:
+                        pair.failed = True
+                        self.journal.counts[f"updated_{side}"] -= 1
+                        source = other(side)
+                        self.fail(work, source, pair.record_id(source), side, result.error)
+
+    def write_tags(self, work: PageWork) -> None:
+        for (side, tag, add), targets in work.tag_ops.items():
+            connector = self.connectors[side]
+            call = connector.tag if add else connector.untag
+            owners = {record_id: pair for record_id, pair in targets}
+            ids = list(owners)
+            for batch in chunks(ids, self.cfg.sides[side].caps.update_batch_size):
+                for result in call(batch, tag):
+                    if result.ok and result.record is not None:
+                        work.versions[side][result.ref] = result.record.version
+                        continue
+                    self.journal.counts[f"tagged_{side}"] -= 1
+                    pair = owners.get(result.ref)
+                    if pair is not None:
+                        pair.failed = True
+                        source = other(side)
+                        self.fail(work, source, pair.record_id(source), side, result.error)
+                    else:
+                        # A tag on a record just created or on a deletion's survivor: the
+                        # issue is the tagged record's own.
+                        self.fail(work, side, result.ref, side, result.error)
+
+    def fail(self, work: PageWork, side: str, record_id: str, target: str, reason: str) -> None:
+        reason = reason or "The app refused the record without a reason."
+        work.failures.append(Failure(side, record_id, target, reason))
+        self.journal.note(
+            "failed",
+            {"side": side, "id": record_id, "target": target, "reason": reason},
+            count="failed",
+        )
+
+    # Saving ---------------------------------------------------------------------------------
+
+    def save_page(self, work: PageWork, *, side: str, checkpoint: Checkpoint | None) -> None:
+        """Links, snapshots, intents, issues and the checkpoint of a fully applied page, in one
+        fenced transaction: a run whose lease was taken over changes none of them."""
+        if self.dry_run:
+            return
+        now = timezone.now()
+        with fenced(self.lease):
+            self._save_creates(work, now)
+            self._save_pairs(work, now)
+            self._save_issues(work, now)
+            if checkpoint is not None:
+                field_name = "checkpoint_a" if side == "a" else "checkpoint_b"
+                Connection.objects.filter(pk=self.connection.pk).update(**{field_name: checkpoint})
+                setattr(self.connection, field_name, checkpoint)
+        self.save_counters()
+
+    def _save_creates(self, work: PageWork, now: dt.datetime) -> None:
+        links = []
+        for create in work.creates:
+            result, intent = create.result, create.intent
+            if result is None or intent is None:
+                continue
+            if result.ok and result.record is not None:
+                target = other(create.source)
+                ids = {create.source: create.record.id, target: result.record.id}
+                versions = {create.source: create.record.version, target: result.record.version}
+                links.append(
+                    RecordLink(
+                        connection=self.connection,
+                        id_a=ids["a"],
+                        id_b=ids["b"],
+                        snapshot=create.snapshot,
+                        version_a=work.versions["a"].get(ids["a"], versions["a"]),
+                        version_b=work.versions["b"].get(ids["b"], versions["b"]),
+                        applied_actions=create.applied_actions,
+                        synced_at=now,
+                    )
+                )
+                CreateIntent.objects.filter(pk=intent.pk).update(
+                    completed_at=now, target_id=result.record.id
+                )
+            elif result.permanent:
+                # Nothing was created; a later retry makes a new intent.
+                CreateIntent.objects.filter(pk=intent.pk).delete()
+        RecordLink.objects.bulk_create(links)
+
+    def _save_pairs(self, work: PageWork, now: dt.datetime) -> None:
+        new_links: list[RecordLink] = []
+        changed: dict[int, RecordLink] = {link.pk: link for link in work.touched_links if link.pk}
+        for pair in work.pairs:
+            ok = not pair.failed
+            ids = {side: pair.record_id(side) for side in SIDES}
+            if ok:
+                for side in SIDES:
+                    work.ok_ids[side].add(ids[side])
+            link = pair.link
+            if link is None:
+                # A new match keeps its link even when a write failed: the next run merges the
+                # pair again from an empty snapshot and settles what already agrees.
+                new_links.append(
+                    RecordLink(
+                        connection=self.connection,
+                        id_a=ids["a"],
+                        id_b=ids["b"],
+                        snapshot=pair.merged.snapshot if ok else {},
+                        version_a=work.versions["a"].get(ids["a"], pair.records["a"].version)
+                        if ok
+                        else "",
+                        version_b=work.versions["b"].get(ids["b"], pair.records["b"].version)
+                        if ok
+                        else "",
+                        applied_actions=pair.applied_actions if ok else {},
+                        synced_at=now,
+                    )
+                )
+                continue
+            if not ok:
+                continue
+            updates = {
+                "snapshot": pair.merged.snapshot,
+                "version_a": work.versions["a"].get(ids["a"], pair.records["a"].version),
+                "version_b": work.versions["b"].get(ids["b"], pair.records["b"].version),
+                "applied_actions": pair.applied_actions,
+                "deleted_a": False,
+                "deleted_b": False,
+            }
+            if any(getattr(link, name) != value for name, value in updates.items()):
+                for name, value in updates.items():
+                    setattr(link, name, value)
+                link.synced_at = now
+                changed[link.pk] = link
+        RecordLink.objects.bulk_create(new_links)
+        if changed:
+            RecordLink.objects.bulk_update(
+                list(changed.values()),
+                [
+                    "id_a", "id_b", "snapshot", "version_a", "version_b",
+                    "applied_actions", "deleted_a", "deleted_b", "synced_at",
+                ],
+            )  # fmt: skip
+
+    def _save_issues(self, work: PageWork, now: dt.datetime) -> None:
+        failing = {(f.side, f.record_id) for f in work.failures}
+        for side in SIDES:
+            resolved = [i for i in work.ok_ids[side] if (side, i) not in failing]
+            self._resolve_issues(side, resolved)
+        for failure in work.failures:
+            issue = RecordIssue.objects.filter(
+                connection=self.connection,
+                side=failure.side,
+                record_id=failure.record_id,
+                resolved_at__isnull=True,
+            ).first()
+            if issue is None:
+                RecordIssue.objects.create(
+                    connection=self.connection,
+                    side=failure.side,
+                    record_id=failure.record_id,
+                    target=failure.target,
+                    reason=failure.reason,
+                    next_retry_at=now + issue_backoff(1),
+                )
+                continue
+            issue.attempts += 1
+            issue.reason = failure.reason
+            issue.target = failure.target
+            issue.next_retry_at = now + issue_backoff(issue.attempts)
+            issue.save(
+                update_fields=["attempts", "reason", "target", "next_retry_at", "last_seen_at"]
+            )
+
+    def _resolve_issues(self, side: str, record_ids: Iterable[str]) -> None:
+        ids = list(record_ids)
+        if ids:
+            RecordIssue.objects.filter(
+                connection=self.connection,
+                side=side,
+                record_id__in=ids,
+                resolved_at__isnull=True,
+            ).update(resolved_at=timezone.now())
+
+    def save_counters(self) -> None:
+        counts = self.journal.counts
+        for name in SyncRun.COUNTERS:
+            if name != "api_calls":
+                setattr(self.run, name, counts[name])
+        calls: dict[str, int] = {}
+        for side, connector in self.connectors.items():
+            for kind, count in connector.http.calls.items():
+                calls[f"{side}: {kind}"] = count
+        self.run.api_calls = sum(c.http.total_calls for c in self.connectors.values())
+        self.run.api_calls_by_kind = calls
+        self.run.save(update_fields=[*SyncRun.COUNTERS, "api_calls_by_kind", "phase"])
+
+    def finish(self) -> None:
+        """A completed real run: the scan becomes listening, a confirmation is used up, and the
+        connection's health counters are refreshed."""
+        links = RecordLink.objects.filter(connection=self.connection)
+        in_sync = links.filter(deleted_a=False, deleted_b=False).count()
+        failed = {
+            row["reason"]: row["count"]
+            for row in RecordIssue.objects.filter(
+                connection=self.connection, resolved_at__isnull=True
+            )
+            .values("reason")
+            .annotate(count=Count("id"))
+            .order_by("reason")
+        }
+        health = dict(self.connection.health or {})
+        health["in_sync"] = in_sync
+        health["failed"] = failed
+        if self.scan:
+            health["excluded"] = self.journal.counts["excluded"]
+            health["duplicates"] = self.journal.counts["duplicates"]
+        health.setdefault("excluded", 0)
+        health.setdefault("duplicates", 0)
+        updates: dict[str, Any] = {"health": health}
+        if self.connection.status == Connection.Status.SCANNING:
+            updates["status"] = Connection.Status.ACTIVE
+        if self.connection.mass_tag_confirmed:
+            updates["mass_tag_confirmed"] = False
+        with fenced(self.lease):
+            Connection.objects.filter(pk=self.connection.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(self.connection, name, value)
+
+    # Crash recovery -------------------------------------------------------------------------
+
+    def recover_intents(self) -> None:
+        """Finish creates a crashed run made but never linked: find each open intent's record
+        by its emails and idempotency key, and link it; forget the intents that created nothing."""
+        open_intents = CreateIntent.objects.filter(
+            connection=self.connection, completed_at__isnull=True
+        ).order_by("id")
+        for target in SIDES:
+            intents = list(open_intents.filter(target=target))
+            if not intents:
+                continue
+            connector = self.connectors[target]
+            size = self.cfg.sides[target].caps.lookup_batch_size
+            for batch in chunks(intents, size):
+                emails = sorted({normalize_email(e) for i in batch for e in i.emails})
+                by_key: dict[str, Contact] = {}
+                for email_batch in chunks(emails, size):
+                    for records in connector.find_by_emails(email_batch).values():
+                        for record in records:
+                            if record.idempotency_key:
+                                by_key[record.idempotency_key] = record
+                self._settle_intents(target, batch, by_key)
+
+    def _settle_intents(
+        self, target: str, intents: list[CreateIntent], by_key: dict[str, Contact]
+    ) -> None:
+        source = other(target)
+        now = timezone.now()
+        with fenced(self.lease):
+            for intent in intents:
+                record = by_key.get(str(intent.key))
+                if record is None:
+                    intent.delete()
+                    continue
+                ids = {source: intent.source_id, target: record.id}
+                taken = RecordLink.objects.filter(
+                    Q(id_a=ids["a"]) | Q(id_b=ids["b"]), connection=self.connection
+                ).exists()
+                if not taken:
+                    # An empty snapshot: the pair's next merge settles what already agrees.
+                    RecordLink.objects.create(
+                        connection=self.connection, id_a=ids["a"], id_b=ids["b"], synced_at=now
+                    )
+                    self.journal.note(
+                        "links",
+                        {"id_a": ids["a"], "id_b": ids["b"], "how": "intent"},
+                        count="linked",
+                    )
+                intent.completed_at = now
+                intent.target_id = record.id
+                intent.save(update_fields=["completed_at", "target_id"])
+
+
+def link_version(link: RecordLink, side: str) -> str:
+    return link.version_a if side == "a" else link.version_b
+
+
+def link_deleted(link: RecordLink, side: str) -> bool:
+    return link.deleted_a if side == "a" else link.deleted_b
+
+
+def _emails_of(values: dict[str, Any]) -> list[str]:
+    raw = values.get(EMAILS) or []
+    items = raw if isinstance(raw, list) else [raw]
+    return [normalize_email(str(e)) for e in items if e]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    return value
+
+
+def run_sync(
+    *,
+    connection: Connection,
+    run: SyncRun,
+    lease: Lease | None,
+    connector_a: Connector,
+    connector_b: Connector,
+    dry_run: bool = False,
+) -> dict[str, Any] | None:
+    """Run one pass of ``connection``: scan or incremental, as its state says.
+
+    Updates and saves ``run``'s counters and phase. A real run writes to both apps and keeps
+    links, snapshots, intents, record issues and checkpoints, every one of them fenced by
+    ``lease`` (``LeaseLost`` propagates). A dry run writes nothing (no app write, no link,
+    checkpoint, intent or issue) and returns its plan: a JSON-able dict with ``phase``,
+    ``counts`` (the run counters it would reach), per side ``a`` / ``b`` the ``create``,
+    ``update`` (field-level before/after), ``tag`` and ``untag`` items, and the ``links``,
+    ``excluded``, ``duplicates``, ``conflicts`` lists, ``breaker`` (why a real run would stop,
+    or "") and ``truncated`` (lists are capped at ``PLAN_ITEM_LIMIT`` items).
+
+    Raises ``BreakerTripped`` (real runs only) when a run would tag more than
+    ``TANDEM_MASS_TAG_SHARE`` of a side, unless ``connection.mass_tag_confirmed``.
+    """
+    engine = SyncEngine(
+        connection=connection,
+        run=run,
+        lease=lease,
+        connector_a=connector_a,
+        connector_b=connector_b,
+        dry_run=dry_run,
+    )
+    journal = engine.execute()
+    return journal.as_plan() if dry_run else None
+
+
+__all__ = ["TRASH_TAG", "UNSUBSCRIBE_TAG", "BreakerTripped", "SyncEngine", "run_sync"]
