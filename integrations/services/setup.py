@@ -150,11 +150,10 @@ def _mapped_fields(connection: Connection, side: str, *, exclude: int | None = N
     """Record fields already taken by an enabled mapping on ``side`` (the composite name takes
     all of the name fields)."""
     column = "field_a" if side == Side.A else "field_b"
-    keys = set(
-        FieldMapping.objects.filter(connection=connection, enabled=True)
-        .exclude(pk=exclude)
-        .values_list(column, flat=True)
-    )
+    taken = FieldMapping.objects.filter(connection=connection, enabled=True)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    keys = set(taken.values_list(column, flat=True))
     if NAME in keys:
         keys |= {FIRST_NAME, LAST_NAME, FULL_NAME}
     return keys

@@ -322,6 +322,8 @@ class EmailIndex:
 
     def __init__(self) -> None:
         self.ids: dict[str, list[str]] = defaultdict(list)
+        # Ids a record had before (Google resourceName changes); only the few that did.
+        self.previous: dict[str, list[str]] = {}
         self.size = 0
 
     def add(self, record: Contact) -> None:
@@ -330,6 +332,9 @@ class EmailIndex:
         self.size += 1
         for email in set(record.normalized_emails):
             self.ids[email].append(record.id)
+        previous = previous_ids(record)
+        if previous:
+            self.previous[record.id] = previous
 
     def holders(self, email: str) -> list[str]:
         return self.ids.get(email, [])
@@ -366,6 +371,7 @@ class SyncEngine:
         self.config: Config | None = None
         self.index: dict[str, EmailIndex] = {}
         self.done: dict[str, set[str]] = {"a": set(), "b": set()}
+        self.previous: dict[str, dict[str, list[str]]] = {"a": {}, "b": {}}
         self.mass_tagged: Counter[str] = Counter()
         self.side_sizes: dict[str, int] = {}
         self.now = timezone.now()
@@ -471,8 +477,8 @@ class SyncEngine:
         """Links of these records, by record id, found by id or by an id the record had."""
         previous: dict[str, str] = {}
         for record in records:
-            for old in record.facts.get("previous_ids") or []:
-                previous[str(old)] = record.id
+            for old in previous_ids(record):
+                previous[old] = record.id
         ids = [r.id for r in records] + list(previous)
         if not ids:
             return {}
@@ -497,21 +503,21 @@ class SyncEngine:
         target = other(source)
         # A pair one of whose records was deleted has stopped syncing for good.
         live = [(r, link) for r, link in linked if not (link.deleted_a or link.deleted_b)]
+        # Counterparts of deleted records are fetched too: the survivor's current id is the
+        # one to tag (an id may have changed since the link was made).
+        counterparts = self.fetch(target, [link.record_id(target) for _, link in live])
         for record, link in live:
-            if record.deleted:
-                self.handle_deleted(work, link, deleted_side=source)
-        wanted = [link.record_id(target) for r, link in live if not r.deleted]
-        counterparts = self.fetch(target, wanted)
-        for record, link in live:
-            if record.deleted:
-                continue
             counterpart = counterparts.get(link.record_id(target))
-            if counterpart is None or counterpart.deleted:
-                self.handle_deleted(work, link, deleted_side=target)
-                continue
-            if counterpart.id != link.record_id(target):
+            gone = counterpart is None or counterpart.deleted
+            if counterpart is not None and counterpart.id != link.record_id(target):
                 self._rekey(link, target, counterpart.id, work)
-            self.pair(work, {source: record, target: counterpart}, link)
+            if record.deleted:
+                self.handle_deleted(work, link, deleted_side=source, survivor=not gone)
+            elif gone:
+                self.handle_deleted(work, link, deleted_side=target, survivor=True)
+            else:
+                assert counterpart is not None
+                self.pair(work, {source: record, target: counterpart}, link)
 
     def fetch(self, side: str, ids: list[str]) -> dict[str, Contact]:
         """Current records by id (also under a previous id they answered to)."""
@@ -520,8 +526,8 @@ class SyncEngine:
         for batch in chunks(ids, self.cfg.sides[side].caps.lookup_batch_size):
             for record in connector.get_many(batch):
                 found[record.id] = record
-                for old in record.facts.get("previous_ids") or []:
-                    found.setdefault(str(old), record)
+                for old in previous_ids(record):
+                    found.setdefault(old, record)
         return found
 
     def process_unlinked(self, work: PageWork, records: list[Contact]) -> None:
@@ -573,7 +579,12 @@ class SyncEngine:
     def holders(self, side: str, emails: list[str]) -> dict[str, list[str]]:
         """Ids of live records on ``side`` holding each email (scan: the index; later: the app)."""
         if self.scan:
-            return {email: self.index[side].holders(email) for email in emails}
+            index = self.index[side]
+            for email in emails:
+                for record_id in index.holders(email):
+                    if record_id in index.previous:
+                        self.previous[side][record_id] = index.previous[record_id]
+            return {email: index.holders(email) for email in emails}
         found: dict[str, list[str]] = defaultdict(list)
         connector = self.connectors[side]
         for batch in chunks(emails, self.cfg.sides[side].caps.lookup_batch_size):
@@ -581,17 +592,23 @@ class SyncEngine:
                 for record in records:
                     if not record.deleted and record.id not in found[normalize_email(email)]:
                         found[normalize_email(email)].append(record.id)
+                        if previous_ids(record):
+                            self.previous[side][record.id] = previous_ids(record)
         return found
 
     def linked_ids(self, side: str, ids: list[str]) -> set[str]:
+        """Which of these records already have a link, under their id or an id they had."""
         if not ids:
             return set()
+        known_as = {record_id: record_id for record_id in ids}
+        for record_id in ids:
+            for old in self.previous[side].get(record_id, []):
+                known_as[old] = record_id
         field_name = "id_a" if side == "a" else "id_b"
-        return set(
-            RecordLink.objects.filter(
-                connection=self.connection, **{f"{field_name}__in": ids}
-            ).values_list(field_name, flat=True)
-        )
+        found = RecordLink.objects.filter(
+            connection=self.connection, **{f"{field_name}__in": list(known_as)}
+        ).values_list(field_name, flat=True)
+        return {known_as[record_id] for record_id in found}
 
     # Decisions ------------------------------------------------------------------------------
 
@@ -761,8 +778,8 @@ class SyncEngine:
                     snapshot[target][key] = m.normalize(target, value)
         add_tags = list(effects.add_tags)
         if self.cfg.unsubscribes and record.unsubscribed and UNSUBSCRIBE_TAG not in add_tags:
+            # Part of a create, not a change to what the other side holds: no breaker count.
             add_tags.append(UNSUBSCRIBE_TAG)
-            work.mass_tags[target] += 1
         work.creates.append(
             CreateWork(
                 source=source,
@@ -785,10 +802,12 @@ class SyncEngine:
                 target, "tag", {"new_for": record.id, "tag": tag}, count=f"tagged_{target}"
             )
 
-    def handle_deleted(self, work: PageWork, link: RecordLink, *, deleted_side: str) -> None:
+    def handle_deleted(
+        self, work: PageWork, link: RecordLink, *, deleted_side: str, survivor: bool
+    ) -> None:
         """A linked record was deleted (or vanished): the pair stops syncing, nothing is
         recreated, and with the deletions option the survivor gets "Tandem Trash"."""
-        survivor = other(deleted_side)
+        survivor_side = other(deleted_side)
         if deleted_side == "a":
             link.deleted_a = True
         else:
@@ -796,14 +815,15 @@ class SyncEngine:
         work.touched_links.append(link)
         self.done["a"].add(link.id_a)
         self.done["b"].add(link.id_b)
-        if self.cfg.deletions and self.cfg.flows[deleted_side]:
-            work.tag_ops[(survivor, TRASH_TAG, True)].append((link.record_id(survivor), None))
-            work.mass_tags[survivor] += 1
+        if survivor and self.cfg.deletions and self.cfg.flows[deleted_side]:
+            survivor_id = link.record_id(survivor_side)
+            work.tag_ops[(survivor_side, TRASH_TAG, True)].append((survivor_id, None))
+            work.mass_tags[survivor_side] += 1
             self.journal.note_side(
-                survivor,
+                survivor_side,
                 "tag",
-                {"id": link.record_id(survivor), "tag": TRASH_TAG},
-                count=f"tagged_{survivor}",
+                {"id": survivor_id, "tag": TRASH_TAG},
+                count=f"tagged_{survivor_side}",
             )
 
     def note_excluded(self, side: str, record_id: str, *, reason: str) -> None:
@@ -866,7 +886,7 @@ class SyncEngine:
                 continue
             size = self.side_size(side)
             total = self.mass_tagged[side] + planned
-            if total > share * size:
+            if size and total > share * size:
                 app = self.cfg.sides[side].connector.name
                 message = (
                     f"This run would tag {total} of {size} contacts in {app} as deleted or "
@@ -1228,9 +1248,12 @@ class SyncEngine:
                     Q(id_a=ids["a"]) | Q(id_b=ids["b"]), connection=self.connection
                 ).exists()
                 if not taken:
-                    # An empty snapshot: the pair's next merge settles what already agrees.
                     RecordLink.objects.create(
-                        connection=self.connection, id_a=ids["a"], id_b=ids["b"], synced_at=now
+                        connection=self.connection,
+                        id_a=ids["a"],
+                        id_b=ids["b"],
+                        snapshot=self.created_snapshot(source, record),
+                        synced_at=now,
                     )
                     self.journal.note(
                         "links",
@@ -1240,6 +1263,27 @@ class SyncEngine:
                 intent.completed_at = now
                 intent.target_id = record.id
                 intent.save(update_fields=["completed_at", "target_id"])
+
+    def created_snapshot(self, source: str, created: Contact) -> dict[str, dict[str, Any]]:
+        """The snapshot of a recovered create: the created record's values, as if just synced
+        (the intent does not keep what was written), so a later edit of either side is seen
+        as a one-sided change rather than a conflict."""
+        target = other(source)
+        snapshot: dict[str, dict[str, Any]] = {"a": {}, "b": {}}
+        for m in self.cfg.mappings:
+            if not m.flows(source):
+                continue
+            now = m.read(target, created)
+            back = m.convert(target, now)
+            if mapping_mod.is_empty(now) or back is mapping_mod.UNCONVERTIBLE:
+                continue
+            snapshot[target][m.key(target)] = now
+            snapshot[source][m.key(source)] = back
+        return snapshot
+
+
+def previous_ids(record: Contact) -> list[str]:
+    return [str(old) for old in record.facts.get("previous_ids") or []]
 
 
 def link_version(link: RecordLink, side: str) -> str:
