@@ -1,0 +1,46 @@
+"""`make bench` (or `python -m bench [--quick] [names...]`): run the benchmarks, print a table
+for each and one summary line of ratios, and write bench/results/latest.md."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import sys
+
+from bench.common import RESULTS, machine, setup_django
+
+BENCHMARKS = ["dispatcher"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="Only the smaller sizes.")
+    parser.add_argument("names", nargs="*", help=f"Some of: {', '.join(BENCHMARKS)}.")
+    args = parser.parse_args(argv)
+    names = args.names or BENCHMARKS
+    setup_django()
+    out = [
+        f"# Tandem benchmarks, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Machine: {machine()}",
+        "",
+    ]
+    summaries = []
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        tables, summary = module.run(args.quick)
+        for table in tables:
+            text = table.render()
+            print(text, "\n", flush=True)
+            out += [text, ""]
+        summaries.append(summary)
+    print("SUMMARY " + " | ".join(summaries))
+    out += ["SUMMARY " + " | ".join(summaries), ""]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / ("latest-quick.md" if args.quick else "latest.md")).write_text("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Shared helpers of the benchmarks: Django set-up on a throwaway database, tables, timing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def setup_django(database: str = "bench.sqlite3") -> None:
+    """Configure Django on the test settings with a fresh benchmark database (SQLite in
+    data/, or ``BENCH_DATABASE_URL`` for PostgreSQL) and migrate it."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    data = ROOT / "data"
+    data.mkdir(exist_ok=True)
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if url:
+        os.environ["DATABASE_URL"] = url
+    else:
+        path = data / database
+        if path.exists():
+            path.unlink()
+        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def machine() -> str:
+    cpus = os.cpu_count() or 0
+    return f"{platform.processor() or platform.machine()}, {cpus} cores, Python {platform.python_version()}"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@dataclass
+class Timer:
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+@contextmanager
+def timed() -> Iterator[Timer]:
+    timer = Timer()
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield timer
+    finally:
+        timer.wall = time.perf_counter() - wall
+        timer.cpu = time.process_time() - cpu
+
+
+@dataclass
+class Table:
+    title: str
+    columns: Sequence[str]
+    rows: list[Sequence[Any]] = field(default_factory=list)
+
+    def add(self, *row: Any) -> None:
+        self.rows.append(row)
+
+    def render(self) -> str:
+        cells = [[str(c) for c in self.columns]] + [[_fmt(v) for v in row] for row in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
+        lines = [f"## {self.title}", ""]
+        lines.append(
+            "| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)) + " |"
+        )
+        lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for row in cells[1:]:
+            lines.append(
+                "| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |"
+            )
+        return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+Benchmark = Callable[[bool], tuple[list[Table], str]]
