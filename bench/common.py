@@ -39,8 +39,8 @@ def setup_django(database: str = "bench.sqlite3") -> None:
 
 
 def machine() -> str:
-    cpus = os.cpu_count() or 0
-    return f"{platform.processor() or platform.machine()}, {cpus} cores, Python {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count() or 0} cores, Python {platform.python_version()}"
 
 
 def peak_rss_mb() -> float:
