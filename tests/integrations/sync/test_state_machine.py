@@ -36,8 +36,8 @@ PHONES = ["+1 415 555 0100", "+14155550100", "+44 20 7946 0958", ""]
 SIDES = st.sampled_from(["a", "b"])
 PICK = st.integers(min_value=0, max_value=30)
 
-EXAMPLES = int(os.environ.get("TANDEM_SM_EXAMPLES", "200"))
-STEPS = int(os.environ.get("TANDEM_SM_STEPS", "40"))
+EXAMPLES = int(os.environ.get("TANDEM_SM_EXAMPLES", "400"))
+STEPS = int(os.environ.get("TANDEM_SM_STEPS", "50"))
 
 
 class CreateWatch(MemoryApp):
