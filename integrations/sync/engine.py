@@ -216,6 +216,9 @@ def load_config(connection: Connection, connector_a: Connector, connector_b: Con
 # -- The journal: what a run does, or a dry run would do -----------------------------------------
 
 
+READS = frozenset({"read_a", "read_b"})
+
+
 class Journal:
     """Counts and items of one run. A dry run returns it as its plan; a real run keeps the same
     record, so the two can be compared."""
@@ -251,7 +254,10 @@ class Journal:
     def as_plan(self) -> dict[str, Any]:
         return {
             "phase": self.phase,
-            "counts": {name: self.counts[name] for name in sorted(self.counts)},
+            # Effects only: a real run also reads back its own writes, a dry run cannot.
+            "counts": {
+                name: self.counts[name] for name in sorted(self.counts) if name not in READS
+            },
             **{side: self.side_items[side] for side in SIDES},
             **self.items,
             "breaker": self.breaker,
@@ -1327,8 +1333,8 @@ def run_sync(
     links, snapshots, intents, record issues and checkpoints, every one of them fenced by
     ``lease`` (``LeaseLost`` propagates). A dry run writes nothing (no app write, no link,
     checkpoint, intent or issue) and returns its plan: a JSON-able dict with ``phase``,
-    ``counts`` (the run counters it would reach), per side ``a`` / ``b`` the ``create``,
-    ``update`` (field-level before/after), ``tag`` and ``untag`` items, and the ``links``,
+    ``counts`` (the run counters it would reach, reads left out), per side ``a`` / ``b`` the
+    ``create``, ``update`` (field-level before/after), ``tag`` and ``untag`` items, the ``links``,
     ``excluded``, ``duplicates``, ``conflicts`` lists, ``breaker`` (why a real run would stop,
     or "") and ``truncated`` (lists are capped at ``PLAN_ITEM_LIMIT`` items).
 
