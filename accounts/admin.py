@@ -118,9 +118,21 @@ class ConnectedAccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["workspace"]
     actions = ["verify_selected"]
 
-    def get_fields(self, request: HttpRequest, obj: ConnectedAccount | None = None) -> Any:
-        form_fields = list(self.get_form(request, obj).base_fields)
-        return [*form_fields, *self.readonly_fields]
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        # The credential inputs are added per app by the form itself, not by the model.
+        kwargs["fields"] = ConnectedAccountForm.Meta.fields
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: ConnectedAccount | None = None) -> Any:
+        credential_inputs = [
+            name for name in ConnectedAccountForm(instance=obj).fields if name.startswith("cred_")
+        ]
+        return [
+            (None, {"fields": [*ConnectedAccountForm.Meta.fields, *self.readonly_fields]}),
+            ("Replace the credentials (write-only)", {"fields": credential_inputs}),
+        ]
 
     @admin.display(description="Credentials")
     def credentials_state(self, obj: ConnectedAccount) -> str:
