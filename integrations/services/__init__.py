@@ -9,13 +9,25 @@ from integrations.services.runs import (
     connection_sync_now,
     connections_claim_due,
 )
+from integrations.services.setup import (
+    connection_create,
+    field_mapping_add,
+    field_mapping_update,
+    rule_create,
+    rule_delete,
+)
 
 __all__ = [
     "ConnectionNotRunnable",
+    "connection_create",
     "connection_pause",
     "connection_resume",
     "connection_resync",
     "connection_sync",
     "connection_sync_now",
     "connections_claim_due",
+    "field_mapping_add",
+    "field_mapping_update",
+    "rule_create",
+    "rule_delete",
 ]
