@@ -1,0 +1,172 @@
+"""Engine CPU: contacts per second through mapping + merge + rules alone (no HTTP, no
+database), with a profile of the top functions.
+
+Each contact pair goes through what the engine does per linked pair: the rules of both
+directions (a condition on a custom field and a special condition), then the field-by-field
+three-way merge against the link's snapshot (names joined and split, emails and phones
+normalized). A tenth of the pairs carry an edit on one side, a fiftieth an edit on both.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import random
+
+from bench.common import Table, timed
+from integrations.connectors.base import ConditionSpec, FieldSpec, FieldType, NameStyle
+from integrations.sandbox.demo_people import demo_people
+from integrations.sync import mapping as mapping_mod
+from integrations.sync.conditions import ConditionData, rule_matches
+from integrations.sync.merge import merge
+from integrations.sync.records import Contact
+
+FULL_FIELDS = [
+    FieldSpec("emails", "Emails", FieldType.EMAIL, multi=True, canonical="email"),
+    FieldSpec("phones", "Phones", FieldType.PHONE, multi=True, canonical="phone"),
+    FieldSpec("full_name", "Name", FieldType.TEXT, canonical="name.full"),
+    FieldSpec("company", "Company", FieldType.TEXT, canonical="company"),
+    FieldSpec("custom.loyaltyTierStr", "Loyalty tier", FieldType.TEXT, custom=True),
+]
+SPLIT_FIELDS = [
+    FieldSpec("emails", "Emails", FieldType.EMAIL, multi=True, canonical="email"),
+    FieldSpec("phones", "Phones", FieldType.PHONE, multi=True, canonical="phone"),
+    FieldSpec("first_name", "First name", FieldType.TEXT, canonical="name.first"),
+    FieldSpec("last_name", "Last name", FieldType.TEXT, canonical="name.last"),
+    FieldSpec("company", "Company", FieldType.TEXT, canonical="company"),
+    FieldSpec("job_title", "Job title", FieldType.TEXT, canonical="job_title"),
+    FieldSpec("custom.loyalty", "loyalty", FieldType.TEXT, custom=True),
+]
+SENTIMENT = ConditionSpec(
+    key="kustomer.sentiment",
+    label="Sentiment",
+    evaluate=lambda record, value: record.facts.get("sentiment") == value,
+    choices=("positive", "neutral", "negative"),
+)
+
+
+def build_mappings() -> list[mapping_mod.Mapping]:
+    fields_a = {spec.key: spec for spec in FULL_FIELDS}
+    fields_b = {spec.key: spec for spec in SPLIT_FIELDS}
+    pairs = [
+        (m.field_a, m.field_b, m.direction)
+        for m in mapping_mod.default_mappings(
+            FULL_FIELDS, SPLIT_FIELDS, style_a=NameStyle.FULL, style_b=NameStyle.SPLIT
+        )
+    ]
+    pairs.append(("custom.loyaltyTierStr", "custom.loyalty", "both"))
+    built = []
+    for field_a, field_b, direction in pairs:
+        spec_a = mapping_mod.spec_for(field_a, fields_a, NameStyle.FULL)
+        spec_b = mapping_mod.spec_for(field_b, fields_b, NameStyle.SPLIT)
+        assert spec_a is not None and spec_b is not None
+        built.append(
+            mapping_mod.Mapping(
+                field_a=field_a,
+                field_b=field_b,
+                spec_a=spec_a,
+                spec_b=spec_b,
+                style_a=NameStyle.FULL,
+                style_b=NameStyle.SPLIT,
+                direction=direction,
+            )
+        )
+    return built
+
+
+def build_pairs(
+    count: int, mappings: list[mapping_mod.Mapping]
+) -> list[tuple[Contact, Contact, dict]]:
+    rng = random.Random(7)
+    pairs = []
+    for index, person in enumerate(demo_people(count, seed=11)):
+        tier = rng.choice(["bronze", "silver", "gold"])
+        a = Contact(
+            id=f"a{index}",
+            values={
+                "emails": list(person.emails),
+                "phones": list(person.phones),
+                "full_name": person.full_name,
+                "company": person.company,
+                "custom.loyaltyTierStr": tier,
+            },
+            facts={"sentiment": rng.choice(["positive", "neutral", "negative"])},
+        )
+        b = Contact(
+            id=f"b{index}",
+            values={
+                "emails": list(person.emails),
+                "phones": list(person.phones),
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "company": person.company,
+                "custom.loyalty": tier,
+            },
+        )
+        snapshot = {
+            side: {m.key(side): m.read(side, record.values) for m in mappings}
+            for side, record in (("a", a), ("b", b))
+        }
+        roll = rng.random()
+        if roll < 0.1:
+            a.values["company"] = "Renamed Ltd"
+        elif roll < 0.12:
+            a.values["company"] = "Renamed Ltd"
+            b.values["company"] = "Other Name BV"
+        pairs.append((a, b, snapshot))
+    return pairs
+
+
+RULE_A = (
+    ConditionData(kind="field", field="custom.loyaltyTierStr", operator="not_equals", value="x"),
+    ConditionData(kind="special", field="kustomer.sentiment", operator="is", value="negative"),
+)
+
+
+def one_pass(
+    pairs: list[tuple[Contact, Contact, dict]], mappings: list[mapping_mod.Mapping]
+) -> int:
+    fields_a = {spec.key: spec for spec in FULL_FIELDS}
+    fields_b = {spec.key: spec for spec in SPLIT_FIELDS}
+    specials = {SENTIMENT.key: SENTIMENT}
+    writes = 0
+    for a, b, snapshot in pairs:
+        flows_a = rule_matches(RULE_A, a, fields=fields_a, specials=specials, exists_in_other=True)
+        flows_b = rule_matches((), b, fields=fields_b, specials={}, exists_in_other=True)
+        result = merge(
+            mappings, a.values, b.values, snapshot, winner="a", may_flow={"a": True, "b": flows_b}
+        )
+        writes += result.writes("a") + result.writes("b") + flows_a
+    return writes
+
+
+def run(quick: bool) -> tuple[list[Table], str]:
+    count = 5_000 if quick else 20_000
+    mappings = build_mappings()
+    pairs = build_pairs(count, mappings)
+    one_pass(pairs[:200], mappings)  # warm caches (phone metadata, name parser)
+    with timed() as timer:
+        one_pass(pairs, mappings)
+    rate = count / timer.cpu if timer.cpu else 0.0
+    table = Table(
+        "Engine CPU: mapping + merge + rules per linked pair (no HTTP, no database)",
+        ["pairs", "mappings", "wall s", "cpu s", "pairs / cpu s", "µs / pair"],
+    )
+    table.add(count, len(mappings), timer.wall, timer.cpu, rate, timer.cpu / count * 1e6)
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    one_pass(pairs[: min(count, 5_000)], mappings)
+    profiler.disable()
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream).sort_stats("tottime")
+    profile = Table("Engine CPU profile: top functions by own time", ["function", "calls", "own s"])
+    for (filename, line, name), (_, calls, own, _cum, _) in sorted(
+        stats.stats.items(),  # type: ignore[attr-defined]
+        key=lambda item: item[1][2],
+        reverse=True,
+    )[:12]:
+        where = filename.rsplit("/", 2)[-2:]
+        profile.add(f"{'/'.join(where)}:{line} {name}", calls, own)
+    return [table, profile], f"engine: {rate:,.0f} pairs/cpu-s"
