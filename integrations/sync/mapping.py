@@ -451,11 +451,19 @@ class Mapping:
             return True
         if is_empty(value_a) or is_empty(value_b):
             return False
-        there = self.convert("a", value_a, target_now=value_b)
-        if there is not UNCONVERTIBLE and there == value_b:
-            return True
-        back = self.convert("b", value_b, target_now=value_a)
-        return back is not UNCONVERTIBLE and back == value_a
+        values = {"a": value_a, "b": value_b}
+        # Joining names is cheap and splitting them is not: try the joining direction first.
+        order = (
+            ("b", "a")
+            if self.key("a") == NAME and self.style("b") == NameStyle.SPLIT
+            else ("a", "b")
+        )
+        for source in order:
+            target = _other(source)
+            converted = self.convert(source, values[source], target_now=values[target])
+            if converted is not UNCONVERTIBLE and converted == values[target]:
+                return True
+        return False
 
     def changes(self, side: str, value: Any) -> dict[str, Any]:
         """The record fields to write on ``side`` to hold the normalized ``value``."""
