@@ -36,9 +36,7 @@ class Command(BaseCommand):
                 raise CommandError(self._not_runnable(connection))
             services.connection_resync(connection=connection)
         try:
-            run = services.connection_sync(
-                connection_id=connection_id, dry_run=options["dry_run"]
-            )
+            run = services.connection_sync(connection_id=connection_id, dry_run=options["dry_run"])
         except services.ConnectionNotRunnable as exc:
             raise CommandError(str(exc)) from None
         if run is None:
