@@ -11,6 +11,7 @@ from integrations.services.runs import (
 )
 from integrations.services.setup import (
     connection_create,
+    connection_create_for_accounts,
     field_mapping_add,
     field_mapping_update,
     rule_create,
@@ -20,6 +21,7 @@ from integrations.services.setup import (
 __all__ = [
     "ConnectionNotRunnable",
     "connection_create",
+    "connection_create_for_accounts",
     "connection_pause",
     "connection_resume",
     "connection_resync",

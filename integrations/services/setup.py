@@ -30,6 +30,7 @@ from integrations.sync.records import FIRST_NAME, FULL_NAME, LAST_NAME, NAME
 
 __all__ = [
     "connection_create",
+    "connection_create_for_accounts",
     "field_mapping_add",
     "field_mapping_update",
     "rule_create",
@@ -114,6 +115,30 @@ def connection_create(
                     connection=connection, direction=rule_direction, position=0, name=ALL_CONTACTS
                 )
     return connection
+
+
+def connection_create_for_accounts(
+    *,
+    workspace: Workspace,
+    account_a: ConnectedAccount,
+    account_b: ConnectedAccount,
+    **options: Any,
+) -> Connection:
+    """``connection_create`` with both apps' fields and capabilities learned from the accounts
+    themselves (one ``fields()`` call each). Connector errors propagate."""
+    from integrations.connectors.accounts import connector_for
+
+    connector_a, connector_b = connector_for(account_a), connector_for(account_b)
+    return connection_create(
+        workspace=workspace,
+        account_a=account_a,
+        account_b=account_b,
+        fields_a=connector_a.fields(),
+        fields_b=connector_b.fields(),
+        capabilities_a=connector_a.capabilities,
+        capabilities_b=connector_b.capabilities,
+        **options,
+    )
 
 
 def _unsupported_options(
