@@ -3,12 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from integrations import services
+from integrations.connectors.base import ConnectorError
 from integrations.models import (
     Action,
     Condition,
@@ -127,6 +129,38 @@ class ConnectionAdmin(admin.ModelAdmin):
     )
     inlines = [FieldMappingInline, RuleInline, RunInline]
     actions = ["sync_now", "pause", "resume", "resync"]
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new connection starts with the default mappings and rules of its two apps, which
+        # only the apps themselves can tell.
+        try:
+            created = services.connection_create_for_accounts(
+                workspace=obj.workspace,
+                account_a=obj.account_a,
+                account_b=obj.account_b,
+                name=obj.name,
+                direction=obj.direction,
+                winner=obj.winner,
+                avoid_duplicates=obj.avoid_duplicates,
+                sync_deletions=obj.sync_deletions,
+                sync_unsubscribes=obj.sync_unsubscribes,
+                start=obj.status != Connection.Status.DRAFT,
+            )
+        except (ConnectorError, ValidationError) as exc:
+            obj.status = Connection.Status.DRAFT
+            super().save_model(request, obj, form, change)
+            reason = exc.message if isinstance(exc, ConnectorError) else "; ".join(exc.messages)
+            self.message_user(
+                request,
+                f"Saved as a draft without default mappings: {reason}",
+                level=messages.WARNING,
+            )
+            return
+        obj.pk = created.pk
+        obj.refresh_from_db()
 
     @admin.display(description="Health")
     def health_summary(self, obj: Connection) -> str:
