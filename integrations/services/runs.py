@@ -145,6 +145,10 @@ def connection_sync(
                 )
         logger.warning("connection %s: run failed: %s", connection_id, exc.message)
         _finish(run, SyncRun.Outcome.FAILED, exc.message)
+    except Exception as exc:
+        # A bug must not leave the run "running" forever; the worker logs the traceback.
+        _finish(run, SyncRun.Outcome.FAILED, f"internal error ({type(exc).__name__})")
+        raise
     finally:
         calls = {}
         for side, connector in connectors.items():

@@ -275,3 +275,18 @@ def test_it_pauses_and_resumes(apps) -> None:
     services.connection_resume(connection=connection)
     assert connection.status == Connection.Status.ACTIVE
     assert connection.next_sync_at is not None
+
+
+def test_it_marks_a_run_failed_when_the_engine_breaks(apps, engine_does) -> None:
+    def breaks(**_: Any) -> None:
+        raise KeyError("a bug")
+
+    engine_does(breaks)
+    connection = ConnectionFactory()
+    with pytest.raises(KeyError):
+        services.connection_sync(connection_id=connection.pk)
+    run = SyncRun.objects.get()
+    assert run.outcome == SyncRun.Outcome.FAILED
+    assert run.error == "internal error (KeyError)"
+    connection.refresh_from_db()
+    assert connection.lease_owner == ""
