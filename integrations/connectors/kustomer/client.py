@@ -1,0 +1,250 @@
+"""One function per Kustomer API call, all through the HTTP seam, with Kustomer's errors turned
+into ``ConnectorError`` (messages start with "Kustomer:" and never carry a secret).
+
+Auth is ``Authorization: Bearer <api key or token>``. A token obtained by signing in with an email
+and password (``exchange_password_for_token``) is renewed once when it stops working.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import requests
+
+from integrations.connectors.base import ConnectorError
+from integrations.connectors.http import HttpClient, HttpError, parse_ratelimit_reset
+
+MAX_PAGES = 100
+SEARCH_MAX_CRITERIA = 20
+
+
+class KustomerRefusal(ConnectorError):
+    """A 400 or 409 about the record sent: the write fails, the batch goes on."""
+
+    def __init__(self, message: str, *, field: str, reason: str, status: int) -> None:
+        super().__init__(message, permanent=True, status=status)
+        self.field = field
+        self.reason = reason
+
+
+def error_parts(response: requests.Response | None) -> tuple[str, str, str]:
+    """(code, message, pointer) of Kustomer's error body, accepting both documented shapes and
+    the legacy ``error`` key."""
+    if response is None:
+        return "", "", ""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", "", ""
+    if not isinstance(body, dict):
+        return "", "", ""
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        err = errors[0]
+        source = err.get("source") or {}
+        message = err.get("message") or err.get("detail") or err.get("title") or ""
+        pointer = source.get("pointer") or source.get("parameter") or ""
+        return str(err.get("code") or ""), str(message), str(pointer)
+    return str(body.get("errorCode") or ""), str(body.get("error") or ""), ""
+
+
+def field_of(pointer: str) -> str:
+    """The Tandem field a JSON pointer into a customer body names."""
+    parts = [p for p in pointer.split("/") if p and p not in ("data", "attributes")]
+    if not parts:
+        return "the record"
+    if parts[0] == "custom" and len(parts) > 1:
+        return f"custom.{parts[1]}"
+    return {"name": "full_name", "locations": "addresses", "timeZone": "time_zone"}.get(
+        parts[0], parts[0]
+    )
+
+
+class KustomerClient:
+    def __init__(
+        self,
+        http: HttpClient,
+        base_url: str,
+        *,
+        subdomain: str,
+        token: Callable[[], str],
+        renew_token: Callable[[], bool],
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.subdomain = subdomain
+        self._token = token
+        self._renew_token = renew_token
+
+    # ---- plumbing ----------------------------------------------------------------------------
+
+    def _error(self, exc: HttpError) -> ConnectorError:
+        code, message, pointer = error_parts(exc.response)
+        message = self.http._redact(message)
+        status = exc.status
+        if status is None:
+            return ConnectorError("Kustomer: the API could not be reached.")
+        if status == 404 and code == "org_not_found":
+            return ConnectorError(
+                f"Kustomer: unknown subdomain {self.subdomain!r}.", permanent=True, status=404
+            )
+        if status == 401:
+            return ConnectorError(
+                "Kustomer: the credentials were not accepted; authorize the account again.",
+                reauthorize=True,
+                status=401,
+            )
+        if status == 403:
+            return ConnectorError(
+                f"Kustomer: the API key lacks a permission ({message or 'missing role'}).",
+                permanent=True,
+                status=403,
+            )
+        if status in (400, 409, 413):
+            field = field_of(pointer)
+            reason = message or "invalid request"
+            return KustomerRefusal(
+                f"Kustomer refused {field}: {reason}", field=field, reason=reason, status=status
+            )
+        retry_after = None
+        if status == 429 and exc.response is not None:
+            retry_after = parse_ratelimit_reset(exc.response.headers)
+            return ConnectorError(
+                "Kustomer: the rate limit is exhausted.", status=429, retry_after=retry_after
+            )
+        return ConnectorError(f"Kustomer: the API answered {status}.", status=status)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str,
+        idempotent: bool | None = None,
+        accept: Iterable[int] = (),
+        **kwargs: Any,
+    ) -> requests.Response:
+        renewed = False
+        while True:
+            headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+            try:
+                return self.http.request(
+                    method,
+                    self.base_url + path,
+                    kind=kind,
+                    idempotent=idempotent,
+                    accept=accept,
+                    headers=headers,
+                    **kwargs,
+                )
+            except HttpError as exc:
+                if exc.status == 401 and not renewed and self._renew_token():
+                    renewed = True
+                    continue
+                raise self._error(exc) from None
+
+    def follow(self, link: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Follow a relative ``links.next`` of a search verbatim (only paths on the org host)."""
+        if not link.startswith("/v1/customers/search?"):
+            raise ConnectorError(f"Kustomer: unexpected next link {link[:80]!r}.")
+        response = self._call(
+            "POST", link, kind="search customers", idempotent=True, json=dict(body)
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
+    # ---- endpoints ---------------------------------------------------------------------------
+
+    # Undocumented: Kustomer publishes no email + password sign-in for API clients.
+    def exchange_password_for_token(self, email: str, password: str) -> str:
+        """Sign in with an email and password and return a bearer token.
+
+        Kustomer does not document such an endpoint; this calls the sandbox's emulated
+        ``POST /v1/auth/login`` (``{"email", "password"}`` -> ``data.attributes.token``). Against
+        the real API use an API key.
+        """
+        try:
+            response = self.http.request(
+                "POST",
+                self.base_url + "/v1/auth/login",
+                kind="sign in",
+                idempotent=False,
+                json={"email": email, "password": password},
+            )
+        except HttpError as exc:
+            if exc.status == 401:
+                raise ConnectorError(
+                    "Kustomer: the email or password was not accepted.",
+                    reauthorize=True,
+                    status=401,
+                ) from None
+            raise self._error(exc) from None
+        token = str(response.json()["data"]["attributes"]["token"])
+        self.http.add_secret(token)
+        return token
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/getcustomers
+    def list_customers(self, *, page: int = 1, page_size: int = 1) -> dict[str, Any]:
+        response = self._call(
+            "GET",
+            "/v1/customers",
+            kind="list customers",
+            params={"page": page, "pageSize": page_size},
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/getcustomerbyid
+    def get_customer(self, customer_id: str) -> dict[str, Any] | None:
+        if not re.fullmatch(r"[0-9A-Za-z]{1,64}", customer_id):
+            return None
+        response = self._call(
+            "GET", f"/v1/customers/{customer_id}", kind="get customer", accept=(404,)
+        )
+        if response.status_code == 404:
+            return None
+        result: dict[str, Any] = response.json()["data"]
+        return result
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/createacustomer
+    def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        response = self._call(
+            "POST", "/v1/customers", kind="create customer", idempotent=False, json=dict(body)
+        )
+        result: dict[str, Any] = response.json()["data"]
+        return result
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/updatecustomerattributes
+    def update_customer(self, customer_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        response = self._call(
+            "PATCH",
+            f"/v1/customers/{customer_id}",
+            kind="update customer",
+            idempotent=True,
+            json=dict(body),
+        )
+        result: dict[str, Any] = response.json()["data"]
+        return result
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/searchcustomers
+    def search_customers(
+        self, body: Mapping[str, Any], *, page: int = 1, page_size: int = 100
+    ) -> dict[str, Any]:
+        response = self._call(
+            "POST",
+            "/v1/customers/search",
+            kind="search customers",
+            idempotent=True,
+            params={"page": page, "pageSize": page_size},
+            json=dict(body),
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/getmetadata
+    def customer_metadata(self) -> dict[str, Any]:
+        response = self._call("GET", "/v1/metadata/customer", kind="customer metadata")
+        result: dict[str, Any] = response.json()
+        return result

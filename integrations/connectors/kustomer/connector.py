@@ -1,0 +1,351 @@
+"""The Kustomer connector: customers of one org, read by search on ``customer_updated_at``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+from integrations.connectors.base import (
+    AccountInfo,
+    Capabilities,
+    ConditionSpec,
+    Connector,
+    ConnectorError,
+    CredentialField,
+    FieldSpec,
+    NameStyle,
+)
+from integrations.connectors.http import HttpClient
+from integrations.connectors.kustomer import mappers
+from integrations.connectors.kustomer.client import (
+    MAX_PAGES,
+    SEARCH_MAX_CRITERIA,
+    KustomerClient,
+    KustomerRefusal,
+)
+from integrations.sync.records import (
+    BIRTHDAY,
+    Checkpoint,
+    Contact,
+    ContactUpdate,
+    NewContact,
+    Page,
+    WriteResult,
+    normalize_email,
+)
+
+SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+SENTIMENTS = ("positive", "neutral", "negative")
+HAS_OPEN = "has open conversations"
+HAS_NO_OPEN = "has no open conversations"
+
+
+def clean_subdomain(value: Any) -> str:
+    """The org subdomain as one lowercase DNS label; ``ValueError`` naming it otherwise (no dots,
+    slashes, ``@``, ports or IP addresses: it is put into a host name)."""
+    subdomain = str(value or "").strip().lower()
+    if not SUBDOMAIN_RE.fullmatch(subdomain):
+        raise ValueError(
+            f"Kustomer subdomain {str(value)[:80]!r} is not valid: use the single name before "
+            ".kustomerapp.com (letters, digits and hyphens, at most 63)."
+        )
+    return subdomain
+
+
+def _sentiment_is(record: Contact, value: Any) -> bool:
+    return bool(value) and record.facts.get("sentiment") == value
+
+
+def _open_conversations(record: Contact, value: Any) -> bool:
+    count = record.facts.get("open_conversations")
+    if count is None:
+        return False
+    return count > 0 if value == HAS_OPEN else count == 0 if value == HAS_NO_OPEN else False
+
+
+class KustomerConnector(Connector):
+    slug = "kustomer"
+    name = "Kustomer"
+    credential_fields = (
+        CredentialField("subdomain", "Subdomain", help_text="<subdomain>.kustomerapp.com"),
+        CredentialField("email", "Email", required=False),
+        CredentialField("password", "Password", secret=True, required=False),
+        CredentialField("api_key", "API key", secret=True, required=False),
+    )
+    secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"password", "api_key", "token"})
+    capabilities = Capabilities(
+        name_style=NameStyle.FULL,
+        tag_noun="tag",
+        supports_deletions=False,
+        supports_unsubscribes=False,
+        read_page_size=100,
+        create_batch_size=25,
+        update_batch_size=25,
+        lookup_batch_size=SEARCH_MAX_CRITERIA,
+        conditions=(
+            ConditionSpec("kustomer.sentiment", "Sentiment", _sentiment_is, choices=SENTIMENTS),
+            ConditionSpec(
+                "kustomer.open_conversations",
+                "Open conversations",
+                _open_conversations,
+                choices=(HAS_OPEN, HAS_NO_OPEN),
+            ),
+        ),
+    )
+
+    def __init__(
+        self, credentials: Mapping[str, Any], *, http: HttpClient | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(credentials, http=http, **kwargs)
+        self.subdomain = clean_subdomain(self.credentials.get("subdomain"))
+        base_url = settings.KUSTOMER_BASE_URL_TEMPLATE.format(subdomain=self.subdomain)
+        self.client = KustomerClient(
+            self.http,
+            base_url,
+            subdomain=self.subdomain,
+            token=self._token,
+            renew_token=self._renew_token,
+        )
+        self._custom_fields: dict[str, FieldSpec] | None = None
+
+    @classmethod
+    def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        cleaned = super().validate_credentials(credentials)
+        cleaned["subdomain"] = clean_subdomain(credentials.get("subdomain"))
+        has_login = bool(cleaned.get("email")) and bool(cleaned.get("password"))
+        if not has_login and not cleaned.get("api_key"):
+            raise ValueError("Kustomer needs either an API key, or an email and a password.")
+        return cleaned
+
+    # ---- auth --------------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        api_key = self.credentials.get("api_key")
+        if api_key:
+            return str(api_key)
+        token = self.credentials.get("token")
+        if not token:
+            token = self._sign_in()
+        return str(token)
+
+    def _sign_in(self) -> str:
+        email = str(self.credentials.get("email") or "")
+        password = str(self.credentials.get("password") or "")
+        if not email or not password:
+            raise ConnectorError(
+                "Kustomer: no API key or email and password to sign in with.", reauthorize=True
+            )
+        token = self.client.exchange_password_for_token(email, password)
+        self.save_credentials({**self.credentials, "token": token})
+        return token
+
+    def _renew_token(self) -> bool:
+        """After a 401: sign in again once when the token came from a password sign-in."""
+        if self.credentials.get("api_key") or not self.credentials.get("token"):
+            return False
+        self._sign_in()
+        return True
+
+    # ---- calls -------------------------------------------------------------------------------
+
+    def check(self) -> AccountInfo:
+        self.client.list_customers(page=1, page_size=1)
+        label = str(self.credentials.get("email") or "") or f"{self.subdomain}.kustomerapp.com"
+        return AccountInfo(label=label, details={"subdomain": self.subdomain})
+
+    def _custom(self) -> dict[str, FieldSpec]:
+        if self._custom_fields is None:
+            body = self.client.customer_metadata()
+            properties = ((body.get("data") or {}).get("attributes") or {}).get("properties")
+            found: dict[str, FieldSpec] = {}
+            for name, spec in (properties or {}).items():
+                field = mappers.custom_field(str(name), spec if isinstance(spec, dict) else {})
+                if field is not None:
+                    found[field.key] = field
+            self._custom_fields = found
+        return self._custom_fields
+
+    def fields(self) -> list[FieldSpec]:
+        return [*mappers.STANDARD_FIELDS, *self._custom().values()]
+
+    def _contact(self, resource: Mapping[str, Any]) -> Contact:
+        return mappers.contact_from_customer(resource, self._custom_fields)
+
+    def list_changed(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        since: str | None = (checkpoint or {}).get("updated_at") or None
+        full = since is None
+        # Ids (with their rev) already yielded at exactly ``since``: ties on updatedAt.
+        tie_at = since
+        ties: dict[str, str] = dict((checkpoint or {}).get("revs") or {})
+        for record_id in (checkpoint or {}).get("seen") or []:
+            ties.setdefault(str(record_id), "")
+        size = self.capabilities.read_page_size
+        restarts_at: str | None = None
+        while True:
+            body: dict[str, Any] = {
+                "queryContext": "customer",
+                "sort": [{"customer_updated_at": "asc"}],
+            }
+            if since is not None:
+                body["and"] = [{"customer_updated_at": {"gte": since}}]
+                body["includeDeleted"] = True
+            result = self.client.search_customers(body, page=1, page_size=size)
+            while True:
+                records: list[Contact] = []
+                for resource in result.get("data") or []:
+                    contact = self._contact(resource)
+                    stamp = (resource.get("attributes") or {}).get("updatedAt")
+                    if (
+                        stamp == tie_at
+                        and contact.id in ties
+                        and ties[contact.id] in ("", contact.version)
+                    ):
+                        continue
+                    if stamp != tie_at:
+                        tie_at, ties = stamp, {}
+                    ties[contact.id] = contact.version
+                    records.append(contact)
+                page_checkpoint: Checkpoint = {
+                    "updated_at": tie_at,
+                    "seen": list(ties),
+                    "revs": dict(ties),
+                }
+                next_link = (result.get("links") or {}).get("next")
+                next_page = _page_of(next_link) if next_link else None
+                capped = next_page is not None and next_page > MAX_PAGES
+                done = next_page is None
+                if records or done or capped:
+                    yield Page(records=records, checkpoint=page_checkpoint, full_scan=full)
+                if done:
+                    return
+                if capped:
+                    break
+                result = self.client.follow(str(next_link), body)
+            # The 100-page cap: search again from the last updatedAt seen, skipping the ties.
+            if tie_at is None or tie_at == restarts_at:
+                raise ConnectorError(
+                    "Kustomer: more records share one updatedAt than one search can page through."
+                )
+            since = restarts_at = tie_at
+
+    def get_many(self, ids: list[str]) -> list[Contact]:
+        found = []
+        for record_id in ids:
+            resource = self.client.get_customer(record_id)
+            if resource is not None:
+                found.append(self._contact(resource))
+        return found
+
+    def find_by_emails(self, emails: list[str]) -> dict[str, list[Contact]]:
+        wanted = list(dict.fromkeys(normalize_email(e) for e in emails if e and e.strip()))
+        found: dict[str, list[Contact]] = {}
+        for start in range(0, len(wanted), SEARCH_MAX_CRITERIA):
+            batch = wanted[start : start + SEARCH_MAX_CRITERIA]
+            body = {
+                "queryContext": "customer",
+                "or": [{"customer_email": {"equals": email}} for email in batch],
+                "sort": [{"customer_updated_at": "asc"}],
+            }
+            result = self.client.search_customers(
+                body, page=1, page_size=self.capabilities.read_page_size
+            )
+            while True:
+                for resource in result.get("data") or []:
+                    contact = self._contact(resource)
+                    for email in contact.normalized_emails:
+                        if email in batch:
+                            holders = found.setdefault(email, [])
+                            if all(c.id != contact.id for c in holders):
+                                holders.append(contact)
+                next_link = (result.get("links") or {}).get("next")
+                if not next_link or (_page_of(next_link) or 0) > MAX_PAGES:
+                    break
+                result = self.client.follow(str(next_link), body)
+        return found
+
+    def _problem(self, values: Mapping[str, Any]) -> str:
+        """Why a value would be refused, checked before anything is sent."""
+        custom = self._custom()
+        for key, value in values.items():
+            if key == BIRTHDAY:
+                reason = mappers.birthday_problem(value)
+                if reason:
+                    return f"Kustomer refused {key}: {reason}"
+            elif key.startswith("custom."):
+                spec = custom.get(key)
+                if spec is None:
+                    suffix = mappers.suffix_of(key[len("custom.") :])
+                    if not suffix:
+                        return f"Kustomer refused {key}: not a custom attribute of this org"
+                    spec = mappers.custom_field(key[len("custom.") :], {})
+                assert spec is not None
+                reason = mappers.custom_value_problem(spec, value)
+                if reason:
+                    return f"Kustomer refused {key}: {reason}"
+        return ""
+
+    def create_many(self, items: list[NewContact]) -> list[WriteResult]:
+        results = []
+        for item in items:
+            values = dict(item.values)
+            if item.idempotency_key and not values.get(mappers.EXTERNAL_ID):
+                values[mappers.EXTERNAL_ID] = mappers.IDEMPOTENCY_PREFIX + item.idempotency_key
+            results.append(self._write(item.ref, values, None))
+        return results
+
+    def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
+        return [self._write(item.id, dict(item.changes), item.id) for item in items]
+
+    def _write(self, ref: str, values: dict[str, Any], customer_id: str | None) -> WriteResult:
+        problem = self._problem(values)
+        if problem:
+            return WriteResult(ref=ref, error=problem, permanent=True)
+        body = mappers.customer_body(values)
+        try:
+            if customer_id is None:
+                resource = self.client.create_customer(body)
+            else:
+                if self.client.get_customer(customer_id) is None:
+                    return WriteResult(ref=ref, error="Kustomer: customer not found")
+                resource = self.client.update_customer(customer_id, body)
+        except KustomerRefusal as exc:
+            return WriteResult(ref=ref, error=exc.message, permanent=True)
+        except ConnectorError as exc:
+            if exc.permanent or exc.status is None:
+                raise
+            return WriteResult(ref=ref, error=exc.message, permanent=False)
+        return WriteResult(ref=ref, record=self._contact(resource))
+
+    def _retag(self, ids: list[str], tag: str, add: bool) -> list[WriteResult]:
+        results = []
+        for record_id in ids:
+            resource = self.client.get_customer(record_id)
+            if resource is None:
+                results.append(WriteResult(ref=record_id, error="Kustomer: customer not found"))
+                continue
+            current = [str(t) for t in (resource.get("attributes") or {}).get("tags") or []]
+            wanted = [t for t in current if t != tag] + ([tag] if add else [])
+            if wanted == current:
+                results.append(WriteResult(ref=record_id, record=self._contact(resource)))
+                continue
+            try:
+                updated = self.client.update_customer(record_id, {"tags": wanted})
+            except KustomerRefusal as exc:
+                results.append(WriteResult(ref=record_id, error=exc.message, permanent=True))
+                continue
+            results.append(WriteResult(ref=record_id, record=self._contact(updated)))
+        return results
+
+    def tag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        return self._retag(ids, tag, True)
+
+    def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        return self._retag(ids, tag, False)
+
+
+def _page_of(link: str) -> int | None:
+    match = re.search(r"[?&]page=(\d+)", link)
+    return int(match.group(1)) if match else None
