@@ -1,0 +1,70 @@
+"""Serve the app emulators (with their demo data) for the demo and the benchmarks."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
+
+from integrations.sandbox.server import EMULATORS, Sandbox
+
+
+def importable_apps() -> list[str]:
+    """Registered emulators whose module imports (one being written must not break the rest)."""
+    apps = []
+    for slug, path in EMULATORS.items():
+        try:
+            import_string(path)
+        except ImportError:
+            continue
+        apps.append(slug)
+    return apps
+
+
+def build_sandbox(*, host: str, port: int, apps: list[str], seed: bool) -> Sandbox:
+    unknown = [slug for slug in apps if slug not in EMULATORS]
+    if unknown:
+        raise CommandError(f"No emulator for {', '.join(unknown)}; known: {', '.join(EMULATORS)}.")
+    sandbox = Sandbox(host=host, port=port, slugs=apps)
+    if seed:
+        for slug, emulator in sandbox.emulators.items():
+            module = importlib.import_module(EMULATORS[slug].rsplit(".", 1)[0])
+            seed_demo = getattr(module, "seed_demo", None)
+            if callable(seed_demo):
+                seed_demo(emulator)
+    return sandbox
+
+
+class Command(BaseCommand):
+    help = "Serve the app emulators on one port, seeded with the demo data, until interrupted."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8700)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--apps",
+            default="",
+            help="Comma-separated emulator slugs (default: every registered one that imports).",
+        )
+        parser.add_argument("--no-seed", action="store_true", help="Start with no demo data.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        apps = [a.strip() for a in options["apps"].split(",") if a.strip()] or importable_apps()
+        if not apps:
+            raise CommandError("No emulator could be imported.")
+        sandbox = build_sandbox(
+            host=options["host"], port=options["port"], apps=apps, seed=not options["no_seed"]
+        )
+        sandbox._bind()
+        for slug in sandbox.emulators:
+            self.stdout.write(f"{slug} {sandbox.base_url(slug)}")
+        self.stdout.flush()
+        assert sandbox._server is not None
+        try:
+            sandbox._server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sandbox._server.server_close()
