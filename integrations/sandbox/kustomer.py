@@ -11,17 +11,24 @@ Paths are ``/<subdomain>/v1/...`` below the mount point (the real API is
 - Tags are written by sending the whole ``tags`` array on ``PATCH /v1/customers/{id}`` (the
   official document has no customer tag endpoint), and tags are kept as names.
 
-Control: the Python methods below (``create_org``, ``add_customer``, ``set_faults`` ...) and a
-JSON API under ``/_sandbox/`` (``reset``, ``orgs``, ``orgs/<sub>/customers``, ``faults``).
+Bulk creates (``POST /v1/customers/bulk``) run at once: ``GET /v1/bulk/{id}`` reports
+``complete`` on the first poll and ``GET /v1/bulk/{id}/batches`` holds the per-item results.
+
+Control: the Python methods of ``KustomerEmulator`` (``create_org``, ``add_api_key``,
+``add_customer``, ``set_faults``, ``set_rate_limit``, ``set_limits``, ``freeze_clock``,
+``customers`` ...) and the same as JSON under ``/_sandbox/`` (see ``_control``). ``seed_demo``
+creates the demo org; its credentials are the ``DEMO_*`` constants.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import re
 import secrets
+import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +42,7 @@ from integrations.sandbox.server import Emulator
 DEMO_SUBDOMAIN = "demo"
 DEMO_EMAIL = "demo@tandem.example"
 DEMO_PASSWORD = "demo-password"
-DEMO_API_KEY = "demo-api-key"
+DEMO_API_KEY = "demo-api-key-0123456789"
 
 # Roles per capability: a key needs any one of them (permission-set role first, legacy second).
 ROLE_READ = ("org.permission.customer.read", "org.user.customer.read")
@@ -44,9 +51,13 @@ ROLE_UPDATE = ("org.permission.customer.update", "org.user.customer.write")
 ROLE_DELETE = ("org.permission.customer.delete", "org.user.customer.delete")
 ROLE_SEARCH = ("org.permission.search.create", "org.user.search.read")
 ROLE_METADATA = ("org.permission.metadata.read", "org.user.metadata.read")
+ROLE_BULK = ("org.permission.bulk.read", "org.user.bulk.read")
 ALL_ROLES = frozenset(
-    r[0] for r in (ROLE_READ, ROLE_CREATE, ROLE_UPDATE, ROLE_DELETE, ROLE_SEARCH, ROLE_METADATA)
-)
+    r[0]
+    for r in (
+        ROLE_READ, ROLE_CREATE, ROLE_UPDATE, ROLE_DELETE, ROLE_SEARCH, ROLE_METADATA, ROLE_BULK,
+    )
+)  # fmt: skip
 
 CUSTOM_SUFFIXES = ("Str", "Txt", "Num", "Bool", "At", "Url")
 WRITABLE = frozenset(
@@ -61,11 +72,20 @@ WRITABLE = frozenset(
 TAG_PATTERN = re.compile(r"^[0-9a-zA-Z\u00c0-\u00ff_/<>\-.][0-9a-zA-Z\u00c0-\u00ff _/<>\-.]{0,63}$")
 DATETIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 RATE_WINDOW = 60.0
+DISPLAY_COLORS = ("yellow", "purple", "blue", "green", "orange", "red", "teal")
+DISPLAY_ICONS = ("flower", "leaf", "star", "sun", "moon", "cloud", "tree")
 
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, title: str, detail: str = "", pointer: str = ""
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str = "",
+        pointer: str = "",
+        *,
+        parameter: str = "",
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -78,6 +98,9 @@ class ApiError(Exception):
         }
         if pointer:
             self.body["source"] = {"pointer": pointer}
+        elif parameter:
+            self.body["source"] = {"parameter": parameter}
+        self.headers: dict[str, str] = {}
 
 
 def iso(when: dt.datetime) -> str:
@@ -96,20 +119,35 @@ class Fault:
     status: int = 500
     seconds: float = 0.0
     reset: float | None = None
+    drop: bool = False
+
+
+@dataclass
+class Token:
+    """An API key (a machine user with fixed roles) or a token from the emulated sign-in."""
+
+    kind: str  # "api_key" or "user"
+    roles: frozenset[str]
+    user_id: str
 
 
 @dataclass
 class Org:
     subdomain: str
     id: str
-    users: dict[str, str] = field(default_factory=dict)
-    # token -> (label, roles); API keys and signed-in user tokens alike.
-    tokens: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    # email (case-folded) -> (password, user id)
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tokens: dict[str, Token] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bulk_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (identifier kind, normalized value) -> id of the live customer holding it
+    index: dict[tuple[str, str], str] = field(default_factory=dict)
     rate_limit: int = 1000
+    search_rate_limit: int = 100
     window_start: float = 0.0
     used: int = 0
+    search_used: int = 0
 
 
 class KustomerEmulator(Emulator):
@@ -122,14 +160,38 @@ class KustomerEmulator(Emulator):
     # ---- control API -------------------------------------------------------------------------
 
     def reset(self) -> None:
+        """Forget every org and knob: a fresh emulator."""
         with self.lock:
             self.orgs: dict[str, Org] = {}
             self.faults: list[Fault] = []
             self.request_count = 0
-            self.max_page_size = 100
+            self.requests: list[str] = []
+            # Knobs (api-notes §1.6, §1.5): page size maximums, the search page cap, bulk size.
+            self.list_max_page_size = 100
+            self.search_max_page_size = 500
             self.max_pages = 100
+            self.bulk_max = 100
             self._frozen: dt.datetime | None = None
             self._seq = 0
+
+    def set_limits(
+        self,
+        *,
+        list_max_page_size: int | None = None,
+        search_max_page_size: int | None = None,
+        max_pages: int | None = None,
+        bulk_max: int | None = None,
+    ) -> None:
+        """Shrink the API's limits so tests reach them with few records."""
+        with self.lock:
+            if list_max_page_size is not None:
+                self.list_max_page_size = list_max_page_size
+            if search_max_page_size is not None:
+                self.search_max_page_size = search_max_page_size
+            if max_pages is not None:
+                self.max_pages = max_pages
+            if bulk_max is not None:
+                self.bulk_max = bulk_max
 
     def clock(self) -> dt.datetime:
         """Now, as the emulator stamps ``updatedAt``; frozen or advanced by tests."""
@@ -137,6 +199,8 @@ class KustomerEmulator(Emulator):
             return self._frozen if self._frozen is not None else dt.datetime.now(dt.UTC)
 
     def freeze_clock(self, when: dt.datetime | None) -> None:
+        """Stamp every write with ``when`` (``None`` runs the real clock again): ties on
+        ``updatedAt`` on demand."""
         with self.lock:
             self._frozen = when
 
@@ -156,31 +220,97 @@ class KustomerEmulator(Emulator):
         api_keys: Mapping[str, Iterable[str]] | None = None,
         metadata: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Org:
+        """A new org at ``subdomain`` with login users ``(email, password)``, API keys
+        ``{key: roles}`` and custom attribute metadata
+        ``{attrName: {displayName, enumeration}}``."""
         with self.lock:
             org = Org(subdomain=subdomain, id=self._new_id(), window_start=time.time())
-            org.users = {email.casefold(): password for email, password in users}
-            for key, roles in (api_keys or {}).items():
-                org.tokens[key] = ("api key", frozenset(roles))
-            for name, spec in (metadata or {}).items():
-                org.metadata[name] = dict(spec)
             self.orgs[subdomain] = org
+            for email, password in users:
+                self.add_user(subdomain, email, password)
+            for key, roles in (api_keys or {}).items():
+                self.add_api_key(subdomain, key, roles)
+            for name, spec in (metadata or {}).items():
+                self.set_metadata(subdomain, name, spec)
             return org
+
+    def add_user(self, subdomain: str, email: str, password: str) -> str:
+        with self.lock:
+            user_id = self._new_id()
+            self.orgs[subdomain].users[email.casefold()] = (password, user_id)
+            return user_id
+
+    def add_api_key(self, subdomain: str, key: str, roles: Iterable[str]) -> str:
+        """An API key backed by its own machine user; returns that user's id."""
+        with self.lock:
+            user_id = self._new_id()
+            self.orgs[subdomain].tokens[key] = Token("api_key", frozenset(roles), user_id)
+            return user_id
+
+    def revoke_api_key(self, subdomain: str, key: str) -> None:
+        with self.lock:
+            self.orgs[subdomain].tokens.pop(key, None)
+
+    def set_metadata(self, subdomain: str, name: str, spec: Mapping[str, Any]) -> None:
+        problem = custom_problem(name, None)
+        if problem:
+            raise ValueError(problem)
+        with self.lock:
+            self.orgs[subdomain].metadata[name] = dict(spec)
 
     def org(self, subdomain: str) -> Org:
         return self.orgs[subdomain]
 
-    def add_customer(self, subdomain: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    def add_customer(
+        self,
+        subdomain: str,
+        attrs: Mapping[str, Any],
+        *,
+        open_conversations: int | None = None,
+        deleted: bool = False,
+    ) -> dict[str, Any]:
         """Create a customer as the API would (validated), without a request; returns the
         response envelope's ``data``."""
         with self.lock:
             org = self.orgs[subdomain]
-            doc = self._create(org, dict(attrs))
+            doc = self._create(org, dict(attrs), "")
+            if open_conversations is not None:
+                doc["conversationCounts"] = {
+                    "all": open_conversations + 1, "snoozed": 0,
+                    "open": open_conversations, "done": 1,
+                }  # fmt: skip
+            doc["deleted"] = deleted
+            self._reindex(org, doc)
             return self._resource(org, doc)
 
-    def customers(self, subdomain: str) -> list[dict[str, Any]]:
+    def customers(self, subdomain: str, *, include_deleted: bool = True) -> list[dict[str, Any]]:
+        """Every stored customer as the API renders it (deleted ones too by default)."""
         with self.lock:
             org = self.orgs[subdomain]
-            return [self._resource(org, doc) for doc in org.customers.values()]
+            return [
+                self._resource(org, doc)
+                for doc in org.customers.values()
+                if include_deleted or not doc["deleted"]
+            ]
+
+    def customer(self, subdomain: str, customer_id: str) -> dict[str, Any]:
+        with self.lock:
+            org = self.orgs[subdomain]
+            return self._resource(org, org.customers[customer_id])
+
+    def update_customer(self, subdomain: str, customer_id: str, attrs: Mapping[str, Any]) -> None:
+        """Edit a customer as a user in Kustomer's UI would (bumps ``rev`` and ``updatedAt``)."""
+        with self.lock:
+            org = self.orgs[subdomain]
+            self._update(org, org.customers[customer_id], dict(attrs), "")
+
+    def delete_customer(self, subdomain: str, customer_id: str) -> None:
+        with self.lock:
+            org = self.orgs[subdomain]
+            doc = org.customers[customer_id]
+            doc["deleted"] = True
+            self._touch(doc, "")
+            self._reindex(org, doc)
 
     def set_faults(
         self,
@@ -189,32 +319,46 @@ class KustomerEmulator(Emulator):
         status: int | None = None,
         sleep: float = 0.0,
         after_commit: bool = False,
+        drop: bool = False,
         reset: float | None = None,
     ) -> None:
-        """The next ``count`` API requests answer ``status`` (429 carries ``x-ratelimit-reset``
-        of ``reset`` seconds), sleep ``sleep`` seconds first, or are applied and then answer 500
-        (``after_commit``)."""
+        """The next ``count`` API requests answer ``status`` (a 429 storm when 429, carrying
+        ``x-ratelimit-reset`` ``reset`` seconds ahead), or sleep ``sleep`` seconds first, or are
+        applied and then answer 500 (``after_commit``) or drop the connection without an answer
+        (``after_commit`` and ``drop``)."""
         with self.lock:
             if after_commit:
-                fault = Fault("after_commit", status=status or 500)
+                fault = Fault("after_commit", status=status or 500, drop=drop)
             elif status is not None:
                 fault = Fault("status", status=status, reset=reset)
             else:
                 fault = Fault("sleep", seconds=sleep)
             self.faults = [fault for _ in range(count)]
 
-    def set_rate_limit(self, subdomain: str, per_minute: int) -> None:
+    def set_rate_limit(
+        self, subdomain: str, per_minute: int, *, search_per_minute: int | None = None
+    ) -> None:
+        """The org-wide budget per minute (and the API keys' search budget), from now."""
         with self.lock:
             org = self.orgs[subdomain]
             org.rate_limit = per_minute
-            org.used = 0
+            if search_per_minute is not None:
+                org.search_rate_limit = search_per_minute
+            org.used = org.search_used = 0
+            org.window_start = time.time()
+
+    def end_rate_window(self, subdomain: str) -> None:
+        """Start a fresh rate window now, as if the reset time had come."""
+        with self.lock:
+            org = self.orgs[subdomain]
+            org.used = org.search_used = 0
             org.window_start = time.time()
 
     def expire_tokens(self, subdomain: str) -> None:
         """Forget every signed-in user token (API keys stay)."""
         with self.lock:
             org = self.orgs[subdomain]
-            org.tokens = {k: v for k, v in org.tokens.items() if v[0] == "api key"}
+            org.tokens = {k: v for k, v in org.tokens.items() if v.kind == "api_key"}
 
     # ---- dispatch ----------------------------------------------------------------------------
 
@@ -223,27 +367,33 @@ class KustomerEmulator(Emulator):
         if path.startswith("/_sandbox/"):
             try:
                 return self._control(request, path[len("/_sandbox/") :])
+            except ApiError as exc:
+                return _error(exc)
             except (KeyError, ValueError, TypeError) as exc:
-                return _json({"error": str(exc)}, 400)
+                return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
         parts = path.strip("/").split("/", 2)
         if len(parts) < 3 or parts[1] != "v1":
             return _error(ApiError(404, "not_found", "Not Found", f"No route for {path}"))
         subdomain, rest = parts[0], "/" + parts[2]
         with self.lock:
             self.request_count += 1
+            self.requests.append(f"{request.method} {rest}")
             fault = self.faults.pop(0) if self.faults else None
             org = self.orgs.get(subdomain)
         if fault is not None and fault.kind == "sleep":
             time.sleep(fault.seconds)
         if org is None:
+            # The real org host of an unknown subdomain answers no org; the connector maps this
+            # code to "unknown subdomain".
             return _error(
                 ApiError(404, "org_not_found", "Not Found", f"Organization {subdomain} not found")
             )
         headers, limited = self._count(org)
         if fault is not None and fault.kind == "status":
-            if fault.status == 429 and fault.reset is not None:
+            if fault.status == 429:
                 headers["x-ratelimit-remaining"] = "0"
-                headers["x-ratelimit-reset"] = str(int(time.time() + fault.reset))
+                if fault.reset is not None:
+                    headers["x-ratelimit-reset"] = str(round(time.time() + fault.reset, 3))
             return _error(_status_error(fault.status), headers)
         if limited:
             return _error(ApiError(429, "too_many_requests", "Too Many Requests"), headers)
@@ -251,8 +401,10 @@ class KustomerEmulator(Emulator):
             with self.lock:
                 status, body = self._route(org, request, rest)
         except ApiError as exc:
-            return _error(exc, headers)
+            return _error(exc, {**headers, **exc.headers})
         if fault is not None and fault.kind == "after_commit":
+            if fault.drop:
+                _drop_connection(request)
             return _error(_status_error(fault.status), headers)
         if status == 204:
             return Response(status=204, headers=headers)
@@ -262,30 +414,43 @@ class KustomerEmulator(Emulator):
         with self.lock:
             now = time.time()
             if now - org.window_start >= RATE_WINDOW:
-                org.window_start, org.used = now, 0
+                org.window_start, org.used, org.search_used = now, 0, 0
             org.used += 1
             limited = org.used > org.rate_limit
-            headers = {
-                "x-ratelimit-limit": str(org.rate_limit),
-                "x-ratelimit-remaining": str(max(0, org.rate_limit - org.used)),
-                "x-ratelimit-reset": str(int(org.window_start + RATE_WINDOW)),
-            }
-            return headers, limited
+            return self._rate_headers(org, org.rate_limit, org.used), limited
 
-    def _authorize(self, org: Org, request: Request, roles: tuple[str, ...]) -> str:
+    def _rate_headers(self, org: Org, limit: int, used: int) -> dict[str, str]:
+        # Epoch seconds, as the Singer tap reads it; the connector also accepts a delta.
+        return {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": str(max(0, limit - used)),
+            "x-ratelimit-reset": str(round(org.window_start + RATE_WINDOW, 3)),
+        }
+
+    def _count_search(self, org: Org, token: Token) -> None:
+        """Searches by machine users (API keys) have their own budget (api-notes §1.8)."""
+        if token.kind != "api_key":
+            return
+        org.search_used += 1
+        if org.search_used > org.search_rate_limit:
+            exc = ApiError(429, "too_many_requests", "Too Many Requests", "Search rate limit")
+            exc.headers = self._rate_headers(org, org.search_rate_limit, org.search_used)
+            raise exc
+
+    def _authorize(self, org: Org, request: Request, roles: tuple[str, ...]) -> Token:
         header = request.headers.get("Authorization", "")
         token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
         if token not in org.tokens:
             raise ApiError(401, "unauthorized", "Unauthorized", "Invalid auth token")
-        label, granted = org.tokens[token]
-        if roles and not granted & set(roles):
+        granted = org.tokens[token]
+        if roles and not granted.roles & set(roles):
             raise ApiError(
                 403,
                 "forbidden",
                 "Forbidden",
                 f"Missing role: one of {', '.join(roles)} is required",
             )
-        return label
+        return granted
 
     def _route(self, org: Org, request: Request, path: str) -> tuple[int, Any]:
         method = request.method
@@ -295,14 +460,25 @@ class KustomerEmulator(Emulator):
             self._authorize(org, request, ROLE_READ)
             return 200, self._list(org, request)
         if path == "/customers" and method == "POST":
-            self._authorize(org, request, ROLE_CREATE)
-            body = _body(request)
-            if not isinstance(body, dict):
-                raise ApiError(400, "bad_request", "Bad Request", "Body must be an object")
-            return 201, {"data": self._resource(org, self._create(org, body))}
+            token = self._authorize(org, request, ROLE_CREATE)
+            body = _object(_body(request))
+            return 201, {"data": self._resource(org, self._create(org, body, token.user_id))}
         if path == "/customers/search" and method == "POST":
-            self._authorize(org, request, ROLE_SEARCH)
+            token = self._authorize(org, request, ROLE_SEARCH)
+            self._count_search(org, token)
             return 200, self._search(org, request, _body(request))
+        if path == "/customers/bulk" and method == "POST":
+            token = self._authorize(org, request, ROLE_CREATE)
+            return 201, self._bulk_create(org, _body(request), token)
+        match = re.fullmatch(r"/bulk/([0-9a-f]{24})(/batches)?", path)
+        if match and method == "GET":
+            self._authorize(org, request, ROLE_BULK)
+            job = org.bulk_jobs.get(match.group(1))
+            if job is None:
+                raise ApiError(404, "not_found", "Not Found", f"Bulk {match.group(1)} not found")
+            if match.group(2):
+                return 200, {"data": [job["batch"]]}
+            return 200, {"data": job["job"]}
         if path == "/metadata/customer" and method == "GET":
             self._authorize(org, request, ROLE_METADATA)
             return 200, self._metadata(org)
@@ -317,7 +493,7 @@ class KustomerEmulator(Emulator):
             }.get(method)
             if roles is None:
                 raise ApiError(405, "method_not_allowed", "Method Not Allowed")
-            self._authorize(org, request, roles)
+            token = self._authorize(org, request, roles)
             if doc is None or doc["deleted"]:
                 raise ApiError(
                     404, "not_found", "Not Found", f"Customer {match.group(1)} not found"
@@ -326,30 +502,33 @@ class KustomerEmulator(Emulator):
                 return 200, {"data": self._resource(org, doc)}
             if method == "DELETE":
                 doc["deleted"] = True
-                self._touch(doc)
+                self._touch(doc, token.user_id)
+                self._reindex(org, doc)
                 return 204, None
-            body = _body(request)
-            if not isinstance(body, dict):
-                raise ApiError(400, "bad_request", "Bad Request", "Body must be an object")
-            self._update(org, doc, body)
+            body = _object(_body(request))
+            replace = method == "PUT" and request.args.get("replace") == "true"
+            self._update(org, doc, body, token.user_id, replace=replace)
             return 200, {"data": self._resource(org, doc)}
         raise ApiError(404, "not_found", "Not Found", f"No route for {method} /v1{path}")
 
     # ---- endpoints ---------------------------------------------------------------------------
 
     def _login(self, org: Org, body: Any) -> tuple[int, Any]:
-        email = str((body or {}).get("email", "")).casefold()
-        password = str((body or {}).get("password", ""))
-        if not email or org.users.get(email) != password:
+        """Emulator invention (see the module docstring): email + password -> bearer token."""
+        body = body if isinstance(body, dict) else {}
+        email = str(body.get("email", "")).casefold()
+        password = str(body.get("password", ""))
+        user = org.users.get(email)
+        if not email or user is None or not secrets.compare_digest(user[0], password):
             raise ApiError(401, "invalid_credentials", "Unauthorized", "Invalid email or password")
         token = secrets.token_hex(20)
-        org.tokens[token] = (email, ALL_ROLES)
+        org.tokens[token] = Token("user", ALL_ROLES, user[1])
         return 200, {"data": {"type": "token", "id": token[:24], "attributes": {"token": token}}}
 
-    def _page_args(self, request: Request) -> tuple[int, int]:
+    def _page_args(self, request: Request, max_size: int) -> tuple[int, int]:
         try:
             page = int(request.args.get("page", "1"))
-            size = int(request.args.get("pageSize", str(self.max_page_size)))
+            size = int(request.args.get("pageSize", "100"))
         except ValueError:
             raise ApiError(
                 400, "bad_request", "Bad Request", "page and pageSize must be integers"
@@ -357,8 +536,103 @@ class KustomerEmulator(Emulator):
         if page < 1 or size < 1:
             raise ApiError(400, "bad_request", "Bad Request", "page and pageSize must be >= 1")
         if page > self.max_pages:
-            raise ApiError(400, "bad_request", "Bad Request", f"page must be <= {self.max_pages}")
-        return page, min(size, self.max_page_size)
+            raise ApiError(
+                400,
+                "bad_request",
+                "Bad Request",
+                f"page must be <= {self.max_pages}; narrow the query",
+                parameter="page",
+            )
+        return page, min(size, max_size)
+
+    def _bulk_create(self, org: Org, body: Any, token: Token) -> dict[str, Any]:
+        """``POST /v1/customers/bulk``: a job that runs at once and reports ``complete`` on the
+        first poll (api-notes §1.12), with per-item results by ``_clientRef``."""
+        if not isinstance(body, list) or not body or len(body) > self.bulk_max:
+            raise ApiError(
+                400, "bad_request", "Bad Request", f"Body must be an array of 1..{self.bulk_max}"
+            )
+        refs = [item.get("_clientRef") if isinstance(item, dict) else None for item in body]
+        if any(refs) and not all(refs):
+            raise ApiError(
+                400, "bad_request", "Bad Request", "_clientRef must be on every item or none"
+            )
+        if any(refs) and len(set(refs)) != len(refs):
+            raise ApiError(400, "bad_request", "Bad Request", "_clientRef must be unique")
+        results: list[dict[str, Any]] = []
+        ids: list[str] = []
+        for index, item in enumerate(body):
+            result: dict[str, Any] = {"_clientRef": refs[index]} if refs[index] else {}
+            try:
+                attrs = _object(item)
+                attrs.pop("_clientRef", None)
+                doc = self._create(org, attrs, token.user_id)
+            except ApiError as exc:
+                result.update(status="error", error=exc.body["detail"])
+            else:
+                ids.append(doc["id"])
+                result.update(status="created", objectId=doc["id"])
+            results.append(result)
+        job_id = self._new_id()
+        now = iso(self.clock())
+        failures = sum(1 for r in results if r["status"] == "error")
+        relationships = {
+            "org": {"links": {"self": f"/v1/orgs/{org.id}"}, "data": {"type": "org", "id": org.id}},
+            "createdBy": {
+                "links": {"self": f"/v1/users/{token.user_id}"},
+                "data": {"type": "user", "id": token.user_id},
+            },
+        }
+        job = {
+            "type": "bulk",
+            "id": job_id,
+            "attributes": {
+                "ids": ids,
+                "context": "api.sobjects.customers.bulk-create",
+                "status": "complete",
+                "v2": True,
+                "payload": {
+                    "api": {
+                        "data": [
+                            {"name": str(i.get("name") or "")} for i in body if isinstance(i, dict)
+                        ],
+                        "path": "/v1/customers/bulk",
+                        "user": {
+                            "id": token.user_id,
+                            "userType": "machine" if token.kind == "api_key" else "user",
+                            "roles": sorted(token.roles),
+                            "orgName": org.subdomain,
+                            "subject": token.user_id,
+                            "org": org.id,
+                        },
+                        "requestId": secrets.token_hex(12),
+                        "service": "api",
+                        "method": "POST",
+                    }
+                },
+                "batches": {"complete": 1, "total": 1},
+                "createdAt": now,
+                "updatedAt": now,
+                "completed": True,
+            },
+            "relationships": relationships,
+            "links": {"self": f"/v1/bulk/{job_id}"},
+        }
+        batch = {
+            "type": "bulk_batch",
+            "id": self._new_id(),
+            "attributes": {
+                "status": "complete",
+                "objectIds": ids,
+                "successCount": len(results) - failures,
+                "failureCount": failures,
+                "completedAt": now,
+                "errors": [r["error"] for r in results if r["status"] == "error"],
+                "results": results,
+            },
+        }
+        org.bulk_jobs[job_id] = {"job": job, "batch": batch}
+        return {"data": job}
 
     def _paged(
         self, org: Org, path: str, docs: list[dict[str, Any]], page: int, size: int
@@ -390,7 +664,7 @@ class KustomerEmulator(Emulator):
         }
 
     def _list(self, org: Org, request: Request) -> dict[str, Any]:
-        page, size = self._page_args(request)
+        page, size = self._page_args(request, self.list_max_page_size)
         docs = sorted(
             (d for d in org.customers.values() if not d["deleted"]), key=lambda d: d["id"]
         )
@@ -399,7 +673,11 @@ class KustomerEmulator(Emulator):
     def _search(self, org: Org, request: Request, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, "bad_request", "Bad Request", "Body must be an object")
-        page, size = self._page_args(request)
+        if body.get("queryContext") != "customer":
+            raise ApiError(
+                400, "bad_request", "Bad Request", "queryContext must be customer", "/queryContext"
+            )
+        page, size = self._page_args(request, self.search_max_page_size)
         include_deleted = bool(body.get("includeDeleted"))
         docs = [
             d
@@ -442,12 +720,13 @@ class KustomerEmulator(Emulator):
 
     # ---- documents ---------------------------------------------------------------------------
 
-    def _touch(self, doc: dict[str, Any]) -> None:
+    def _touch(self, doc: dict[str, Any], user_id: str) -> None:
         now = iso(self.clock())
         doc["updatedAt"] = doc["modifiedAt"] = now
+        doc["modifiedBy"] = user_id or doc["modifiedBy"]
         doc["rev"] += 1
 
-    def _create(self, org: Org, body: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, org: Org, body: dict[str, Any], user_id: str) -> dict[str, Any]:
         body.pop("rev", None)
         self._validate(org, body, None)
         now = iso(self.clock())
@@ -458,26 +737,44 @@ class KustomerEmulator(Emulator):
             "createdAt": now,
             "updatedAt": now,
             "modifiedAt": now,
+            "createdBy": user_id or org.id,
+            "modifiedBy": user_id or org.id,
             "conversationCounts": {"all": 0, "snoozed": 0, "open": 0, "done": 0},
             "attrs": {},
         }
         doc["attrs"].update(body)
         org.customers[doc["id"]] = doc
+        self._reindex(org, doc)
         return doc
 
-    def _update(self, org: Org, doc: dict[str, Any], body: dict[str, Any]) -> None:
+    def _update(
+        self,
+        org: Org,
+        doc: dict[str, Any],
+        body: dict[str, Any],
+        user_id: str,
+        *,
+        replace: bool = False,
+    ) -> None:
+        """PATCH (and PUT without ``replace``) set the given attributes, arrays whole; custom
+        attributes are merged key by key. ``PUT ?replace=true`` replaces the document."""
         rev = body.pop("rev", None)
         if rev is not None and rev != doc["rev"]:
-            raise ApiError(409, "conflict", "Conflict", f"rev {rev} is stale (now {doc['rev']})")
+            raise ApiError(
+                409, "conflict", "Conflict", f"rev {rev} is stale (now {doc['rev']})", "/rev"
+            )
         self._validate(org, body, doc["id"])
+        if replace:
+            doc["attrs"] = {}
         for key, value in body.items():
             if key == "custom" and isinstance(value, dict):
                 custom = dict(doc["attrs"].get("custom") or {})
                 custom.update(value)
-                doc["attrs"]["custom"] = custom
+                doc["attrs"]["custom"] = {k: v for k, v in custom.items() if v is not None}
             else:
                 doc["attrs"][key] = value
-        self._touch(doc)
+        self._touch(doc, user_id)
+        self._reindex(org, doc)
 
     def _validate(self, org: Org, body: dict[str, Any], own_id: str | None) -> None:
         for key in body:
@@ -537,40 +834,56 @@ class KustomerEmulator(Emulator):
         self._check_unique(org, body, own_id)
 
     def _check_unique(self, org: Org, body: dict[str, Any], own_id: str | None) -> None:
-        wanted: list[tuple[str, str, str]] = []
-        for item in body.get("emails") or []:
-            wanted.append(("emails", "email", item["email"].casefold()))
-        for item in body.get("phones") or []:
-            wanted.append(("phones", "phone", _digits(item["phone"])))
-        if body.get("externalId"):
-            wanted.append(("externalId", "externalId", str(body["externalId"])))
-        for other in org.customers.values():
-            if other["id"] == own_id or other["deleted"]:
-                continue
-            held = _identifiers(other)
-            for key, label, value in wanted:
-                if value in held[key]:
-                    raise ApiError(
-                        409,
-                        "duplicate",
-                        "Conflict",
-                        f"Duplicate {label} {value} found on customer {other['id']}",
-                        f"/{key}",
-                    )
+        """Emails, phones and external ids are unique per org among live customers: Kustomer
+        routes inbound messages by them (api-notes §1.4)."""
+        for key, label, value in _wanted_identifiers(body):
+            holder = org.index.get((key, value))
+            if holder is not None and holder != own_id:
+                raise ApiError(
+                    409,
+                    "duplicate",
+                    "Conflict",
+                    f"Duplicate {label} {value} found on customer {holder}",
+                    f"/{key}",
+                )
+
+    def _reindex(self, org: Org, doc: dict[str, Any]) -> None:
+        for entry in doc.get("indexed") or []:
+            if org.index.get(entry) == doc["id"]:
+                del org.index[entry]
+        entries = (
+            [] if doc["deleted"] else [(k, v) for k, _, v in _wanted_identifiers(doc["attrs"])]
+        )
+        for entry in entries:
+            org.index[entry] = doc["id"]
+        doc["indexed"] = entries
 
     def _resource(self, org: Org, doc: dict[str, Any]) -> dict[str, Any]:
+        """A customer as the API renders it. Kustomer's OpenAPI document derives its response
+        schemas from one full example and declares nearly every attribute required; attributes
+        this org host does not model (activity, previews, display colours) are rendered with
+        neutral values so that responses keep that shape."""
         attrs = doc["attrs"]
         name = attrs.get("name") or ""
         first, _, last = name.partition(" ")
+        emails = attrs.get("emails") or []
+        counts = dict(doc["conversationCounts"])
+        sentiment = dict(attrs.get("sentiment") or {"polarity": 0, "confidence": 0})
         out: dict[str, Any] = {
-            "name": name or None,
-            "displayName": name or (attrs.get("emails") or [{}])[0].get("email") or "Unknown",
+            "name": name,
+            "displayName": name or (emails[0]["email"] if emails else "Unknown"),
+            "displayColor": DISPLAY_COLORS[int(doc["id"], 16) % len(DISPLAY_COLORS)],
+            "displayIcon": DISPLAY_ICONS[int(doc["id"], 16) % len(DISPLAY_ICONS)],
             "firstName": first or None,
             "lastName": last or None,
+            "externalId": attrs.get("externalId") or "",
             "externalIds": [{"externalId": attrs["externalId"], "verified": False, "id": None}]
             if attrs.get("externalId")
             else [],
             "sharedExternalIds": [],
+            "signedUpAt": attrs.get("signedUpAt"),
+            "avatarUrl": attrs.get("avatarUrl"),
+            "username": attrs.get("username"),
             "emails": [
                 {
                     "email": e["email"],
@@ -578,7 +891,7 @@ class KustomerEmulator(Emulator):
                     "type": e.get("type") or "home",
                     "id": None,
                 }
-                for e in attrs.get("emails") or []
+                for e in emails
             ],
             "sharedEmails": [],
             "phones": [
@@ -597,31 +910,52 @@ class KustomerEmulator(Emulator):
                 {"url": u["url"], "type": u.get("type") or "website", "id": None}
                 for u in attrs.get("urls") or []
             ],
-            "locations": [dict(loc, id=None) for loc in attrs.get("locations") or []],
+            "locations": [
+                {
+                    **loc,
+                    "type": loc.get("type") or "other",
+                    "address": loc.get("address") or "",
+                    "id": None,
+                }
+                for loc in attrs.get("locations") or []
+            ],
             "activeUsers": [],
             "watchers": [],
-            "locale": attrs.get("locale"),
+            "recentLocation": {"updatedAt": doc["createdAt"]},
+            "locale": attrs.get("locale") or "",
+            "defaultLang": attrs.get("defaultLang") or "",
             "timeZone": attrs.get("timeZone"),
             "birthdayAt": attrs.get("birthdayAt"),
-            "gender": attrs.get("gender"),
+            "gender": attrs.get("gender") or "",
             "presence": "offline",
             "createdAt": doc["createdAt"],
             "updatedAt": doc["updatedAt"],
             "modifiedAt": doc["modifiedAt"],
-            "conversationCounts": dict(doc["conversationCounts"]),
+            "lastSeenAt": doc["createdAt"],
+            "lastActivityAt": doc["updatedAt"],
+            "lastCustomerActivityAt": doc["createdAt"],
+            "lastMessageIn": {"sentAt": doc["createdAt"], "sentiment": None},
+            "lastConversation": {"id": doc["id"], "sentiment": sentiment, "tags": []},
+            "conversationCounts": counts,
+            "preview": {"previewAt": doc["createdAt"], "type": "", "text": "", "subject": ""},
             "tags": list(attrs.get("tags") or []),
+            "sentiment": sentiment,
+            "progressiveStatus": "open" if counts["open"] else "done",
             "custom": dict(attrs.get("custom") or {}),
             "deleted": doc["deleted"],
             "verified": False,
             "rev": doc["rev"],
         }
-        if attrs.get("externalId"):
-            out["externalId"] = attrs["externalId"]
         if attrs.get("company"):
             out["company"] = attrs["company"]
-        if attrs.get("sentiment"):
-            out["sentiment"] = dict(attrs["sentiment"])
         link = f"/v1/customers/{doc['id']}"
+
+        def user(user_id: str) -> dict[str, Any]:
+            return {
+                "links": {"self": f"/v1/users/{user_id}"},
+                "data": {"type": "user", "id": user_id},
+            }
+
         return {
             "type": "customer",
             "id": doc["id"],
@@ -632,6 +966,8 @@ class KustomerEmulator(Emulator):
                     "data": {"type": "org", "id": org.id},
                 },
                 "messages": {"links": {"self": f"{link}/messages"}},
+                "createdBy": user(doc["createdBy"]),
+                "modifiedBy": user(doc["modifiedBy"]),
             },
             "links": {"self": link},
         }
@@ -639,37 +975,94 @@ class KustomerEmulator(Emulator):
     # ---- HTTP control API --------------------------------------------------------------------
 
     def _control(self, request: Request, path: str) -> Response:
-        body = _body(request) or {}
-        if path == "reset" and request.method == "POST":
+        """The JSON control API for out-of-process users (the demo, the benchmarks)::
+
+        POST /_sandbox/reset
+        POST /_sandbox/orgs                     {subdomain, users: [{email, password}],
+                                                 api_keys: {key: [roles]}, metadata: {...}}
+                                                 (roles default to every role)
+        POST /_sandbox/orgs/<sub>/api_keys      {key, roles}
+        POST /_sandbox/orgs/<sub>/customers     [customer attributes, ...]  (bulk seed)
+        POST /_sandbox/orgs/<sub>/seed_demo     {count}  (demo people, custom attributes)
+        GET  /_sandbox/orgs/<sub>/customers     every stored customer, deleted ones too
+        POST /_sandbox/orgs/<sub>/rate_limit    {per_minute, search_per_minute}
+        POST /_sandbox/faults                   {count, status, sleep, after_commit, drop,
+                                                 reset}
+        POST /_sandbox/limits                   {list_max_page_size, search_max_page_size,
+                                                 max_pages, bulk_max}
+        POST /_sandbox/clock                    {freeze: iso or null} or {advance: seconds}
+        GET  /_sandbox/stats                    {request_count, requests: {kind: n}}
+        """
+        body = _body(request)
+        body = {} if body is None else body
+        method = request.method
+        if path == "reset" and method == "POST":
             self.reset()
             return _json({"ok": True})
-        if path == "orgs" and request.method == "POST":
+        if path == "orgs" and method == "POST":
             org = self.create_org(
                 body["subdomain"],
                 users=[(u["email"], u["password"]) for u in body.get("users", [])],
-                api_keys=body.get("api_keys", {}),
+                api_keys={
+                    key: ALL_ROLES if roles is None else roles
+                    for key, roles in (body.get("api_keys") or {}).items()
+                },
                 metadata=body.get("metadata", {}),
             )
             return _json({"subdomain": org.subdomain, "id": org.id}, 201)
-        if path == "faults" and request.method == "POST":
+        if path == "faults" and method == "POST":
             self.set_faults(
                 count=int(body.get("count", 1)),
                 status=body.get("status"),
                 sleep=float(body.get("sleep", 0)),
                 after_commit=bool(body.get("after_commit")),
+                drop=bool(body.get("drop")),
                 reset=body.get("reset"),
             )
             return _json({"ok": True})
-        match = re.fullmatch(r"orgs/([^/]+)/customers", path)
-        if match and request.method == "POST":
-            try:
-                created = [self.add_customer(match.group(1), attrs) for attrs in body]
-            except ApiError as exc:
-                return _error(exc)
+        if path == "limits" and method == "POST":
+            self.set_limits(**{k: int(v) for k, v in body.items()})
+            return _json({"ok": True})
+        if path == "clock" and method == "POST":
+            if "advance" in body:
+                self.advance_clock(float(body["advance"]))
+            else:
+                freeze = body.get("freeze")
+                self.freeze_clock(parse_iso(freeze) if freeze else None)
+            return _json({"now": iso(self.clock())})
+        if path == "stats" and method == "GET":
+            with self.lock:
+                kinds: dict[str, int] = {}
+                for kind in self.requests:
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                return _json({"request_count": self.request_count, "requests": kinds})
+        match = re.fullmatch(r"orgs/([^/]+)/(customers|api_keys|rate_limit|seed_demo)", path)
+        if match is None:
+            return _json({"error": f"no control route {method} {path}"}, 404)
+        subdomain, what = match.groups()
+        if subdomain not in self.orgs:
+            return _json({"error": f"no org {subdomain}"}, 404)
+        if what == "customers" and method == "POST":
+            with self.lock:
+                created = [self.add_customer(subdomain, attrs) for attrs in body]
             return _json({"data": created}, 201)
-        if match and request.method == "GET":
-            return _json({"data": self.customers(match.group(1))})
-        return _json({"error": f"no control route {request.method} {path}"}, 404)
+        if what == "customers" and method == "GET":
+            return _json({"data": self.customers(subdomain)})
+        if what == "api_keys" and method == "POST":
+            user_id = self.add_api_key(subdomain, body["key"], body.get("roles") or ALL_ROLES)
+            return _json({"user_id": user_id}, 201)
+        if what == "rate_limit" and method == "POST":
+            search = body.get("search_per_minute")
+            self.set_rate_limit(
+                subdomain,
+                int(body["per_minute"]),
+                search_per_minute=None if search is None else int(search),
+            )
+            return _json({"ok": True})
+        if what == "seed_demo" and method == "POST":
+            count = seed_customers(self, subdomain, int(body.get("count", 300)))
+            return _json({"created": count}, 201)
+        return _json({"error": f"no control route {method} {path}"}, 404)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -715,13 +1108,15 @@ def _digits(phone: str) -> str:
     return re.sub(r"\D", "", phone)
 
 
-def _identifiers(doc: dict[str, Any]) -> dict[str, set[str]]:
-    attrs = doc["attrs"]
-    return {
-        "emails": {e["email"].casefold() for e in attrs.get("emails") or []},
-        "phones": {_digits(p["phone"]) for p in attrs.get("phones") or []},
-        "externalId": {str(attrs["externalId"])} if attrs.get("externalId") else set(),
-    }
+def _wanted_identifiers(attrs: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    wanted: list[tuple[str, str, str]] = []
+    for item in attrs.get("emails") or []:
+        wanted.append(("emails", "email", str(item["email"]).casefold()))
+    for item in attrs.get("phones") or []:
+        wanted.append(("phones", "phone", _digits(str(item["phone"]))))
+    if attrs.get("externalId"):
+        wanted.append(("externalId", "externalId", str(attrs["externalId"])))
+    return wanted
 
 
 def _values(doc: dict[str, Any], attr: str) -> list[Any]:
@@ -819,6 +1214,20 @@ def _status_error(status: int) -> ApiError:
     return ApiError(status, "error", titles.get(status, "Error"))
 
 
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "Bad Request", "Body must be an object")
+    return body
+
+
+def _drop_connection(request: Request) -> None:
+    """Close the client's connection without an answer: a reset after the write committed."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _body(request: Request) -> Any:
     if not request.data:
         return None
@@ -845,49 +1254,69 @@ DEMO_METADATA: dict[str, dict[str, Any]] = {
     "totalSpentNum": {"displayName": "Total Spent"},
     "vipBool": {"displayName": "VIP"},
     "lastOrderAt": {"displayName": "Last Order"},
+    "notesTxt": {"displayName": "Notes"},
+    "profileUrl": {"displayName": "Profile"},
 }
 
 
-def seed_demo(emulator: KustomerEmulator, count: int = 300) -> None:
-    """The demo org: a full-role API key, one user, custom attribute metadata and ``count``
-    deterministic customers drawn from ``demo_people(count, seed=42)``."""
+def seed_demo(emulator: KustomerEmulator, subdomain: str = DEMO_SUBDOMAIN, count: int = 300) -> Org:
+    """The demo org at ``subdomain``: the user ``DEMO_EMAIL`` / ``DEMO_PASSWORD``, the full-role
+    API key ``DEMO_API_KEY``, custom attribute metadata and ``count`` customers drawn from
+    ``demo_people(count, seed=42)`` (so they overlap the Google demo account by email)."""
+    with emulator.lock:
+        if subdomain in emulator.orgs:
+            del emulator.orgs[subdomain]
+        org = emulator.create_org(
+            subdomain,
+            users=[(DEMO_EMAIL, DEMO_PASSWORD)],
+            api_keys={DEMO_API_KEY: ALL_ROLES},
+            metadata=DEMO_METADATA,
+        )
+        seed_customers(emulator, subdomain, count)
+        return org
+
+
+def seed_customers(emulator: KustomerEmulator, subdomain: str, count: int) -> int:
+    """Add ``count`` demo people to an org as customers with custom attributes, sentiments and
+    open conversations, ``updatedAt`` spread over the past; returns how many were created."""
     import random
 
-    emulator.create_org(
-        DEMO_SUBDOMAIN,
-        users=[(DEMO_EMAIL, DEMO_PASSWORD)],
-        api_keys={DEMO_API_KEY: ALL_ROLES},
-        metadata=DEMO_METADATA,
-    )
     rng = random.Random(42)
     base = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+    created = 0
     with emulator.lock:
-        org = emulator.org(DEMO_SUBDOMAIN)
-        for index, person in enumerate(demo_people(count, seed=42)):
-            emulator.freeze_clock(base + dt.timedelta(minutes=7 * index))
-            attrs: dict[str, Any] = {
-                "name": person.full_name,
-                "emails": [{"type": "work", "email": e} for e in person.emails],
-                "phones": [{"type": "mobile", "phone": p} for p in person.phones],
-                "locations": [
-                    {"type": "work", "cityName": person.city, "countryCode": person.country}
-                ],
-                "sentiment": {"polarity": rng.choice([-1, 0, 1]), "confidence": 0.8},
-                "custom": {
-                    "loyaltyTierStr": rng.choice(["bronze", "silver", "gold"]),
-                    "totalSpentNum": round(rng.uniform(0, 5000), 2),
-                    "vipBool": rng.random() < 0.1,
-                    "lastOrderAt": iso(base - dt.timedelta(days=rng.randint(1, 400))),
-                },
-            }
-            if person.company:
-                attrs["company"] = person.company
-            try:
-                doc = emulator._create(org, attrs)
-            except ApiError:
-                continue  # a duplicate contact point among the demo people
-            open_count = rng.choice([0, 0, 1, 2])
-            doc["conversationCounts"] = {
-                "all": open_count + 3, "snoozed": 0, "open": open_count, "done": 3,
-            }  # fmt: skip
-        emulator.freeze_clock(None)
+        org = emulator.org(subdomain)
+        frozen = emulator._frozen
+        try:
+            for index, person in enumerate(demo_people(count, seed=42)):
+                emulator.freeze_clock(base + dt.timedelta(minutes=7 * index))
+                attrs: dict[str, Any] = {
+                    "name": person.full_name,
+                    "emails": [{"type": "work", "email": e} for e in person.emails],
+                    "phones": [{"type": "mobile", "phone": p} for p in person.phones],
+                    "locations": [
+                        {"type": "work", "cityName": person.city, "countryCode": person.country}
+                    ],
+                    "sentiment": {"polarity": rng.choice([-1, 0, 1]), "confidence": 0.8},
+                    "tags": rng.choice([[], [], ["newsletter"], ["vip", "newsletter"]]),
+                    "custom": {
+                        "loyaltyTierStr": rng.choice(["bronze", "silver", "gold"]),
+                        "totalSpentNum": round(rng.uniform(0, 5000), 2),
+                        "vipBool": rng.random() < 0.1,
+                        "lastOrderAt": iso(base - dt.timedelta(days=rng.randint(1, 400))),
+                    },
+                }
+                if person.company:
+                    attrs["company"] = person.company
+                try:
+                    doc = emulator._create(org, attrs, "")
+                except ApiError:
+                    continue  # a contact point shared with a customer already there
+                open_count = rng.choice([0, 0, 1, 2])
+                doc["conversationCounts"] = {
+                    "all": open_count + 3, "snoozed": 0, "open": open_count, "done": 3,
+                }  # fmt: skip
+                created += 1
+        finally:
+            emulator.freeze_clock(frozen)
+    return created
