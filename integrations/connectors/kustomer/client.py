@@ -18,6 +18,9 @@ from integrations.connectors.http import HttpClient, HttpError, parse_ratelimit_
 
 MAX_PAGES = 100
 SEARCH_MAX_CRITERIA = 20
+# Seconds to wait for a bulk job before giving up on it (its records are recovered by the
+# create intents' keys on the next run).
+BULK_WAIT = 60.0
 
 
 class KustomerRefusal(ConnectorError):
@@ -217,15 +220,58 @@ class KustomerClient:
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/updatecustomerattributes
-    def update_customer(self, customer_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def update_customer(self, customer_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """PATCH the given attributes; ``None`` when the customer does not exist (any more)."""
+        if not re.fullmatch(r"[0-9A-Za-z]{1,64}", customer_id):
+            return None
         response = self._call(
             "PATCH",
             f"/v1/customers/{customer_id}",
             kind="update customer",
             idempotent=True,
+            accept=(404,),
             json=dict(body),
         )
+        if response.status_code == 404:
+            return None
         result: dict[str, Any] = response.json()["data"]
+        return result
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/bulkcreatecustomers
+    # https://developer.kustomer.com/kustomer-api-docs/reference/bulk-operations
+    def bulk_create_customers(self, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Create up to 100 customers in one bulk job and wait for it; the per-item results
+        (``{status, objectId, error}``) keyed by each item's ``_clientRef``."""
+        response = self._call(
+            "POST", "/v1/customers/bulk", kind="bulk create customers", idempotent=False, json=items
+        )
+        job: dict[str, Any] = response.json()["data"]
+        delay = 0.5
+        waited = 0.0
+        while str((job.get("attributes") or {}).get("status")) != "complete":
+            if waited >= BULK_WAIT:
+                raise ConnectorError("Kustomer: the bulk job did not finish in time.")
+            self.http.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+            job = self.bulk_job(str(job["id"]))
+        outcomes: dict[str, dict[str, Any]] = {}
+        for batch in self.bulk_batches(str(job["id"])):
+            for result in (batch.get("attributes") or {}).get("results") or []:
+                if isinstance(result, dict) and result.get("_clientRef") is not None:
+                    outcomes[str(result["_clientRef"])] = result
+        return outcomes
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/bulk-operations
+    def bulk_job(self, job_id: str) -> dict[str, Any]:
+        response = self._call("GET", f"/v1/bulk/{job_id}", kind="bulk job")
+        result: dict[str, Any] = response.json()["data"]
+        return result
+
+    # https://developer.kustomer.com/kustomer-api-docs/reference/bulk-operations
+    def bulk_batches(self, job_id: str) -> list[dict[str, Any]]:
+        response = self._call("GET", f"/v1/bulk/{job_id}/batches", kind="bulk job results")
+        result: list[dict[str, Any]] = response.json()["data"]
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/searchcustomers

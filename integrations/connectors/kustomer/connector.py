@@ -76,13 +76,17 @@ class KustomerConnector(Connector):
         CredentialField("api_key", "API key", secret=True, required=False),
     )
     secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"password", "api_key", "token"})
+    # The search maximum (api-notes §1.6); the list endpoint's is 100.
+    search_page_size: ClassVar[int] = 500
+    # From this many creates on, one bulk job (a POST and three reads) beats a POST each.
+    bulk_min_batch: ClassVar[int] = 10
     capabilities = Capabilities(
         name_style=NameStyle.FULL,
         tag_noun="tag",
         supports_deletions=False,
         supports_unsubscribes=False,
-        read_page_size=100,
-        create_batch_size=25,
+        read_page_size=500,
+        create_batch_size=100,
         update_batch_size=25,
         lookup_batch_size=SEARCH_MAX_CRITERIA,
         conditions=(
@@ -152,7 +156,18 @@ class KustomerConnector(Connector):
     # ---- calls -------------------------------------------------------------------------------
 
     def check(self) -> AccountInfo:
-        self.client.list_customers(page=1, page_size=1)
+        """One authenticated read of one customer: it needs the customer read role, so a key
+        without it is caught now rather than in the first run."""
+        try:
+            self.client.list_customers(page=1, page_size=1)
+        except ConnectorError as exc:
+            if exc.status is None and not exc.permanent:
+                raise ConnectorError(
+                    f"Kustomer: {self.subdomain}.kustomerapp.com could not be reached; check "
+                    "the subdomain (unknown subdomain?).",
+                    status=None,
+                ) from None
+            raise
         label = str(self.credentials.get("email") or "") or f"{self.subdomain}.kustomerapp.com"
         return AccountInfo(label=label, details={"subdomain": self.subdomain})
 
@@ -175,23 +190,33 @@ class KustomerConnector(Connector):
         return mappers.contact_from_customer(resource, self._custom_fields)
 
     def list_changed(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        """Search ``customer_updated_at >= since`` oldest first, tombstones included.
+
+        The checkpoint is ``{"updated_at": <updatedAt of the last record applied>, "seen_ids":
+        [ids already yielded at exactly that updatedAt], "revs": {id: rev}}``: reading ``>=``
+        never skips a record that shares the timestamp, and the ties already applied are
+        dropped (unless their ``rev`` moved on). Search pages stop at 100; past the cap the
+        search restarts from the last ``updatedAt`` seen.
+        """
         since: str | None = (checkpoint or {}).get("updated_at") or None
         full = since is None
-        # Ids (with their rev) already yielded at exactly ``since``: ties on updatedAt.
+        # Ids (with their rev) already yielded at exactly ``tie_at``.
         tie_at = since
-        ties: dict[str, str] = dict((checkpoint or {}).get("revs") or {})
-        for record_id in (checkpoint or {}).get("seen") or []:
+        ties: dict[str, str] = {
+            str(k): str(v) for k, v in ((checkpoint or {}).get("revs") or {}).items()
+        }
+        for record_id in (checkpoint or {}).get("seen_ids") or []:
             ties.setdefault(str(record_id), "")
-        size = self.capabilities.read_page_size
-        restarts_at: str | None = None
+        size = self.search_page_size
+        restarted_at: str | None = None
         while True:
             body: dict[str, Any] = {
                 "queryContext": "customer",
                 "sort": [{"customer_updated_at": "asc"}],
+                "includeDeleted": True,
             }
             if since is not None:
                 body["and"] = [{"customer_updated_at": {"gte": since}}]
-                body["includeDeleted"] = True
             result = self.client.search_customers(body, page=1, page_size=size)
             while True:
                 records: list[Contact] = []
@@ -210,7 +235,7 @@ class KustomerConnector(Connector):
                     records.append(contact)
                 page_checkpoint: Checkpoint = {
                     "updated_at": tie_at,
-                    "seen": list(ties),
+                    "seen_ids": list(ties),
                     "revs": dict(ties),
                 }
                 next_link = (result.get("links") or {}).get("next")
@@ -225,11 +250,12 @@ class KustomerConnector(Connector):
                     break
                 result = self.client.follow(str(next_link), body)
             # The 100-page cap: search again from the last updatedAt seen, skipping the ties.
-            if tie_at is None or tie_at == restarts_at:
+            if tie_at is None or tie_at == restarted_at:
                 raise ConnectorError(
-                    "Kustomer: more records share one updatedAt than one search can page through."
+                    "Kustomer: more customers share one updatedAt than one search can page "
+                    "through; the read cannot go on."
                 )
-            since = restarts_at = tie_at
+            since = restarted_at = tie_at
 
     def get_many(self, ids: list[str]) -> list[Contact]:
         found = []
@@ -249,9 +275,7 @@ class KustomerConnector(Connector):
                 "or": [{"customer_email": {"equals": email}} for email in batch],
                 "sort": [{"customer_updated_at": "asc"}],
             }
-            result = self.client.search_customers(
-                body, page=1, page_size=self.capabilities.read_page_size
-            )
+            result = self.client.search_customers(body, page=1, page_size=self.search_page_size)
             while True:
                 for resource in result.get("data") or []:
                     contact = self._contact(resource)
@@ -288,38 +312,133 @@ class KustomerConnector(Connector):
         return ""
 
     def create_many(self, items: list[NewContact]) -> list[WriteResult]:
-        results = []
-        for item in items:
+        """Create customers, stamping each create intent's key as ``externalId`` where the
+        record has none. Batches of ``bulk_min_batch`` or more go through one bulk job
+        (one unit of the rate budget) instead of one POST each."""
+        results: dict[int, WriteResult] = {}
+        bodies: dict[int, dict[str, Any]] = {}
+        for index, item in enumerate(items):
             values = dict(item.values)
             if item.idempotency_key and not values.get(mappers.EXTERNAL_ID):
                 values[mappers.EXTERNAL_ID] = mappers.IDEMPOTENCY_PREFIX + item.idempotency_key
-            results.append(self._write(item.ref, values, None))
+            problem = self._problem(values)
+            if problem:
+                results[index] = WriteResult(ref=item.ref, error=problem, permanent=True)
+            else:
+                bodies[index] = mappers.customer_body(values)
+        if len(bodies) >= self.bulk_min_batch:
+            results.update(self._bulk_create(items, bodies))
+        else:
+            for index, body in bodies.items():
+                results[index] = self._send(items[index].ref, body, None)
+        return [results[index] for index in range(len(items))]
+
+    def _bulk_create(
+        self, items: list[NewContact], bodies: dict[int, dict[str, Any]]
+    ) -> dict[int, WriteResult]:
+        results: dict[int, WriteResult] = {}
+        try:
+            outcomes = self.client.bulk_create_customers(
+                [{**body, "_clientRef": str(index)} for index, body in bodies.items()]
+            )
+        except KustomerRefusal:
+            # The job as a whole was refused: fall back to one request per record, which
+            # tells which record was wrong.
+            return {i: self._send(items[i].ref, body, None) for i, body in bodies.items()}
+        except ConnectorError as exc:
+            if exc.permanent:
+                raise
+            for index in bodies:
+                results[index] = WriteResult(
+                    ref=items[index].ref, error=exc.message, permanent=False
+                )
+            return results
+        created: dict[int, str] = {}
+        for index in bodies:
+            outcome = outcomes.get(str(index))
+            ref = items[index].ref
+            if outcome is None:
+                results[index] = WriteResult(
+                    ref=ref, error="Kustomer: the bulk job reported no result", permanent=False
+                )
+            elif outcome.get("status") == "error" or not outcome.get("objectId"):
+                reason = str(outcome.get("error") or "rejected")
+                results[index] = WriteResult(
+                    ref=ref,
+                    error=f"Kustomer refused {mappers.field_named_in(reason)}: {reason}",
+                    permanent=True,
+                )
+            else:
+                created[index] = str(outcome["objectId"])
+        # Read the new records back with one search on their external ids where they have one.
+        external = {str(bodies[i]["externalId"]): i for i in created if bodies[i].get("externalId")}
+        records = {c.id: c for c in self._by_external_ids(list(external))}
+        missing = [cid for cid in created.values() if cid not in records]
+        records.update({c.id: c for c in self.get_many(missing)})
+        for index, customer_id in created.items():
+            record = records.get(customer_id)
+            results[index] = (
+                WriteResult(ref=items[index].ref, record=record)
+                if record is not None
+                else WriteResult(
+                    ref=items[index].ref,
+                    error="Kustomer: the created customer could not be read back",
+                    permanent=False,
+                )
+            )
         return results
 
-    def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
-        return [self._write(item.id, dict(item.changes), item.id) for item in items]
+    def _by_external_ids(self, external_ids: list[str]) -> list[Contact]:
+        found: list[Contact] = []
+        for start in range(0, len(external_ids), self.search_page_size):
+            batch = external_ids[start : start + self.search_page_size]
+            body = {
+                "queryContext": "customer",
+                "and": [{"customer_externalId": {"in": batch}}],
+                "sort": [{"customer_updated_at": "asc"}],
+            }
+            result = self.client.search_customers(body, page=1, page_size=self.search_page_size)
+            while True:
+                found.extend(self._contact(r) for r in result.get("data") or [])
+                next_link = (result.get("links") or {}).get("next")
+                if not next_link or (_page_of(next_link) or 0) > MAX_PAGES:
+                    break
+                result = self.client.follow(str(next_link), body)
+        return found
 
-    def _write(self, ref: str, values: dict[str, Any], customer_id: str | None) -> WriteResult:
-        problem = self._problem(values)
-        if problem:
-            return WriteResult(ref=ref, error=problem, permanent=True)
-        body = mappers.customer_body(values)
+    def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
+        """PATCH only the changed attributes; list attributes are sent whole (Kustomer
+        replaces arrays) and custom attributes key by key."""
+        results = []
+        for item in items:
+            values = dict(item.changes)
+            problem = self._problem(values)
+            if problem:
+                results.append(WriteResult(ref=item.id, error=problem, permanent=True))
+                continue
+            results.append(self._send(item.id, mappers.customer_body(values), item.id))
+        return results
+
+    def _send(self, ref: str, body: dict[str, Any], customer_id: str | None) -> WriteResult:
         try:
             if customer_id is None:
                 resource = self.client.create_customer(body)
             else:
-                if self.client.get_customer(customer_id) is None:
+                found = self.client.update_customer(customer_id, body)
+                if found is None:
                     return WriteResult(ref=ref, error="Kustomer: customer not found")
-                resource = self.client.update_customer(customer_id, body)
+                resource = found
         except KustomerRefusal as exc:
             return WriteResult(ref=ref, error=exc.message, permanent=True)
         except ConnectorError as exc:
-            if exc.permanent or exc.status is None:
+            if exc.permanent:
                 raise
             return WriteResult(ref=ref, error=exc.message, permanent=False)
         return WriteResult(ref=ref, record=self._contact(resource))
 
     def _retag(self, ids: list[str], tag: str, add: bool) -> list[WriteResult]:
+        """Kustomer has no customer tag endpoint (none in its OpenAPI document): read the
+        tags and PATCH the whole array, only when it changes."""
         results = []
         for record_id in ids:
             resource = self.client.get_customer(record_id)
@@ -331,12 +450,7 @@ class KustomerConnector(Connector):
             if wanted == current:
                 results.append(WriteResult(ref=record_id, record=self._contact(resource)))
                 continue
-            try:
-                updated = self.client.update_customer(record_id, {"tags": wanted})
-            except KustomerRefusal as exc:
-                results.append(WriteResult(ref=record_id, error=exc.message, permanent=True))
-                continue
-            results.append(WriteResult(ref=record_id, record=self._contact(updated)))
+            results.append(self._send(record_id, {"tags": wanted}, record_id))
         return results
 
     def tag(self, ids: list[str], tag: str) -> list[WriteResult]:

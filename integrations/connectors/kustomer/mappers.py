@@ -244,6 +244,22 @@ def customer_body(values: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
+def field_named_in(reason: str) -> str:
+    """The Tandem field an error text from Kustomer names ("Duplicate email ..." -> emails)."""
+    lowered = reason.casefold()
+    for word, key in (
+        ("externalid", EXTERNAL_ID),
+        ("email", EMAILS),
+        ("phone", PHONES),
+        ("custom", "custom attributes"),
+        ("tag", TAGS),
+        ("name", FULL_NAME),
+    ):
+        if word in lowered:
+            return key
+    return "the record"
+
+
 def birthday_problem(value: Any) -> str:
     if value in (None, ""):
         return ""

@@ -45,7 +45,9 @@ def test_it_discovers_custom_attributes_typed_by_suffix(connector: KustomerConne
 def test_it_reads_every_record_once_across_the_page_cap_with_ties(
     connector: KustomerConnector, emulator: KustomerEmulator
 ) -> None:
-    emulator.max_page_size = 2
+    emulator.set_limits(search_max_page_size=2)
+    # 125+ searches: more than an API key's real search budget of 100 a minute.
+    emulator.set_rate_limit(SUBDOMAIN, 1000, search_per_minute=1000)
     emulator.freeze_clock(T0)
     first = seed(emulator, 150)
     emulator.freeze_clock(T0 + dt.timedelta(seconds=1))
