@@ -256,7 +256,10 @@ class KustomerEmulator(Emulator):
         if problem:
             raise ValueError(problem)
         with self.lock:
-            self.orgs[subdomain].metadata[name] = dict(spec)
+            org = self.orgs[subdomain]
+            now = iso(self.clock())
+            org.metadata[name] = {"modifiedBy": org.id, "modifiedAt": now, "updatedAt": now}
+            org.metadata[name].update(spec)
 
     def org(self, subdomain: str) -> Org:
         return self.orgs[subdomain]
@@ -699,6 +702,9 @@ class KustomerEmulator(Emulator):
             item: dict[str, Any] = {
                 "type": spec.get("type") or _suffix_type(name),
                 "displayName": spec.get("displayName") or name,
+                "modifiedBy": spec["modifiedBy"],
+                "modifiedAt": spec["modifiedAt"],
+                "updatedAt": spec["updatedAt"],
             }
             if spec.get("enumeration"):
                 item["enumeration"] = list(spec["enumeration"])
