@@ -66,7 +66,8 @@ WRITABLE = frozenset(
         "avatarUrl", "signedUpAt", "lastActivityAt", "lastCustomerActivityAt", "lastSeenAt",
         "birthdayAt", "createdAt", "importedAt", "emails", "sharedEmails", "phones",
         "sharedPhones", "whatsapps", "socials", "sharedSocials", "urls", "locations", "locale",
-        "timeZone", "defaultLang", "gender", "tags", "sentiment", "custom", "rev",
+        "timeZone", "defaultLang", "gender", "tags", "sentiment", "custom", "rev", "facebookIds",
+        "instagramIds",
     }
 )  # fmt: skip
 TAG_PATTERN = re.compile(r"^[0-9a-zA-Z\u00c0-\u00ff_/<>\-.][0-9a-zA-Z\u00c0-\u00ff _/<>\-.]{0,63}$")
