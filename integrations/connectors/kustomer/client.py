@@ -74,12 +74,15 @@ class KustomerClient:
         subdomain: str,
         token: Callable[[], str],
         renew_token: Callable[[], bool],
+        credential_label: str = "API key",
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.subdomain = subdomain
         self._token = token
         self._renew_token = renew_token
+        # What the bearer token is, for messages: "API key" or "sign-in token".
+        self.credential_label = credential_label
 
     # ---- plumbing ----------------------------------------------------------------------------
 
@@ -94,8 +97,10 @@ class KustomerClient:
                 f"Kustomer: unknown subdomain {self.subdomain!r}.", permanent=True, status=404
             )
         if status == 401:
+            expired = "expired" in message.casefold()
             return ConnectorError(
-                "Kustomer: the credentials were not accepted; authorize the account again.",
+                f"Kustomer: the {self.credential_label} was not accepted"
+                f"{' (it expired)' if expired else ''}; authorize the account again.",
                 reauthorize=True,
                 status=401,
             )

@@ -38,21 +38,47 @@ from integrations.sync.records import (
 )
 
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 SENTIMENTS = ("positive", "neutral", "negative")
 HAS_OPEN = "has open conversations"
 HAS_NO_OPEN = "has no open conversations"
 
 
 def clean_subdomain(value: Any) -> str:
-    """The org subdomain as one lowercase DNS label; ``ValueError`` naming it otherwise (no dots,
-    slashes, ``@``, ports or IP addresses: it is put into a host name)."""
+    """The org subdomain as one lowercase DNS label; ``ValueError`` saying what is wrong
+    otherwise. It is put into a host name, so no dots, slashes, ``@``, ports or addresses."""
     subdomain = str(value or "").strip().lower()
-    if not SUBDOMAIN_RE.fullmatch(subdomain):
+    problem = subdomain_problem(subdomain)
+    if problem:
+        shown = str(value)[:80]
         raise ValueError(
-            f"Kustomer subdomain {str(value)[:80]!r} is not valid: use the single name before "
-            ".kustomerapp.com (letters, digits and hyphens, at most 63)."
+            f"Kustomer subdomain {shown!r} {problem}: give only the name before "
+            ".kustomerapp.com (letters, digits and hyphens)."
         )
     return subdomain
+
+
+def subdomain_problem(subdomain: str) -> str:
+    if not subdomain:
+        return "is empty"
+    if IP_RE.fullmatch(subdomain):
+        return "is an address"
+    for bad, what in (("/", "has a slash"), ("@", "has an @")):
+        if bad in subdomain:
+            return what
+    if "[" in subdomain or subdomain.count(":") > 1:
+        return "is an address"
+    if ":" in subdomain:
+        return "has a port"
+    if "." in subdomain:
+        return "has a dot"
+    if len(subdomain) > 63:
+        return "is longer than 63 characters"
+    if subdomain.startswith("-") or subdomain.endswith("-"):
+        return "starts or ends with a hyphen"
+    if not SUBDOMAIN_RE.fullmatch(subdomain):
+        return "has characters other than letters, digits and hyphens"
+    return ""
 
 
 def _sentiment_is(record: Contact, value: Any) -> bool:
@@ -112,13 +138,15 @@ class KustomerConnector(Connector):
             subdomain=self.subdomain,
             token=self._token,
             renew_token=self._renew_token,
+            credential_label="API key" if self.credentials.get("api_key") else "sign-in token",
         )
         self._custom_fields: dict[str, FieldSpec] | None = None
 
     @classmethod
     def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        subdomain = clean_subdomain(credentials.get("subdomain"))
         cleaned = super().validate_credentials(credentials)
-        cleaned["subdomain"] = clean_subdomain(credentials.get("subdomain"))
+        cleaned["subdomain"] = subdomain
         has_login = bool(cleaned.get("email")) and bool(cleaned.get("password"))
         if not has_login and not cleaned.get("api_key"):
             raise ValueError("Kustomer needs either an API key, or an email and a password.")

@@ -82,18 +82,41 @@ def test_it_raises_reauthorize_when_a_key_is_revoked_mid_run(
 
 
 @pytest.mark.parametrize(
-    "subdomain",
-    ["acme.evil.com", "a/b", "user@acme", "acme:8080", "127.0.0.1", "", "-acme", "a" * 64],
+    ("subdomain", "reason"),
+    [
+        ("acme.evil.com", "has a dot"),
+        ("acme.", "has a dot"),
+        ("a/b", "has a slash"),
+        ("https://acme", "has a slash"),
+        ("user@acme", "has an @"),
+        ("acme:8080", "has a port"),
+        ("127.0.0.1", "is an address"),
+        ("[::1]", "is an address"),
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("-acme", "hyphen"),
+        ("acme-", "hyphen"),
+        ("a" * 64, "longer than 63"),
+        ("ac_me", "characters other than"),
+        ("ac me", "characters other than"),
+        ("acmé", "characters other than"),
+    ],
 )
 def test_it_rejects_a_subdomain_that_is_not_one_label_before_any_request(
-    make_connector: Make, emulator: KustomerEmulator, subdomain: str
+    make_connector: Make, emulator: KustomerEmulator, subdomain: str, reason: str
 ) -> None:
     before = emulator.request_count
-    with pytest.raises(ValueError, match=r"(?i)subdomain"):
+    with pytest.raises(ValueError, match=f"subdomain .*{reason}"):
         KustomerConnector.validate_credentials({"subdomain": subdomain, "api_key": API_KEY})
-    with pytest.raises(ValueError, match=r"(?i)subdomain"):
+    with pytest.raises(ValueError, match=f"subdomain .*{reason}"):
         make_connector(subdomain=subdomain)
     assert emulator.request_count == before
+
+
+def test_it_accepts_a_63_character_label_with_inner_hyphens() -> None:
+    label = "a-" * 31 + "b"
+    cleaned = KustomerConnector.validate_credentials({"subdomain": label, "api_key": API_KEY})
+    assert cleaned["subdomain"] == label
 
 
 def test_it_accepts_a_plain_subdomain_lowercased() -> None:
@@ -104,3 +127,11 @@ def test_it_accepts_a_plain_subdomain_lowercased() -> None:
 def test_it_requires_an_api_key_or_email_and_password() -> None:
     with pytest.raises(ValueError, match="API key"):
         KustomerConnector.validate_credentials({"subdomain": "acme", "email": EMAIL})
+
+
+def test_it_names_the_api_key_when_kustomer_refuses_it(make_connector: Make) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        make_connector(api_key="not-a-real-key-123").check()
+    assert caught.value.message == (
+        "Kustomer: the API key was not accepted; authorize the account again."
+    )
