@@ -73,7 +73,8 @@ class Sandbox:
     def emulator(self, slug: str) -> Any:
         return self.emulators[slug]
 
-    def _bind(self) -> BaseWSGIServer:
+    def bind(self) -> BaseWSGIServer:
+        """Listen on the port (a free one for port 0) and tell each emulator its base URL."""
         self._server = make_server(self.host, self.port, self.wsgi_app(), threaded=True)
         self.port = self._server.server_port
         for slug, emulator in self.emulators.items():
@@ -81,14 +82,14 @@ class Sandbox:
         return self._server
 
     def start(self) -> Sandbox:
-        self._bind()
+        self.bind()
         assert self._server is not None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._bind().serve_forever()
+        self.bind().serve_forever()
 
     def stop(self) -> None:
         if self._server is not None:

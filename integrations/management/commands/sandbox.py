@@ -57,14 +57,13 @@ class Command(BaseCommand):
         sandbox = build_sandbox(
             host=options["host"], port=options["port"], apps=apps, seed=not options["no_seed"]
         )
-        sandbox._bind()
+        server = sandbox.bind()
         for slug in sandbox.emulators:
             self.stdout.write(f"{slug} {sandbox.base_url(slug)}")
         self.stdout.flush()
-        assert sandbox._server is not None
         try:
-            sandbox._server.serve_forever()
+            server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
-            sandbox._server.server_close()
+            server.server_close()
