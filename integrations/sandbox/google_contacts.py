@@ -340,11 +340,8 @@ class GoogleContactsEmulator(Emulator):
 
     def _settle(self, entry: Entry, now: float) -> None:
         if entry.visible_at <= now and entry.shown_seq != entry.seq:
-            entry.shown = (
-                copy.deepcopy(entry.person)
-                if entry.person is not None
-                else copy.deepcopy(entry.tombstone)
-            )
+            state: dict[str, Any] | None = entry.person if entry.person else entry.tombstone
+            entry.shown = copy.deepcopy(state)
             entry.shown_seq = entry.seq
 
     def _settle_book(self, book: Book) -> None:
@@ -363,7 +360,7 @@ class GoogleContactsEmulator(Emulator):
         if any(g["name"] == name for g in book.groups.values()):
             raise ApiError(409, "ALREADY_EXISTS", "Contact group name already exists.")
         group_id = secrets.token_hex(6)
-        group = {
+        group: dict[str, Any] = {
             "resourceName": f"contactGroups/{group_id}",
             "etag": "%" + secrets.token_hex(6),
             "metadata": {"updateTime": _now_iso(self.now())},
@@ -371,7 +368,7 @@ class GoogleContactsEmulator(Emulator):
             "name": name,
             "formattedName": name,
         }
-        book.groups[group["resourceName"]] = group
+        book.groups[f"contactGroups/{group_id}"] = group
         return group
 
     # HTTP ----------------------------------------------------------------------------------

@@ -1,0 +1,465 @@
+"""Google Contacts through the People API.
+
+Change feed: the first run (and any run whose sync token expired) lists every contact with
+``requestSyncToken=true`` (``Page.full_scan``); later runs pass the stored ``syncToken`` and get
+only changes, deletions as tombstones. Google hands out ``nextSyncToken`` on the last page only,
+so only the last page carries ``{"sync_token": ...}``; earlier pages carry the checkpoint the run
+started from. Saving that is safe: a crash re-reads those pages, and the engine skips records
+already applied by id + etag.
+
+``find_by_emails`` lists the whole book (bounded, ``MAX_LOOKUP_PAGES`` pages of 1000) and
+indexes it by email, rather than ``searchContacts``, which Google documents as eventually
+consistent (it needs a warm-up and misses fresh writes). Records this connector wrote are laid
+over the listing, since listings lag behind writes.
+
+Updates write only the Person fields the changes touch (``updateMask``); names, organization and
+custom fields are shared between several Tandem fields, so those are merged into the stored
+person first. A stale etag means someone edited the contact meanwhile: the contact is read
+again, only the requested changes are re-applied, and the write is tried again (2 tries).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from integrations.connectors.base import (
+    AccountInfo,
+    Capabilities,
+    ConditionSpec,
+    Connector,
+    ConnectorError,
+    CredentialField,
+    FieldSpec,
+    FieldType,
+    NameStyle,
+)
+from integrations.connectors.google_contacts import mappers
+from integrations.connectors.google_contacts.client import (
+    PREFIX,
+    GoogleApiError,
+    PeopleClient,
+    refresh_access_token,
+)
+from integrations.sync.records import (
+    Checkpoint,
+    Contact,
+    ContactUpdate,
+    NewContact,
+    Page,
+    WriteResult,
+    custom_key,
+    normalize_email,
+)
+
+BATCH = 200
+READ_PAGE_SIZE = 500
+LOOKUP_PAGE_SIZE = 1000
+MAX_LOOKUP_PAGES = 20
+FIELD_DISCOVERY_PAGE_SIZE = 200
+REFRESH_MARGIN = 120.0
+UPDATE_TRIES = 2
+
+
+def _has_label(contact: Contact, value: Any) -> bool:
+    wanted = str(value or "").strip().casefold()
+    return any(t.casefold() == wanted for t in contact.tags)
+
+
+def _lacks_label(contact: Contact, value: Any) -> bool:
+    return not _has_label(contact, value)
+
+
+STANDARD_FIELDS = (
+    FieldSpec("first_name", "First name", FieldType.TEXT, canonical="name.first"),
+    FieldSpec("last_name", "Last name", FieldType.TEXT, canonical="name.last"),
+    FieldSpec("emails", "Emails", FieldType.EMAIL, multi=True, canonical="email"),
+    FieldSpec("phones", "Phones", FieldType.PHONE, multi=True, canonical="phone"),
+    FieldSpec("company", "Company", FieldType.TEXT, canonical="company"),
+    FieldSpec("job_title", "Job title", FieldType.TEXT, canonical="job_title"),
+    FieldSpec("addresses", "Addresses", FieldType.TEXT, multi=True, canonical="address"),
+    FieldSpec("birthday", "Birthday", FieldType.DATE, canonical="birthday"),
+    FieldSpec("urls", "Websites", FieldType.URL, multi=True, canonical="url"),
+    FieldSpec("notes", "Notes", FieldType.LONG_TEXT, canonical="notes"),
+    FieldSpec("tags", "Labels", FieldType.TAGS, multi=True, canonical="tags"),
+)
+
+
+class GoogleContactsConnector(Connector):
+    slug = "google_contacts"
+    name = "Google Contacts"
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = (
+        CredentialField("refresh_token", "Refresh token", secret=True),
+        CredentialField("access_token", "Access token", secret=True, required=False),
+        CredentialField("expires_at", "Access token expiry (epoch seconds)", required=False),
+    )
+    secret_credential_keys = frozenset({"access_token", "refresh_token"})
+    capabilities = Capabilities(
+        name_style=NameStyle.SPLIT,
+        tag_noun="label",
+        supports_tags=True,
+        supports_deletions=True,
+        supports_unsubscribes=False,
+        read_page_size=READ_PAGE_SIZE,
+        create_batch_size=BATCH,
+        update_batch_size=BATCH,
+        lookup_batch_size=BATCH,
+        conditions=(
+            ConditionSpec("google_contacts.has_label", "Has label", _has_label),
+            ConditionSpec("google_contacts.lacks_label", "Does not have label", _lacks_label),
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.api = PeopleClient(self.http, token=self._token, refresh=self._refresh)
+        self._groups: dict[str, str] | None = None
+        self._written: dict[str, Contact] = {}
+
+    # Tokens --------------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        token = str(self.credentials.get("access_token") or "")
+        expires_at = float(self.credentials.get("expires_at") or 0)
+        if not token or expires_at - REFRESH_MARGIN <= time.time():
+            return self._refresh()
+        return token
+
+    def _refresh(self) -> str:
+        refresh_token = str(self.credentials.get("refresh_token") or "")
+        if not refresh_token:
+            raise ConnectorError(
+                f"{PREFIX} no refresh token is stored; authorize the account again.",
+                reauthorize=True,
+            )
+        fresh = refresh_access_token(self.http, refresh_token)
+        self.save_credentials({**self.credentials, **fresh})
+        return str(fresh["access_token"])
+
+    # Reads ---------------------------------------------------------------------------------
+
+    def check(self) -> AccountInfo:
+        me = self.api.me()
+        emails = [e.get("value") for e in me.get("emailAddresses") or [] if e.get("value")]
+        return AccountInfo(label=str(emails[0]) if emails else "Google account")
+
+    def fields(self) -> list[FieldSpec]:
+        page = self.api.list_connections(
+            page_size=FIELD_DISCOVERY_PAGE_SIZE, person_fields="userDefined"
+        )
+        keys: dict[str, None] = {}
+        for person in page.get("connections") or []:
+            for item in person.get("userDefined") or []:
+                if item.get("key"):
+                    keys.setdefault(str(item["key"]), None)
+        custom = [
+            FieldSpec(custom_key(key), key, FieldType.TEXT, custom=True) for key in sorted(keys)
+        ]
+        return [*STANDARD_FIELDS, *custom]
+
+    def groups(self, *, fresh: bool = False) -> dict[str, str]:
+        """User contact groups (labels): resourceName -> name."""
+        if self._groups is None or fresh:
+            listed = self.api.list_groups()
+            self._groups = {
+                str(g["resourceName"]): str(g.get("name") or "")
+                for g in listed.get("contactGroups") or []
+                if g.get("groupType") == "USER_CONTACT_GROUP"
+            }
+        return self._groups
+
+    def _contact(self, person: dict[str, Any]) -> Contact:
+        return mappers.person_to_contact(person, self.groups())
+
+    def list_changed(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        start: Checkpoint = dict(checkpoint or {})
+        sync_token = str(start.get("sync_token") or "")
+        self.groups(fresh=True)
+        if sync_token:
+            try:
+                yield from self._pages(start, sync_token)
+                return
+            except GoogleApiError as exc:
+                if not exc.expired_sync_token:
+                    raise
+            start = {}
+        yield from self._pages(start, "")
+
+    def _pages(self, start: Checkpoint, sync_token: str) -> Iterator[Page]:
+        full = not sync_token
+        page_token = ""
+        while True:
+            answer = self.api.list_connections(
+                page_size=READ_PAGE_SIZE, page_token=page_token, sync_token=sync_token
+            )
+            records = [self._contact(p) for p in answer.get("connections") or []]
+            page_token = str(answer.get("nextPageToken") or "")
+            if page_token:
+                yield Page(records=records, checkpoint=dict(start), full_scan=full)
+                continue
+            next_sync = str(answer.get("nextSyncToken") or "")
+            checkpoint = {"sync_token": next_sync} if next_sync else dict(start)
+            yield Page(records=records, checkpoint=checkpoint, full_scan=full)
+            return
+
+    def _read(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored persons by the name asked for (Google answers for previous names too)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            answer = self.api.batch_get(ids[start : start + BATCH])
+            for item in answer.get("responses") or []:
+                if item.get("person"):
+                    found[str(item.get("requestedResourceName"))] = item["person"]
+        return found
+
+    def get_many(self, ids: list[str]) -> list[Contact]:
+        if not ids:
+            return []
+        people = self._read(list(dict.fromkeys(ids)))
+        return [self._contact(p) for p in people.values()]
+
+    def find_by_emails(self, emails: list[str]) -> dict[str, list[Contact]]:
+        wanted = {normalize_email(e) for e in emails if e and e.strip()}
+        if not wanted:
+            return {}
+        by_id: dict[str, Contact] = {}
+        page_token = ""
+        for _ in range(MAX_LOOKUP_PAGES):
+            answer = self.api.list_connections(page_size=LOOKUP_PAGE_SIZE, page_token=page_token)
+            for person in answer.get("connections") or []:
+                contact = self._contact(person)
+                by_id[contact.id] = contact
+            page_token = str(answer.get("nextPageToken") or "")
+            if not page_token:
+                break
+        else:
+            raise ConnectorError(
+                f"{PREFIX} the contact book is larger than {MAX_LOOKUP_PAGES * LOOKUP_PAGE_SIZE} "
+                "contacts, too large to look up by email."
+            )
+        by_id.update(self._written)
+        found: dict[str, list[Contact]] = {}
+        for contact in by_id.values():
+            if contact.deleted:
+                continue
+            for email in set(contact.normalized_emails) & wanted:
+                found.setdefault(email, []).append(contact)
+        return found
+
+    # Writes --------------------------------------------------------------------------------
+
+    def _remember(self, contact: Contact) -> Contact:
+        self._written[contact.id] = contact
+        return contact
+
+    def _refusal(self, ref: str, exc: GoogleApiError) -> WriteResult:
+        if not exc.permanent:
+            raise exc
+        reason = str(exc.error.get("message") or exc.google_status or "refused")
+        field = mappers.refused_field(exc.error)
+        return WriteResult(
+            ref=ref, error=f"{PREFIX[:-1]} refused {field}: {reason}"[:500], permanent=True
+        )
+
+    def create_many(self, items: list[NewContact]) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        for start in range(0, len(items), BATCH):
+            results.extend(self._create_batch(items[start : start + BATCH]))
+        return results
+
+    def _create_batch(self, items: list[NewContact]) -> list[WriteResult]:
+        people = [mappers.new_person(i.values, i.idempotency_key) for i in items]
+        try:
+            answer = self.api.batch_create(people)
+        except GoogleApiError as exc:
+            if exc.status != 400 or len(items) == 1:
+                if exc.status == 400:
+                    return [self._refusal(items[0].ref, exc)]
+                raise
+            # Google refuses the whole batch for one bad contact: write them one by one.
+            return [
+                self._create_one(item, person) for item, person in zip(items, people, strict=True)
+            ]
+        results = []
+        for item, created in zip(items, answer.get("createdPeople") or [], strict=True):
+            person = created.get("person")
+            if person:
+                results.append(
+                    WriteResult(ref=item.ref, record=self._remember(self._contact(person)))
+                )
+            else:
+                message = str((created.get("status") or {}).get("message") or "not created")
+                results.append(
+                    WriteResult(ref=item.ref, error=f"{PREFIX[:-1]} refused the contact: {message}")
+                )
+        self._label_new(items, results)
+        return results
+
+    def _create_one(self, item: NewContact, person: dict[str, Any]) -> WriteResult:
+        try:
+            created = self.api.create(person)
+        except GoogleApiError as exc:
+            if exc.status == 400:
+                return self._refusal(item.ref, exc)
+            raise
+        result = WriteResult(ref=item.ref, record=self._remember(self._contact(created)))
+        self._label_new([item], [result])
+        return result
+
+    def _label_new(self, items: list[NewContact], results: list[WriteResult]) -> None:
+        """Labels asked for at creation are contact-group memberships, added afterwards."""
+        by_tag: dict[str, list[int]] = {}
+        for index, (item, result) in enumerate(zip(items, results, strict=True)):
+            if result.ok:
+                for tag in item.values.get("tags") or []:
+                    by_tag.setdefault(str(tag), []).append(index)
+        for tag, indexes in by_tag.items():
+            tagged = self.tag([r.id for i in indexes if (r := results[i].record)], tag)
+            for index, outcome in zip(indexes, tagged, strict=True):
+                if outcome.ok:
+                    results[index].record = outcome.record
+
+    def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        for start in range(0, len(items), BATCH):
+            results.extend(self._update_batch(items[start : start + BATCH]))
+        return results
+
+    def _update_batch(self, items: list[ContactUpdate]) -> list[WriteResult]:
+        results: dict[str, WriteResult] = {}
+        tag_changes = {i.id: i.changes["tags"] for i in items if "tags" in i.changes}
+        writes = [i for i in items if set(i.changes) - {"tags"}]
+        need = [i.id for i in writes if mappers.needs_current(i.changes) or not i.version]
+        current = self._read(need) if need else {}
+        bodies: dict[str, dict[str, Any]] = {}
+        mask: set[str] = set()
+        for item in writes:
+            if item.id in need and item.id not in current:
+                results[item.id] = WriteResult(ref=item.id, error=f"{PREFIX} contact not found")
+                continue
+            stored = current.get(item.id)
+            body, fields = mappers.changes_to_person(item.changes, stored)
+            body["etag"] = stored["etag"] if stored else item.version
+            bodies[item.id] = body
+            mask |= fields
+        # One mask for the batch: every person must then carry every masked field.
+        if bodies and len({frozenset(self._fields_of(i)) for i in writes if i.id in bodies}) == 1:
+            try:
+                answer = self.api.batch_update(bodies, mask)
+            except GoogleApiError as exc:
+                if exc.status != 400:
+                    raise
+            else:
+                for name, outcome in (answer.get("updateResult") or {}).items():
+                    if outcome.get("person"):
+                        contact = self._remember(self._contact(outcome["person"]))
+                        results[name] = WriteResult(ref=name, record=contact)
+        for item in writes:
+            if item.id not in results:
+                results[item.id] = self._update_one(item, current.get(item.id))
+        for item in items:
+            if item.id in tag_changes and (item.id not in results or results[item.id].ok):
+                results[item.id] = self._retag(item.id, tag_changes[item.id], results.get(item.id))
+        return [results[i.id] for i in items]
+
+    @staticmethod
+    def _fields_of(item: ContactUpdate) -> set[str]:
+        return mappers.changes_to_person(item.changes, {})[1]
+
+    def _update_one(self, item: ContactUpdate, stored: dict[str, Any] | None) -> WriteResult:
+        for attempt in range(UPDATE_TRIES):
+            body, mask = mappers.changes_to_person(item.changes, stored)
+            body["etag"] = stored["etag"] if stored else item.version
+            try:
+                person = self.api.update(item.id, body, mask)
+            except GoogleApiError as exc:
+                if exc.stale_etag and attempt + 1 < UPDATE_TRIES:
+                    stored = self.api.get(item.id)
+                    continue
+                if exc.stale_etag:
+                    return WriteResult(
+                        ref=item.id,
+                        error=f"{PREFIX} the contact kept changing while it was written",
+                        permanent=False,
+                    )
+                if exc.status in (400, 404):
+                    return self._refusal(item.id, exc)
+                raise
+            return WriteResult(ref=item.id, record=self._remember(self._contact(person)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retag(self, record_id: str, tags: Any, previous: WriteResult | None) -> WriteResult:
+        """Make the record's labels exactly ``tags``."""
+        wanted = {str(t) for t in tags or []}
+        record = previous.record if previous and previous.record else None
+        if record is None:
+            found = self.get_many([record_id])
+            if not found:
+                return WriteResult(ref=record_id, error=f"{PREFIX} contact not found")
+            record = found[0]
+        have = set(record.tags)
+        outcome = WriteResult(ref=record_id, record=record)
+        for tag in sorted(wanted - have):
+            outcome = self.tag([record_id], tag)[0]
+        for tag in sorted(have - wanted):
+            outcome = self.untag([record_id], tag)[0]
+        return outcome
+
+    def _group(self, name: str, *, create: bool) -> str:
+        for fresh in (False, True):
+            for resource_name, group_name in self.groups(fresh=fresh).items():
+                if group_name == name:
+                    return resource_name
+        if not create:
+            return ""
+        try:
+            group = self.api.create_group(name)
+        except GoogleApiError as exc:
+            if exc.status != 409:
+                raise
+            return self._group(name, create=False)
+        self.groups()[str(group["resourceName"])] = name
+        return str(group["resourceName"])
+
+    def tag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        return self._membership(ids, tag, add=True)
+
+    def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        return self._membership(ids, tag, add=False)
+
+    def _membership(self, ids: list[str], tag: str, *, add: bool) -> list[WriteResult]:
+        if not ids:
+            return []
+        group = self._group(tag, create=add)
+        refused: dict[str, str] = {}
+        if group:
+            for start in range(0, len(ids), BATCH):
+                chunk = ids[start : start + BATCH]
+                try:
+                    answer = self.api.modify_members(
+                        group, add=chunk if add else None, remove=None if add else chunk
+                    )
+                except GoogleApiError as exc:
+                    if exc.status != 400:
+                        raise
+                    for record_id in chunk:
+                        refused[record_id] = self._refusal(record_id, exc).error
+                    continue
+                for name in answer.get("notFoundResourceNames") or []:
+                    refused[str(name)] = f"{PREFIX} contact not found"
+                for name in answer.get("canNotRemoveLastContactGroupResourceNames") or []:
+                    refused[str(name)] = (
+                        f"{PREFIX[:-1]} refused tags: a contact must keep at least one label"
+                    )
+        current = self._read([i for i in ids if i not in refused])
+        results = []
+        for record_id in ids:
+            if record_id in refused:
+                results.append(WriteResult(ref=record_id, error=refused[record_id]))
+            elif record_id in current:
+                contact = self._remember(self._contact(current[record_id]))
+                results.append(WriteResult(ref=record_id, record=contact))
+            else:
+                results.append(WriteResult(ref=record_id, error=f"{PREFIX} contact not found"))
+        return results

@@ -1,0 +1,287 @@
+"""Pure translations between People API ``Person`` JSON and Tandem's ``Contact``.
+
+``id`` is the resourceName, ``version`` the etag, ``updated_at`` the contact source's updateTime,
+``deleted`` comes from ``metadata.deleted`` (sync responses), the create-intent key from the
+``clientData`` entry ``tandemIntent`` and ``facts["previous_ids"]`` from
+``metadata.previousResourceNames``. Labels are user contact groups, named through ``groups``
+(resourceName -> name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from integrations.sync.records import (
+    ADDRESSES,
+    BIRTHDAY,
+    COMPANY,
+    CUSTOM_PREFIX,
+    EMAILS,
+    FIRST_NAME,
+    JOB_TITLE,
+    LAST_NAME,
+    NOTES,
+    PHONES,
+    TAGS,
+    URLS,
+    Contact,
+    custom_key,
+)
+
+INTENT_KEY = "tandemIntent"
+# Tandem field key -> the Person field holding it.
+PERSON_FIELD = {
+    FIRST_NAME: "names",
+    LAST_NAME: "names",
+    EMAILS: "emailAddresses",
+    PHONES: "phoneNumbers",
+    COMPANY: "organizations",
+    JOB_TITLE: "organizations",
+    ADDRESSES: "addresses",
+    BIRTHDAY: "birthdays",
+    URLS: "urls",
+    NOTES: "biographies",
+}
+# Person field -> the Tandem field named in error messages.
+FIELD_NAME = {
+    "names": "name",
+    "emailAddresses": EMAILS,
+    "phoneNumbers": PHONES,
+    "organizations": COMPANY,
+    "addresses": ADDRESSES,
+    "birthdays": BIRTHDAY,
+    "urls": URLS,
+    "biographies": NOTES,
+    "userDefined": "custom fields",
+    "clientData": "client data",
+    "memberships": TAGS,
+}
+ADDRESS_KEYS = {
+    "street": "streetAddress",
+    "city": "city",
+    "region": "region",
+    "postal_code": "postalCode",
+    "country": "country",
+    "type": "type",
+}
+DATE_PATTERN = re.compile(r"^(\d{4}|-)?-?(\d{1,2})-(\d{1,2})$")
+
+
+def _first(person: Mapping[str, Any], key: str) -> dict[str, Any]:
+    items = person.get(key) or []
+    return dict(items[0]) if items else {}
+
+
+def _values(person: Mapping[str, Any], key: str) -> list[str]:
+    return [str(i["value"]) for i in person.get(key) or [] if str(i.get("value") or "").strip()]
+
+
+def parse_time(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def group_names(person: Mapping[str, Any], groups: Mapping[str, str]) -> list[str]:
+    names = []
+    for membership in person.get("memberships") or []:
+        group = (membership.get("contactGroupMembership") or {}).get("contactGroupResourceName")
+        if isinstance(group, str) and group in groups:
+            names.append(groups[group])
+    return names
+
+
+def format_date(date: Mapping[str, Any]) -> str:
+    month, day = int(date.get("month") or 0), int(date.get("day") or 0)
+    if not month or not day:
+        return ""
+    year = int(date.get("year") or 0)
+    return f"{year:04d}-{month:02d}-{day:02d}" if year else f"--{month:02d}-{day:02d}"
+
+
+def parse_date(value: str) -> dict[str, int]:
+    """``YYYY-MM-DD`` (or ``--MM-DD`` without a year) as a Google ``Date``. Out-of-range parts
+    are passed on as given: Google names the bad field."""
+    text = str(value).strip()
+    match = DATE_PATTERN.match(text)
+    if not match:
+        return {"month": 0, "day": 0}
+    year, month, day = match.groups()
+    date = {"month": int(month), "day": int(day)}
+    if year and year != "-":
+        date["year"] = int(year)
+    return date
+
+
+def person_to_contact(person: Mapping[str, Any], groups: Mapping[str, str]) -> Contact:
+    metadata = person.get("metadata") or {}
+    sources = metadata.get("sources") or [{}]
+    contact = Contact(
+        id=str(person["resourceName"]),
+        version=str(person.get("etag") or ""),
+        updated_at=parse_time(str(sources[0].get("updateTime") or "")),
+        deleted=bool(metadata.get("deleted")),
+    )
+    previous = list(metadata.get("previousResourceNames") or [])
+    if previous:
+        contact.facts["previous_ids"] = previous
+    for item in person.get("clientData") or []:
+        if item.get("key") == INTENT_KEY:
+            contact.idempotency_key = str(item.get("value") or "")
+    if contact.deleted:
+        return contact
+    values = contact.values
+    name = _first(person, "names")
+    if name.get("givenName"):
+        values[FIRST_NAME] = name["givenName"]
+    if name.get("familyName"):
+        values[LAST_NAME] = name["familyName"]
+    for key, source in ((EMAILS, "emailAddresses"), (PHONES, "phoneNumbers"), (URLS, "urls")):
+        found = _values(person, source)
+        if found:
+            values[key] = found
+    organization = _first(person, "organizations")
+    if organization.get("name"):
+        values[COMPANY] = organization["name"]
+    if organization.get("title"):
+        values[JOB_TITLE] = organization["title"]
+    addresses = [
+        {ours: str(item.get(theirs) or "") for ours, theirs in ADDRESS_KEYS.items()}
+        for item in person.get("addresses") or []
+    ]
+    for address, item in zip(addresses, person.get("addresses") or [], strict=True):
+        if not address["country"] and item.get("countryCode"):
+            address["country"] = str(item["countryCode"])
+    if addresses:
+        values[ADDRESSES] = addresses
+    birthday = format_date(_first(person, "birthdays").get("date") or {})
+    if birthday:
+        values[BIRTHDAY] = birthday
+    notes = _first(person, "biographies").get("value")
+    if notes:
+        values[NOTES] = notes
+    tags = group_names(person, groups)
+    if tags:
+        values[TAGS] = tags
+    for item in person.get("userDefined") or []:
+        if item.get("key"):
+            values[custom_key(str(item["key"]))] = str(item.get("value") or "")
+    return contact
+
+
+def needs_current(changes: Mapping[str, Any]) -> bool:
+    """Whether writing ``changes`` needs the stored person: fields that share one Person field
+    with another Tandem field (names, organization, custom fields) are replaced wholesale."""
+    return any(
+        key in (FIRST_NAME, LAST_NAME, COMPANY, JOB_TITLE) or key.startswith(CUSTOM_PREFIX)
+        for key in changes
+    )
+
+
+def changes_to_person(
+    changes: Mapping[str, Any], current: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], set[str]]:
+    """The Person body and update mask that write ``changes``. ``current`` (the stored person)
+    supplies the parts of shared Person fields that do not change. Tags are not written here
+    (they are contact-group memberships, see ``tag``/``untag``)."""
+    current = current or {}
+    body: dict[str, Any] = {}
+    mask: set[str] = set()
+    if FIRST_NAME in changes or LAST_NAME in changes:
+        name = {
+            k: v
+            for k, v in _first(current, "names").items()
+            if k in ("givenName", "familyName", "middleName", "honorificPrefix", "honorificSuffix")
+        }
+        if FIRST_NAME in changes:
+            name["givenName"] = str(changes[FIRST_NAME] or "")
+        if LAST_NAME in changes:
+            name["familyName"] = str(changes[LAST_NAME] or "")
+        body["names"] = [name] if any(name.values()) else []
+        mask.add("names")
+    if EMAILS in changes:
+        body["emailAddresses"] = [{"value": str(v)} for v in _as_list(changes[EMAILS])]
+        mask.add("emailAddresses")
+    if PHONES in changes:
+        body["phoneNumbers"] = [{"value": str(v)} for v in _as_list(changes[PHONES])]
+        mask.add("phoneNumbers")
+    if URLS in changes:
+        body["urls"] = [{"value": str(v)} for v in _as_list(changes[URLS])]
+        mask.add("urls")
+    if COMPANY in changes or JOB_TITLE in changes:
+        organizations = [dict(o) for o in current.get("organizations") or []]
+        first = organizations[0] if organizations else {}
+        first = {k: v for k, v in first.items() if k != "metadata"}
+        if COMPANY in changes:
+            first["name"] = str(changes[COMPANY] or "")
+        if JOB_TITLE in changes:
+            first["title"] = str(changes[JOB_TITLE] or "")
+        rest = [{k: v for k, v in o.items() if k != "metadata"} for o in organizations[1:]]
+        body["organizations"] = ([first] if any(first.values()) else []) + rest
+        mask.add("organizations")
+    if ADDRESSES in changes:
+        body["addresses"] = [
+            {
+                theirs: str(address.get(ours) or "")
+                for ours, theirs in ADDRESS_KEYS.items()
+                if address.get(ours)
+            }
+            for address in _as_list(changes[ADDRESSES])
+            if isinstance(address, Mapping)
+        ]
+        mask.add("addresses")
+    if BIRTHDAY in changes:
+        value = changes[BIRTHDAY]
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        body["birthdays"] = [{"date": parse_date(str(value))}] if value else []
+        mask.add("birthdays")
+    if NOTES in changes:
+        notes = str(changes[NOTES] or "")
+        body["biographies"] = [{"value": notes, "contentType": "TEXT_PLAIN"}] if notes else []
+        mask.add("biographies")
+    custom = {k[len(CUSTOM_PREFIX) :]: v for k, v in changes.items() if k.startswith(CUSTOM_PREFIX)}
+    if custom:
+        kept = [
+            {"key": i["key"], "value": i.get("value", "")}
+            for i in current.get("userDefined") or []
+            if i.get("key") not in custom
+        ]
+        added = [{"key": k, "value": str(v)} for k, v in custom.items() if v not in (None, "")]
+        body["userDefined"] = kept + added
+        mask.add("userDefined")
+    return body, mask
+
+
+def new_person(values: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
+    body, _ = changes_to_person({k: v for k, v in values.items() if k != TAGS})
+    body = {k: v for k, v in body.items() if v}
+    if idempotency_key:
+        body["clientData"] = [{"key": INTENT_KEY, "value": idempotency_key}]
+    return body
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list | tuple):
+        return [v for v in value if v not in (None, "")]
+    return [value]
+
+
+def refused_field(error: Mapping[str, Any]) -> str:
+    """The Tandem field a Google ``BadRequest`` names, e.g. ``birthdays[0].date`` -> birthday."""
+    for detail in error.get("details") or []:
+        for violation in detail.get("fieldViolations") or []:
+            path = str(violation.get("field") or "")
+            path = re.sub(r"^contacts\[[^\]]*\]\.", "", path)
+            head = re.split(r"[\[.]", path, maxsplit=1)[0]
+            if head:
+                return FIELD_NAME.get(head, head)
+    return "the contact"
