@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from integrations.connectors.base import ConnectorError
+from integrations.connectors.google_contacts.connector import GoogleContactsConnector
+from integrations.sandbox.google_contacts import GoogleContactsEmulator
+from integrations.sync.records import ContactUpdate, NewContact
+from tests.integrations.connectors.google_contacts.conftest import EMAIL, person
+
+
+def test_it_refreshes_the_access_token_shortly_before_it_expires(
+    connector: GoogleContactsConnector,
+    emulator: GoogleContactsEmulator,
+    saved: list[dict[str, Any]],
+) -> None:
+    old = connector.credentials["access_token"]
+    connector.credentials["expires_at"] = time.time() + 30
+
+    connector.check()
+
+    assert len(saved) == 1 and saved[0]["access_token"] != old
+    assert saved[0]["expires_at"] > time.time() + 3000
+    assert saved[0]["refresh_token"] == connector.credentials["refresh_token"]
+    assert emulator.requests["unauthenticated"] == 0
+
+
+def test_it_refreshes_once_after_a_401(
+    connector: GoogleContactsConnector,
+    emulator: GoogleContactsEmulator,
+    saved: list[dict[str, Any]],
+) -> None:
+    emulator.expire_access_tokens(EMAIL)
+
+    assert connector.check().label == EMAIL
+    assert emulator.requests["unauthenticated"] == 1 and len(saved) == 1
+
+
+def test_it_asks_for_reauthorization_when_the_grant_is_revoked(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.revoke(EMAIL)
+
+    with pytest.raises(ConnectorError) as raised:
+        connector.check()
+
+    assert raised.value.reauthorize
+    assert raised.value.message.startswith("Google Contacts:")
+    assert connector.credentials["refresh_token"] not in raised.value.message
+
+
+def test_it_lists_everything_then_only_changes(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("integrations.connectors.google_contacts.connector.READ_PAGE_SIZE", 2)
+    names = [emulator.add_contact(EMAIL, person(f"P{i}", "X", f"p{i}@x.example")) for i in range(3)]
+
+    pages = list(connector.list_changed(None))
+
+    assert [len(p.records) for p in pages] == [2, 1] and all(p.full_scan for p in pages)
+    assert pages[0].checkpoint == {} and "sync_token" in pages[1].checkpoint
+    emulator.edit_contact(EMAIL, names[1]["resourceName"], names=[{"givenName": "Pia"}])
+    changed = list(connector.list_changed(pages[-1].checkpoint))
+    assert [c.values["first_name"] for p in changed for c in p.records] == ["Pia"]
+    assert not changed[0].full_scan
+
+
+def test_it_rescans_everything_when_the_sync_token_expired(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    checkpoint = list(connector.list_changed(None))[-1].checkpoint
+    emulator.advance(8 * 24 * 3600)
+
+    pages = list(connector.list_changed(checkpoint))
+
+    assert pages[0].full_scan and [c.values["first_name"] for c in pages[0].records] == ["Ann"]
+    assert emulator.requests["connections.list.expired"] == 1
+
+
+def test_it_reports_deletions_and_previous_resource_names(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    gone = emulator.add_contact(EMAIL, person("Gone", "Soon", "gone@x.example"))
+    moved = emulator.add_contact(EMAIL, person("Mo", "Ved", "mo@x.example"))
+    checkpoint = list(connector.list_changed(None))[-1].checkpoint
+    emulator.delete_contact(EMAIL, gone["resourceName"])
+    new_name = emulator.change_resource_name(EMAIL, moved["resourceName"])
+
+    records = {c.id: c for p in connector.list_changed(checkpoint) for c in p.records}
+
+    assert records[gone["resourceName"]].deleted
+    assert records[new_name].facts["previous_ids"] == [moved["resourceName"]]
+
+
+def test_it_retries_a_rate_limited_listing(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    emulator.fail_next(2, 429)
+
+    pages = list(connector.list_changed(None))
+
+    assert len(pages[0].records) == 1 and emulator.requests["fault"] == 2
+
+
+def test_it_creates_a_batch_and_reads_the_intent_key_back(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    items = [
+        NewContact(
+            ref="a",
+            values={"first_name": "Ada", "emails": ["ada@x.example"]},
+            idempotency_key="k-a",
+        ),
+        NewContact(
+            ref="b", values={"first_name": "Bo", "birthday": "1990-04-02"}, idempotency_key="k-b"
+        ),
+    ]
+
+    results = connector.create_many(items)
+    listed = [c for p in connector.list_changed(None) for c in p.records]
+
+    assert [r.ok for r in results] == [True, True]
+    assert emulator.requests["people.batchCreateContacts"] == 1
+    assert {c.idempotency_key for c in listed} == {"k-a", "k-b"}
+    assert results[1].record is not None and results[1].record.values["birthday"] == "1990-04-02"
+
+
+def test_it_refuses_one_bad_contact_and_creates_the_rest(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    items = [
+        NewContact(ref="a", values={"first_name": "Ada"}),
+        NewContact(ref="b", values={"first_name": "Bo", "birthday": "1990-13-40"}),
+    ]
+
+    results = connector.create_many(items)
+
+    assert results[0].ok
+    assert results[1].error.startswith("Google Contacts refused birthday:")
+    assert results[1].permanent
+    assert len(emulator.contacts(EMAIL)) == 1
+
+
+def test_it_updates_a_batch_keeping_untouched_name_parts(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    a = emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    b = emulator.add_contact(EMAIL, person("Bob", "Ray", "bob@x.example"))
+
+    results = connector.update_many(
+        [
+            ContactUpdate(id=a["resourceName"], changes={"first_name": "Anna"}, version=a["etag"]),
+            ContactUpdate(id=b["resourceName"], changes={"first_name": "Rob"}, version=b["etag"]),
+        ]
+    )
+
+    assert [r.ok for r in results] == [True, True]
+    assert emulator.requests["people.batchUpdateContacts"] == 1
+    stored = emulator.contact(EMAIL, a["resourceName"])
+    assert stored["names"][0]["givenName"] == "Anna" and stored["names"][0]["familyName"] == "Lee"
+    assert stored["etag"] != a["etag"]
+
+
+def test_it_rereads_and_rewrites_a_contact_edited_meanwhile(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    a = emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    emulator.edit_contact(EMAIL, a["resourceName"], phoneNumbers=[{"value": "+31 20 555 0101"}])
+
+    results = connector.update_many(
+        [
+            ContactUpdate(
+                id=a["resourceName"], changes={"emails": ["ann@new.example"]}, version=a["etag"]
+            )
+        ]
+    )
+
+    assert results[0].ok
+    stored = emulator.contact(EMAIL, a["resourceName"])
+    assert [e["value"] for e in stored["emailAddresses"]] == ["ann@new.example"]
+    assert [p["value"] for p in stored["phoneNumbers"]] == ["+31 20 555 0101"]
+    assert emulator.requests["people.get"] == 1
+
+
+def test_it_adds_and_removes_labels(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    a = emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+
+    tagged = connector.tag([a["resourceName"]], "VIP")
+    untagged = connector.untag([a["resourceName"]], "VIP")
+
+    assert tagged[0].record is not None and tagged[0].record.tags == ["VIP"]
+    assert untagged[0].record is not None and untagged[0].record.tags == []
+    assert emulator.requests["contactGroups.create"] == 1
+
+
+def test_it_offers_user_defined_keys_as_custom_fields(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.add_contact(
+        EMAIL, person("Ann", "Lee", userDefined=[{"key": "loyaltyTier", "value": "gold"}])
+    )
+
+    fields = connector.field_map()
+    contact = next(c for p in connector.list_changed(None) for c in p.records)
+
+    assert fields["custom.loyaltyTier"].custom
+    assert contact.values["custom.loyaltyTier"] == "gold"
+
+
+def test_it_finds_contacts_by_email(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    a = emulator.add_contact(EMAIL, person("Ann", "Lee", "Ann@X.example"))
+    emulator.add_contact(EMAIL, person("Bob", "Ray", "bob@x.example"))
+
+    found = connector.find_by_emails(["ann@x.example", "nobody@x.example"])
+
+    assert [c.id for c in found["ann@x.example"]] == [a["resourceName"]]
+    assert "nobody@x.example" not in found
