@@ -110,6 +110,14 @@ def flow_refusal(
     if target.read_only:
         return f"{target.label} is read-only in its app, so nothing can be written to it."
     pair = (source.type, target.type)
+    if source.type in TEXT_TYPES and target.type == FieldType.ENUM:
+        # Free text reaches a dropdown only through a value map naming a choice for each text.
+        if value_map:
+            return ""
+        return (
+            f"{source.label} is free text and {target.label} is a dropdown: map the texts to the "
+            "dropdown's choices (a value map) to sync this way."
+        )
     if pair not in ALLOWED_FLOWS:
         src, tgt = TYPE_LABELS[source.type], TYPE_LABELS[target.type]
         if source.type in TEXT_TYPES and target.type in (FieldType.NUMBER, FieldType.BOOLEAN):
@@ -514,7 +522,7 @@ def convert_scalar(
     value: Any, source: FieldType, target: FieldType, value_map: MappingABC[str, str]
 ) -> Any:
     """One normalized value of type ``source`` as a value of type ``target``."""
-    if source == FieldType.ENUM:
+    if source == FieldType.ENUM or target == FieldType.ENUM:
         if value_map:
             return value_map.get(str(value), UNCONVERTIBLE)
         return value if target != FieldType.ENUM else UNCONVERTIBLE

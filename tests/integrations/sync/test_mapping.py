@@ -295,3 +295,30 @@ def test_it_leaves_custom_fields_out_of_the_defaults() -> None:
         [custom], [custom], style_a=NameStyle.FULL, style_b=NameStyle.FULL
     )
     assert found == []
+
+
+TIER = FieldSpec(
+    "custom.loyaltyTierStr", "Loyalty Tier", FieldType.ENUM, choices=("bronze", "gold")
+)
+TIER_TEXT = FieldSpec("custom.loyalty tier", "loyalty tier", FieldType.TEXT, custom=True)
+
+
+def test_it_refuses_text_into_a_dropdown_without_a_value_map() -> None:
+    assert "value map" in mapping.flow_refusal(TIER_TEXT, TIER)
+
+
+def test_it_syncs_a_dropdown_and_text_both_ways_through_a_value_map() -> None:
+    value_map = {"bronze": "Bronze", "gold": "Gold"}
+    assert mapping.mapping_refusals(TIER, TIER_TEXT, value_map=value_map) == []
+    m = Mapping(
+        field_a=TIER.key,
+        field_b=TIER_TEXT.key,
+        spec_a=TIER,
+        spec_b=TIER_TEXT,
+        style_a=NameStyle.FULL,
+        style_b=NameStyle.SPLIT,
+        value_map=value_map,
+    )
+    assert m.convert("a", "gold") == "Gold"
+    assert m.convert("b", "Bronze") == "bronze"
+    assert m.convert("b", "platinum") is UNCONVERTIBLE
