@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from integrations.sandbox.google_contacts import GoogleContactsEmulator
 
 from accounts.models import ConnectedAccount, Workspace
 from accounts.services import connected_account_upsert
 from integrations import tasks
 from integrations.connectors.accounts import connector_for
 from integrations.models import Connection, SyncRun
+from integrations.sandbox.google_contacts import GoogleContactsEmulator
 from integrations.sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
 from integrations.services import connection_create_for_accounts
 

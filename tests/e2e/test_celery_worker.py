@@ -4,7 +4,9 @@ on the sandboxes over HTTP and records the run in PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -65,8 +67,9 @@ def worker(redis_url: str, pair: Pair, settings, sandbox_server):  # type: ignor
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
-    previous = dict(app.conf.items())
+    previous = {"task_always_eager": app.conf.task_always_eager, "broker_url": app.conf.broker_url}
     app.conf.update(task_always_eager=False, broker_url=redis_url)
     try:
         yield process
@@ -74,11 +77,14 @@ def worker(redis_url: str, pair: Pair, settings, sandbox_server):  # type: ignor
         app.conf.update(
             task_always_eager=previous["task_always_eager"], broker_url=previous["broker_url"]
         )
-        process.terminate()
+        # The whole process group: a worker left behind would steal the next test's tasks.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
 
 
 def test_it_syncs_through_beat_dispatch_and_a_real_worker(pair: Pair, worker) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +103,9 @@ def test_it_syncs_through_beat_dispatch_and_a_real_worker(pair: Pair, worker) ->
         worker.terminate()
         output = worker.communicate(timeout=20)[0]
         pytest.fail(f"no run finished within 90 s; worker said:\n{output[-3000:]}")
-    assert run.outcome == "success", run.error
+    if run.outcome != "success":
+        worker.terminate()
+        pytest.fail(f"{run.error}; worker said:\n{worker.communicate(timeout=20)[0][-3000:]}")
     assert {e["value"] for c in pair.contacts() for e in c.get("emailAddresses") or []} == {
         "wanda@acme.example",
         "walt@acme.example",
