@@ -64,6 +64,12 @@ class FieldType(enum.StrEnum):
     NAME = "name"
     # Tags or labels: a list of names.
     TAGS = "tags"
+    # A postal address: a dict with the keys of ``ADDRESS_PARTS``.
+    ADDRESS = "address"
+
+
+# The parts of an address value, in the order they are written out as text.
+ADDRESS_PARTS = ("street", "city", "region", "postal_code", "country")
 
 
 class NameStyle(enum.StrEnum):

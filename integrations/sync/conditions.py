@@ -48,6 +48,24 @@ TEXT_OPERATORS: dict[str, Operator] = {
 }
 
 
+def _address_text(value: Any) -> str:
+    items = value if isinstance(value, list | tuple) else [value]
+    return " | ".join(
+        mapping.address_text(a) if isinstance(a, dict) else _text(a)
+        for a in items
+        if not mapping.is_empty(a)
+    )
+
+
+# An address reads as its written-out text for "contains" ("city is Ghent" = contains "Ghent").
+ADDRESS_OPERATORS: dict[str, Operator] = {
+    "contains": lambda value, arg: _text(arg).casefold() in _address_text(value).casefold(),
+    "not_contains": lambda value, arg: _text(arg).casefold() not in _address_text(value).casefold(),
+    "is_empty": _empty,
+    "is_not_empty": _not_empty,
+}
+
+
 def _ordered(kind: FieldType) -> dict[str, Operator]:
     """=, <, >, between and emptiness for a type whose normalized values sort in order."""
     spec = FieldSpec(key="", label="", type=kind)
@@ -118,6 +136,7 @@ OPERATORS: dict[FieldType, dict[str, Operator]] = {
     FieldType.DATETIME: DATETIME_OPERATORS,
     FieldType.BOOLEAN: BOOLEAN_OPERATORS,
     FieldType.TAGS: LIST_OPERATORS,
+    FieldType.ADDRESS: ADDRESS_OPERATORS,
 }
 
 # App-specific conditions take "is" (the connector's test holds) or "is_not".

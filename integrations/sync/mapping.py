@@ -18,7 +18,7 @@ from typing import Any
 import phonenumbers
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import FieldSpec, FieldType, NameStyle
+from integrations.connectors.base import ADDRESS_PARTS, FieldSpec, FieldType, NameStyle
 from integrations.sync import names
 from integrations.sync.records import (
     FIRST_NAME,
@@ -71,6 +71,7 @@ _BOTH_WAYS: tuple[tuple[FieldType, FieldType], ...] = (
     (FieldType.ENUM, FieldType.ENUM),
     (FieldType.TAGS, FieldType.TAGS),
     (FieldType.NAME, FieldType.NAME),
+    (FieldType.ADDRESS, FieldType.ADDRESS),
 )
 _ONE_WAY: tuple[tuple[FieldType, FieldType], ...] = tuple(
     (source, target)
@@ -80,6 +81,7 @@ _ONE_WAY: tuple[tuple[FieldType, FieldType], ...] = tuple(
         FieldType.DATE,
         FieldType.DATETIME,
         FieldType.ENUM,
+        FieldType.ADDRESS,
     )
     for target in TEXT_TYPES
 )
@@ -100,6 +102,7 @@ TYPE_LABELS: dict[FieldType, str] = {
     FieldType.ENUM: "dropdown",
     FieldType.NAME: "name",
     FieldType.TAGS: "tags",
+    FieldType.ADDRESS: "address",
 }
 
 
@@ -297,6 +300,22 @@ def _datetime(value: Any) -> str | None:
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def _address(value: Any) -> dict[str, str] | None:
+    """An address as its non-empty parts. The kind ("work", "home") is left out: apps name
+    kinds differently, and a kind alone never makes two addresses different places."""
+    if isinstance(value, str):
+        value = {"street": value}
+    if not isinstance(value, dict):
+        return None
+    parts = {key: " ".join(str(value.get(key) or "").split()) for key in ADDRESS_PARTS}
+    kept = {key: part for key, part in parts.items() if part}
+    return kept or None
+
+
+def address_text(value: dict[str, str]) -> str:
+    return ", ".join(value[key] for key in ADDRESS_PARTS if value.get(key))
+
+
 SCALAR_NORMALIZERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.TEXT: _text,
     FieldType.LONG_TEXT: _text,
@@ -310,6 +329,7 @@ SCALAR_NORMALIZERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.DATE: _date,
     FieldType.DATETIME: _datetime,
     FieldType.NAME: _line,
+    FieldType.ADDRESS: _address,
 }
 
 
@@ -322,14 +342,20 @@ def normalize(value: Any, spec: FieldSpec) -> Any:
     scalar = SCALAR_NORMALIZERS[spec.type]
     if spec.multi or spec.type == FieldType.TAGS:
         items = value if isinstance(value, list | tuple) else [value]
-        seen: dict[Any, None] = {}
+        seen: dict[Any, Any] = {}
         for item in items:
             if is_empty(item):
                 continue
             normalized = scalar(item)
             if normalized is not None:
-                seen.setdefault(normalized, None)
-        values = list(seen)
+                # Addresses are dicts: dedupe them by their parts.
+                key = (
+                    tuple(sorted(normalized.items()))
+                    if isinstance(normalized, dict)
+                    else normalized
+                )
+                seen.setdefault(key, normalized)
+        values = list(seen.values())
         if spec.type == FieldType.TAGS:
             values.sort()
         return values or None
@@ -529,6 +555,8 @@ def convert_scalar(
     if target in TEXT_TYPES:
         if source == FieldType.BOOLEAN:
             return "true" if value else "false"
+        if source == FieldType.ADDRESS:
+            return address_text(value)
         return str(value)
     if source == target:
         return value

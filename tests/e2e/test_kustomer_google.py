@@ -278,8 +278,28 @@ def test_it_labels_what_arrives_in_google(pair: Pair) -> None:
     assert "Kustomer" in pair.labels(contact)
 
 
+def test_it_syncs_addresses_as_addresses(pair: Pair) -> None:
+    pair.add_customer(
+        "Gert Gent",
+        "gert@acme.example",
+        locations=[
+            {"type": "work", "address": "Veldstraat 1", "cityName": "Ghent", "countryCode": "BE"}
+        ],
+    )
+    connection = pair.connect()
+    pair.sync(connection)
+    (address,) = pair.contact_by_email("gert@acme.example")["addresses"]
+    assert (address.get("streetAddress"), address.get("city")) == ("Veldstraat 1", "Ghent")
+    assert pair.sync(connection).writes == 0
+
+
 def test_it_makes_no_writes_on_a_second_run_without_edits(pair: Pair) -> None:
-    pair.add_customer("Alice Archer", "alice@acme.example", company="Acme")
+    pair.add_customer(
+        "Alice Archer",
+        "alice@acme.example",
+        company="Acme",
+        locations=[{"type": "home", "cityName": "Lyon", "countryCode": "FR"}],
+    )
     pair.add_customer("Mary Ann Smith", "maryann@acme.example")
     pair.add_contact(person("Dave", "Dunn", "dave@acme.example", phone="+1 512 555 0100"))
     connection = pair.connect()

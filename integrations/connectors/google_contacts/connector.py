@@ -78,7 +78,7 @@ STANDARD_FIELDS = (
     FieldSpec("phones", "Phones", FieldType.PHONE, multi=True, canonical="phone"),
     FieldSpec("company", "Company", FieldType.TEXT, canonical="company"),
     FieldSpec("job_title", "Job title", FieldType.TEXT, canonical="job_title"),
-    FieldSpec("addresses", "Addresses", FieldType.TEXT, multi=True, canonical="address"),
+    FieldSpec("addresses", "Addresses", FieldType.ADDRESS, multi=True, canonical="address"),
     FieldSpec("birthday", "Birthday", FieldType.DATE, canonical="birthday"),
     FieldSpec("urls", "Websites", FieldType.URL, multi=True, canonical="url"),
     FieldSpec("notes", "Notes", FieldType.LONG_TEXT, canonical="notes"),

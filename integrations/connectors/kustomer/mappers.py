@@ -51,7 +51,7 @@ STANDARD_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(PHONES, "Phones", FieldType.PHONE, multi=True, canonical="phone"),
     FieldSpec(COMPANY, "Company", FieldType.TEXT, canonical="company"),
     FieldSpec(EXTERNAL_ID, "External ID", FieldType.TEXT),
-    FieldSpec(ADDRESSES, "Locations", FieldType.TEXT, multi=True, canonical="address"),
+    FieldSpec(ADDRESSES, "Locations", FieldType.ADDRESS, multi=True, canonical="address"),
     FieldSpec(URLS, "URLs", FieldType.URL, multi=True, canonical="url"),
     FieldSpec(TAGS, "Tags", FieldType.TAGS, multi=True, canonical="tags"),
     FieldSpec(LOCALE, "Locale", FieldType.TEXT),

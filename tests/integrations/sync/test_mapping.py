@@ -29,10 +29,11 @@ BOTH_WAYS = {
     (T.BOOLEAN, T.BOOLEAN), (T.DATE, T.DATE), (T.DATETIME, T.DATETIME), (T.DATE, T.DATETIME),
     (T.EMAIL, T.TEXT), (T.PHONE, T.TEXT), (T.URL, T.TEXT), (T.EMAIL, T.EMAIL),
     (T.PHONE, T.PHONE), (T.URL, T.URL), (T.ENUM, T.ENUM), (T.TAGS, T.TAGS), (T.NAME, T.NAME),
+    (T.ADDRESS, T.ADDRESS),
 }  # fmt: skip
 ONE_WAY = {
     (source, target)
-    for source in (T.NUMBER, T.BOOLEAN, T.DATE, T.DATETIME, T.ENUM)
+    for source in (T.NUMBER, T.BOOLEAN, T.DATE, T.DATETIME, T.ENUM, T.ADDRESS)
     for target in (T.TEXT, T.LONG_TEXT)
 }
 EXPECTED = BOTH_WAYS | {(b, a) for a, b in BOTH_WAYS} | ONE_WAY
