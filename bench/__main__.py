@@ -10,7 +10,7 @@ import sys
 
 from bench.common import RESULTS, machine, setup_django
 
-BENCHMARKS = ["dispatcher", "engine_cpu"]
+BENCHMARKS = ["dispatcher", "engine_cpu", "sync"]
 
 
 def main(argv: list[str] | None = None) -> int:
