@@ -219,10 +219,14 @@ class PeopleClient:
         page_size: int,
         page_token: str = "",
         sync_token: str = "",
+        request_sync_token: bool = False,
         person_fields: str = PERSON_FIELDS,
     ) -> dict[str, Any]:
+        # Only change feeds ask for a sync token: the first page of a listing that does draws on
+        # a separate fixed quota that lookups have no business spending.
         params = {"personFields": person_fields, "pageSize": str(page_size)}
-        params["requestSyncToken"] = "true"
+        if request_sync_token or sync_token:
+            params["requestSyncToken"] = "true"
         if sync_token:
             params["syncToken"] = sync_token
         if page_token:
@@ -300,13 +304,12 @@ class PeopleClient:
         )
 
     # https://developers.google.com/people/api/rest/v1/contactGroups/list
-    def list_groups(self) -> dict[str, Any]:
+    def list_groups(self, page_token: str = "") -> dict[str, Any]:
+        params = {"pageSize": "1000"}
+        if page_token:
+            params["pageToken"] = page_token
         return self._call(
-            "GET",
-            "contactGroups",
-            kind="contactGroups.list",
-            what="listing labels",
-            params={"pageSize": "1000"},
+            "GET", "contactGroups", kind="contactGroups.list", what="listing labels", params=params
         )
 
     # https://developers.google.com/people/api/rest/v1/contactGroups/create

@@ -1,21 +1,27 @@
 """Google Contacts through the People API.
 
-Change feed: the first run (and any run whose sync token expired) lists every contact with
-``requestSyncToken=true`` (``Page.full_scan``); later runs pass the stored ``syncToken`` and get
-only changes, deletions as tombstones. Google hands out ``nextSyncToken`` on the last page only,
-so only the last page carries ``{"sync_token": ...}``; earlier pages carry the checkpoint the run
-started from. Saving that is safe: a crash re-reads those pages, and the engine skips records
-already applied by id + etag.
+Change feed: the first run (and any run whose sync token expired: 410, or 400 with
+``EXPIRED_SYNC_TOKEN``) lists every contact with ``requestSyncToken=true`` (``Page.full_scan``);
+later runs pass the stored ``syncToken`` and get only changes, deletions as tombstones
+(``metadata.deleted``). Google hands out ``nextSyncToken`` on the last page only, so only the
+last page carries ``{"sync_token": ...}``; earlier pages carry the checkpoint the listing started
+from (the previous token, or ``{}`` for a full listing). Saving that after any page is safe: a
+crash re-reads from the old token, and the engine drops records already applied by id + etag. A
+page token is never saved as a resume point: Google binds it to the exact request and documents
+no lifetime, so resuming from one could fail where the old sync token cannot.
 
-``find_by_emails`` lists the whole book (bounded, ``MAX_LOOKUP_PAGES`` pages of 1000) and
-indexes it by email, rather than ``searchContacts``, which Google documents as eventually
-consistent (it needs a warm-up and misses fresh writes). Records this connector wrote are laid
-over the listing, since listings lag behind writes.
+``find_by_emails`` lists the whole book (bounded by Google's 25,000-contact cap) and indexes it
+by email, rather than ``searchContacts``, which Google documents as eventually consistent (it
+needs a warm-up request and misses fresh writes) and which matches prefixes of several fields,
+30 results at most. One listing answers lookups for ``LOOKUP_TTL`` seconds; records this
+connector wrote are laid over it, since listings lag behind writes.
 
 Updates write only the Person fields the changes touch (``updateMask``); names, organization and
 custom fields are shared between several Tandem fields, so those are merged into the stored
-person first. A stale etag means someone edited the contact meanwhile: the contact is read
-again, only the requested changes are re-applied, and the write is tried again (2 tries).
+person first. Contacts whose changes touch the same Person fields go in one
+``batchUpdateContacts``. A stale etag means someone edited the contact meanwhile: the contact is
+read again, only the requested changes are re-applied onto it, and the write is tried again
+(``UPDATE_TRIES`` in all).
 """
 
 from __future__ import annotations
@@ -56,10 +62,13 @@ from integrations.sync.records import (
 BATCH = 200
 READ_PAGE_SIZE = 500
 LOOKUP_PAGE_SIZE = 1000
-MAX_LOOKUP_PAGES = 20
+# Google caps an account at 25,000 contacts.
+MAX_LOOKUP_PAGES = 25
+# How long one listing of the book answers ``find_by_emails``; our own writes are laid over it.
+LOOKUP_TTL = 60.0
 FIELD_DISCOVERY_PAGE_SIZE = 200
 REFRESH_MARGIN = 120.0
-UPDATE_TRIES = 2
+UPDATE_TRIES = 3
 
 
 def _has_label(contact: Contact, value: Any) -> bool:
@@ -116,6 +125,7 @@ class GoogleContactsConnector(Connector):
         self.api = PeopleClient(self.http, token=self._token, refresh=self._refresh)
         self._groups: dict[str, str] | None = None
         self._written: dict[str, Contact] = {}
+        self._lookup: tuple[float, dict[str, Contact]] | None = None
 
     # Tokens --------------------------------------------------------------------------------
 
@@ -161,12 +171,17 @@ class GoogleContactsConnector(Connector):
     def groups(self, *, fresh: bool = False) -> dict[str, str]:
         """User contact groups (labels): resourceName -> name."""
         if self._groups is None or fresh:
-            listed = self.api.list_groups()
-            self._groups = {
-                str(g["resourceName"]): str(g.get("name") or "")
-                for g in listed.get("contactGroups") or []
-                if g.get("groupType") == "USER_CONTACT_GROUP"
-            }
+            groups: dict[str, str] = {}
+            page_token = ""
+            while True:
+                listed = self.api.list_groups(page_token)
+                for group in listed.get("contactGroups") or []:
+                    if group.get("groupType") == "USER_CONTACT_GROUP":
+                        groups[str(group["resourceName"])] = str(group.get("name") or "")
+                page_token = str(listed.get("nextPageToken") or "")
+                if not page_token:
+                    break
+            self._groups = groups
         return self._groups
 
     def _contact(self, person: dict[str, Any]) -> Contact:
@@ -191,7 +206,10 @@ class GoogleContactsConnector(Connector):
         page_token = ""
         while True:
             answer = self.api.list_connections(
-                page_size=READ_PAGE_SIZE, page_token=page_token, sync_token=sync_token
+                page_size=READ_PAGE_SIZE,
+                page_token=page_token,
+                sync_token=sync_token,
+                request_sync_token=True,
             )
             records = [self._contact(p) for p in answer.get("connections") or []]
             page_token = str(answer.get("nextPageToken") or "")
@@ -223,6 +241,21 @@ class GoogleContactsConnector(Connector):
         wanted = {normalize_email(e) for e in emails if e and e.strip()}
         if not wanted:
             return {}
+        by_id = {**self._book(), **self._written}
+        found: dict[str, list[Contact]] = {}
+        for contact in by_id.values():
+            if contact.deleted:
+                continue
+            for email in set(contact.normalized_emails) & wanted:
+                found.setdefault(email, []).append(contact)
+        return found
+
+    def _book(self) -> dict[str, Contact]:
+        """Every contact by id, from one listing reused for ``LOOKUP_TTL`` seconds: a run looks
+        up emails page after page, and the book does not need listing again for each."""
+        now = time.monotonic()
+        if self._lookup is not None and now - self._lookup[0] < LOOKUP_TTL:
+            return self._lookup[1]
         by_id: dict[str, Contact] = {}
         page_token = ""
         for _ in range(MAX_LOOKUP_PAGES):
@@ -238,14 +271,8 @@ class GoogleContactsConnector(Connector):
                 f"{PREFIX} the contact book is larger than {MAX_LOOKUP_PAGES * LOOKUP_PAGE_SIZE} "
                 "contacts, too large to look up by email."
             )
-        by_id.update(self._written)
-        found: dict[str, list[Contact]] = {}
-        for contact in by_id.values():
-            if contact.deleted:
-                continue
-            for email in set(contact.normalized_emails) & wanted:
-                found.setdefault(email, []).append(contact)
-        return found
+        self._lookup = (now, by_id)
+        return by_id
 
     # Writes --------------------------------------------------------------------------------
 
@@ -332,8 +359,9 @@ class GoogleContactsConnector(Connector):
         writes = [i for i in items if set(i.changes) - {"tags"}]
         need = [i.id for i in writes if mappers.needs_current(i.changes) or not i.version]
         current = self._read(need) if need else {}
-        bodies: dict[str, dict[str, Any]] = {}
-        mask: set[str] = set()
+        # One update mask covers a whole batch and replaces every masked field of every person
+        # in it, so contacts are batched by the set of Person fields their changes touch.
+        by_mask: dict[frozenset[str], dict[str, dict[str, Any]]] = {}
         for item in writes:
             if item.id in need and item.id not in current:
                 results[item.id] = WriteResult(ref=item.id, error=f"{PREFIX} contact not found")
@@ -341,20 +369,21 @@ class GoogleContactsConnector(Connector):
             stored = current.get(item.id)
             body, fields = mappers.changes_to_person(item.changes, stored)
             body["etag"] = stored["etag"] if stored else item.version
-            bodies[item.id] = body
-            mask |= fields
-        # One mask for the batch: every person must then carry every masked field.
-        if bodies and len({frozenset(self._fields_of(i)) for i in writes if i.id in bodies}) == 1:
+            by_mask.setdefault(frozenset(fields), {})[item.id] = body
+        for mask, bodies in by_mask.items():
+            if len(bodies) < 2:
+                continue  # updateContact below costs the same and fails alone
             try:
-                answer = self.api.batch_update(bodies, mask)
+                answer = self.api.batch_update(bodies, set(mask))
             except GoogleApiError as exc:
+                # One stale etag or bad value refuses the batch: write its contacts one by one.
                 if exc.status != 400:
                     raise
-            else:
-                for name, outcome in (answer.get("updateResult") or {}).items():
-                    if outcome.get("person"):
-                        contact = self._remember(self._contact(outcome["person"]))
-                        results[name] = WriteResult(ref=name, record=contact)
+                continue
+            for name, outcome in (answer.get("updateResult") or {}).items():
+                if outcome.get("person") and name in bodies:
+                    contact = self._remember(self._contact(outcome["person"]))
+                    results[name] = WriteResult(ref=name, record=contact)
         for item in writes:
             if item.id not in results:
                 results[item.id] = self._update_one(item, current.get(item.id))
@@ -362,10 +391,6 @@ class GoogleContactsConnector(Connector):
             if item.id in tag_changes and (item.id not in results or results[item.id].ok):
                 results[item.id] = self._retag(item.id, tag_changes[item.id], results.get(item.id))
         return [results[i.id] for i in items]
-
-    @staticmethod
-    def _fields_of(item: ContactUpdate) -> set[str]:
-        return mappers.changes_to_person(item.changes, {})[1]
 
     def _update_one(self, item: ContactUpdate, stored: dict[str, Any] | None) -> WriteResult:
         for attempt in range(UPDATE_TRIES):

@@ -70,13 +70,20 @@ ADDRESS_KEYS = {
 DATE_PATTERN = re.compile(r"^(\d{4}|-)?-?(\d{1,2})-(\d{1,2})$")
 
 
+def _items(person: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    """The items of a Person field, the primary one first (Google marks it in
+    ``metadata.primary`` but does not promise to list it first)."""
+    items = [dict(i) for i in person.get(key) or [] if isinstance(i, Mapping)]
+    return sorted(items, key=lambda i: not (i.get("metadata") or {}).get("primary"))
+
+
 def _first(person: Mapping[str, Any], key: str) -> dict[str, Any]:
-    items = person.get(key) or []
+    items = _items(person, key)
     return dict(items[0]) if items else {}
 
 
 def _values(person: Mapping[str, Any], key: str) -> list[str]:
-    return [str(i["value"]) for i in person.get(key) or [] if str(i.get("value") or "").strip()]
+    return [str(i["value"]) for i in _items(person, key) if str(i.get("value") or "").strip()]
 
 
 def parse_time(value: str) -> dt.datetime | None:
@@ -151,11 +158,12 @@ def person_to_contact(person: Mapping[str, Any], groups: Mapping[str, str]) -> C
         values[COMPANY] = organization["name"]
     if organization.get("title"):
         values[JOB_TITLE] = organization["title"]
+    stored_addresses = _items(person, "addresses")
     addresses = [
         {ours: str(item.get(theirs) or "") for ours, theirs in ADDRESS_KEYS.items()}
-        for item in person.get("addresses") or []
+        for item in stored_addresses
     ]
-    for address, item in zip(addresses, person.get("addresses") or [], strict=True):
+    for address, item in zip(addresses, stored_addresses, strict=True):
         if not address["country"] and item.get("countryCode"):
             address["country"] = str(item["countryCode"])
     if addresses:
@@ -215,7 +223,7 @@ def changes_to_person(
         body["urls"] = [{"value": str(v)} for v in _as_list(changes[URLS])]
         mask.add("urls")
     if COMPANY in changes or JOB_TITLE in changes:
-        organizations = [dict(o) for o in current.get("organizations") or []]
+        organizations = _items(current, "organizations")
         first = organizations[0] if organizations else {}
         first = {k: v for k, v in first.items() if k != "metadata"}
         if COMPANY in changes:

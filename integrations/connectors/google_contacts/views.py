@@ -63,6 +63,7 @@ def connect(request: HttpRequest) -> HttpResponse:
     state = secrets.token_urlsafe(32)
     request.session[SESSION_KEY] = {
         "state": state,
+        "user": request.user.pk,
         "workspace": workspace.pk,
         "account": account_id,
     }
@@ -85,7 +86,12 @@ def connect(request: HttpRequest) -> HttpResponse:
 def callback(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(SESSION_KEY) or {}
     state = request.GET.get("state", "")
-    if not pending or not state or not secrets.compare_digest(str(pending.get("state")), state):
+    if (
+        not pending
+        or not state
+        or pending.get("user") != request.user.pk
+        or not secrets.compare_digest(str(pending.get("state")), state)
+    ):
         return HttpResponseBadRequest(
             "Google Contacts: this sign-in link is invalid or expired (the state does not "
             "match). Start connecting the account again."
@@ -117,10 +123,25 @@ def callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return _back(workspace.pk, pending.get("account"))
     emails = [str(e["value"]) for e in me.get("emailAddresses") or [] if e.get("value")]
-    label = emails[0] if emails else "Google account"
+    email = emails[0] if emails else ""
+    label = email or "Google account"
+    reauthorized = ConnectedAccount.objects.filter(
+        pk=pending.get("account") or 0, workspace=workspace, app=APP
+    ).first()
+    if reauthorized is not None:
+        known = str(reauthorized.get_credentials().get("email") or reauthorized.label)
+        if email and known.casefold() != email.casefold():
+            # Storing these tokens would silently point the account at someone else's contacts.
+            messages.error(
+                request,
+                f"Google Contacts: you signed in as {email}, but this account is {known}. "
+                "Nothing was changed; sign in with that Google account.",
+            )
+            return _back(workspace.pk, reauthorized.pk)
+        label = reauthorized.label
     with transaction.atomic():
         account = connected_account_upsert(
-            workspace=workspace, app=APP, label=label, credentials=credentials
+            workspace=workspace, app=APP, label=label, credentials={**credentials, "email": email}
         )
-    messages.success(request, f"Google Contacts: connected {label}.")
+    messages.success(request, f"Google Contacts: connected {email or label}.")
     return redirect("admin:accounts_connectedaccount_change", account.pk)
