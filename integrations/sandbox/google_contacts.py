@@ -12,15 +12,18 @@ Mounted at ``/google_contacts``:
   groups (list, create, ``members:modify``). Errors use the ``google.rpc.Status`` shape.
 
 State lives in memory behind ``self.lock``: one contact book per user, found from the bearer
-token. Listings read what has "propagated" (see ``propagation_delay``); reads by name see the
-latest state, as on Google.
+token. Listings read what has "propagated" (``propagation_delay`` seconds and/or
+``propagation_requests`` requests after an API write); reads by name see the latest state, as on
+Google.
 
-Python control API: ``reset``, ``add_user``, ``issue_tokens``, ``add_contact``, ``contacts``,
-``edit_contact``, ``delete_contact``, ``change_resource_name``, ``revoke``, ``fail_next``,
-``sync_token_ttl``, ``propagation_delay``, ``access_token_lifetime``, ``requests`` (counts by
-kind). The same as JSON under ``/_sandbox/`` (see ``_control``). ``seed_demo`` fills the demo
-user's book; its refresh token ``DEMO_REFRESH_TOKEN`` always works, so a stored demo account
-survives a sandbox restart.
+Python control API: ``reset``, ``add_client``, ``add_user``, ``issue_tokens`` (tokens for a user
+without the consent page), ``add_contact``, ``add_group``, ``contacts``, ``contact``,
+``edit_contact``, ``delete_contact``, ``change_resource_name``, ``revoke``,
+``expire_access_tokens``, ``fail_next``, ``advance`` (the clock), the knobs in ``KNOBS`` as
+attributes, and ``requests`` (counts by kind). The same as JSON under ``/_sandbox/`` (see
+``_control``). ``seed_demo`` fills the demo user's book; its refresh token
+``DEMO_REFRESH_TOKEN`` (client ``DEMO_CLIENT_ID`` / ``DEMO_CLIENT_SECRET``) always works, so a
+stored demo account survives a sandbox restart.
 """
 
 from __future__ import annotations
@@ -76,6 +79,17 @@ WRITABLE_FIELDS = frozenset(
 SINGLETONS = frozenset({"names", "biographies", "birthdays"})
 READABLE_FIELDS = WRITABLE_FIELDS | {"metadata"}
 DAY = 24 * 3600.0
+DEMO_COUNT = 300
+# Behaviour knobs, settable as attributes or through ``/_sandbox/knobs``.
+KNOBS = (
+    "sync_token_ttl",  # seconds a sync token stays valid (Google: 7 days)
+    "expired_sync_status",  # 400 (FAILED_PRECONDITION, as observed) or 410 (as documented)
+    "propagation_delay",  # seconds before an API write shows in listings and sync responses
+    "propagation_requests",  # ... or API requests by the same user before it shows (0: off)
+    "access_token_lifetime",  # seconds
+    "quota_per_minute",  # People API requests per user per minute before 429 (0: unlimited)
+    "retry_after",  # seconds sent as Retry-After with a 429 (0: none, as Google does)
+)
 
 
 class ApiError(Exception):
@@ -91,6 +105,7 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.details = details or []
+        self.headers: dict[str, str] = {}
 
     def response(self) -> Response:
         body = {
@@ -101,7 +116,7 @@ class ApiError(Exception):
                 "details": self.details,
             }
         }
-        return _json(body, self.code)
+        return _json(body, self.code, self.headers)
 
 
 def _invalid(message: str, field_name: str = "") -> ApiError:
@@ -129,6 +144,8 @@ class Entry:
     person: dict[str, Any] | None
     seq: int
     visible_at: float
+    # Also hidden until the user's API request count reaches this (``propagation_requests``).
+    visible_after: int = 0
     shown: dict[str, Any] | None = None
     shown_seq: int = 0
     tombstone: dict[str, Any] | None = None
@@ -140,6 +157,10 @@ class Book:
     entries: dict[str, Entry] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    # People API requests made with this user's tokens, and those in the current quota minute.
+    request_count: int = 0
+    quota_minute: int = 0
+    quota_used: int = 0
 
 
 @dataclass
@@ -173,6 +194,9 @@ class GoogleContactsEmulator(Emulator):
             self.sync_token_ttl = 7 * DAY
             self.expired_sync_status = 400
             self.propagation_delay = 0.0
+            self.propagation_requests = 0
+            self.quota_per_minute = 0
+            self.retry_after = 0
             self.access_token_lifetime = 3600
             self.requests: Counter[str] = Counter()
             self.clock_offset = 0.0
@@ -317,8 +341,8 @@ class GoogleContactsEmulator(Emulator):
         entry = book.entries[person["resourceName"]]
         entry.person = person
         entry.seq = self._next_seq()
-        entry.visible_at = now if visible_now else now + self.propagation_delay
-        self._settle(entry, now)
+        self._delay(book, entry, now, visible_now=visible_now)
+        self._settle(book, entry, now)
         return person
 
     def _delete(self, book: Book, resource_name: str, *, visible_now: bool) -> None:
@@ -330,16 +354,30 @@ class GoogleContactsEmulator(Emulator):
         metadata["deleted"] = True
         entry.person = None
         entry.seq = self._next_seq()
-        entry.visible_at = now if visible_now else now + self.propagation_delay
+        self._delay(book, entry, now, visible_now=visible_now)
         entry.tombstone = {
             "resourceName": resource_name,
             "etag": "%" + base64.b64encode(secrets.token_bytes(12)).decode(),
             "metadata": metadata,
         }
-        self._settle(entry, now)
+        self._settle(book, entry, now)
 
-    def _settle(self, entry: Entry, now: float) -> None:
-        if entry.visible_at <= now and entry.shown_seq != entry.seq:
+    def _delay(self, book: Book, entry: Entry, now: float, *, visible_now: bool) -> None:
+        """Writes through the API reach listings and sync tokens only after the propagation
+        delay (seconds and/or further requests); control-API edits show at once."""
+        if visible_now:
+            entry.visible_at, entry.visible_after = now, 0
+        else:
+            entry.visible_at = now + self.propagation_delay
+            requests = self.propagation_requests
+            entry.visible_after = book.request_count + requests if requests else 0
+
+    def _settle(self, book: Book, entry: Entry, now: float) -> None:
+        if (
+            entry.visible_at <= now
+            and entry.visible_after <= book.request_count
+            and entry.shown_seq != entry.seq
+        ):
             state: dict[str, Any] | None = entry.person if entry.person else entry.tombstone
             entry.shown = copy.deepcopy(state)
             entry.shown_seq = entry.seq
@@ -347,7 +385,7 @@ class GoogleContactsEmulator(Emulator):
     def _settle_book(self, book: Book) -> None:
         now = self.now()
         for entry in book.entries.values():
-            self._settle(entry, now)
+            self._settle(book, entry, now)
 
     def _live(self, book: Book, resource_name: str) -> dict[str, Any]:
         name = book.aliases.get(resource_name, resource_name)
@@ -485,22 +523,21 @@ class GoogleContactsEmulator(Emulator):
     def _api(self, request: Request, path: str) -> Response:
         with self.lock:
             book = self._authenticate(request)
+            book.request_count += 1
             if self.faults:
                 status = self.faults.pop(0)
                 self.requests["fault"] += 1
                 if status == 429:
-                    raise ApiError(
-                        429,
-                        "RESOURCE_EXHAUSTED",
-                        "Resource has been exhausted (e.g. check quota).",
-                        [
-                            {
-                                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
-                                "violations": [{"subject": "QUOTA_EXCEEDED"}],
-                            }
-                        ],
-                    )
+                    raise self._exhausted("FBS quota limit exceeded")
                 raise ApiError(status, "UNAVAILABLE", "The service is currently unavailable.")
+            if self.quota_per_minute:
+                minute = int(self.now() // 60)
+                if book.quota_minute != minute:
+                    book.quota_minute, book.quota_used = minute, 0
+                book.quota_used += 1
+                if book.quota_used > self.quota_per_minute:
+                    self.requests["quota"] += 1
+                    raise self._exhausted("Quota exceeded for quota metric 'Requests per user'")
             method = request.method
             body: dict[str, Any] = {}
             if method in {"POST", "PATCH", "PUT"}:
@@ -534,10 +571,7 @@ class GoogleContactsEmulator(Emulator):
                 person = self._live(book, path)
                 return self._count("people.get", _json(_mask(person, request)))
             if method == "GET" and path == "contactGroups":
-                groups = [_system_group(rn, name) for rn, name in SYSTEM_GROUPS.items()]
-                groups += [copy.deepcopy(g) for g in book.groups.values()]
-                body_out = {"contactGroups": groups, "totalItems": len(groups)}
-                return self._count("contactGroups.list", _json(body_out))
+                return self._count("contactGroups.list", self._groups_page(book, request))
             if method == "POST" and path == "contactGroups":
                 name = str((body.get("contactGroup") or {}).get("name") or "").strip()
                 if not name:
@@ -549,6 +583,23 @@ class GoogleContactsEmulator(Emulator):
                 result = self._modify(book, f"contactGroups/{match.group(1)}", body)
                 return self._count("contactGroups.members.modify", _json(result))
             raise ApiError(404, "NOT_FOUND", f"Method not found: {method} /v1/{path}")
+
+    def _exhausted(self, description: str) -> ApiError:
+        error = ApiError(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "Resource has been exhausted (e.g. check quota).",
+            [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"subject": "QUOTA_EXCEEDED", "description": description}],
+                }
+            ],
+        )
+        # Google sends no Retry-After; the knob lets tests check that a client honours one.
+        if self.retry_after:
+            error.headers["Retry-After"] = str(self.retry_after)
+        return error
 
     def _count(self, kind: str, response: Response) -> Response:
         self.requests[kind] += 1
@@ -660,6 +711,24 @@ class GoogleContactsEmulator(Emulator):
             token = "sync." + secrets.token_urlsafe(18)
             self.sync_tokens[token] = (book.email, covered, self.now())
             out["nextSyncToken"] = token
+        return _json(out)
+
+    def _groups_page(self, book: Book, request: Request) -> Response:
+        try:
+            page_size = int(request.args.get("pageSize", "30"))
+            offset = int(request.args.get("pageToken") or "0")
+        except ValueError:
+            raise _invalid("Invalid pageSize or pageToken.", "pageToken") from None
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise _invalid("pageSize must be between 1 and 1000.", "pageSize")
+        groups = [_system_group(rn, name) for rn, name in SYSTEM_GROUPS.items()]
+        groups += [copy.deepcopy(g) for g in book.groups.values()]
+        out: dict[str, Any] = {
+            "contactGroups": groups[offset : offset + page_size],
+            "totalItems": len(groups),
+        }
+        if offset + page_size < len(groups):
+            out["nextPageToken"] = str(offset + page_size)
         return _json(out)
 
     def _batch_get(self, book: Book, request: Request) -> Response:
@@ -797,17 +866,21 @@ class GoogleContactsEmulator(Emulator):
     # HTTP control API ----------------------------------------------------------------------
 
     def _control(self, request: Request, path: str) -> Response:
-        """JSON control API for the demo and black-box tests:
+        """JSON control API for the demo, the benchmarks and black-box tests:
 
         POST /_sandbox/reset
         POST /_sandbox/users      {email}              -> {email}
         POST /_sandbox/tokens     {email}              -> {access_token, refresh_token, expires_in}
-        POST /_sandbox/seed       {}                   -> {email, refresh_token, contacts, groups}
-        GET  /_sandbox/contacts?email=                 -> {people: [...]}
-        POST /_sandbox/contacts   {email, person}      -> person
-        POST /_sandbox/faults     {count, status} and/or {sync_token_ttl, propagation_delay,
-                                   access_token_lifetime, expired_sync_status, revoke: email,
-                                   change_resource_name: {email, resourceName}}
+        POST /_sandbox/seed       {count?}             -> {email, refresh_token, client_id,
+                                                           contacts, groups}
+        GET  /_sandbox/contacts?email=                 -> {people: [...]}  (live contacts)
+        POST /_sandbox/contacts   {email, person}      -> person (visible at once)
+        GET  /_sandbox/groups?email=                   -> {groups: [...]}
+        GET  /_sandbox/knobs                           -> every knob's value
+        POST /_sandbox/knobs      any of KNOBS, and/or {count, status} (fail the next requests),
+                                  {revoke: email}, {expire_access_tokens: email},
+                                  {change_resource_name: {email, resourceName}}, {advance: s}
+                                  (``/_sandbox/faults`` is the same endpoint)
         GET  /_sandbox/stats                           -> {requests: {kind: n}}
         """
         body: dict[str, Any] = {}
@@ -816,42 +889,56 @@ class GoogleContactsEmulator(Emulator):
                 body = json.loads(request.get_data(as_text=True) or "{}")
             except ValueError:
                 return _json({"error": "invalid JSON"}, 400)
-        with self.lock:
-            if path == "reset" and request.method == "POST":
-                self.reset()
-                return _json({"ok": True})
-            if path == "users" and request.method == "POST":
-                self.add_user(str(body["email"]))
-                return _json({"email": body["email"]})
-            if path == "tokens" and request.method == "POST":
-                return _json(self.issue_tokens(str(body["email"])))
-            if path == "seed" and request.method == "POST":
-                return _json(seed_demo(self))
-            if path == "contacts" and request.method == "GET":
-                return _json({"people": self.contacts(request.args.get("email", DEMO_EMAIL))})
-            if path == "contacts" and request.method == "POST":
-                return _json(self.add_contact(str(body["email"]), body.get("person") or {}))
-            if path == "faults" and request.method == "POST":
-                if "count" in body:
-                    self.fail_next(int(body["count"]), int(body.get("status", 429)))
-                for knob in (
-                    "sync_token_ttl",
-                    "propagation_delay",
-                    "access_token_lifetime",
-                    "expired_sync_status",
-                ):
-                    if knob in body:
-                        setattr(self, knob, type(getattr(self, knob))(body[knob]))
-                if "revoke" in body:
-                    self.revoke(str(body["revoke"]))
-                changed = ""
-                if "change_resource_name" in body:
-                    spec = body["change_resource_name"]
-                    changed = self.change_resource_name(spec["email"], spec["resourceName"])
-                return _json({"ok": True, "resourceName": changed})
-            if path == "stats" and request.method == "GET":
-                return _json({"requests": dict(self.requests)})
-        return _json({"error": f"no control endpoint {request.method} {path}"}, 404)
+            if not isinstance(body, dict):
+                return _json({"error": "expected a JSON object"}, 400)
+        try:
+            with self.lock:
+                return self._control_call(request.method, path, body, request.args)
+        except (KeyError, TypeError, ValueError) as exc:
+            return _json({"error": f"bad control request: {type(exc).__name__} {exc}"}, 400)
+
+    def _control_call(
+        self, method: str, path: str, body: dict[str, Any], args: Mapping[str, str]
+    ) -> Response:
+        if path == "reset" and method == "POST":
+            self.reset()
+            return _json({"ok": True})
+        if path == "users" and method == "POST":
+            self.add_user(str(body["email"]))
+            return _json({"email": body["email"]})
+        if path == "tokens" and method == "POST":
+            return _json(self.issue_tokens(str(body["email"])))
+        if path == "seed" and method == "POST":
+            return _json(seed_demo(self, count=int(body.get("count", DEMO_COUNT))))
+        if path == "contacts" and method == "GET":
+            return _json({"people": self.contacts(args.get("email", DEMO_EMAIL))})
+        if path == "contacts" and method == "POST":
+            return _json(self.add_contact(str(body["email"]), body.get("person") or {}))
+        if path == "groups" and method == "GET":
+            book = self.add_user(args.get("email", DEMO_EMAIL))
+            return _json({"groups": [copy.deepcopy(g) for g in book.groups.values()]})
+        if path in ("knobs", "faults") and method == "GET":
+            return _json({knob: getattr(self, knob) for knob in KNOBS})
+        if path in ("knobs", "faults") and method == "POST":
+            for knob in KNOBS:
+                if knob in body:
+                    setattr(self, knob, type(getattr(self, knob))(body[knob]))
+            if "count" in body:
+                self.fail_next(int(body["count"]), int(body.get("status", 429)))
+            if "revoke" in body:
+                self.revoke(str(body["revoke"]))
+            if "expire_access_tokens" in body:
+                self.expire_access_tokens(str(body["expire_access_tokens"]))
+            if "advance" in body:
+                self.advance(float(body["advance"]))
+            changed = ""
+            if "change_resource_name" in body:
+                spec = body["change_resource_name"]
+                changed = self.change_resource_name(spec["email"], spec["resourceName"])
+            return _json({"ok": True, "resourceName": changed})
+        if path == "stats" and method == "GET":
+            return _json({"requests": dict(self.requests)})
+        return _json({"error": f"no control endpoint {method} {path}"}, 404)
 
 
 # Person helpers ----------------------------------------------------------------------------
@@ -962,7 +1049,19 @@ def _computed(person: dict[str, Any]) -> None:
 
 # Demo data ---------------------------------------------------------------------------------
 
-NICKNAMES = {"John": "Jon", "Mohammed": "Mohamed", "Sofia": "Sophia", "Emily": "Emilie"}
+# Spellings the demo Google user has for some shared people ("Jon" where Kustomer says "John").
+NICKNAMES = {
+    "John": "Jon",
+    "Mohammed": "Mohamed",
+    "Sofia": "Sophia",
+    "Emily": "Emilie",
+    "José": "Jose",
+    "Zoë": "Zoe",
+    "Chloé": "Chloe",
+    "Dmitri": "Dmitry",
+    "Tomás": "Tomas",
+}
+OWN_DOMAIN = "friends.example"
 
 
 def demo_person(person: DemoPerson, *, first_name: str | None = None) -> dict[str, Any]:
@@ -978,24 +1077,28 @@ def demo_person(person: DemoPerson, *, first_name: str | None = None) -> dict[st
     return out
 
 
-def seed_demo(emulator: GoogleContactsEmulator) -> dict[str, Any]:
-    """The demo user's book: ~60% of the shared demo people (a few first names spelled
-    differently), 40 people of its own, 10 without an email, and the groups Customers and VIP.
-    Idempotent: seeding again starts the demo book over."""
+def seed_demo(emulator: GoogleContactsEmulator, *, count: int = DEMO_COUNT) -> dict[str, Any]:
+    """The demo user's book (``DEMO_EMAIL``): 60% of ``demo_people(count, seed=42)``, the people
+    the Kustomer demo org holds, half of those with a name in ``NICKNAMES`` spelled the other
+    way; 40 people of its own (``@friends.example``), 10 more without any email; the labels
+    Customers and VIP and a custom field ``loyaltyTier``. Idempotent: seeding again starts the
+    demo book over. Its refresh token ``DEMO_REFRESH_TOKEN`` works without any consent."""
     with emulator.lock:
         emulator.books.pop(DEMO_EMAIL, None)
         emulator.revoked.discard(DEMO_EMAIL)
         emulator.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         book = emulator.add_user(DEMO_EMAIL)
         groups = {name: emulator._create_group(book, name) for name in DEMO_GROUPS}
-        shared = demo_people(300, seed=42)
         created = 0
-        for index, person in enumerate(shared):
+        respelled = 0
+        for index, person in enumerate(demo_people(count, seed=42)):
             if index % 5 in (1, 3):  # keep 60%
                 continue
             first = person.first_name
-            if index % 25 == 0 and first in NICKNAMES:
-                first = NICKNAMES[first]
+            if first in NICKNAMES:
+                respelled += 1
+                if respelled % 2:
+                    first = NICKNAMES[first]
             body = demo_person(person, first_name=first)
             memberships = [_membership("contactGroups/myContacts")]
             if index % 3 == 0:
@@ -1007,11 +1110,15 @@ def seed_demo(emulator: GoogleContactsEmulator) -> dict[str, Any]:
                 body["userDefined"] = [{"key": "loyaltyTier", "value": "gold"}]
             emulator._create(book, body, visible_now=True)
             created += 1
-        own = demo_people(50, seed=7)
-        for index, person in enumerate(own):
+        for index, person in enumerate(demo_people(50, seed=7)):
             body = demo_person(person)
             if index >= 40:
                 body.pop("emailAddresses", None)
+            else:
+                body["emailAddresses"] = [
+                    {"value": f"{e.split('@')[0]}@{OWN_DOMAIN}", "type": "home"}
+                    for e in person.emails
+                ]
             emulator._create(book, body, visible_now=True)
             created += 1
         return {
