@@ -6,11 +6,24 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import subprocess
 import sys
 
 from bench.common import RESULTS, machine, setup_django
 
 BENCHMARKS = ["dispatcher", "engine_cpu", "sync"]
+
+
+def _commit() -> str:
+    """The checkout measured: HEAD, marked dirty when tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], check=False).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (with uncommitted changes)" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# Tandem benchmarks, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Machine: {machine()}",
+        "",
+        f"Commit: {_commit()}",
         "",
     ]
     summaries = []

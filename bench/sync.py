@@ -80,6 +80,8 @@ def seed(sandbox: Any, n: int, seed_value: int = 42) -> World:
     api_key = f"key-{uuid.uuid4().hex}"
     kustomer.create_org(subdomain, api_keys={api_key: ALL_ROLES}, metadata=DEMO_METADATA)
     kustomer.set_rate_limit(subdomain, UNLIMITED, search_per_minute=UNLIMITED)
+    if hasattr(google, "quota_per_minute"):
+        google.quota_per_minute = 0  # the People API per-user quota knob: 0 is unlimited
     email = f"{subdomain}@gmail.example"
     google.add_user(email)
     tokens = google.issue_tokens(email)
