@@ -30,6 +30,16 @@ def database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def use_broker(url: str, *, eager: bool) -> None:
+    """Point this process's Celery app at another broker. Connections and producers made for
+    the previous broker are cached on the app, so they are dropped too."""
+    app.conf.update(task_always_eager=eager, broker_url=url)
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker(redis_url: str, pair: Pair, settings, sandbox_server):  # type: ignore[no-untyped-def]
     import redis
@@ -69,14 +79,12 @@ def worker(redis_url: str, pair: Pair, settings, sandbox_server):  # type: ignor
         text=True,
         start_new_session=True,
     )
-    previous = {"task_always_eager": app.conf.task_always_eager, "broker_url": app.conf.broker_url}
-    app.conf.update(task_always_eager=False, broker_url=redis_url)
+    previous = (app.conf.broker_url, app.conf.task_always_eager)
+    use_broker(redis_url, eager=False)
     try:
         yield process
     finally:
-        app.conf.update(
-            task_always_eager=previous["task_always_eager"], broker_url=previous["broker_url"]
-        )
+        use_broker(previous[0], eager=previous[1])
         # The whole process group: a worker left behind would steal the next test's tasks.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
