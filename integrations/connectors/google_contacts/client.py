@@ -123,9 +123,25 @@ def _token_call(http: HttpClient, data: dict[str, str], what: str) -> dict[str, 
         )
     except HttpError as exc:
         failure = _failure(http, exc, what)
-        if failure.error.get("status") in ("invalid_grant", "invalid_client"):
+        reason = failure.error.get("status")
+        if reason == "invalid_grant" and data["grant_type"] == "authorization_code":
             raise ConnectorError(
-                f"{PREFIX} access was revoked or expired ({failure.error['status']}); "
+                f"{PREFIX} Google refused the sign-in code (invalid_grant): it was used already "
+                "or has expired. Start connecting the account again.",
+                permanent=True,
+                status=exc.status,
+            ) from None
+        if reason == "invalid_client":
+            # Tandem's own OAuth client is misconfigured: authorizing again would not help.
+            raise ConnectorError(
+                f"{PREFIX} Google refused Tandem's OAuth client (invalid_client); check "
+                "GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET.",
+                permanent=True,
+                status=exc.status,
+            ) from None
+        if reason == "invalid_grant":
+            raise ConnectorError(
+                f"{PREFIX} access was revoked or expired (invalid_grant); "
                 "authorize the account again.",
                 reauthorize=True,
                 status=exc.status,

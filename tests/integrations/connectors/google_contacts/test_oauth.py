@@ -9,6 +9,7 @@ from django.test import Client
 
 from accounts.models import ConnectedAccount, User, Workspace
 from integrations.sandbox.google_contacts import GoogleContactsEmulator
+from tests.factories import ConnectedAccountFactory
 from tests.integrations.connectors.google_contacts.conftest import EMAIL
 
 
@@ -98,3 +99,110 @@ def test_it_hides_another_workspace(
     response = client.get("/connect/google_contacts/", {"workspace": globex.pk})
 
     assert response.status_code == 404
+
+
+def _consent_as(authorize_url: str, email: str) -> dict[str, str]:
+    params = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+    answer = requests.post(
+        authorize_url.split("?")[0],
+        data={**params, "email": email, "decision": "approve"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+
+
+def _connected(client: Client, workspace: Workspace) -> ConnectedAccount:
+    client.get("/connect/google_contacts/callback/", _consent(_start(client, workspace), "approve"))
+    return ConnectedAccount.objects.get(workspace=workspace, app="google_contacts")
+
+
+def test_it_reauthorizes_the_same_account(
+    client: Client, alice: User, acme: Workspace, emulator: GoogleContactsEmulator
+) -> None:
+    client.force_login(alice)
+    account = _connected(client, acme)
+    old = account.get_credentials()["refresh_token"]
+    ConnectedAccount.objects.filter(pk=account.pk).update(status="needs_reauth")
+    start = client.get("/connect/google_contacts/", {"workspace": acme.pk, "account": account.pk})
+
+    response = client.get(
+        "/connect/google_contacts/callback/", _consent_as(start["Location"], EMAIL)
+    )
+
+    account.refresh_from_db()
+    assert response["Location"].endswith(f"/accounts/connectedaccount/{account.pk}/change/")
+    assert account.status == "ok" and account.get_credentials()["refresh_token"] != old
+    assert ConnectedAccount.objects.count() == 1
+
+
+def test_it_refuses_to_reauthorize_with_another_google_account(
+    client: Client, alice: User, acme: Workspace, emulator: GoogleContactsEmulator
+) -> None:
+    client.force_login(alice)
+    account = _connected(client, acme)
+    before = account.credentials
+    start = client.get("/connect/google_contacts/", {"workspace": acme.pk, "account": account.pk})
+
+    response = client.get(
+        "/connect/google_contacts/callback/",
+        _consent_as(start["Location"], "someone.else@acme.example"),
+        follow=True,
+    )
+
+    account.refresh_from_db()
+    assert b"you signed in as someone.else@acme.example" in response.content
+    assert account.credentials == before and ConnectedAccount.objects.count() == 1
+
+
+def test_it_reports_a_code_that_was_already_used(
+    client: Client, alice: User, acme: Workspace, emulator: GoogleContactsEmulator
+) -> None:
+    client.force_login(alice)
+    answer = _consent(_start(client, acme), "approve")
+    emulator.codes.clear()
+
+    response = client.get("/connect/google_contacts/callback/", answer, follow=True)
+
+    assert b"refused the sign-in code (invalid_grant)" in response.content
+    assert not ConnectedAccount.objects.exists()
+
+
+def test_it_refuses_a_second_use_of_the_same_state(
+    client: Client, alice: User, acme: Workspace, emulator: GoogleContactsEmulator
+) -> None:
+    client.force_login(alice)
+    answer = _consent(_start(client, acme), "approve")
+    client.get("/connect/google_contacts/callback/", answer)
+
+    response = client.get("/connect/google_contacts/callback/", answer)
+
+    assert response.status_code == 400
+
+
+def test_it_hides_an_account_of_another_workspace(
+    client: Client, alice: User, acme: Workspace, globex: Workspace
+) -> None:
+    other = ConnectedAccountFactory(workspace=globex, app="google_contacts")
+    client.force_login(alice)
+
+    response = client.get("/connect/google_contacts/", {"workspace": acme.pk, "account": other.pk})
+
+    assert response.status_code == 404
+
+
+def test_it_lets_staff_connect_any_workspace(
+    client: Client, staff: User, globex: Workspace, emulator: GoogleContactsEmulator
+) -> None:
+    client.force_login(staff)
+
+    response = client.get("/connect/google_contacts/", {"workspace": globex.pk})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(emulator.base_url + "/o/oauth2/v2/auth?")
+
+
+def test_it_sends_an_anonymous_visitor_to_sign_in(client: Client, acme: Workspace) -> None:
+    response = client.get("/connect/google_contacts/", {"workspace": acme.pk})
+
+    assert response.status_code == 302 and "/login/" in response["Location"]

@@ -7,6 +7,7 @@ import pytest
 
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
+from integrations.connectors.http import HttpClient
 from integrations.sandbox.google_contacts import GoogleContactsEmulator
 from integrations.sync.records import ContactUpdate, NewContact
 from tests.integrations.connectors.google_contacts.conftest import EMAIL, person
@@ -224,3 +225,115 @@ def test_it_finds_contacts_by_email(
 
     assert [c.id for c in found["ann@x.example"]] == [a["resourceName"]]
     assert "nobody@x.example" not in found
+
+
+def test_it_asks_for_reauthorization_when_a_fresh_token_is_refused_too(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.expire_access_tokens(EMAIL)
+    emulator.access_token_lifetime = 0
+
+    with pytest.raises(ConnectorError) as raised:
+        connector.check()
+
+    assert raised.value.reauthorize and raised.value.status == 401
+    assert emulator.requests["unauthenticated"] == 2 and emulator.requests["oauth.token"] == 1
+
+
+def test_it_keeps_the_previous_sync_token_until_the_last_page(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("integrations.connectors.google_contacts.connector.READ_PAGE_SIZE", 2)
+    names = [emulator.add_contact(EMAIL, person(f"P{i}", "X")) for i in range(3)]
+    start = list(connector.list_changed(None))[-1].checkpoint
+    for created in names:
+        emulator.edit_contact(EMAIL, created["resourceName"], names=[{"givenName": "Q"}])
+
+    pages = list(connector.list_changed(start))
+
+    assert [len(p.records) for p in pages] == [2, 1]
+    assert pages[0].checkpoint == start
+    assert pages[1].checkpoint["sync_token"] not in ("", start["sync_token"])
+
+
+def test_it_treats_a_410_as_an_expired_sync_token(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    checkpoint = list(connector.list_changed(None))[-1].checkpoint
+    emulator.expired_sync_status = 410
+    emulator.sync_token_ttl = 0
+
+    pages = list(connector.list_changed(checkpoint))
+
+    assert all(p.full_scan for p in pages) and len(pages[0].records) == 1
+
+
+def test_it_honours_retry_after_on_a_429(emulator: GoogleContactsEmulator) -> None:
+    waits: list[float] = []
+    tokens = emulator.issue_tokens(EMAIL)
+    connector = GoogleContactsConnector(
+        {**tokens, "expires_at": 9_999_999_999},
+        http=HttpClient(app="google_contacts", sleep=waits.append, max_wait=60),
+    )
+    emulator.retry_after = 7
+    emulator.fail_next(1, 429)
+
+    connector.check()
+
+    assert waits == [7.0]
+
+
+def test_it_gets_contacts_by_current_and_previous_names(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    a = emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    b = emulator.add_contact(EMAIL, person("Bob", "Ray", "bob@x.example"))
+    moved = emulator.change_resource_name(EMAIL, b["resourceName"])
+
+    found = connector.get_many([a["resourceName"], b["resourceName"], "people/c404"])
+
+    assert sorted(c.id for c in found) == sorted([a["resourceName"], moved])
+    assert emulator.requests["people.batchGet"] == 1
+
+
+def test_it_looks_up_many_emails_from_one_listing(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    emulator.add_contact(EMAIL, person("Bob", "Ray", "bob@x.example"))
+
+    first = connector.find_by_emails(["ann@x.example"])
+    second = connector.find_by_emails(["bob@x.example"])
+
+    assert list(first) == ["ann@x.example"] and list(second) == ["bob@x.example"]
+    assert emulator.requests["connections.list"] == 1
+
+
+def test_it_finds_a_contact_it_created_before_listings_show_it(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    connector.find_by_emails(["cy@x.example"])
+    emulator.propagation_delay = 300
+    created = connector.create_many(
+        [NewContact(ref="c", values={"emails": ["cy@x.example"]}, idempotency_key="k-c")]
+    )
+
+    found = connector.find_by_emails(["cy@x.example"])
+
+    assert created[0].record is not None
+    assert [c.idempotency_key for c in found["cy@x.example"]] == ["k-c"]
+
+
+def test_it_blames_the_oauth_client_not_the_account_for_a_wrong_secret(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator, settings: Any
+) -> None:
+    settings.GOOGLE_OAUTH_CLIENT_SECRET = "not-the-secret"
+    connector.credentials["expires_at"] = 0
+
+    with pytest.raises(ConnectorError) as raised:
+        connector.check()
+
+    assert raised.value.permanent and not raised.value.reauthorize
+    assert "invalid_client" in raised.value.message
+    assert "not-the-secret" not in raised.value.message

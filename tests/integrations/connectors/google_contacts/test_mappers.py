@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from integrations.connectors.base import ConditionSpec
+from integrations.connectors.google_contacts import mappers
+from integrations.connectors.google_contacts.connector import GoogleContactsConnector
+from integrations.sync.records import Contact
+
+
+def _condition(key: str) -> ConditionSpec:
+    return next(c for c in GoogleContactsConnector.capabilities.conditions if c.key == key)
+
+
+def test_it_reads_the_primary_email_first_whatever_the_order() -> None:
+    person = {
+        "resourceName": "people/c1",
+        "emailAddresses": [
+            {"value": "other@x.example", "metadata": {"primary": False}},
+            {"value": "main@x.example", "metadata": {"primary": True}},
+        ],
+    }
+
+    contact = mappers.person_to_contact(person, {})
+
+    assert contact.values["emails"] == ["main@x.example", "other@x.example"]
+
+
+def test_it_reads_a_tombstone_as_a_deleted_contact() -> None:
+    person = {
+        "resourceName": "people/c1",
+        "etag": "%e",
+        "metadata": {"deleted": True, "sources": [{"type": "CONTACT"}]},
+    }
+
+    contact = mappers.person_to_contact(person, {})
+
+    assert contact.deleted and contact.values == {} and contact.version == "%e"
+
+
+def test_it_reads_only_user_groups_as_labels() -> None:
+    person = {
+        "resourceName": "people/c1",
+        "memberships": [
+            {"contactGroupMembership": {"contactGroupResourceName": "contactGroups/myContacts"}},
+            {"contactGroupMembership": {"contactGroupResourceName": "contactGroups/abc"}},
+        ],
+    }
+
+    contact = mappers.person_to_contact(person, {"contactGroups/abc": "VIP"})
+
+    assert contact.tags == ["VIP"]
+
+
+def test_it_writes_a_birthday_without_a_year() -> None:
+    body, mask = mappers.changes_to_person({"birthday": "--02-29"})
+
+    assert body == {"birthdays": [{"date": {"month": 2, "day": 29}}]} and mask == {"birthdays"}
+
+
+def test_it_keeps_the_job_title_when_only_the_company_changes() -> None:
+    current = {"organizations": [{"name": "Old", "title": "CTO", "metadata": {"primary": True}}]}
+
+    body, mask = mappers.changes_to_person({"company": "New"}, current)
+
+    assert body == {"organizations": [{"name": "New", "title": "CTO"}]}
+    assert mask == {"organizations"}
+
+
+def test_it_stamps_the_intent_key_as_client_data() -> None:
+    body = mappers.new_person({"first_name": "Ada", "tags": ["VIP"]}, "intent-1")
+
+    assert body == {
+        "names": [{"givenName": "Ada"}],
+        "clientData": [{"key": "tandemIntent", "value": "intent-1"}],
+    }
+
+
+def test_it_names_the_field_google_refused() -> None:
+    error = {
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": "contacts[3].phoneNumbers[0]"}],
+            }
+        ]
+    }
+
+    assert mappers.refused_field(error) == "phones"
+
+
+def test_it_matches_a_label_condition_case_insensitively() -> None:
+    has_label = _condition("google_contacts.has_label")
+    lacks_label = _condition("google_contacts.lacks_label")
+    contact = Contact(id="people/c1", values={"tags": ["VIP"]})
+
+    assert has_label.evaluate(contact, "vip")
+    assert not lacks_label.evaluate(contact, "VIP")
