@@ -6,12 +6,14 @@ from typing import Any
 import pytest
 import requests
 
+from integrations.sandbox.demo_people import demo_people
 from integrations.sandbox.google_contacts import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_EMAIL,
     DEMO_REFRESH_TOKEN,
     GoogleContactsEmulator,
+    seed_demo,
 )
 from integrations.sandbox.server import Sandbox
 
@@ -149,3 +151,142 @@ def test_it_hides_writes_from_listings_until_they_propagate(base: str, sandbox: 
     )
 
     assert before.json()["connections"] == [] and len(after.json()["connections"]) == 1
+
+
+def test_it_overlaps_the_kustomer_demo_people_by_email(base: str, sandbox: Sandbox) -> None:
+    seed_demo(sandbox.emulator("google_contacts"))
+    people = sandbox.emulator("google_contacts").contacts(DEMO_EMAIL)
+    shared = {e.casefold() for p in demo_people(300, seed=42) for e in p.emails}
+
+    emails = [{e["value"].casefold() for e in p.get("emailAddresses") or []} for p in people]
+
+    overlapping = [e for e in emails if e & shared]
+    own = [e for e in emails if e and not e & shared]
+    assert len(overlapping) == 180 and len(own) == 40
+    given = {p["names"][0]["givenName"] for p in people}
+    assert {"Jon", "Mohamed"} <= given
+
+
+def test_it_answers_429_once_a_user_spends_the_minute_quota(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    requests.post(f"{base}/_sandbox/knobs", json={"quota_per_minute": 2}, timeout=5)
+    params = {"personFields": "emailAddresses"}
+
+    statuses = [
+        requests.get(f"{base}/v1/people/me", params=params, headers=headers, timeout=5)
+        for _ in range(3)
+    ]
+    emulator.advance(60)
+    later = requests.get(f"{base}/v1/people/me", params=params, headers=headers, timeout=5)
+
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert statuses[2].json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert later.status_code == 200
+
+
+def test_it_shows_writes_after_a_number_of_requests(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    emulator.propagation_requests = 2
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    requests.post(
+        f"{base}/v1/people:createContact",
+        params={"personFields": "names"},
+        json={"names": [{"givenName": "Ann"}]},
+        headers=headers,
+        timeout=5,
+    )
+    params = {"personFields": "names"}
+
+    counts = [
+        len(
+            requests.get(
+                f"{base}/v1/people/me/connections", params=params, headers=headers, timeout=5
+            ).json()["connections"]
+        )
+        for _ in range(2)
+    ]
+
+    assert counts == [0, 1]
+
+
+def test_it_shows_a_deleted_contact_only_to_sync_tokens(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    gone = emulator.add_contact("a@x.example", {"names": [{"givenName": "Gone"}]})
+    url = f"{base}/v1/people/me/connections"
+    params = {"personFields": "names", "requestSyncToken": "true"}
+    token = requests.get(url, params=params, headers=headers, timeout=5).json()["nextSyncToken"]
+    requests.delete(f"{base}/v1/{gone['resourceName']}:deleteContact", headers=headers, timeout=5)
+
+    synced = requests.get(url, params={**params, "syncToken": token}, headers=headers, timeout=5)
+    listed = requests.get(url, params=params, headers=headers, timeout=5)
+
+    assert [
+        (p["resourceName"], p["metadata"]["deleted"]) for p in synced.json()["connections"]
+    ] == [(gone["resourceName"], True)]
+    assert listed.json()["connections"] == []
+
+
+def test_it_refuses_a_batch_of_more_than_200(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    contacts = [{"contactPerson": {"names": [{"givenName": f"P{i}"}]}} for i in range(201)]
+
+    answer = requests.post(
+        f"{base}/v1/people:batchCreateContacts",
+        json={"contacts": contacts, "readMask": "names"},
+        headers=headers,
+        timeout=5,
+    )
+
+    assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert emulator.contacts("a@x.example") == []
+
+
+def test_it_pages_contact_groups(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    for name in ("A", "B", "C"):
+        emulator.add_group("a@x.example", name)
+    url = f"{base}/v1/contactGroups"
+
+    first = requests.get(url, params={"pageSize": 3}, headers=headers, timeout=5).json()
+    rest = requests.get(
+        url, params={"pageSize": 3, "pageToken": first["nextPageToken"]}, headers=headers, timeout=5
+    ).json()
+
+    names = [g["name"] for g in first["contactGroups"] + rest["contactGroups"]]
+    assert names == ["myContacts", "starred", "A", "B", "C"] and "nextPageToken" not in rest
+
+
+def test_it_reports_and_sets_knobs_over_http(base: str) -> None:
+    requests.post(f"{base}/_sandbox/knobs", json={"propagation_delay": 30}, timeout=5)
+
+    knobs = requests.get(f"{base}/_sandbox/knobs", timeout=5).json()
+
+    assert knobs["propagation_delay"] == 30 and knobs["quota_per_minute"] == 0
+
+
+def test_it_answers_a_malformed_control_request_with_400(base: str) -> None:
+    answer = requests.post(f"{base}/_sandbox/tokens", json={}, timeout=5)
+
+    assert answer.status_code == 400 and "email" in answer.json()["error"]
+
+
+def test_it_shows_the_consent_page_with_approve_and_deny(base: str) -> None:
+    page = requests.get(
+        f"{base}/o/oauth2/v2/auth",
+        params={
+            "client_id": DEMO_CLIENT_ID,
+            "redirect_uri": "http://app.example/cb",
+            "response_type": "code",
+            "scope": "https://www.googleapis.com/auth/contacts",
+            "state": "s1",
+        },
+        timeout=5,
+    )
+
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert 'value="approve"' in page.text and 'value="deny"' in page.text
+    assert 'name="state" value="s1"' in page.text
