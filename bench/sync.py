@@ -12,6 +12,7 @@ one process, so peak RSS includes the emulators' in-memory data.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -373,6 +374,8 @@ def run(quick: bool) -> tuple[list[Table], str]:
     from integrations.sandbox.server import Sandbox
 
     sizes = [1_000] if quick else [1_000, 10_000]
+    if os.environ.get("BENCH_SYNC_SIZES"):  # opt-in, e.g. "1000,100000": beyond make bench's budget
+        sizes = [int(size) for size in os.environ["BENCH_SYNC_SIZES"].split(",")]
     werkzeug_log = logging.getLogger("werkzeug")
     log_level = werkzeug_log.level
     werkzeug_log.setLevel(logging.WARNING)  # one access-log line per request otherwise
