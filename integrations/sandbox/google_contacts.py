@@ -648,11 +648,13 @@ class GoogleContactsEmulator(Emulator):
         page_token = args.get("pageToken", "")
         since: int | None = None
         after = 0
+        horizon: int | None = None
         if page_token:
             try:
                 decoded = json.loads(base64.urlsafe_b64decode(page_token.encode()))
                 after = int(decoded["after"])
                 since = decoded["since"]
+                horizon = int(decoded["horizon"])
                 token_hash = decoded["hash"]
             except (ValueError, KeyError, TypeError):
                 raise _invalid("Invalid pageToken.", "pageToken") from None
@@ -681,6 +683,12 @@ class GoogleContactsEmulator(Emulator):
                 )
             since = found[1]
         self._settle_book(book)
+        # The sync token a listing ends with covers only what had settled when it began: a
+        # change made while the pages are read, or one that settles meanwhile, comes again
+        # through the token rather than being lost behind it.
+        pending = [e.seq for e in book.entries.values() if e.shown_seq != e.seq]
+        settled = min([self.last_seq, *(seq - 1 for seq in pending)])
+        horizon = settled if horizon is None else min(horizon, settled)
         if since is None:
             candidates = [
                 e
@@ -703,13 +711,16 @@ class GoogleContactsEmulator(Emulator):
             people.append(person if person["metadata"].get("deleted") else _filter(person, fields))
         out: dict[str, Any] = {"connections": people, "totalItems": len(candidates)}
         if len(ordered) > len(page):
-            cursor = {"after": page[-1].shown_seq, "since": since, "hash": params_hash}
+            cursor = {
+                "after": page[-1].shown_seq,
+                "since": since,
+                "horizon": horizon,
+                "hash": params_hash,
+            }
             out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
         elif request_sync:
-            pending = [e.seq for e in book.entries.values() if e.shown_seq != e.seq]
-            covered = min([self.last_seq, *(s - 1 for s in pending)])
             token = "sync." + secrets.token_urlsafe(18)
-            self.sync_tokens[token] = (book.email, covered, self.now())
+            self.sync_tokens[token] = (book.email, horizon, self.now())
             out["nextSyncToken"] = token
         return _json(out)
 

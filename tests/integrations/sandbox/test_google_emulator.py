@@ -290,3 +290,28 @@ def test_it_shows_the_consent_page_with_approve_and_deny(base: str) -> None:
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert 'value="approve"' in page.text and 'value="deny"' in page.text
     assert 'name="state" value="s1"' in page.text
+
+
+def test_it_reports_a_deletion_made_while_a_full_listing_was_paged(
+    base: str, sandbox: Sandbox
+) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    first = emulator.add_contact("a@x.example", {"names": [{"givenName": "First"}]})
+    emulator.add_contact("a@x.example", {"names": [{"givenName": "Second"}]})
+    url = f"{base}/v1/people/me/connections"
+    params = {"personFields": "names", "requestSyncToken": "true", "pageSize": "1"}
+    page = requests.get(url, params=params, headers=headers, timeout=5).json()
+    emulator.delete_contact("a@x.example", first["resourceName"])
+    last = requests.get(
+        url, params={**params, "pageToken": page["nextPageToken"]}, headers=headers, timeout=5
+    ).json()
+
+    changes = requests.get(
+        url, params={**params, "syncToken": last["nextSyncToken"]}, headers=headers, timeout=5
+    ).json()
+
+    assert [p["resourceName"] for p in page["connections"]] == [first["resourceName"]]
+    assert [(p["resourceName"], p["metadata"].get("deleted")) for p in changes["connections"]] == [
+        (first["resourceName"], True)
+    ]
