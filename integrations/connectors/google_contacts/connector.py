@@ -80,6 +80,12 @@ def _lacks_label(contact: Contact, value: Any) -> bool:
     return not _has_label(contact, value)
 
 
+def _newer(ours: Contact, listed: Contact) -> bool:
+    if ours.updated_at is None or listed.updated_at is None:
+        return True
+    return ours.updated_at >= listed.updated_at
+
+
 STANDARD_FIELDS = (
     FieldSpec("first_name", "First name", FieldType.TEXT, canonical="name.first"),
     FieldSpec("last_name", "Last name", FieldType.TEXT, canonical="name.last"),
@@ -241,7 +247,11 @@ class GoogleContactsConnector(Connector):
         wanted = {normalize_email(e) for e in emails if e and e.strip()}
         if not wanted:
             return {}
-        by_id = {**self._book(), **self._written}
+        by_id = dict(self._book())
+        for record_id, written in self._written.items():
+            listed = by_id.get(record_id)
+            if listed is None or _newer(written, listed):
+                by_id[record_id] = written
         found: dict[str, list[Contact]] = {}
         for contact in by_id.values():
             if contact.deleted:

@@ -129,10 +129,13 @@ def parse_date(value: str) -> dict[str, int]:
 def person_to_contact(person: Mapping[str, Any], groups: Mapping[str, str]) -> Contact:
     metadata = person.get("metadata") or {}
     sources = metadata.get("sources") or [{}]
+    # A contact linked to a Google profile lists the profile's source too; the contact's own
+    # source says when the contact itself last changed.
+    source = next((s for s in sources if s.get("type") == "CONTACT"), sources[0])
     contact = Contact(
         id=str(person["resourceName"]),
         version=str(person.get("etag") or ""),
-        updated_at=parse_time(str(sources[0].get("updateTime") or "")),
+        updated_at=parse_time(str(source.get("updateTime") or "")),
         deleted=bool(metadata.get("deleted")),
     )
     previous = list(metadata.get("previousResourceNames") or [])

@@ -94,3 +94,21 @@ def test_it_matches_a_label_condition_case_insensitively() -> None:
 
     assert has_label.evaluate(contact, "vip")
     assert not lacks_label.evaluate(contact, "VIP")
+
+
+def test_it_dates_a_contact_by_its_own_source_not_the_profile() -> None:
+    person = {
+        "resourceName": "people/c1",
+        "metadata": {
+            "sources": [
+                {"type": "PROFILE", "updateTime": "2026-01-01T00:00:00Z"},
+                {"type": "CONTACT", "updateTime": "2026-03-04T05:06:07Z"},
+            ]
+        },
+    }
+
+    contact = mappers.person_to_contact(person, {})
+
+    assert contact.updated_at is not None and contact.updated_at.isoformat().startswith(
+        "2026-03-04T05:06:07"
+    )

@@ -337,3 +337,18 @@ def test_it_blames_the_oauth_client_not_the_account_for_a_wrong_secret(
     assert raised.value.permanent and not raised.value.reauthorize
     assert "invalid_client" in raised.value.message
     assert "not-the-secret" not in raised.value.message
+
+
+def test_it_looks_up_the_newest_email_of_a_contact_it_wrote_earlier(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    a = emulator.add_contact(EMAIL, person("Ann", "Lee", "ann@x.example"))
+    connector.update_many(
+        [ContactUpdate(id=a["resourceName"], changes={"notes": "hi"}, version=a["etag"])]
+    )
+    emulator.advance(1)
+    emulator.edit_contact(EMAIL, a["resourceName"], emailAddresses=[{"value": "ann@new.example"}])
+
+    found = connector.find_by_emails(["ann@x.example", "ann@new.example"])
+
+    assert list(found) == ["ann@new.example"]
