@@ -317,6 +317,7 @@ class GoogleContactsEmulator(Emulator):
 
     def _create(self, book: Book, person: dict[str, Any], *, visible_now: bool) -> dict[str, Any]:
         _validate(person, set(person) & WRITABLE_FIELDS)
+        _check_memberships(book, person)
         name = self._new_resource_name()
         clean = {k: copy.deepcopy(v) for k, v in person.items() if k in WRITABLE_FIELDS}
         clean["resourceName"] = name
@@ -568,6 +569,8 @@ class GoogleContactsEmulator(Emulator):
                 return self._count("people.deleteContact", _json({}))
             match = re.fullmatch(r"people/([^/:]+)", path)
             if match and method == "GET":
+                if not request.args.get("personFields"):
+                    raise _invalid("personFields mask is required.", "personFields")
                 person = self._live(book, path)
                 return self._count("people.get", _json(_mask(person, request)))
             if method == "GET" and path == "contactGroups":
@@ -778,6 +781,7 @@ class GoogleContactsEmulator(Emulator):
         people = [dict(c.get("contactPerson") or {}) for c in contacts]
         for index, person in enumerate(people):  # all or nothing, like Google
             _validate(person, set(person) & WRITABLE_FIELDS, prefix=f"contacts[{index}].")
+            _check_memberships(book, person, prefix=f"contacts[{index}].")
         read_mask = _field_list(body.get("readMask", ""))
         created = []
         for person in people:
@@ -803,6 +807,8 @@ class GoogleContactsEmulator(Emulator):
             current = self._live(book, name)
             _check_etag(person, current)
             _validate(person, mask, prefix=f"contacts[{name}].")
+            if "memberships" in mask:
+                _check_memberships(book, person, prefix=f"contacts[{name}].")
         read_mask = _field_list(body.get("readMask", ""))
         result = {}
         for name, person in contacts.items():
@@ -826,6 +832,8 @@ class GoogleContactsEmulator(Emulator):
         current = self._live(book, name)
         _check_etag(body, current)
         _validate(body, mask)
+        if "memberships" in mask:
+            _check_memberships(book, body)
         if "memberships" in mask and not body.get("memberships"):
             raise _invalid("A contact must have at least one membership.", "memberships")
         person = copy.deepcopy(current)
@@ -1019,6 +1027,17 @@ def _check_etag(body: dict[str, Any], current: dict[str, Any]) -> None:
                 }
             ],
         )
+
+
+def _check_memberships(book: Book, person: dict[str, Any], prefix: str = "") -> None:
+    """Only user groups, ``myContacts`` and ``starred`` can be added to a contact."""
+    for index, membership in enumerate(person.get("memberships") or []):
+        group = (membership.get("contactGroupMembership") or {}).get("contactGroupResourceName")
+        if group not in book.groups and group not in SYSTEM_GROUPS:
+            raise _invalid(
+                f"Contact group {group!r} does not exist or cannot be added.",
+                f"{prefix}memberships[{index}]",
+            )
 
 
 def _validate(person: dict[str, Any], fields: set[str], prefix: str = "") -> None:

@@ -315,3 +315,21 @@ def test_it_reports_a_deletion_made_while_a_full_listing_was_paged(
     assert [(p["resourceName"], p["metadata"].get("deleted")) for p in changes["connections"]] == [
         (first["resourceName"], True)
     ]
+
+
+def test_it_refuses_a_membership_of_an_unknown_group(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    membership = {"contactGroupMembership": {"contactGroupResourceName": "contactGroups/nope"}}
+
+    answer = requests.post(
+        f"{base}/v1/people:createContact",
+        params={"personFields": "names"},
+        json={"names": [{"givenName": "Ann"}], "memberships": [membership]},
+        headers=headers,
+        timeout=5,
+    )
+
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and error["status"] == "INVALID_ARGUMENT"
+    assert error["details"][0]["fieldViolations"][0]["field"] == "memberships[0]"
