@@ -29,6 +29,7 @@ stored demo account survives a sandbox restart.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -37,6 +38,7 @@ import itertools
 import json
 import re
 import secrets
+import socket
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -163,6 +165,14 @@ class Book:
     quota_used: int = 0
 
 
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # "status", "sleep" or "after_commit"
+    status: int = 500
+    seconds: float = 0.0
+    drop: bool = False
+
+
 @dataclass
 class AccessToken:
     email: str
@@ -190,7 +200,7 @@ class GoogleContactsEmulator(Emulator):
             self.seq = itertools.count(1)
             self.last_seq = 0
             self.ids = itertools.count(1)
-            self.faults: list[int] = []
+            self.faults: list[Fault] = []
             self.sync_token_ttl = 7 * DAY
             self.expired_sync_status = 400
             self.propagation_delay = 0.0
@@ -243,10 +253,27 @@ class GoogleContactsEmulator(Emulator):
                 if token.email == email:
                     token.expires_at = 0.0
 
-    def fail_next(self, count: int, status: int = 429) -> None:
-        """The next ``count`` People API requests answer ``status`` (429 or 5xx)."""
+    def fail_next(
+        self,
+        count: int,
+        status: int = 429,
+        *,
+        sleep: float = 0.0,
+        after_commit: bool = False,
+        drop: bool = False,
+    ) -> None:
+        """The next ``count`` People API requests answer ``status`` (429 or 5xx) unapplied; or,
+        with ``sleep``, stall that many seconds first (a timeout for a short-waiting client);
+        or, with ``after_commit``, are applied and then answer ``status`` or, with ``drop``,
+        lose the connection without an answer (a reset after commit)."""
         with self.lock:
-            self.faults = [status] * count
+            if after_commit:
+                fault = Fault("after_commit", status=status, drop=drop)
+            elif sleep:
+                fault = Fault("sleep", seconds=sleep)
+            else:
+                fault = Fault("status", status=status)
+            self.faults = [fault] * count
 
     def add_contact(self, email: str, person: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -525,67 +552,83 @@ class GoogleContactsEmulator(Emulator):
         with self.lock:
             book = self._authenticate(request)
             book.request_count += 1
-            if self.faults:
-                status = self.faults.pop(0)
+            fault = self.faults.pop(0) if self.faults else None
+            if fault is not None:
                 self.requests["fault"] += 1
-                if status == 429:
-                    raise self._exhausted("FBS quota limit exceeded")
-                raise ApiError(status, "UNAVAILABLE", "The service is currently unavailable.")
-            if self.quota_per_minute:
-                minute = int(self.now() // 60)
-                if book.quota_minute != minute:
-                    book.quota_minute, book.quota_used = minute, 0
-                book.quota_used += 1
-                if book.quota_used > self.quota_per_minute:
-                    self.requests["quota"] += 1
-                    raise self._exhausted("Quota exceeded for quota metric 'Requests per user'")
-            method = request.method
-            body: dict[str, Any] = {}
-            if method in {"POST", "PATCH", "PUT"}:
-                try:
-                    body = json.loads(request.get_data(as_text=True) or "{}")
-                except ValueError:
-                    raise _invalid("Invalid JSON payload received.") from None
-            if method == "GET" and path == "people/me":
-                return self._count("people.get.me", self._me(book, request))
-            if method == "GET" and path == "people/me/connections":
-                return self._count("connections.list", self._connections(book, request))
-            if method == "GET" and path == "people:batchGet":
-                return self._count("people.batchGet", self._batch_get(book, request))
-            if method == "POST" and path == "people:createContact":
-                person = self._create(book, body, visible_now=False)
-                return self._count("people.createContact", _json(_mask(person, request)))
-            if method == "POST" and path == "people:batchCreateContacts":
-                return self._count("people.batchCreateContacts", self._batch_create(book, body))
-            if method == "POST" and path == "people:batchUpdateContacts":
-                return self._count("people.batchUpdateContacts", self._batch_update(book, body))
-            match = re.fullmatch(r"(people/[^/:]+):(updateContact|deleteContact)", path)
-            if match and method == "PATCH" and match.group(2) == "updateContact":
-                mask = _field_list(request.args.get("updatePersonFields", ""))
-                person = self._update(book, match.group(1), body, mask)
-                return self._count("people.updateContact", _json(_mask(person, request)))
-            if match and method == "DELETE" and match.group(2) == "deleteContact":
-                self._delete(book, match.group(1), visible_now=False)
-                return self._count("people.deleteContact", _json({}))
-            match = re.fullmatch(r"people/([^/:]+)", path)
-            if match and method == "GET":
-                if not request.args.get("personFields"):
-                    raise _invalid("personFields mask is required.", "personFields")
-                person = self._live(book, path)
-                return self._count("people.get", _json(_mask(person, request)))
-            if method == "GET" and path == "contactGroups":
-                return self._count("contactGroups.list", self._groups_page(book, request))
-            if method == "POST" and path == "contactGroups":
-                name = str((body.get("contactGroup") or {}).get("name") or "").strip()
-                if not name:
-                    raise _invalid("Contact group name must not be empty.", "contactGroup.name")
-                group = self._create_group(book, name)
-                return self._count("contactGroups.create", _json(copy.deepcopy(group)))
-            match = re.fullmatch(r"contactGroups/([^/:]+)/members:modify", path)
-            if match and method == "POST":
-                result = self._modify(book, f"contactGroups/{match.group(1)}", body)
-                return self._count("contactGroups.members.modify", _json(result))
-            raise ApiError(404, "NOT_FOUND", f"Method not found: {method} /v1/{path}")
+        if fault is not None and fault.kind == "sleep":
+            time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "status":
+            raise self._fault_error(fault.status)
+        with self.lock:
+            response = self._route(book, request, path)
+        if fault is not None and fault.kind == "after_commit":
+            if fault.drop:
+                _drop_connection(request)
+            raise self._fault_error(fault.status)
+        return response
+
+    def _fault_error(self, status: int) -> ApiError:
+        if status == 429:
+            return self._exhausted("FBS quota limit exceeded")
+        canonical = {500: "INTERNAL", 504: "DEADLINE_EXCEEDED"}.get(status, "UNAVAILABLE")
+        return ApiError(status, canonical, "The service is currently unavailable.")
+
+    def _route(self, book: Book, request: Request, path: str) -> Response:
+        if self.quota_per_minute:
+            minute = int(self.now() // 60)
+            if book.quota_minute != minute:
+                book.quota_minute, book.quota_used = minute, 0
+            book.quota_used += 1
+            if book.quota_used > self.quota_per_minute:
+                self.requests["quota"] += 1
+                raise self._exhausted("Quota exceeded for quota metric 'Requests per user'")
+        method = request.method
+        body: dict[str, Any] = {}
+        if method in {"POST", "PATCH", "PUT"}:
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+            except ValueError:
+                raise _invalid("Invalid JSON payload received.") from None
+        if method == "GET" and path == "people/me":
+            return self._count("people.get.me", self._me(book, request))
+        if method == "GET" and path == "people/me/connections":
+            return self._count("connections.list", self._connections(book, request))
+        if method == "GET" and path == "people:batchGet":
+            return self._count("people.batchGet", self._batch_get(book, request))
+        if method == "POST" and path == "people:createContact":
+            person = self._create(book, body, visible_now=False)
+            return self._count("people.createContact", _json(_mask(person, request)))
+        if method == "POST" and path == "people:batchCreateContacts":
+            return self._count("people.batchCreateContacts", self._batch_create(book, body))
+        if method == "POST" and path == "people:batchUpdateContacts":
+            return self._count("people.batchUpdateContacts", self._batch_update(book, body))
+        match = re.fullmatch(r"(people/[^/:]+):(updateContact|deleteContact)", path)
+        if match and method == "PATCH" and match.group(2) == "updateContact":
+            mask = _field_list(request.args.get("updatePersonFields", ""))
+            person = self._update(book, match.group(1), body, mask)
+            return self._count("people.updateContact", _json(_mask(person, request)))
+        if match and method == "DELETE" and match.group(2) == "deleteContact":
+            self._delete(book, match.group(1), visible_now=False)
+            return self._count("people.deleteContact", _json({}))
+        match = re.fullmatch(r"people/([^/:]+)", path)
+        if match and method == "GET":
+            if not request.args.get("personFields"):
+                raise _invalid("personFields mask is required.", "personFields")
+            person = self._live(book, path)
+            return self._count("people.get", _json(_mask(person, request)))
+        if method == "GET" and path == "contactGroups":
+            return self._count("contactGroups.list", self._groups_page(book, request))
+        if method == "POST" and path == "contactGroups":
+            name = str((body.get("contactGroup") or {}).get("name") or "").strip()
+            if not name:
+                raise _invalid("Contact group name must not be empty.", "contactGroup.name")
+            group = self._create_group(book, name)
+            return self._count("contactGroups.create", _json(copy.deepcopy(group)))
+        match = re.fullmatch(r"contactGroups/([^/:]+)/members:modify", path)
+        if match and method == "POST":
+            result = self._modify(book, f"contactGroups/{match.group(1)}", body)
+            return self._count("contactGroups.members.modify", _json(result))
+        raise ApiError(404, "NOT_FOUND", f"Method not found: {method} /v1/{path}")
 
     def _exhausted(self, description: str) -> ApiError:
         error = ApiError(
@@ -896,7 +939,8 @@ class GoogleContactsEmulator(Emulator):
         POST /_sandbox/contacts   {email, person}      -> person (visible at once)
         GET  /_sandbox/groups?email=                   -> {groups: [...]}
         GET  /_sandbox/knobs                           -> every knob's value
-        POST /_sandbox/knobs      any of KNOBS, and/or {count, status} (fail the next requests),
+        POST /_sandbox/knobs      any of KNOBS, and/or {count, status, sleep, after_commit, drop}
+                                  (faults for the next requests, see ``fail_next``),
                                   {revoke: email}, {expire_access_tokens: email},
                                   {change_resource_name: {email, resourceName}}, {advance: s}
                                   (``/_sandbox/faults`` is the same endpoint)
@@ -943,7 +987,13 @@ class GoogleContactsEmulator(Emulator):
                 if knob in body:
                     setattr(self, knob, type(getattr(self, knob))(body[knob]))
             if "count" in body:
-                self.fail_next(int(body["count"]), int(body.get("status", 429)))
+                self.fail_next(
+                    int(body["count"]),
+                    int(body.get("status", 429)),
+                    sleep=float(body.get("sleep", 0)),
+                    after_commit=bool(body.get("after_commit")),
+                    drop=bool(body.get("drop")),
+                )
             if "revoke" in body:
                 self.revoke(str(body["revoke"]))
             if "expire_access_tokens" in body:
@@ -961,6 +1011,14 @@ class GoogleContactsEmulator(Emulator):
 
 
 # Person helpers ----------------------------------------------------------------------------
+
+
+def _drop_connection(request: Request) -> None:
+    """Close the client's connection without an answer: a reset after the write committed."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

@@ -352,3 +352,15 @@ def test_it_looks_up_the_newest_email_of_a_contact_it_wrote_earlier(
     found = connector.find_by_emails(["ann@x.example", "ann@new.example"])
 
     assert list(found) == ["ann@new.example"]
+
+
+def test_it_retries_a_read_that_timed_out(emulator: GoogleContactsEmulator) -> None:
+    tokens = emulator.issue_tokens(EMAIL)
+    connector = GoogleContactsConnector(
+        {**tokens, "expires_at": 9_999_999_999},
+        http=HttpClient(app="google_contacts", sleep=lambda _: None, timeout=(2.0, 0.3)),
+    )
+    emulator.fail_next(1, sleep=1.0)
+
+    assert connector.check().label == EMAIL
+    assert connector.http.calls["people.get.me"] == 2

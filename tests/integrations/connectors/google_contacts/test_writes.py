@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from integrations.connectors.base import ConnectorError
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
 from integrations.sandbox.google_contacts import GoogleContactsEmulator
 from integrations.sync.records import ContactUpdate, NewContact
@@ -185,3 +186,19 @@ def test_it_changes_labels_through_an_update(
     )
 
     assert results[0].record is not None and results[0].record.tags == ["New"]
+
+
+def test_it_finds_contacts_whose_creation_answer_was_lost_by_their_intent_keys(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.fail_next(1, 500, after_commit=True, drop=True)
+
+    with pytest.raises(ConnectorError) as raised:
+        connector.create_many(
+            [NewContact(ref="a", values={"emails": ["ada@x.example"]}, idempotency_key="k-a")]
+        )
+    found = connector.find_by_emails(["ada@x.example"])
+
+    assert not raised.value.permanent
+    assert emulator.requests["people.batchCreateContacts"] == 1
+    assert [c.idempotency_key for c in found["ada@x.example"]] == ["k-a"]
