@@ -43,7 +43,7 @@ def _redirect_uri() -> str:
     return settings.SITE_URL.rstrip("/") + reverse("google_contacts:callback")
 
 
-def _back(workspace_id: object, account_id: object) -> HttpResponse:
+def _back(account_id: object) -> HttpResponse:
     if account_id:
         return redirect("admin:accounts_connectedaccount_change", account_id)
     return redirect(reverse("admin:accounts_connectedaccount_changelist"))
@@ -106,7 +106,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             else f"Google Contacts: Google reported an error ({error[:100]})."
         )
         messages.error(request, text)
-        return _back(workspace.pk, pending.get("account"))
+        return _back(pending.get("account"))
     code = request.GET.get("code", "")
     if not code:
         return HttpResponseBadRequest("Google Contacts: Google sent no authorization code.")
@@ -121,7 +121,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         me = PeopleClient(http, token=lambda: token, refresh=no_refresh).me()
     except ConnectorError as exc:
         messages.error(request, exc.message)
-        return _back(workspace.pk, pending.get("account"))
+        return _back(pending.get("account"))
     emails = [str(e["value"]) for e in me.get("emailAddresses") or [] if e.get("value")]
     email = emails[0] if emails else ""
     label = email or "Google account"
@@ -129,15 +129,17 @@ def callback(request: HttpRequest) -> HttpResponse:
         pk=pending.get("account") or 0, workspace=workspace, app=APP
     ).first()
     if reauthorized is not None:
+        # Accounts connected here know their Google email; one set up by hand may only have
+        # an email as its label, or no email at all (then any Google account may take it).
         known = str(reauthorized.get_credentials().get("email") or reauthorized.label)
-        if email and known.casefold() != email.casefold():
+        if email and "@" in known and known.casefold() != email.casefold():
             # Storing these tokens would silently point the account at someone else's contacts.
             messages.error(
                 request,
                 f"Google Contacts: you signed in as {email}, but this account is {known}. "
                 "Nothing was changed; sign in with that Google account.",
             )
-            return _back(workspace.pk, reauthorized.pk)
+            return _back(reauthorized.pk)
         label = reauthorized.label
     with transaction.atomic():
         account = connected_account_upsert(

@@ -206,3 +206,17 @@ def test_it_sends_an_anonymous_visitor_to_sign_in(client: Client, acme: Workspac
     response = client.get("/connect/google_contacts/", {"workspace": acme.pk})
 
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_it_reauthorizes_an_account_set_up_by_hand_without_an_email(
+    client: Client, alice: User, acme: Workspace, emulator: GoogleContactsEmulator
+) -> None:
+    account = ConnectedAccountFactory(workspace=acme, app="google_contacts", label="Sales book")
+    client.force_login(alice)
+    start = client.get("/connect/google_contacts/", {"workspace": acme.pk, "account": account.pk})
+
+    client.get("/connect/google_contacts/callback/", _consent_as(start["Location"], EMAIL))
+
+    account.refresh_from_db()
+    assert account.label == "Sales book" and account.get_credentials()["email"] == EMAIL
+    assert ConnectedAccount.objects.count() == 1
