@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 
@@ -48,6 +49,9 @@ def test_it_connects_an_account_and_stores_its_tokens_encrypted(
 
     account = ConnectedAccount.objects.get(workspace=acme, app="google_contacts")
     assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        f"Google Contacts: connected {EMAIL}."
+    ]
     assert response["Location"].endswith(f"/accounts/connectedaccount/{account.pk}/change/")
     assert account.label == EMAIL
     credentials = account.get_credentials()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -364,3 +365,23 @@ def test_it_retries_a_read_that_timed_out(emulator: GoogleContactsEmulator) -> N
 
     assert connector.check().label == EMAIL
     assert connector.http.calls["people.get.me"] == 2
+
+
+def test_it_keeps_tokens_and_the_client_secret_out_of_logs(
+    connector: GoogleContactsConnector,
+    emulator: GoogleContactsEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    emulator.expire_access_tokens(EMAIL)
+    emulator.fail_next(1, 429)
+
+    connector.check()
+
+    secrets = [
+        connector.credentials["access_token"],
+        connector.credentials["refresh_token"],
+        "tandem-test-secret",
+    ]
+    assert "429" in caplog.text
+    assert not [s for s in secrets if s in caplog.text]
