@@ -687,8 +687,16 @@ class GoogleContactsEmulator(Emulator):
             raise _invalid("pageSize must be between 1 and 1000.", "pageSize")
         request_sync = args.get("requestSyncToken", "false").lower() == "true"
         sync_token = args.get("syncToken", "")
+        sort_order = args.get("sortOrder", "LAST_MODIFIED_ASCENDING")
+        if sort_order not in ("LAST_MODIFIED_ASCENDING", "LAST_MODIFIED_DESCENDING"):
+            # Google also sorts by first or last name; nothing in Tandem asks for that.
+            raise _invalid(f"sortOrder {sort_order} is not emulated.", "sortOrder")
+        descending = sort_order == "LAST_MODIFIED_DESCENDING"
+        if descending and (sync_token or request_sync):
+            raise _invalid("sortOrder cannot be used when syncing.", "sortOrder")
         params = json.dumps(
-            [sorted(fields), page_size, request_sync, sync_token, book.email], sort_keys=True
+            [sorted(fields), page_size, request_sync, sync_token, sort_order, book.email],
+            sort_keys=True,
         )
         params_hash = hashlib.sha256(params.encode()).hexdigest()[:16]
         page_token = args.get("pageToken", "")
@@ -745,7 +753,15 @@ class GoogleContactsEmulator(Emulator):
             candidates = [
                 e for e in book.entries.values() if e.shown is not None and e.shown_seq > since
             ]
-        ordered = sorted((e for e in candidates if e.shown_seq > after), key=lambda e: e.shown_seq)
+        # The page cursor is the last change sequence shown: later ones come next when
+        # ascending, earlier ones when descending.
+        if descending:
+            rest = [e for e in candidates if not after or e.shown_seq < after]
+            ordered = sorted(rest, key=lambda e: -e.shown_seq)
+        else:
+            ordered = sorted(
+                (e for e in candidates if e.shown_seq > after), key=lambda e: e.shown_seq
+            )
         page = ordered[:page_size]
         people = []
         for entry in page:

@@ -237,6 +237,7 @@ class PeopleClient:
         sync_token: str = "",
         request_sync_token: bool = False,
         person_fields: str = PERSON_FIELDS,
+        newest_first: bool = False,
     ) -> dict[str, Any]:
         # Only change feeds ask for a sync token: the first page of a listing that does draws on
         # a separate fixed quota that lookups have no business spending.
@@ -247,6 +248,8 @@ class PeopleClient:
             params["syncToken"] = sync_token
         if page_token:
             params["pageToken"] = page_token
+        if newest_first:
+            params["sortOrder"] = "LAST_MODIFIED_DESCENDING"
         return self._call(
             "GET",
             "people/me/connections",

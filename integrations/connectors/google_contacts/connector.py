@@ -66,7 +66,7 @@ LOOKUP_PAGE_SIZE = 1000
 MAX_LOOKUP_PAGES = 25
 # How long one listing of the book answers ``find_by_emails``; our own writes are laid over it.
 LOOKUP_TTL = 60.0
-FIELD_DISCOVERY_PAGE_SIZE = 200
+FIELD_DISCOVERY_PAGES = 3
 REFRESH_MARGIN = 120.0
 UPDATE_TRIES = 3
 
@@ -161,14 +161,25 @@ class GoogleContactsConnector(Connector):
         return AccountInfo(label=str(emails[0]) if emails else "Google account")
 
     def fields(self) -> list[FieldSpec]:
-        page = self.api.list_connections(
-            page_size=FIELD_DISCOVERY_PAGE_SIZE, person_fields="userDefined"
-        )
+        # Custom fields are the userDefined keys found on the most recently changed contacts,
+        # where a key someone just started using shows up; reading only that field keeps the
+        # few pages cheap.
         keys: dict[str, None] = {}
-        for person in page.get("connections") or []:
-            for item in person.get("userDefined") or []:
-                if item.get("key"):
-                    keys.setdefault(str(item["key"]), None)
+        page_token = ""
+        for _ in range(FIELD_DISCOVERY_PAGES):
+            page = self.api.list_connections(
+                page_size=LOOKUP_PAGE_SIZE,
+                page_token=page_token,
+                person_fields="userDefined",
+                newest_first=True,
+            )
+            for person in page.get("connections") or []:
+                for item in person.get("userDefined") or []:
+                    if item.get("key"):
+                        keys.setdefault(str(item["key"]), None)
+            page_token = str(page.get("nextPageToken") or "")
+            if not page_token:
+                break
         custom = [
             FieldSpec(custom_key(key), key, FieldType.TEXT, custom=True) for key in sorted(keys)
         ]

@@ -333,3 +333,38 @@ def test_it_refuses_a_membership_of_an_unknown_group(base: str, sandbox: Sandbox
     error = answer.json()["error"]
     assert answer.status_code == 400 and error["status"] == "INVALID_ARGUMENT"
     assert error["details"][0]["fieldViolations"][0]["field"] == "memberships[0]"
+
+
+def test_it_lists_the_most_recently_changed_first_on_request(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+    for name in ("A", "B", "C"):
+        emulator.add_contact("a@x.example", {"names": [{"givenName": name}]})
+    url = f"{base}/v1/people/me/connections"
+    params = {"personFields": "names", "pageSize": "2", "sortOrder": "LAST_MODIFIED_DESCENDING"}
+
+    first = requests.get(url, params=params, headers=headers, timeout=5).json()
+    rest = requests.get(
+        url, params={**params, "pageToken": first["nextPageToken"]}, headers=headers, timeout=5
+    ).json()
+
+    names = [p["names"][0]["givenName"] for p in first["connections"] + rest["connections"]]
+    assert names == ["C", "B", "A"] and "nextPageToken" not in rest
+
+
+def test_it_refuses_a_sort_order_when_syncing(base: str, sandbox: Sandbox) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    headers = _bearer(emulator.issue_tokens("a@x.example")["access_token"])
+
+    answer = requests.get(
+        f"{base}/v1/people/me/connections",
+        params={
+            "personFields": "names",
+            "requestSyncToken": "true",
+            "sortOrder": "LAST_MODIFIED_DESCENDING",
+        },
+        headers=headers,
+        timeout=5,
+    )
+
+    assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"

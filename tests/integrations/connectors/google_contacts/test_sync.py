@@ -385,3 +385,20 @@ def test_it_keeps_tokens_and_the_client_secret_out_of_logs(
     ]
     assert "429" in caplog.text
     assert not [s for s in secrets if s in caplog.text]
+
+
+def test_it_discovers_custom_fields_on_the_most_recently_changed_contacts(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator, monkeypatch: Any
+) -> None:
+    module = "integrations.connectors.google_contacts.connector"
+    monkeypatch.setattr(f"{module}.LOOKUP_PAGE_SIZE", 2)
+    monkeypatch.setattr(f"{module}.FIELD_DISCOVERY_PAGES", 1)
+    emulator.add_contact(EMAIL, person("Old", "X", userDefined=[{"key": "legacy", "value": "1"}]))
+    others = [emulator.add_contact(EMAIL, person(f"P{i}", "X")) for i in range(3)]
+    emulator.edit_contact(
+        EMAIL, others[0]["resourceName"], userDefined=[{"key": "region", "value": "EMEA"}]
+    )
+
+    custom = [f.key for f in connector.fields() if f.custom]
+
+    assert custom == ["custom.region"]
