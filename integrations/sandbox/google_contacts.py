@@ -9,7 +9,9 @@ Mounted at ``/google_contacts``:
   tombstones for deleted contacts, ``previousResourceNames``), ``people:batchGet``,
   ``people:createContact``, ``people:batchCreateContacts``, ``people:batchUpdateContacts``,
   ``{resourceName}:updateContact`` (etag checked), ``{resourceName}:deleteContact`` and contact
-  groups (list, create, ``members:modify``). Errors use the ``google.rpc.Status`` shape.
+  groups (list, create, ``members:modify``). Errors use the ``google.rpc.Status`` shape; a
+  per-user request quota answers 429 ``RESOURCE_EXHAUSTED``; faults (429/5xx, a stall, or a
+  write applied and then answered 5xx or dropped) come from ``fail_next``.
 
 State lives in memory behind ``self.lock``: one contact book per user, found from the bearer
 token. Listings read what has "propagated" (``propagation_delay`` seconds and/or
