@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from django.core.exceptions import ValidationError
 
-from integrations.models import Connection, Rule
+from integrations.models import Connection, RecordIssue, Rule
 from integrations.services import field_mapping_add, rule_create, rule_delete
 from tests.e2e.conftest import Pair, person
 
@@ -308,3 +308,18 @@ def test_it_makes_no_writes_on_a_second_run_without_edits(pair: Pair) -> None:
     second = pair.sync(connection)
     assert second.outcome == "success"
     assert second.writes == 0
+
+
+def test_it_turns_a_kustomer_409_into_a_record_issue_and_syncs_the_rest(pair: Pair) -> None:
+    # Kustomer keeps phone numbers unique per org: a Google contact reusing one cannot be created.
+    pair.add_customer("Kim Keeper", "kim@acme.example", phones=[{"phone": "+15125550100"}])
+    pair.add_contact(person("Phil Phone", "Twin", "phil@acme.example", phone="+1 512 555 0100"))
+    pair.add_contact(person("Fine", "Fellow", "fine@acme.example"))
+    connection = pair.connect()
+    run = pair.sync(connection)
+    assert run.outcome == "partial"
+    assert run.failed == 1
+    issue = RecordIssue.objects.get(connection=connection)
+    assert issue.side == "b" and issue.target == "a"
+    assert "Kustomer refused phones" in issue.reason
+    assert set(emails_on_kustomer(pair)) == {"kim@acme.example", "fine@acme.example"}
