@@ -150,10 +150,9 @@ def connection_sync(
         _finish(run, SyncRun.Outcome.FAILED, f"internal error ({type(exc).__name__})")
         raise
     finally:
-        calls = {}
-        for side, connector in connectors.items():
-            for kind, count in connector.http.calls.items():
-                calls[f"{side}: {kind}"] = count
+        # The engine keeps these up to date page by page; this also counts the calls of a run
+        # that failed before the engine started (verifying an account, learning fields).
+        calls = engine.calls_by_kind(connectors)
         if calls:
             SyncRun.objects.filter(pk=run.pk).update(
                 api_calls=sum(calls.values()), api_calls_by_kind=calls

@@ -859,22 +859,16 @@ class SyncEngine:
                         },
                         count=f"updated_{side}",
                     )
-                for tag in effects.add_tags:
-                    work.tag_ops[(side, tag, True)].append((pair.record_id(side), pair))
-                    self.journal.note_side(
-                        side,
-                        "tag",
-                        {"id": pair.record_id(side), "tag": tag},
-                        count=f"tagged_{side}",
-                    )
-                for tag in effects.remove_tags:
-                    work.tag_ops[(side, tag, False)].append((pair.record_id(side), pair))
-                    self.journal.note_side(
-                        side,
-                        "untag",
-                        {"id": pair.record_id(side), "tag": tag},
-                        count=f"tagged_{side}",
-                    )
+                for tags, adding, op in (
+                    (effects.add_tags, True, "tag"),
+                    (effects.remove_tags, False, "untag"),
+                ):
+                    for tag in tags:
+                        work.tag_ops[(side, tag, adding)].append((pair.record_id(side), pair))
+                        self.journal.note_side(
+                            side, op, {"id": pair.record_id(side), "tag": tag},
+                            count=f"tagged_{side}",
+                        )  # fmt: skip
         self.check_breaker(work)
         if self.dry_run:
             return
@@ -1174,11 +1168,8 @@ class SyncEngine:
         for name in SyncRun.COUNTERS:
             if name != "api_calls":
                 setattr(self.run, name, counts[name])
-        calls: dict[str, int] = {}
-        for side, connector in self.connectors.items():
-            for kind, count in connector.http.calls.items():
-                calls[f"{side}: {kind}"] = count
-        self.run.api_calls = sum(c.http.total_calls for c in self.connectors.values())
+        calls = calls_by_kind(self.connectors)
+        self.run.api_calls = sum(calls.values())
         self.run.api_calls_by_kind = calls
         self.run.save(update_fields=[*SyncRun.COUNTERS, "api_calls_by_kind", "phase"])
 
@@ -1286,6 +1277,15 @@ class SyncEngine:
             snapshot[target][m.key(target)] = now
             snapshot[source][m.key(source)] = back
         return snapshot
+
+
+def calls_by_kind(connectors: dict[str, Connector]) -> dict[str, int]:
+    """Both apps' API calls so far, keyed "<side>: <kind>"."""
+    return {
+        f"{side}: {kind}": count
+        for side, connector in connectors.items()
+        for kind, count in connector.http.calls.items()
+    }
 
 
 def previous_ids(record: Contact) -> list[str]:
