@@ -2,10 +2,15 @@
 
 ``run_sync`` is the entry point the run service calls. A run has two phases:
 
-- **scan** (first run, resync, or a side without a checkpoint): index every record of both sides
-  by normalized email, then go through each side's full listing page by page. Records with a
-  link follow it; the others are matched by email against the index (two records holding one
-  email are reported as duplicates, never guessed at); only then is a counterpart created.
+- **scan** (first run, resync, or a side without a checkpoint): list every record of both sides
+  once, indexing them by normalized email and keeping the listing on local disk
+  (``sync/listing.py``), then go through each side's listing page by page. Records with a link
+  follow it; the others are matched by email against the index (two records holding one email
+  are reported as duplicates, never guessed at); only then is a counterpart created. The
+  counterparts come from the other side's listing, not from the app: a scan reads each account
+  exactly once (a record that vanished from the listing is asked of the app before it counts
+  as deleted). Listed pages are processed joined into groups of at least ``SCAN_GROUP``
+  records, so writes go out in full batches.
 - **incremental**: read each side's change feed from its checkpoint, page by page. Records
   already applied (same id and version as stored on the link) are skipped; unlinked records are
   looked up by email in the other app (``find_by_emails``) before anything is created.
@@ -40,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -59,6 +65,7 @@ from integrations.sync import conditions as conditions_mod
 from integrations.sync import mapping as mapping_mod
 from integrations.sync.actions import ActionData, Effects
 from integrations.sync.conditions import ConditionData
+from integrations.sync.listing import Listing
 from integrations.sync.merge import MergeResult, merge, other
 from integrations.sync.records import (
     EMAILS,
@@ -68,6 +75,7 @@ from integrations.sync.records import (
     NewContact,
     WriteResult,
     normalize_email,
+    previous_ids,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,6 +85,8 @@ TRASH_TAG = "Tandem Trash"
 UNSUBSCRIBE_TAG = "Tandem Unsubscribes"
 # A plan lists at most this many items per list; its counts are always complete.
 PLAN_ITEM_LIMIT = 1000
+# A scan processes its listed pages joined into groups of at least this many records.
+SCAN_GROUP = 2000
 ISSUE_RETRY_BASE = dt.timedelta(minutes=5)
 ISSUE_RETRY_MAX = dt.timedelta(days=1)
 
@@ -376,6 +386,7 @@ class SyncEngine:
         self.journal = Journal(SyncRun.Phase.SCAN if self.scan else SyncRun.Phase.INCREMENTAL)
         self.config: Config | None = None
         self.index: dict[str, EmailIndex] = {}
+        self.listings: dict[str, Listing] = {}
         self.done: dict[str, set[str]] = {"a": set(), "b": set()}
         self.previous: dict[str, dict[str, list[str]]] = {"a": {}, "b": {}}
         self.mass_tagged: Counter[str] = Counter()
@@ -390,20 +401,24 @@ class SyncEngine:
     # Entry ----------------------------------------------------------------------------------
 
     def execute(self) -> Journal:
-        self.config = load_config(self.connection, *self.connectors.values())
         self.run.phase = self.journal.phase
         self.run.save(update_fields=["phase"])
         try:
+            if self.scan:
+                # Listed before the configuration is loaded: an app that discovers its custom
+                # fields from its records learns them from this listing at no extra call.
+                self.list_sides()
+            self.config = load_config(self.connection, *self.connectors.values())
             if not self.dry_run:
                 self.recover_intents()
-            if self.scan:
-                self.build_index()
             for side in SIDES:
                 self.read_side(side)
             self.retry_issues()
         except _DryRunStopped:
             pass
         finally:
+            for listing in self.listings.values():
+                listing.close()
             self.save_counters()
         if not self.dry_run:
             self.finish()
@@ -411,18 +426,26 @@ class SyncEngine:
 
     # Reading --------------------------------------------------------------------------------
 
-    def build_index(self) -> None:
+    def list_sides(self) -> None:
+        """The scan's one read of each app: every record indexed by email and kept on disk."""
         for side in SIDES:
             index = EmailIndex()
+            listing = self.listings[side] = Listing()
             for page in self.connectors[side].list_changed(None):
                 for record in page.records:
                     index.add(record)
+                listing.add_page(page)
             self.index[side] = index
             self.side_sizes[side] = index.size
 
     def read_side(self, side: str) -> None:
         checkpoint = None if self.scan else (self.connection.checkpoint(side) or None)
-        for page in self.connectors[side].list_changed(checkpoint):
+        pages = (
+            self.listings[side].pages(SCAN_GROUP)
+            if self.scan
+            else self.connectors[side].list_changed(checkpoint)
+        )
+        for page in pages:
             self.journal.counts[f"read_{side}"] += len(page.records)
             if self.cfg.is_source(side):
                 self.process(side, page.records, checkpoint=page.checkpoint)
@@ -526,8 +549,15 @@ class SyncEngine:
                 self.pair(work, {source: record, target: counterpart}, link)
 
     def fetch(self, side: str, ids: list[str]) -> dict[str, Contact]:
-        """Current records by id (also under a previous id they answered to)."""
+        """Current records by id (also under a previous id they answered to): from the scan's
+        listing when there is one, else (or when the listing lacks them) from the app."""
         found: dict[str, Contact] = {}
+        listing = self.listings.get(side)
+        if listing is not None:
+            for asked, record in listing.get_many(ids).items():
+                found[asked] = record
+                found.setdefault(record.id, record)
+            ids = [record_id for record_id in ids if record_id not in found]
         connector = self.connectors[side]
         for batch in chunks(ids, self.cfg.sides[side].caps.lookup_batch_size):
             for record in connector.get_many(batch):
@@ -1040,6 +1070,8 @@ class SyncEngine:
 
     def _save_creates(self, work: PageWork, now: dt.datetime) -> None:
         links = []
+        completed: list[CreateIntent] = []
+        refused: list[int] = []
         for create in work.creates:
             result, intent = create.result, create.intent
             if result is None or intent is None:
@@ -1060,13 +1092,16 @@ class SyncEngine:
                         synced_at=now,
                     )
                 )
-                CreateIntent.objects.filter(pk=intent.pk).update(
-                    completed_at=now, target_id=result.record.id
-                )
+                intent.completed_at = now
+                intent.target_id = result.record.id
+                completed.append(intent)
             elif result.permanent:
                 # Nothing was created; a later retry makes a new intent.
-                CreateIntent.objects.filter(pk=intent.pk).delete()
+                refused.append(intent.pk)
         RecordLink.objects.bulk_create(links)
+        _complete_intents(completed)
+        if refused:
+            CreateIntent.objects.filter(pk__in=refused).delete()
 
     def _save_pairs(self, work: PageWork, now: dt.datetime) -> None:
         new_links: list[RecordLink] = []
@@ -1279,6 +1314,28 @@ class SyncEngine:
         return snapshot
 
 
+def _complete_intents(intents: list[CreateIntent]) -> None:
+    """Save the completion of many intents, one statement per row run as one batch (Django's
+    ``bulk_update`` builds a CASE expression per row, far slower for thousands of rows)."""
+    if not intents:
+        return
+    meta = CreateIntent._meta
+    completed_at, target_id = meta.get_field("completed_at"), meta.get_field("target_id")
+    # Only quoted names from the model's own metadata are formatted in; values are parameters.
+    sql = (
+        f"UPDATE {connection.ops.quote_name(meta.db_table)} "  # noqa: S608
+        f"SET {connection.ops.quote_name(completed_at.column)} = %s, "
+        f"{connection.ops.quote_name(target_id.column)} = %s "
+        f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s"
+    )
+    rows = [
+        (completed_at.get_db_prep_save(i.completed_at, connection), i.target_id, i.pk)
+        for i in intents
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def calls_by_kind(connectors: dict[str, Connector]) -> dict[str, int]:
     """Both apps' API calls so far, keyed "<side>: <kind>"."""
     return {
@@ -1286,10 +1343,6 @@ def calls_by_kind(connectors: dict[str, Connector]) -> dict[str, int]:
         for side, connector in connectors.items()
         for kind, count in connector.http.calls.items()
     }
-
-
-def previous_ids(record: Contact) -> list[str]:
-    return [str(old) for old in record.facts.get("previous_ids") or []]
 
 
 def link_version(link: RecordLink, side: str) -> str:

@@ -9,6 +9,7 @@ value differently never look like an edit. Snapshots hold normalized values too.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -219,7 +220,13 @@ def _email(value: Any) -> str | None:
 
 
 def normalize_phone(value: Any) -> str | None:
-    text = str(value).strip()
+    return _phone(str(value).strip())
+
+
+@functools.lru_cache(maxsize=65536)
+def _phone(text: str) -> str | None:
+    """E.164 when the text is a possible number; parsing is costly and a run meets the same
+    numbers several times (read, convert, compare), hence the cache."""
     if not text:
         return None
     try:

@@ -125,6 +125,11 @@ class WriteResult:
         return self.record is not None and not self.error
 
 
+def previous_ids(record: Contact) -> list[str]:
+    """Ids the record answered to before (Google changes a contact's resourceName)."""
+    return [str(old) for old in record.facts.get("previous_ids") or []]
+
+
 def emails_of(records: Iterable[Contact]) -> list[str]:
     seen: dict[str, None] = {}
     for record in records:

@@ -60,7 +60,8 @@ from integrations.sync.records import (
 )
 
 BATCH = 200
-READ_PAGE_SIZE = 500
+# connections.list answers at most 1,000 a page.
+READ_PAGE_SIZE = 1000
 LOOKUP_PAGE_SIZE = 1000
 # Google caps an account at 25,000 contacts.
 MAX_LOOKUP_PAGES = 25
@@ -132,6 +133,8 @@ class GoogleContactsConnector(Connector):
         self._groups: dict[str, str] | None = None
         self._written: dict[str, Contact] = {}
         self._lookup: tuple[float, dict[str, Contact]] | None = None
+        # userDefined keys of every contact, once a full listing has been read to its end.
+        self._listed_keys: set[str] | None = None
 
     # Tokens --------------------------------------------------------------------------------
 
@@ -161,12 +164,13 @@ class GoogleContactsConnector(Connector):
         return AccountInfo(label=str(emails[0]) if emails else "Google account")
 
     def fields(self) -> list[FieldSpec]:
-        # Custom fields are the userDefined keys found on the most recently changed contacts,
-        # where a key someone just started using shows up; reading only that field keeps the
-        # few pages cheap.
-        keys: dict[str, None] = {}
+        # Custom fields are the userDefined keys in use. After a full listing (a scan) they are
+        # those of every contact, at no extra call; otherwise those found on the most recently
+        # changed contacts, where a key someone just started using shows up, reading only that
+        # field to keep the few pages cheap.
+        keys: dict[str, None] = dict.fromkeys(sorted(self._listed_keys or ()))
         page_token = ""
-        for _ in range(FIELD_DISCOVERY_PAGES):
+        for _ in range(0 if self._listed_keys is not None else FIELD_DISCOVERY_PAGES):
             page = self.api.list_connections(
                 page_size=LOOKUP_PAGE_SIZE,
                 page_token=page_token,
@@ -221,6 +225,7 @@ class GoogleContactsConnector(Connector):
     def _pages(self, start: Checkpoint, sync_token: str) -> Iterator[Page]:
         full = not sync_token
         page_token = ""
+        keys: set[str] = set()
         while True:
             answer = self.api.list_connections(
                 page_size=READ_PAGE_SIZE,
@@ -228,11 +233,21 @@ class GoogleContactsConnector(Connector):
                 sync_token=sync_token,
                 request_sync_token=True,
             )
-            records = [self._contact(p) for p in answer.get("connections") or []]
+            people = answer.get("connections") or []
+            if full:
+                keys.update(
+                    str(item["key"])
+                    for person in people
+                    for item in person.get("userDefined") or []
+                    if item.get("key")
+                )
+            records = [self._contact(p) for p in people]
             page_token = str(answer.get("nextPageToken") or "")
             if page_token:
                 yield Page(records=records, checkpoint=dict(start), full_scan=full)
                 continue
+            if full:
+                self._listed_keys = keys
             next_sync = str(answer.get("nextSyncToken") or "")
             checkpoint = {"sync_token": next_sync} if next_sync else dict(start)
             yield Page(records=records, checkpoint=checkpoint, full_scan=full)

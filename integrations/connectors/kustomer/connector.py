@@ -39,6 +39,8 @@ from integrations.sync.records import (
 
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+# The revision of a customer just created.
+FIRST_REV = 1
 SENTIMENTS = ("positive", "neutral", "negative")
 HAS_OPEN = "has open conversations"
 HAS_NO_OPEN = "has no open conversations"
@@ -226,6 +228,7 @@ class KustomerConnector(Connector):
         dropped (unless their ``rev`` moved on). Search pages stop at 100; past the cap the
         search restarts from the last ``updatedAt`` seen.
         """
+        self._custom()  # custom attributes are read with their declared types
         since: str | None = (checkpoint or {}).get("updated_at") or None
         full = since is None
         # Ids (with their rev) already yielded at exactly ``tie_at``.
@@ -398,41 +401,13 @@ class KustomerConnector(Connector):
                 )
             else:
                 created[index] = str(outcome["objectId"])
-        # Read the new records back with one search on their external ids where they have one.
-        external = {str(bodies[i]["externalId"]): i for i in created if bodies[i].get("externalId")}
-        records = {c.id: c for c in self._by_external_ids(list(external))}
-        missing = [cid for cid in created.values() if cid not in records]
-        records.update({c.id: c for c in self.get_many(missing)})
+        # Not read back: the job names each new customer's id, and a new customer is at its
+        # first revision (``rev`` 1, as in the OpenAPI examples), so the record is what was sent.
+        # Were the revision another, the next run would only read the customer once more.
         for index, customer_id in created.items():
-            record = records.get(customer_id)
-            results[index] = (
-                WriteResult(ref=items[index].ref, record=record)
-                if record is not None
-                else WriteResult(
-                    ref=items[index].ref,
-                    error="Kustomer: the created customer could not be read back",
-                    permanent=False,
-                )
-            )
+            resource = {"id": customer_id, "attributes": {**bodies[index], "rev": FIRST_REV}}
+            results[index] = WriteResult(ref=items[index].ref, record=self._contact(resource))
         return results
-
-    def _by_external_ids(self, external_ids: list[str]) -> list[Contact]:
-        found: list[Contact] = []
-        for start in range(0, len(external_ids), self.search_page_size):
-            batch = external_ids[start : start + self.search_page_size]
-            body = {
-                "queryContext": "customer",
-                "and": [{"customer_externalId": {"in": batch}}],
-                "sort": [{"customer_updated_at": "asc"}],
-            }
-            result = self.client.search_customers(body, page=1, page_size=self.search_page_size)
-            while True:
-                found.extend(self._contact(r) for r in result.get("data") or [])
-                next_link = (result.get("links") or {}).get("next")
-                if not next_link or (_page_of(next_link) or 0) > MAX_PAGES:
-                    break
-                result = self.client.follow(str(next_link), body)
-        return found
 
     def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
         """PATCH only the changed attributes; list attributes are sent whole (Kustomer

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from integrations.leases import Lease, LeaseLost, lease_acquire
 from integrations.models import Connection, CreateIntent, RecordIssue, RecordLink, Rule
+from integrations.services.runs import connection_resync
 from integrations.services.setup import rule_create
 from integrations.sync.engine import TRASH_TAG, UNSUBSCRIBE_TAG, BreakerTripped
 from tests.integrations.sync.conftest import Pair, make_pair
@@ -104,6 +105,56 @@ def test_it_makes_no_write_on_a_second_run_without_edits(pair: Pair) -> None:
     writes = pair.writes()
     run = pair.run()
     assert (pair.writes(), run.writes) == (writes, 0)
+
+
+def listing_calls(app: Any) -> int:
+    """The calls one full listing of ``app`` takes, not counted on the app."""
+    before = app.http.calls["list"]
+    for _ in app.list_changed(None):
+        pass
+    calls = app.http.calls["list"] - before
+    app.http.calls["list"] = before
+    return calls
+
+
+def test_a_scan_lists_each_app_once(pair: Pair) -> None:
+    for n in range(7):
+        pair.a.add(person(f"p{n}@example.com"))
+    for n in range(4, 12):
+        pair.b.add(emails=[f"p{n}@example.com"], first_name="Ann", last_name="Lee")
+    expected = {"a": listing_calls(pair.a), "b": listing_calls(pair.b)}
+    pair.run()
+    assert {"a": pair.a.http.calls["list"], "b": pair.b.http.calls["list"]} == expected
+
+
+def test_a_scan_takes_the_counterparts_it_matches_from_its_listing(pair: Pair) -> None:
+    for n in range(5):
+        pair.a.add(person(f"p{n}@example.com", company="Acme"))
+        pair.b.add(emails=[f"p{n}@example.com"], first_name="Ann", last_name="Lee")
+    pair.run()
+    assert (len(linked(pair)), pair.a.http.calls["get"], pair.b.http.calls["get"]) == (5, 0, 0)
+
+
+def test_a_scan_writes_creates_of_several_pages_in_full_batches(pair: Pair) -> None:
+    # Two pages of three (page_size 3), batches of two: page by page would take four calls.
+    for n in range(6):
+        pair.a.add(person(f"p{n}@example.com"))
+    pair.run()
+    assert (len(pair.b.records), pair.b.http.calls["create"]) == (6, 3)
+
+
+def test_a_rescan_asks_the_app_for_a_linked_record_missing_from_its_listing(
+    pair: Pair,
+) -> None:
+    pair.a.add(person("ann@example.com"))
+    pair.run()
+    link = RecordLink.objects.get(connection=pair.connection)
+    del pair.b.records[link.id_b]
+    pair.a.edit(link.id_a, company="Globex")
+    connection_resync(connection=pair.connection)
+    pair.run()
+    link.refresh_from_db()
+    assert (link.deleted_b, pair.b.http.calls["get"], pair.b.records) == (True, 1, {})
 
 
 def test_it_counts_the_api_calls_of_both_apps(pair: Pair) -> None:

@@ -402,3 +402,31 @@ def test_it_discovers_custom_fields_on_the_most_recently_changed_contacts(
     custom = [f.key for f in connector.fields() if f.custom]
 
     assert custom == ["custom.region"]
+
+
+def test_it_learns_custom_fields_from_a_full_listing_without_another_call(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.add_contact(EMAIL, person("Old", "X", userDefined=[{"key": "legacy", "value": "1"}]))
+    emulator.add_contact(EMAIL, person("New", "Y", userDefined=[{"key": "region", "value": "EU"}]))
+    for _ in connector.list_changed(None):
+        pass
+    listed = connector.http.calls["connections.list"]
+
+    custom = [f.key for f in connector.fields() if f.custom]
+
+    assert (custom, connector.http.calls["connections.list"]) == (
+        ["custom.legacy", "custom.region"],
+        listed,
+    )
+
+
+def test_it_lists_a_thousand_contacts_in_one_page(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    for i in range(1000):
+        emulator.add_contact(EMAIL, person(f"P{i}", "X"))
+
+    pages = list(connector.list_changed(None))
+
+    assert (len(pages), len(pages[0].records)) == (1, 1000)

@@ -47,6 +47,18 @@ def test_it_creates_a_large_batch_in_one_bulk_job(
     assert made["POST /customers"] == 0
 
 
+def test_it_does_not_read_a_bulk_jobs_customers_back(
+    connector: KustomerConnector, emulator: KustomerEmulator
+) -> None:
+    results = connector.create_many(new_people(12))
+    made = requests_of(emulator)
+    # The bulk job and its results; no search or GET of the new customers.
+    assert [kind for kind in made if "customers" in kind] == ["POST /customers/bulk"]
+    stored = {c["id"]: str(c["attributes"]["rev"]) for c in emulator.customers(SUBDOMAIN)}
+    # The version the run keeps on the link is the stored one: the next read skips the echo.
+    assert {r.record.id: r.record.version for r in results if r.record} == stored
+
+
 def test_it_fails_only_the_duplicate_in_a_bulk_job(
     connector: KustomerConnector, emulator: KustomerEmulator
 ) -> None:
