@@ -1,18 +1,24 @@
 """Sync: Tandem's initial and incremental Kustomer <-> Google Contacts runs against the
-in-process emulators, next to "the floor": a bare script making only the HTTP calls the same
-outcome cannot do without.
+emulators, next to "the floor": a bare script making only the HTTP calls the same outcome cannot
+do without.
 
 Each size N gets a fresh org and Google user: N customers and N contacts drawn from
 ``demo_people`` so that half of each side shares an email with the other (every fifth shared
 person carries an extra phone on the Kustomer side, so it differs). The emulators' rate limits
-are raised out of reach: the figures measure Tandem, not throttling. Emulators and Tandem share
-one process, so peak RSS includes the emulators' in-memory data.
+are raised out of reach: the figures measure Tandem, not throttling.
+
+The emulators run in a process of their own (``bench.sandbox_host``), as a real app runs on
+another machine, and every measured sync runs in a fresh process (``bench.sync_run``), so each
+run's peak RSS is Tandem's alone. The ``host_*`` functions run inside the sandbox host.
 """
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,13 +26,19 @@ from typing import Any
 
 import requests
 
-from bench.common import Table, peak_rss_mb, timed
+from bench.common import Table
+from bench.sandbox_host import SandboxHost
 from integrations.sandbox.demo_people import DemoPerson, demo_people
 
 CHANGES_PER_SIDE = 50
 UNLIMITED = 10**9
 GOOGLE_FIELDS = "names,emailAddresses,phoneNumbers,organizations,userDefined"
 CLIENT_ID, CLIENT_SECRET = "tandem-demo", "tandem-demo-secret"
+# Sizes per side. The floor is measured up to FLOOR_MAX (the issue's initial sync is 10,000);
+# beyond it the initial sync only builds the linked state the incremental run starts from.
+FULL_SIZES = (1_000, 10_000, 100_000)
+QUICK_SIZES = (1_000,)
+FLOOR_MAX = 10_000
 
 
 # ---- data sets ------------------------------------------------------------------------------
@@ -61,18 +73,18 @@ def _contact(person: DemoPerson, index: int) -> dict[str, Any]:
 
 @dataclass
 class World:
-    sandbox: Any
-    kustomer: Any
-    google: Any
+    """One seeded data set: the org and Google user holding it, and how many records each has."""
+
     subdomain: str
     api_key: str
     google_email: str
     refresh_token: str
     customers: int
     contacts: int
+    bulk_max: int
 
 
-def seed(sandbox: Any, n: int, seed_value: int = 42) -> World:
+def host_seed(sandbox: Any, n: int, seed_value: int = 42) -> dict[str, Any]:
     """N customers and N contacts, half of each shared by email, through the control API."""
     from integrations.sandbox.kustomer import ALL_ROLES, DEMO_METADATA, ApiError
 
@@ -100,13 +112,56 @@ def seed(sandbox: Any, n: int, seed_value: int = 42) -> World:
     for index, person in enumerate(people[n // 2 :], start=n // 2):
         google.add_contact(email, _contact(person, index))
         contacts += 1
-    return World(
-        sandbox, kustomer, google, subdomain, api_key, email, tokens["refresh_token"],
-        customers, contacts,
-    )  # fmt: skip
+    world = World(
+        subdomain, api_key, email, tokens["refresh_token"], customers, contacts, kustomer.bulk_max
+    )
+    return dataclasses.asdict(world)
+
+
+def host_make_changes(sandbox: Any, world: dict[str, Any], tag: str) -> list[list[str]]:
+    """50 edits on each side, spread over the linked records (a new company name); returns
+    the companies written on Kustomer and on Google, to check they arrive on the other side."""
+    kustomer, google = sandbox.emulator("kustomer"), sandbox.emulator("google_contacts")
+    subdomain, email = world["subdomain"], world["google_email"]
+    customers = [c for c in kustomer.customers(subdomain) if not c["attributes"].get("deleted")]
+    contacts = google.contacts(email)
+    step_k = max(1, len(customers) // CHANGES_PER_SIDE)
+    step_g = max(1, len(contacts) // CHANGES_PER_SIDE)
+    to_google, to_kustomer = [], []
+    # Kustomer edits take the even slots, Google edits the odd ones, so no pair is edited twice.
+    for i, customer in enumerate(customers[::step_k][:CHANGES_PER_SIDE]):
+        company = f"K-{tag}-{i}"
+        kustomer.update_customer(subdomain, customer["id"], {"company": company})
+        to_google.append(company)
+    for i, contact in enumerate(contacts[step_g // 2 :: step_g][:CHANGES_PER_SIDE]):
+        company = f"G-{tag}-{i}"
+        google.edit_contact(email, contact["resourceName"], organizations=[{"name": company}])
+        to_kustomer.append(company)
+    return [to_google, to_kustomer]
+
+
+def host_arrived(
+    sandbox: Any, world: dict[str, Any], to_google: list[str], to_kustomer: list[str]
+) -> list[int]:
+    """How many of the companies written on one side are now on the other."""
+    kustomer, google = sandbox.emulator("kustomer"), sandbox.emulator("google_contacts")
+    g_companies = {
+        o.get("name")
+        for c in google.contacts(world["google_email"])
+        for o in c.get("organizations") or []
+    }
+    k_companies = {c["attributes"].get("company") for c in kustomer.customers(world["subdomain"])}
+    return [
+        sum(1 for c in to_google if c in g_companies),
+        sum(1 for c in to_kustomer if c in k_companies),
+    ]
 
 
 # ---- Tandem ---------------------------------------------------------------------------------
+
+
+def seed(host: SandboxHost, n: int) -> World:
+    return World(**host.call("seed", n))
 
 
 def connect(world: World) -> int:
@@ -140,26 +195,51 @@ class Measured:
     calls: int
     by_kind: dict[str, int]
     outcome: str
+    failed: int
+    error: str
     rss_before: float
     rss_after: float
 
 
-def tandem_sync(connection_id: int) -> Measured:
-    from integrations.services.runs import connection_sync
+SETTINGS_FROM_ENV = (
+    "KUSTOMER_BASE_URL_TEMPLATE",
+    "GOOGLE_OAUTH_TOKEN_URL",
+    "GOOGLE_PEOPLE_BASE_URL",
+    "GOOGLE_OAUTH_CLIENT_ID",
+    "GOOGLE_OAUTH_CLIENT_SECRET",
+)
 
-    rss = peak_rss_mb()
-    with timed() as t:
-        run = connection_sync(connection_id=connection_id)
-    assert run is not None, "another run holds the lease"
-    return Measured(
-        t.wall,
-        t.cpu,
-        int(run.api_calls),
-        dict(run.api_calls_by_kind or {}),
-        str(run.outcome),
-        rss,
-        peak_rss_mb(),
+
+def sync_env(base_urls: dict[str, str]) -> dict[str, str]:
+    """The environment of a measured run: this benchmark's database, the host's emulators."""
+    google = base_urls["google_contacts"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "KUSTOMER_BASE_URL_TEMPLATE": base_urls["kustomer"] + "/{subdomain}",
+        "GOOGLE_OAUTH_TOKEN_URL": google + "/token",
+        "GOOGLE_PEOPLE_BASE_URL": google,
+        "GOOGLE_OAUTH_CLIENT_ID": CLIENT_ID,
+        "GOOGLE_OAUTH_CLIENT_SECRET": CLIENT_SECRET,
+    }
+
+
+def tandem_sync(connection_id: int, env: dict[str, str]) -> Measured:
+    """One connection_sync in a fresh process (``bench.sync_run``): its peak RSS is the run's."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.sync_run", str(connection_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.sync_run failed:\n{done.stderr[-2000:]}")
+    measured = Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
+    # "partial": some records failed (they become record issues); the run itself completed.
+    if measured.outcome not in ("success", "partial"):
+        raise RuntimeError(f"the run ended {measured.outcome}: {measured.error}")
+    return measured
 
 
 def side_calls(by_kind: dict[str, int], side: str) -> int:
@@ -177,14 +257,14 @@ def _digits(phone: str) -> str:
     return "".join(ch for ch in phone if ch.isdigit())
 
 
-def floor_sync(world: World) -> tuple[float, dict[str, int]]:
+def floor_sync(world: World, base_urls: dict[str, str]) -> tuple[float, dict[str, int]]:
     """The unavoidable calls for the same outcome, no sync logic: one token refresh, every page
     of both sides once at the largest page size, the missing records created in the largest
     batches (Google 200 per batchCreateContacts; Kustomer 100 per bulk job: the POST and one
     read of its results), the shared records that differ updated once (Google 200 per
     batchUpdateContacts, Kustomer one PATCH each)."""
-    k_base = f"{world.sandbox.base_url('kustomer')}/{world.subdomain}/v1"
-    g_base = world.sandbox.base_url("google_contacts")
+    k_base = f"{base_urls['kustomer']}/{world.subdomain}/v1"
+    g_base = base_urls["google_contacts"]
     calls = {"a": 0, "b": 0}
     session = requests.Session()
     started = time.perf_counter()
@@ -303,7 +383,7 @@ def floor_sync(world: World) -> tuple[float, dict[str, int]]:
             headers=g_auth,
         )
         response.raise_for_status()
-    bulk_max = world.kustomer.bulk_max
+    bulk_max = world.bulk_max
     for start in range(0, len(to_kustomer), bulk_max):
         calls["a"] += 2
         job = session.post(
@@ -321,49 +401,6 @@ def floor_sync(world: World) -> tuple[float, dict[str, int]]:
     return time.perf_counter() - started, calls
 
 
-# ---- incremental changes --------------------------------------------------------------------
-
-
-def make_changes(world: World, tag: str) -> tuple[list[str], list[str]]:
-    """50 edits on each side, spread over the linked records (a new company name); returns
-    the companies written on Kustomer and on Google, to check they arrive on the other side."""
-    customers = [
-        c for c in world.kustomer.customers(world.subdomain) if not c["attributes"].get("deleted")
-    ]
-    contacts = world.google.contacts(world.google_email)
-    step_k = max(1, len(customers) // CHANGES_PER_SIDE)
-    step_g = max(1, len(contacts) // CHANGES_PER_SIDE)
-    to_google, to_kustomer = [], []
-    # Kustomer edits take the even slots, Google edits the odd ones, so no pair is edited twice.
-    for i, customer in enumerate(customers[::step_k][:CHANGES_PER_SIDE]):
-        company = f"K-{tag}-{i}"
-        world.kustomer.update_customer(world.subdomain, customer["id"], {"company": company})
-        to_google.append(company)
-    picked = contacts[step_g // 2 :: step_g][:CHANGES_PER_SIDE]
-    for i, contact in enumerate(picked):
-        company = f"G-{tag}-{i}"
-        world.google.edit_contact(
-            world.google_email, contact["resourceName"], organizations=[{"name": company}]
-        )
-        to_kustomer.append(company)
-    return to_google, to_kustomer
-
-
-def arrived(world: World, to_google: list[str], to_kustomer: list[str]) -> tuple[int, int]:
-    g_companies = {
-        o.get("name")
-        for c in world.google.contacts(world.google_email)
-        for o in c.get("organizations") or []
-    }
-    k_companies = {
-        c["attributes"].get("company") for c in world.kustomer.customers(world.subdomain)
-    }
-    return (
-        sum(1 for c in to_google if c in g_companies),
-        sum(1 for c in to_kustomer if c in k_companies),
-    )
-
-
 # ---- the benchmark --------------------------------------------------------------------------
 
 
@@ -371,28 +408,14 @@ def run(quick: bool) -> tuple[list[Table], str]:
     from django.test.utils import override_settings
 
     from integrations.models import RecordLink
-    from integrations.sandbox.server import Sandbox
 
-    sizes = [1_000] if quick else [1_000, 10_000]
-    if os.environ.get("BENCH_SYNC_SIZES"):  # opt-in, e.g. "1000,100000": beyond make bench's budget
+    sizes = list(QUICK_SIZES if quick else FULL_SIZES)
+    if os.environ.get("BENCH_SYNC_SIZES"):  # on demand, e.g. "1000,10000"
         sizes = [int(size) for size in os.environ["BENCH_SYNC_SIZES"].split(",")]
-    werkzeug_log = logging.getLogger("werkzeug")
-    log_level = werkzeug_log.level
-    werkzeug_log.setLevel(logging.WARNING)  # one access-log line per request otherwise
-    sandbox = Sandbox(slugs=["kustomer", "google_contacts"]).start()
-    google_base = sandbox.base_url("google_contacts")
-    overrides = override_settings(
-        KUSTOMER_BASE_URL_TEMPLATE=sandbox.base_url("kustomer") + "/{subdomain}",
-        GOOGLE_OAUTH_TOKEN_URL=google_base + "/token",
-        GOOGLE_PEOPLE_BASE_URL=google_base,
-        GOOGLE_OAUTH_CLIENT_ID=CLIENT_ID,
-        GOOGLE_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
-        HTTP_BACKOFF_BASE=0.01,
-    )
     initial = Table(
         "Sync, initial: N customers <-> N contacts, 50% shared by email, one connection_sync "
         "(emulator rate limits raised out of reach: Tandem, not throttling, is measured)",
-        ["N per side", "outcome", "wall s", "CPU s", "records/s", "calls Kustomer",
+        ["N per side", "outcome", "failed", "wall s", "CPU s", "records/s", "calls Kustomer",
          "calls Google", "calls by kind", "peak RSS MB"],
     )  # fmt: skip
     floor = Table(
@@ -408,26 +431,30 @@ def run(quick: bool) -> tuple[list[Table], str]:
     )  # fmt: skip
     ratios: dict[int, tuple[float, float]] = {}
     inc: dict[int, Measured] = {}
+    host = SandboxHost()
+    env = sync_env(host.base_urls)
+    # Setting the connection up (here) reads both apps' fields: the same settings as the runs.
+    overrides = override_settings(**{k: env[k] for k in SETTINGS_FROM_ENV})
     try:
-        with overrides:
-            for n in sizes:
-                world = seed(sandbox, n)
-                connection_id = connect(world)
-                first = tandem_sync(connection_id)
-                records = world.customers + world.contacts
-                initial.add(
-                    n,
-                    first.outcome,
-                    first.wall,
-                    first.cpu,
-                    records / first.wall,
-                    side_calls(first.by_kind, "a"),
-                    side_calls(first.by_kind, "b"),
-                    kinds(first.by_kind),
-                    first.rss_after,
-                )
-                twin = seed(sandbox, n)
-                floor_wall, floor_calls = floor_sync(twin)
+        overrides.enable()
+        for n in sizes:
+            world = seed(host, n)
+            connection_id = connect(world)
+            first = tandem_sync(connection_id, env)
+            initial.add(
+                n,
+                first.outcome,
+                first.failed,
+                first.wall,
+                first.cpu,
+                (world.customers + world.contacts) / first.wall,
+                side_calls(first.by_kind, "a"),
+                side_calls(first.by_kind, "b"),
+                kinds(first.by_kind),
+                first.rss_after,
+            )
+            if n <= FLOOR_MAX:
+                floor_wall, floor_calls = floor_sync(seed(host, n), host.base_urls)
                 floor_total = sum(floor_calls.values())
                 ratios[n] = (first.wall / floor_wall, first.calls / floor_total)
                 floor.add(
@@ -438,32 +465,33 @@ def run(quick: bool) -> tuple[list[Table], str]:
                     f"x{ratios[n][0]:.2f}",
                     f"x{ratios[n][1]:.2f} ({first.calls:,}/{floor_total:,})",
                 )
-                idle = tandem_sync(connection_id)
-                to_google, to_kustomer = make_changes(world, f"{n}")
-                changed = tandem_sync(connection_id)
-                inc[n] = changed
-                got_g, got_k = arrived(world, to_google, to_kustomer)
-                incremental.add(
-                    n,
-                    RecordLink.objects.filter(connection_id=connection_id).count(),
-                    idle.calls,
-                    idle.wall,
-                    changed.calls,
-                    changed.wall,
-                    kinds(changed.by_kind),
-                    f"{got_g}/{len(to_google)}",
-                    f"{got_k}/{len(to_kustomer)}",
-                    changed.rss_after,
-                )
+            idle = tandem_sync(connection_id, env)
+            to_google, to_kustomer = host.call("make_changes", dataclasses.asdict(world), str(n))
+            changed = tandem_sync(connection_id, env)
+            inc[n] = changed
+            got_g, got_k = host.call("arrived", dataclasses.asdict(world), to_google, to_kustomer)
+            incremental.add(
+                n,
+                RecordLink.objects.filter(connection_id=connection_id).count(),
+                idle.calls,
+                idle.wall,
+                changed.calls,
+                changed.wall,
+                kinds(changed.by_kind),
+                f"{got_g}/{len(to_google)}",
+                f"{got_k}/{len(to_kustomer)}",
+                changed.rss_after,
+            )
     finally:
-        sandbox.stop()
-        werkzeug_log.setLevel(log_level)
+        overrides.disable()
+        host.stop()
     big, small = max(sizes), min(sizes)
+    floor_n = max(ratios)
     summary = (
-        f"sync: initial@{big:,} calls x{ratios[big][1]:.2f} floor, wall x{ratios[big][0]:.2f} "
-        f"floor | incremental calls@{small:,}={inc[small].calls}"
-        + (f", @{big:,}={inc[big].calls}" if big != small else "")
+        f"sync: initial@{floor_n:,} calls x{ratios[floor_n][1]:.2f} floor, "
+        f"wall x{ratios[floor_n][0]:.2f} floor | incremental calls "
+        + ", ".join(f"@{n:,}={m.calls}" for n, m in sorted(inc.items()))
         + f", time ratio {big:,}/{small:,} x{inc[big].wall / inc[small].wall:.2f}"
-        + f" | peak RSS {peak_rss_mb():.0f} MB"
+        + f" | incremental peak RSS@{big:,} {inc[big].rss_after:.0f} MB"
     )
     return [initial, floor, incremental], summary

@@ -31,6 +31,7 @@ stored demo account survives a sandbox restart.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import copy
 import datetime as dt
@@ -43,7 +44,7 @@ import secrets
 import socket
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -161,10 +162,22 @@ class Book:
     entries: dict[str, Entry] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    # Entries whose latest change is not shown yet (by ``id`` of the entry), so settling reads
+    # only those; and the shown change sequences in order, with the entry each belongs to and
+    # the count of shown live contacts: listings read them like the indexes of the real API.
+    pending: dict[int, Entry] = field(default_factory=dict)
+    shown_order: list[int] = field(default_factory=list)
+    shown_by_seq: dict[int, Entry] = field(default_factory=dict)
+    shown_live: int = 0
     # People API requests made with this user's tokens, and those in the current quota minute.
     request_count: int = 0
     quota_minute: int = 0
     quota_used: int = 0
+
+
+def _live_shown(entry: Entry) -> int:
+    """1 when listings show the entry as a live contact (not a tombstone), else 0."""
+    return int(entry.shown is not None and not entry.shown["metadata"].get("deleted"))
 
 
 @dataclass(frozen=True)
@@ -371,6 +384,7 @@ class GoogleContactsEmulator(Emulator):
         entry = book.entries[person["resourceName"]]
         entry.person = person
         entry.seq = self._next_seq()
+        book.pending[id(entry)] = entry
         self._delay(book, entry, now, visible_now=visible_now)
         self._settle(book, entry, now)
         return person
@@ -384,6 +398,7 @@ class GoogleContactsEmulator(Emulator):
         metadata["deleted"] = True
         entry.person = None
         entry.seq = self._next_seq()
+        book.pending[id(entry)] = entry
         self._delay(book, entry, now, visible_now=visible_now)
         entry.tombstone = {
             "resourceName": resource_name,
@@ -409,12 +424,20 @@ class GoogleContactsEmulator(Emulator):
             and entry.shown_seq != entry.seq
         ):
             state: dict[str, Any] | None = entry.person if entry.person else entry.tombstone
+            if entry.shown_seq in book.shown_by_seq:
+                del book.shown_order[bisect.bisect_left(book.shown_order, entry.shown_seq)]
+                del book.shown_by_seq[entry.shown_seq]
+            book.shown_live -= _live_shown(entry)
             entry.shown = copy.deepcopy(state)
             entry.shown_seq = entry.seq
+            book.shown_live += _live_shown(entry)
+            bisect.insort(book.shown_order, entry.shown_seq)
+            book.shown_by_seq[entry.shown_seq] = entry
+            book.pending.pop(id(entry), None)
 
     def _settle_book(self, book: Book) -> None:
         now = self.now()
-        for entry in book.entries.values():
+        for entry in list(book.pending.values()):
             self._settle(book, entry, now)
 
     def _live(self, book: Book, resource_name: str) -> dict[str, Any]:
@@ -742,28 +765,27 @@ class GoogleContactsEmulator(Emulator):
         # The sync token a listing ends with covers only what had settled when it began: a
         # change made while the pages are read, or one that settles meanwhile, comes again
         # through the token rather than being lost behind it.
-        pending = [e.seq for e in book.entries.values() if e.shown_seq != e.seq]
+        pending = [e.seq for e in book.pending.values()]
         settled = min([self.last_seq, *(seq - 1 for seq in pending)])
         horizon = settled if horizon is None else min(horizon, settled)
-        if since is None:
-            candidates = [
-                e
-                for e in book.entries.values()
-                if e.shown is not None and not e.shown["metadata"].get("deleted")
-            ]
-        else:
-            candidates = [
-                e for e in book.entries.values() if e.shown is not None and e.shown_seq > since
-            ]
-        # The page cursor is the last change sequence shown: later ones come next when
-        # ascending, earlier ones when descending.
+        # Candidates: every shown change after ``since``, tombstones included; or, for a full
+        # listing, every shown live contact. The page cursor is the last change sequence shown:
+        # later ones come next when ascending, earlier ones when descending.
+        order = book.shown_order
+        total = book.shown_live if since is None else len(order) - bisect.bisect_right(order, since)
         if descending:
-            rest = [e for e in candidates if not after or e.shown_seq < after]
-            ordered = sorted(rest, key=lambda e: -e.shown_seq)
+            end = bisect.bisect_left(order, after) if after else len(order)
+            seqs: Iterable[int] = (order[i] for i in range(end - 1, -1, -1))
         else:
-            ordered = sorted(
-                (e for e in candidates if e.shown_seq > after), key=lambda e: e.shown_seq
-            )
+            seqs = itertools.islice(order, bisect.bisect_right(order, max(after, since or 0)), None)
+        ordered: list[Entry] = []
+        for seq in seqs:
+            entry = book.shown_by_seq[seq]
+            if since is None and not _live_shown(entry):
+                continue
+            ordered.append(entry)
+            if len(ordered) > page_size:
+                break
         page = ordered[:page_size]
         people = []
         for entry in page:
@@ -773,7 +795,7 @@ class GoogleContactsEmulator(Emulator):
             if since is None:
                 person["metadata"].pop("previousResourceNames", None)
             people.append(person if person["metadata"].get("deleted") else _filter(person, fields))
-        out: dict[str, Any] = {"connections": people, "totalItems": len(candidates)}
+        out: dict[str, Any] = {"connections": people, "totalItems": total}
         if len(ordered) > len(page):
             cursor = {
                 "after": page[-1].shown_seq,

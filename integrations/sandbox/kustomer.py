@@ -22,6 +22,7 @@ creates the demo org; its credentials are the ``DEMO_*`` constants.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import functools
@@ -144,6 +145,9 @@ class Org:
     bulk_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (identifier kind, normalized value) -> id of the live customer holding it
     index: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Every customer's (updatedAt, id), sorted: the change-ordered index a range search on
+    # customer_updated_at reads, as the real search reads its own index instead of scanning.
+    by_updated: list[tuple[dt.datetime, str]] = field(default_factory=list)
     rate_limit: int = 1000
     search_rate_limit: int = 100
     window_start: float = 0.0
@@ -683,6 +687,14 @@ class KustomerEmulator(Emulator):
             )
         page, size = self._page_args(request, self.search_max_page_size)
         include_deleted = bool(body.get("includeDeleted"))
+        since = _updated_since(body)
+        if since is not None:
+            # A change-feed query: read the change-ordered index from the bound on, already in
+            # the order asked for (the same records and order as the scan below).
+            start = bisect.bisect_left(org.by_updated, (since, ""))
+            docs = [org.customers[i] for _, i in org.by_updated[start:]]
+            docs = [d for d in docs if include_deleted or not d["deleted"]]
+            return self._paged(org, "/customers/search", docs, page, size)
         docs = [
             d
             for d in org.customers.values()
@@ -855,6 +867,14 @@ class KustomerEmulator(Emulator):
                 )
 
     def _reindex(self, org: Org, doc: dict[str, Any]) -> None:
+        """Called after every change to a customer: keeps both indexes current."""
+        key = (parse_iso(doc["updatedAt"]), doc["id"])
+        previous = doc.get("updated_key")
+        if previous != key:
+            if previous is not None:
+                del org.by_updated[bisect.bisect_left(org.by_updated, previous)]
+            bisect.insort(org.by_updated, key)
+            doc["updated_key"] = key
         for entry in doc.get("indexed") or []:
             if org.index.get(entry) == doc["id"]:
                 del org.index[entry]
@@ -1200,6 +1220,33 @@ def _group(doc: dict[str, Any], kind: str, criteria: Any) -> bool:
     if kind == "or":
         return any(results) if results else True
     return not any(results)
+
+
+def _updated_since(body: dict[str, Any]) -> dt.datetime | None:
+    """The lower bound of a search that is only "customer_updated_at >= bound (or none), oldest
+    first", which the change-ordered index answers; None for any other search."""
+    if set(body) - {"queryContext", "sort", "includeDeleted", "and"}:
+        return None
+    if body.get("sort") not in ([{"customer_updated_at": "asc"}], {"customer_updated_at": "asc"}):
+        return None
+    criteria = body.get("and")
+    if criteria is None:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    if isinstance(criteria, dict):
+        criteria = [criteria]
+    if not isinstance(criteria, list) or len(criteria) != 1:
+        return None
+    criterion = criteria[0]
+    if not isinstance(criterion, dict) or set(criterion) != {"customer_updated_at"}:
+        return None
+    ops = criterion["customer_updated_at"]
+    if not isinstance(ops, dict) or set(ops) != {"gte"} or not isinstance(ops["gte"], str):
+        return None
+    try:
+        bound = parse_iso(ops["gte"])
+    except ValueError:
+        return None
+    return bound if bound.tzinfo is not None else None
 
 
 def _matches(doc: dict[str, Any], body: dict[str, Any]) -> bool:

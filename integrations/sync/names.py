@@ -61,6 +61,10 @@ def parse(full: str) -> tuple[str, str]:
     words = full.split(" ")
     if len(words) < 2:
         return full, ""
+    if len(words) == 2 and "," not in full:
+        # The last name cannot start at the first word, so two words always split in the
+        # middle, whatever nameparser makes of them; it is slow, and most names are two words.
+        return words[0], words[1]
     parsed = HumanName(full)
     if "," in full and parsed.last and not full.endswith(f", {parsed.suffix}"):
         # "Smith, John": no split of the words in order can join back, so use the parts.

@@ -368,3 +368,35 @@ def test_it_refuses_a_sort_order_when_syncing(base: str, sandbox: Sandbox) -> No
     )
 
     assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_its_listings_follow_the_change_order_through_edits_and_deletions(
+    sandbox: Sandbox, base: str
+) -> None:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    email = "order@x.example"
+    token = emulator.issue_tokens(email)["access_token"]
+    names = [
+        emulator.add_contact(email, {"names": [{"givenName": f"P{i}"}]})["resourceName"]
+        for i in range(5)
+    ]
+    url, headers = f"{base}/v1/people/me/connections", _bearer(token)
+    params: dict[str, Any] = {"personFields": "names", "requestSyncToken": "true"}
+    first = requests.get(url, params=params, headers=headers, timeout=5).json()
+    emulator.edit_contact(email, names[1], names=[{"givenName": "P1 edited"}])
+    emulator.delete_contact(email, names[3])
+    emulator.edit_contact(email, names[0], names=[{"givenName": "P0 edited"}])
+
+    full = requests.get(url, params={**params, "pageSize": "2"}, headers=headers, timeout=5)
+    changed = requests.get(
+        url, params={**params, "syncToken": first["nextSyncToken"]}, headers=headers, timeout=5
+    ).json()
+
+    assert [p["resourceName"] for p in first["connections"]] == names
+    assert [p["resourceName"] for p in full.json()["connections"]] == [names[2], names[4]]
+    assert full.json()["totalItems"] == 4
+    assert [
+        (p["resourceName"], bool(p.get("metadata", {}).get("deleted")))
+        for p in changed["connections"]
+    ] == [(names[1], False), (names[3], True), (names[0], False)]
+    assert changed["totalItems"] == 3

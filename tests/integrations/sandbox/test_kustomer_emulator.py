@@ -307,3 +307,30 @@ def test_it_answers_a_control_error_as_json(sandbox: Sandbox, emulator: Kustomer
     response = control(sandbox, "POST", "orgs", {"no_subdomain": True})
     assert response.status_code == 400
     assert "subdomain" in response.json()["error"]
+
+
+def test_its_change_feed_search_answers_what_a_full_scan_would(
+    call: Call, emulator: KustomerEmulator
+) -> None:
+    # Ties on updatedAt, later edits and a deletion: the index must keep the scan's order.
+    emulator.freeze_clock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    ids = [emulator.add_customer("acme", {"name": f"C{i}"})["id"] for i in range(6)]
+    emulator.freeze_clock(dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+    emulator.update_customer("acme", ids[1], {"name": "C1 edited"})
+    emulator.delete_customer("acme", ids[3])
+    emulator.freeze_clock(None)
+    emulator.update_customer("acme", ids[0], {"name": "C0 edited"})
+    bound = {"customer_updated_at": {"gte": "2026-01-02T00:00:00.000Z"}}
+
+    def found(criteria: list[dict[str, Any]], **more: Any) -> list[str]:
+        body = {"queryContext": "customer", "sort": [{"customer_updated_at": "asc"}], **more}
+        if criteria:
+            body["and"] = criteria
+        response = call("POST", "/acme/v1/customers/search", json=body)
+        return [c["id"] for c in response.json()["data"]]
+
+    # The same bound twice is no longer a plain change-feed query: it takes the full scan.
+    assert found([bound], includeDeleted=True) == found([bound, bound], includeDeleted=True)
+    assert found([bound], includeDeleted=True) == [ids[1], ids[3], ids[0]]
+    assert found([bound]) == [ids[1], ids[0]]
+    assert found([]) == [ids[2], ids[4], ids[5], ids[1], ids[0]]
