@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -228,3 +228,9 @@ class Connector(abc.ABC):
 
     def field_map(self) -> dict[str, FieldSpec]:
         return {spec.key: spec for spec in self.fields()}
+
+    def fields_for_sync(self, keys: Collection[str]) -> dict[str, FieldSpec]:
+        """The fields a sync run works with: at least those of ``keys`` (the keys its
+        mappings, conditions and actions use) the app has. Every field by default; an app that
+        finds its custom fields only by reading records may answer for ``keys`` alone."""
+        return self.field_map()

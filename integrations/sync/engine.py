@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -154,18 +154,31 @@ class Config:
 def load_config(connection: Connection, connector_a: Connector, connector_b: Connector) -> Config:
     """The connection's mappings and rules, resolved against both apps' fields."""
     connectors = {"a": connector_a, "b": connector_b}
+    rows = list(FieldMapping.objects.filter(connection=connection, enabled=True))
+    all_rules = list(
+        Rule.objects.filter(connection=connection).prefetch_related("conditions", "actions")
+    )
+    # The field keys the run reads or writes on each side: mapped, tested by a condition (on
+    # the rule's source side), set by an action (on the other side).
+    used: dict[str, set[str]] = {"a": set(), "b": set()}
+    for row in rows:
+        used["a"].add(row.field_a)
+        used["b"].add(row.field_b)
+    for rule in all_rules:
+        used[rule.source_side].update(c.field for c in rule.conditions.all() if c.field)
+        used[other(rule.source_side)].update(a.field for a in rule.actions.all() if a.field)
     sides = {
         side: SideConfig(
             side=side,
             connector=connector,
             caps=connector.capabilities,
-            fields=connector.field_map(),
+            fields=connector.fields_for_sync(used[side]),
             specials={spec.key: spec for spec in connector.capabilities.conditions},
         )
         for side, connector in connectors.items()
     }
     mappings = []
-    for row in FieldMapping.objects.filter(connection=connection, enabled=True):
+    for row in rows:
         spec_a = mapping_mod.spec_for(row.field_a, sides["a"].fields, sides["a"].caps.name_style)
         spec_b = mapping_mod.spec_for(row.field_b, sides["b"].fields, sides["b"].caps.name_style)
         if spec_a is None or spec_b is None:
@@ -185,9 +198,7 @@ def load_config(connection: Connection, connector_a: Connector, connector_b: Con
         )
     flows = {"a": connection.syncs_towards("b"), "b": connection.syncs_towards("a")}
     rules: dict[str, list[RuleConfig]] = {"a": [], "b": []}
-    for rule in Rule.objects.filter(connection=connection).prefetch_related(
-        "conditions", "actions"
-    ):
+    for rule in all_rules:
         source = rule.source_side
         if not flows[source]:
             # One-way connections ignore the other direction's rules.
@@ -483,6 +494,8 @@ class SyncEngine:
         work = PageWork(source=side)
         unique = list({record.id: record for record in records}.values())
         fresh = [r for r in unique if r.id not in self.done[side]]
+        applied = self.applied_ids(side, fresh)
+        fresh = [r for r in fresh if r.id not in applied]
         links = self.links_for(side, fresh)
         linked: list[tuple[Contact, RecordLink]] = []
         unlinked: list[Contact] = []
@@ -501,6 +514,18 @@ class SyncEngine:
         self.process_unlinked(work, unlinked)
         self.apply(work)
         self.save_page(work, side=side, checkpoint=checkpoint)
+
+    def applied_ids(self, side: str, records: list[Contact]) -> set[str]:
+        """Records already applied: their link holds this very id and version (the overlap
+        window, or a run's own writes read back). Found reading two columns, not the links."""
+        versions = {r.id: r.version for r in records if r.version}
+        if not versions:
+            return set()
+        id_field, version_field = ("id_a", "version_a") if side == "a" else ("id_b", "version_b")
+        rows = RecordLink.objects.filter(
+            connection=self.connection, **{f"{id_field}__in": list(versions)}
+        ).values_list(id_field, version_field)
+        return {record_id for record_id, version in rows if versions.get(record_id) == version}
 
     def links_for(self, side: str, records: list[Contact]) -> dict[str, RecordLink]:
         """Links of these records, by record id, found by id or by an id the record had."""
@@ -1099,7 +1124,7 @@ class SyncEngine:
                 # Nothing was created; a later retry makes a new intent.
                 refused.append(intent.pk)
         RecordLink.objects.bulk_create(links)
-        _complete_intents(completed)
+        _save_fields(completed, ["completed_at", "target_id"])
         if refused:
             CreateIntent.objects.filter(pk__in=refused).delete()
 
@@ -1150,7 +1175,7 @@ class SyncEngine:
                 changed[link.pk] = link
         RecordLink.objects.bulk_create(new_links)
         if changed:
-            RecordLink.objects.bulk_update(
+            _save_fields(
                 list(changed.values()),
                 [
                     "id_a", "id_b", "snapshot", "version_a", "version_b",
@@ -1314,23 +1339,26 @@ class SyncEngine:
         return snapshot
 
 
-def _complete_intents(intents: list[CreateIntent]) -> None:
-    """Save the completion of many intents, one statement per row run as one batch (Django's
-    ``bulk_update`` builds a CASE expression per row, far slower for thousands of rows)."""
-    if not intents:
+def _save_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
+    """Save ``names`` of many rows of one model: one UPDATE per row, sent as one batch
+    (Django's ``bulk_update`` builds a CASE expression per row and field, far slower for
+    thousands of rows)."""
+    if not objs:
         return
-    meta = CreateIntent._meta
-    completed_at, target_id = meta.get_field("completed_at"), meta.get_field("target_id")
+    meta = objs[0]._meta
+    fields: list[models.Field[Any, Any]] = []
+    for name in names:
+        found = meta.get_field(name)
+        assert isinstance(found, models.Field)
+        fields.append(found)
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     # Only quoted names from the model's own metadata are formatted in; values are parameters.
-    sql = (
-        f"UPDATE {connection.ops.quote_name(meta.db_table)} "  # noqa: S608
-        f"SET {connection.ops.quote_name(completed_at.column)} = %s, "
-        f"{connection.ops.quote_name(target_id.column)} = %s "
-        f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s"
-    )
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
     rows = [
-        (completed_at.get_db_prep_save(i.completed_at, connection), i.target_id, i.pk)
-        for i in intents
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] + [obj.pk]
+        for obj in objs
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)

@@ -27,7 +27,7 @@ read again, only the requested changes are re-applied onto it, and the write is 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, ClassVar
 
 from integrations.connectors.base import (
@@ -49,6 +49,7 @@ from integrations.connectors.google_contacts.client import (
     refresh_access_token,
 )
 from integrations.sync.records import (
+    CUSTOM_PREFIX,
     Checkpoint,
     Contact,
     ContactUpdate,
@@ -56,6 +57,7 @@ from integrations.sync.records import (
     Page,
     WriteResult,
     custom_key,
+    is_custom_key,
     normalize_email,
 )
 
@@ -100,6 +102,11 @@ STANDARD_FIELDS = (
     FieldSpec("notes", "Notes", FieldType.LONG_TEXT, canonical="notes"),
     FieldSpec("tags", "Labels", FieldType.TAGS, multi=True, canonical="tags"),
 )
+
+
+def _custom_field(name: str) -> FieldSpec:
+    """A userDefined key: free text, readable and writable whatever its name."""
+    return FieldSpec(custom_key(name), name, FieldType.TEXT, custom=True)
 
 
 class GoogleContactsConnector(Connector):
@@ -184,10 +191,20 @@ class GoogleContactsConnector(Connector):
             page_token = str(page.get("nextPageToken") or "")
             if not page_token:
                 break
-        custom = [
-            FieldSpec(custom_key(key), key, FieldType.TEXT, custom=True) for key in sorted(keys)
-        ]
+        custom = [_custom_field(key) for key in sorted(keys)]
         return [*STANDARD_FIELDS, *custom]
+
+    def fields_for_sync(self, keys: Collection[str]) -> dict[str, FieldSpec]:
+        """Any userDefined key can be read and written, so a run needs no discovery: the
+        standard fields and a text field for each custom key it uses (after a full listing,
+        every key found, at no extra call)."""
+        if self._listed_keys is not None:
+            return self.field_map()
+        specs = {spec.key: spec for spec in STANDARD_FIELDS}
+        for key in sorted(keys):
+            if is_custom_key(key):
+                specs[key] = _custom_field(key[len(CUSTOM_PREFIX) :])
+        return specs
 
     def groups(self, *, fresh: bool = False) -> dict[str, str]:
         """User contact groups (labels): resourceName -> name."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from integrations.connectors.base import ConnectorError
+from integrations.connectors.base import ConnectorError, FieldType
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
 from integrations.connectors.http import HttpClient
 from integrations.sandbox.google_contacts import GoogleContactsEmulator
@@ -430,3 +430,12 @@ def test_it_lists_a_thousand_contacts_in_one_page(
     pages = list(connector.list_changed(None))
 
     assert (len(pages), len(pages[0].records)) == (1, 1000)
+
+
+def test_it_gives_a_run_any_custom_key_it_uses_without_a_call(
+    connector: GoogleContactsConnector,
+) -> None:
+    fields = connector.fields_for_sync({"custom.rareKey", "emails"})
+
+    assert fields["custom.rareKey"].type == FieldType.TEXT
+    assert "emails" in fields and connector.http.total_calls == 0
