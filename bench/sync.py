@@ -227,7 +227,8 @@ def sync_env(base_urls: dict[str, str]) -> dict[str, str]:
 def tandem_sync(connection_id: int, env: dict[str, str]) -> Measured:
     """One connection_sync in a fresh process (``bench.sync_run``): its peak RSS is the run's."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.sync_run", str(connection_id)],
+        [sys.executable, *os.environ.get("BENCH_SYNC_RUNNER", "-m bench.sync_run").split(),
+         str(connection_id)],
         env=env,
         capture_output=True,
         text=True,
