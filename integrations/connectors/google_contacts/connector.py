@@ -26,8 +26,10 @@ read again, only the requested changes are re-applied onto it, and the write is 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from integrations.connectors.base import (
@@ -83,7 +85,15 @@ def _lacks_label(contact: Contact, value: Any) -> bool:
     return not _has_label(contact, value)
 
 
-def _newer(ours: Contact, listed: Contact) -> bool:
+@dataclass(frozen=True)
+class _Written:
+    """A contact this connector wrote: when, and the emails it then held."""
+
+    updated_at: dt.datetime | None
+    emails: tuple[str, ...]
+
+
+def _newer(ours: _Written, listed: Contact) -> bool:
     if ours.updated_at is None or listed.updated_at is None:
         return True
     return ours.updated_at >= listed.updated_at
@@ -138,7 +148,7 @@ class GoogleContactsConnector(Connector):
         super().__init__(*args, **kwargs)
         self.api = PeopleClient(self.http, token=self._token, refresh=self._refresh)
         self._groups: dict[str, str] | None = None
-        self._written: dict[str, Contact] = {}
+        self._written: dict[str, _Written] = {}
         self._lookup: tuple[float, dict[str, Contact]] | None = None
         # userDefined keys of every contact, once a full listing has been read to its end.
         self._listed_keys: set[str] | None = None
@@ -290,17 +300,27 @@ class GoogleContactsConnector(Connector):
         wanted = {normalize_email(e) for e in emails if e and e.strip()}
         if not wanted:
             return {}
-        by_id = dict(self._book())
-        for record_id, written in self._written.items():
-            listed = by_id.get(record_id)
-            if listed is None or _newer(written, listed):
-                by_id[record_id] = written
+        book = self._book()
+        # Contacts this connector wrote since (or just before) the book was listed: the book
+        # may show them stale or not yet, so those holding a wanted email are read afresh.
+        fresher = {
+            record_id
+            for record_id, written in self._written.items()
+            if record_id not in book or _newer(written, book[record_id])
+        }
         found: dict[str, list[Contact]] = {}
-        for contact in by_id.values():
-            if contact.deleted:
-                continue
-            for email in set(contact.normalized_emails) & wanted:
-                found.setdefault(email, []).append(contact)
+
+        def hold(contact: Contact) -> None:
+            if not contact.deleted:
+                for email in set(contact.normalized_emails) & wanted:
+                    found.setdefault(email, []).append(contact)
+
+        for record_id, contact in book.items():
+            if record_id not in fresher:
+                hold(contact)
+        reread = [i for i in sorted(fresher) if set(self._written[i].emails) & wanted]
+        for contact in self.get_many(reread):
+            hold(contact)
         return found
 
     def _book(self) -> dict[str, Contact]:
@@ -330,7 +350,11 @@ class GoogleContactsConnector(Connector):
     # Writes --------------------------------------------------------------------------------
 
     def _remember(self, contact: Contact) -> Contact:
-        self._written[contact.id] = contact
+        """Note a contact this connector wrote: only what ``find_by_emails`` needs to know it
+        must read the contact afresh (a run may write tens of thousands)."""
+        self._written[contact.id] = _Written(
+            updated_at=contact.updated_at, emails=tuple(contact.normalized_emails)
+        )
         return contact
 
     def _refusal(self, ref: str, exc: GoogleApiError) -> WriteResult:
