@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -238,6 +239,8 @@ def load_config(connection: Connection, connector_a: Connector, connector_b: Con
 
 
 READS = frozenset({"read_a", "read_b"})
+# A journal item, or a function building it (called only when the journal keeps the item).
+Item = dict[str, Any] | Callable[[], dict[str, Any]]
 
 
 class Journal:
@@ -257,18 +260,19 @@ class Journal:
         self.truncated = False
         self.breaker = ""
 
-    def _append(self, target: list[dict[str, Any]], item: dict[str, Any]) -> None:
+    def _append(self, target: list[dict[str, Any]], item: Item) -> None:
+        """Keep ``item`` (or what a callable item builds: only built when kept)."""
         if len(target) < PLAN_ITEM_LIMIT:
-            target.append(item)
+            target.append(item() if callable(item) else item)
         else:
             self.truncated = True
 
-    def note(self, name: str, item: dict[str, Any], *, count: str | None = None) -> None:
+    def note(self, name: str, item: Item, *, count: str | None = None) -> None:
         self._append(self.items[name], item)
         if count:
             self.counts[count] += 1
 
-    def note_side(self, side: str, name: str, item: dict[str, Any], *, count: str) -> None:
+    def note_side(self, side: str, name: str, item: Item, *, count: str) -> None:
         self._append(self.side_items[side][name], item)
         self.counts[count] += 1
 
@@ -855,7 +859,7 @@ class SyncEngine:
         self.journal.note_side(
             target,
             "create",
-            {"source_id": record.id, "values": _jsonable(values)},
+            lambda: {"source_id": record.id, "values": _jsonable(values)},
             count=f"created_{target}",
         )
         for tag in add_tags:
@@ -908,10 +912,9 @@ class SyncEngine:
                     self.journal.note_side(
                         side,
                         "update",
-                        {
-                            "id": pair.record_id(side),
-                            "fields": _jsonable(pair.merged.diffs[side]),
-                        },
+                        functools.partial(
+                            _update_item, pair.record_id(side), pair.merged.diffs[side]
+                        ),
                         count=f"updated_{side}",
                     )
                 for tags, adding, op in (
@@ -1385,6 +1388,10 @@ def _emails_of(values: dict[str, Any]) -> list[str]:
     raw = values.get(EMAILS) or []
     items = raw if isinstance(raw, list) else [raw]
     return [normalize_email(str(e)) for e in items if e]
+
+
+def _update_item(record_id: str, diffs: dict[str, Any]) -> dict[str, Any]:
+    return {"id": record_id, "fields": _jsonable(diffs)}
 
 
 def _jsonable(value: Any) -> Any:
