@@ -13,10 +13,30 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from integrations.sandbox.server import Sandbox
+
 SLUGS = ["kustomer", "google_contacts"]
+
+
+class LatentSandbox(Sandbox):
+    """A sandbox whose every answer first waits ``latency`` seconds, as a round trip to a
+    remote API does (0 unless ``host_set_latency`` sets it)."""
+
+    latency = 0.0
+
+    def wsgi_app(self) -> Any:
+        app = super().wsgi_app()
+
+        def delayed(environ: dict[str, Any], start_response: Any) -> Any:
+            if self.latency:
+                time.sleep(self.latency)
+            return app(environ, start_response)
+
+        return delayed
 
 
 def _serve(conn: Connection) -> None:
@@ -25,10 +45,9 @@ def _serve(conn: Connection) -> None:
 
     django.setup()
     from bench import sync
-    from integrations.sandbox.server import Sandbox
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    sandbox = Sandbox(slugs=SLUGS).start()
+    sandbox = LatentSandbox(slugs=SLUGS).start()
     conn.send({slug: sandbox.base_url(slug) for slug in SLUGS})
     try:
         while True:

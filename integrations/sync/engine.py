@@ -87,7 +87,7 @@ UNSUBSCRIBE_TAG = "Tandem Unsubscribes"
 # A plan lists at most this many items per list; its counts are always complete.
 PLAN_ITEM_LIMIT = 1000
 # A scan processes its listed pages joined into groups of at least this many records.
-SCAN_GROUP = 2000
+SCAN_GROUP = 5000
 ISSUE_RETRY_BASE = dt.timedelta(minutes=5)
 ISSUE_RETRY_MAX = dt.timedelta(days=1)
 
