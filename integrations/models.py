@@ -292,6 +292,12 @@ class RecordLink(models.Model):
             models.UniqueConstraint(fields=["connection", "id_b"], name="record_link_unique_b"),
             models.CheckConstraint(condition=~Q(id_a="") & ~Q(id_b=""), name="record_link_ids_set"),
         ]
+        indexes = [
+            # Health's "in sync" count reads this index alone.
+            models.Index(
+                fields=["connection", "deleted_a", "deleted_b"], name="record_link_health"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id_a} ⇄ {self.id_b}"

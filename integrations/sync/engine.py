@@ -474,12 +474,16 @@ class SyncEngine:
         for side in SIDES:
             if not self.cfg.is_source(side):
                 continue
-            due = RecordIssue.objects.filter(
-                connection=self.connection,
-                side=side,
-                resolved_at__isnull=True,
-                next_retry_at__lte=self.now,
-            ).values_list("record_id", flat=True)
+            due = (
+                RecordIssue.objects.filter(
+                    connection=self.connection,
+                    side=side,
+                    resolved_at__isnull=True,
+                    next_retry_at__lte=self.now,
+                )
+                .order_by("pk")
+                .values_list("record_id", flat=True)
+            )
             ids = [record_id for record_id in due if record_id not in self.done[side]]
             connector = self.connectors[side]
             for batch in chunks(ids, self.cfg.sides[side].caps.lookup_batch_size):
@@ -526,9 +530,14 @@ class SyncEngine:
         if not versions:
             return set()
         id_field, version_field = ("id_a", "version_a") if side == "a" else ("id_b", "version_b")
-        rows = RecordLink.objects.filter(
-            connection=self.connection, **{f"{id_field}__in": list(versions)}
-        ).values_list(id_field, version_field)
+        # Unordered: the models' default ordering joins the connection and defeats the index.
+        rows = (
+            RecordLink.objects.filter(
+                connection=self.connection, **{f"{id_field}__in": list(versions)}
+            )
+            .order_by()
+            .values_list(id_field, version_field)
+        )
         return {record_id for record_id, version in rows if versions.get(record_id) == version}
 
     def links_for(self, side: str, records: list[Contact]) -> dict[str, RecordLink]:
@@ -542,9 +551,10 @@ class SyncEngine:
             return {}
         field_name = "id_a" if side == "a" else "id_b"
         found: dict[str, RecordLink] = {}
-        for link in RecordLink.objects.filter(
+        links = RecordLink.objects.filter(
             connection=self.connection, **{f"{field_name}__in": ids}
-        ):
+        ).order_by()
+        for link in sorted(links, key=lambda link: link.pk):
             record_id = link.record_id(side)
             found.setdefault(previous.get(record_id, record_id), link)
         return found
@@ -670,9 +680,13 @@ class SyncEngine:
             for old in self.previous[side].get(record_id, []):
                 known_as[old] = record_id
         field_name = "id_a" if side == "a" else "id_b"
-        found = RecordLink.objects.filter(
-            connection=self.connection, **{f"{field_name}__in": list(known_as)}
-        ).values_list(field_name, flat=True)
+        found = (
+            RecordLink.objects.filter(
+                connection=self.connection, **{f"{field_name}__in": list(known_as)}
+            )
+            .order_by()
+            .values_list(field_name, flat=True)
+        )
         return {known_as[record_id] for record_id in found}
 
     # Decisions ------------------------------------------------------------------------------
@@ -1192,12 +1206,16 @@ class SyncEngine:
             resolved = [i for i in work.ok_ids[side] if (side, i) not in failing]
             self._resolve_issues(side, resolved)
         for failure in work.failures:
-            issue = RecordIssue.objects.filter(
-                connection=self.connection,
-                side=failure.side,
-                record_id=failure.record_id,
-                resolved_at__isnull=True,
-            ).first()
+            issue = (
+                RecordIssue.objects.filter(
+                    connection=self.connection,
+                    side=failure.side,
+                    record_id=failure.record_id,
+                    resolved_at__isnull=True,
+                )
+                .order_by("pk")
+                .first()
+            )
             if issue is None:
                 RecordIssue.objects.create(
                     connection=self.connection,
