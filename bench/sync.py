@@ -208,6 +208,7 @@ class Measured:
     error: str
     rss_before: float
     rss_after: float
+    profile: dict[str, list[list[Any]]]
 
 
 SETTINGS_FROM_ENV = (
@@ -233,14 +234,11 @@ def sync_env(base_urls: dict[str, str]) -> dict[str, str]:
     }
 
 
-def tandem_sync(connection_id: int, env: dict[str, str]) -> Measured:
+def tandem_sync(connection_id: int, env: dict[str, str], *, profile: bool = False) -> Measured:
     """One connection_sync in a fresh process (``bench.sync_run``): its peak RSS is the run's."""
     done = subprocess.run(
-        [
-            sys.executable,
-            *os.environ.get("BENCH_SYNC_RUNNER", "-m bench.sync_run").split(),
-            str(connection_id),
-        ],
+        [sys.executable, "-m", "bench.sync_run", str(connection_id)]
+        + (["--profile"] if profile else []),
         env=env,
         capture_output=True,
         text=True,
@@ -450,6 +448,7 @@ def run(quick: bool) -> tuple[list[Table], str]:
     )  # fmt: skip
     ratios: dict[int, tuple[float, float]] = {}
     latent_ratio: float | None = None
+    profiles: list[Table] = []
     inc: dict[int, Measured] = {}
     host = SandboxHost()
     env = sync_env(host.base_urls)
@@ -502,6 +501,20 @@ def run(quick: bool) -> tuple[list[Table], str]:
                     slow.calls,
                     sum(slow_floor_calls.values()),
                 )
+            if n == FLOOR_MAX and not quick:
+                profiled = tandem_sync(connect(seed(host, n)), env, profile=True)
+                for title, key, column in (
+                    ("by own time (all code; socket reads are waits on the apps)", "own", "own s"),
+                    ("Tandem's functions by cumulative time", "cumulative", "cumulative s"),
+                ):
+                    table = Table(
+                        f"Sync, initial at N = {n:,} under cProfile "
+                        f"(wall {profiled.wall:.1f} s with the profiler's overhead): {title}",
+                        ["function", "calls", column],
+                    )
+                    for row in profiled.profile[key]:
+                        table.add(*row)
+                    profiles.append(table)
             idle = tandem_sync(connection_id, env)
             to_google, to_kustomer = host.call("make_changes", dataclasses.asdict(world), str(n))
             changed = tandem_sync(connection_id, env)
@@ -533,5 +546,5 @@ def run(quick: bool) -> tuple[list[Table], str]:
         + f", time ratio {big:,}/{small:,} x{inc[big].wall / inc[small].wall:.2f}"
         + f" | incremental peak RSS@{big:,} {inc[big].rss_after:.0f} MB"
     )
-    tables = [initial, floor] + ([latent] if latent.rows else []) + [incremental]
+    tables = [initial, floor] + ([latent] if latent.rows else []) + profiles + [incremental]
     return tables, summary

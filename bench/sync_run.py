@@ -1,16 +1,40 @@
-"""One ``connection_sync`` in a process of its own: ``python -m bench.sync_run <connection id>``.
+"""One ``connection_sync`` in a process of its own:
+``python -m bench.sync_run <connection id> [--profile]``.
 
 The sync benchmark runs every measured sync this way, so the peak memory it reports is that
 of one Tandem run (a worker's), not of the benchmark process nor of the emulators. Settings
 come from the environment the benchmark passes (database, app base URLs); the figures are
-printed as one JSON line.
+printed as one JSON line. ``--profile`` runs the sync under cProfile (slower) and adds the
+functions of the run by own time and, among Tandem's own, by cumulative time.
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
+import pstats
 import sys
+from typing import Any
+
+TOP = 14
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    filename, line, name = key
+    return f"{'/'.join(filename.rsplit('/', 2)[-2:])}:{line} {name}"
+
+
+def _profile_rows(profiler: cProfile.Profile) -> dict[str, list[list[Any]]]:
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    items = list(stats.items())
+    own = sorted(items, key=lambda item: item[1][2], reverse=True)[:TOP]
+    ours = [item for item in items if "/integrations/" in item[0][0]]
+    cumulative = sorted(ours, key=lambda item: item[1][3], reverse=True)[:TOP]
+    return {
+        "own": [[_where(key), value[1], round(value[2], 3)] for key, value in own],
+        "cumulative": [[_where(key), value[1], round(value[3], 3)] for key, value in cumulative],
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -21,9 +45,14 @@ def main(argv: list[str]) -> int:
     from bench.common import peak_rss_mb, timed
     from integrations.services.runs import connection_sync
 
+    profiler = cProfile.Profile() if "--profile" in argv else None
     rss_before = peak_rss_mb()
     with timed() as t:
+        if profiler is not None:
+            profiler.enable()
         run = connection_sync(connection_id=int(argv[0]))
+        if profiler is not None:
+            profiler.disable()
     if run is None:
         print("another run holds the lease", file=sys.stderr)
         return 1
@@ -37,6 +66,7 @@ def main(argv: list[str]) -> int:
         "error": str(run.error or ""),
         "rss_before": rss_before,
         "rss_after": peak_rss_mb(),
+        "profile": _profile_rows(profiler) if profiler is not None else {},
     }
     print(json.dumps(figures))
     return 0
