@@ -30,7 +30,9 @@ Choices made where the design is silent:
   pair stops syncing (it is never recreated); with the deletions option on, the surviving record
   gets "Tandem Trash". The same happens to a record deleted with a tombstone.
 - Health's "excluded" and "duplicates" come from the last completed scan (an incremental run
-  only sees what changed); "in_sync" and "failed" are counted after every run.
+  only sees what changed); "failed" is counted after every run, and "in_sync" by every scan
+  (an incremental run adds the links it made and takes off those it stopped, rather than
+  counting every link of a large connection).
 """
 
 from __future__ import annotations
@@ -405,6 +407,9 @@ class SyncEngine:
         self.done: dict[str, set[str]] = {"a": set(), "b": set()}
         self.previous: dict[str, dict[str, list[str]]] = {"a": {}, "b": {}}
         self.mass_tagged: Counter[str] = Counter()
+        # Live links this run made, less those it stopped (a deletion): health's "in sync"
+        # moves by this much after an incremental run, which need not count every link.
+        self.in_sync_delta = 0
         self.side_sizes: dict[str, int] = {}
         self.now = timezone.now()
 
@@ -887,6 +892,7 @@ class SyncEngine:
         """A linked record was deleted (or vanished): the pair stops syncing, nothing is
         recreated, and with the deletions option the survivor gets "Tandem Trash"."""
         survivor_side = other(deleted_side)
+        self.in_sync_delta -= 1
         if deleted_side == "a":
             link.deleted_a = True
         else:
@@ -1141,6 +1147,7 @@ class SyncEngine:
                 # Nothing was created; a later retry makes a new intent.
                 refused.append(intent.pk)
         RecordLink.objects.bulk_create(links)
+        self.in_sync_delta += len(links)
         _save_fields(completed, ["completed_at", "target_id"])
         if refused:
             CreateIntent.objects.filter(pk__in=refused).delete()
@@ -1191,6 +1198,7 @@ class SyncEngine:
                 link.synced_at = now
                 changed[link.pk] = link
         RecordLink.objects.bulk_create(new_links)
+        self.in_sync_delta += len(new_links)
         if changed:
             _save_fields(
                 list(changed.values()),
@@ -1257,8 +1265,14 @@ class SyncEngine:
     def finish(self) -> None:
         """A completed real run: the scan becomes listening, a confirmation is used up, and the
         connection's health counters are refreshed."""
-        links = RecordLink.objects.filter(connection=self.connection)
-        in_sync = links.filter(deleted_a=False, deleted_b=False).count()
+        health = dict(self.connection.health or {})
+        previous = health.get("in_sync")
+        if self.scan or not isinstance(previous, int):
+            in_sync = RecordLink.objects.filter(
+                connection=self.connection, deleted_a=False, deleted_b=False
+            ).count()
+        else:
+            in_sync = max(0, previous + self.in_sync_delta)
         failed = {
             row["reason"]: row["count"]
             for row in RecordIssue.objects.filter(
@@ -1268,7 +1282,6 @@ class SyncEngine:
             .annotate(count=Count("id"))
             .order_by("reason")
         }
-        health = dict(self.connection.health or {})
         health["in_sync"] = in_sync
         health["failed"] = failed
         if self.scan:
@@ -1291,11 +1304,13 @@ class SyncEngine:
     def recover_intents(self) -> None:
         """Finish creates a crashed run made but never linked: find each open intent's record
         by its emails and idempotency key, and link it; forget the intents that created nothing."""
-        open_intents = CreateIntent.objects.filter(
-            connection=self.connection, completed_at__isnull=True
-        ).order_by("id")
         for target in SIDES:
-            intents = list(open_intents.filter(target=target))
+            # Unordered in SQL so the open-intent partial index answers it (completed intents
+            # pile up by the hundred thousand); ordered here.
+            open_intents = CreateIntent.objects.filter(
+                connection=self.connection, target=target, completed_at__isnull=True
+            ).order_by()
+            intents = sorted(open_intents, key=lambda intent: intent.pk)
             if not intents:
                 continue
             connector = self.connectors[target]
@@ -1326,6 +1341,7 @@ class SyncEngine:
                     Q(id_a=ids["a"]) | Q(id_b=ids["b"]), connection=self.connection
                 ).exists()
                 if not taken:
+                    self.in_sync_delta += 1
                     RecordLink.objects.create(
                         connection=self.connection,
                         id_a=ids["a"],

@@ -402,6 +402,17 @@ def test_it_tags_the_other_side_when_a_linked_record_is_deleted() -> None:
     assert (pair.b.values(link.id_b)["tags"], run.tagged_b) == ([TRASH_TAG], 1)
 
 
+def test_its_in_sync_count_follows_incremental_links_and_deletions(pair: Pair) -> None:
+    for n in range(4):
+        pair.a.add(person(f"p{n}@example.com"))
+    pair.run()
+    pair.a.add(person("new@example.com"))
+    pair.a.delete(RecordLink.objects.filter(connection=pair.connection).first().id_a)
+    pair.run()
+    live = RecordLink.objects.filter(connection=pair.connection, deleted_a=False, deleted_b=False)
+    assert (pair.connection.health["in_sync"], live.count()) == (4, 4)
+
+
 def test_it_never_deletes_nor_tags_without_the_deletions_option(synced: Pair) -> None:
     link = only_link(synced)
     synced.a.delete(link.id_a)
