@@ -122,10 +122,16 @@ def host_seed(sandbox: Any, n: int, seed_value: int = 42) -> dict[str, Any]:
     world = World(
         subdomain, api_key, email, tokens["refresh_token"], customers, contacts, kustomer.bulk_max
     )
-    # The emulators stand in for remote services: keep the collector from walking the millions
-    # of objects they now hold, whose full collections would otherwise pause their answers.
-    gc.freeze()
+    host_settle(sandbox)
     return dataclasses.asdict(world)
+
+
+def host_settle(sandbox: Any) -> None:
+    """The emulators stand in for remote services: keep the host's garbage collector from
+    walking the millions of objects they hold (after a seed, or after a sync wrote tens of
+    thousands of records), whose full collections would otherwise pause their answers."""
+    gc.collect()
+    gc.freeze()
 
 
 def host_make_changes(sandbox: Any, world: dict[str, Any], tag: str) -> list[list[str]]:
@@ -524,6 +530,7 @@ def run(quick: bool) -> tuple[list[Table], str]:
                         table.add(*row)
                     profiles.append(table)
             idle = tandem_sync(connection_id, env)
+            host.call("settle")
             rounds: list[Measured] = []
             sent = {"g": 0, "k": 0}
             got = {"g": 0, "k": 0}
