@@ -692,8 +692,8 @@ class KustomerEmulator(Emulator):
             # A change-feed query: read the change-ordered index from the bound on, already in
             # the order asked for (the same records and order as the scan below).
             start = bisect.bisect_left(org.by_updated, (since, ""))
-            docs = [org.customers[i] for _, i in org.by_updated[start:]]
-            docs = [d for d in docs if include_deleted or not d["deleted"]]
+            listed = (org.customers[i] for _, i in org.by_updated[start:])
+            docs = [d for d in listed if include_deleted or not d["deleted"]]
             return self._paged(org, "/customers/search", docs, page, size)
         docs = [
             d

@@ -878,7 +878,7 @@ class SyncEngine:
         self.journal.note_side(
             target,
             "create",
-            lambda: {"source_id": record.id, "values": _jsonable(values)},
+            functools.partial(_create_item, record.id, values),
             count=f"created_{target}",
         )
         for tag in add_tags:
@@ -1422,6 +1422,10 @@ def _emails_of(values: dict[str, Any]) -> list[str]:
     raw = values.get(EMAILS) or []
     items = raw if isinstance(raw, list) else [raw]
     return [normalize_email(str(e)) for e in items if e]
+
+
+def _create_item(source_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {"source_id": source_id, "values": _jsonable(values)}
 
 
 def _update_item(record_id: str, diffs: dict[str, Any]) -> dict[str, Any]:

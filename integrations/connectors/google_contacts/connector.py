@@ -114,6 +114,15 @@ STANDARD_FIELDS = (
 )
 
 
+def _user_defined_keys(people: list[dict[str, Any]]) -> set[str]:
+    return {
+        str(item["key"])
+        for person in people
+        for item in person.get("userDefined") or []
+        if item.get("key")
+    }
+
+
 def _custom_field(name: str) -> FieldSpec:
     """A userDefined key: free text, readable and writable whatever its name."""
     return FieldSpec(custom_key(name), name, FieldType.TEXT, custom=True)
@@ -183,26 +192,27 @@ class GoogleContactsConnector(Connector):
     def fields(self) -> list[FieldSpec]:
         # Custom fields are the userDefined keys in use. After a full listing (a scan) they are
         # those of every contact, at no extra call; otherwise those found on the most recently
-        # changed contacts, where a key someone just started using shows up, reading only that
-        # field to keep the few pages cheap.
-        keys: dict[str, None] = dict.fromkeys(sorted(self._listed_keys or ()))
+        # changed contacts, where a key someone just started using shows up.
+        keys = self._listed_keys if self._listed_keys is not None else self._recent_keys()
+        return [*STANDARD_FIELDS, *(_custom_field(key) for key in sorted(keys))]
+
+    def _recent_keys(self) -> set[str]:
+        """userDefined keys on the most recently changed contacts, reading only that field to
+        keep the few pages cheap."""
+        keys: set[str] = set()
         page_token = ""
-        for _ in range(0 if self._listed_keys is not None else FIELD_DISCOVERY_PAGES):
+        for _ in range(FIELD_DISCOVERY_PAGES):
             page = self.api.list_connections(
                 page_size=LOOKUP_PAGE_SIZE,
                 page_token=page_token,
                 person_fields="userDefined",
                 newest_first=True,
             )
-            for person in page.get("connections") or []:
-                for item in person.get("userDefined") or []:
-                    if item.get("key"):
-                        keys.setdefault(str(item["key"]), None)
+            keys.update(_user_defined_keys(page.get("connections") or []))
             page_token = str(page.get("nextPageToken") or "")
             if not page_token:
                 break
-        custom = [_custom_field(key) for key in sorted(keys)]
-        return [*STANDARD_FIELDS, *custom]
+        return keys
 
     def fields_for_sync(self, keys: Collection[str]) -> dict[str, FieldSpec]:
         """Any userDefined key can be read and written, so a run needs no discovery: the
@@ -262,12 +272,7 @@ class GoogleContactsConnector(Connector):
             )
             people = answer.get("connections") or []
             if full:
-                keys.update(
-                    str(item["key"])
-                    for person in people
-                    for item in person.get("userDefined") or []
-                    if item.get("key")
-                )
+                keys.update(_user_defined_keys(people))
             records = [self._contact(p) for p in people]
             page_token = str(answer.get("nextPageToken") or "")
             if page_token:
