@@ -30,7 +30,7 @@ from integrations.sandbox.kustomer import DEMO_API_KEY, DEMO_SUBDOMAIN, seed_dem
 from integrations.sandbox.server import Sandbox
 
 ROOT = Path(__file__).resolve().parents[3]
-SPEC_PATH = ROOT / ".." / "shared" / "reference" / "kustomer-openapi.json"
+SPEC_PATH = ROOT / "tests" / "fixtures" / "kustomer" / "openapi.json"
 
 
 @functools.cache
