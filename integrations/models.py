@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -447,3 +448,41 @@ class RecordIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} on {self.side}: {self.reason[:60]}"
+
+
+class AppVote(models.Model):
+    """One user's vote for an app on the pipeline (apps without a connector yet)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_votes"
+    )
+    app = models.CharField(max_length=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["app", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "app"], name="app_vote_one_per_user"),
+            models.CheckConstraint(condition=~Q(app=""), name="app_vote_app_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} votes for {self.app}"
+
+
+class AppRequest(models.Model):
+    """An app a user asked for that is neither supported nor on the pipeline."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_requests"
+    )
+    name = models.CharField(max_length=120)
+    note = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(name=""), name="app_request_name_set")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (asked by {self.user})"
