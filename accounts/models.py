@@ -4,11 +4,13 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from fernet_fields import EncryptedTextField
 
-from integrations.connectors.registry import APP_CHOICES, app_label
+from integrations.connectors.registry import APP_CHOICES, app_label, connector_class
 
 
 class UserManager(BaseUserManager["User"]):
@@ -143,6 +145,39 @@ class ConnectedAccount(models.Model):
     @property
     def app_name(self) -> str:
         return app_label(self.app)
+
+    @sensitive_variables("stored", "credentials")
+    def clean(self) -> None:
+        """An account keeps its app once a connection uses it, and what is written as its
+        credentials must be usable by its app's connector (a Kustomer subdomain is one DNS
+        label). Credentials already stored unchanged under the same app are not judged again."""
+        stored = (
+            ConnectedAccount.objects.filter(pk=self.pk).values_list("app", "credentials").first()
+            if self.pk
+            else None
+        )
+        if stored is not None and stored[0] != self.app and self._used_by_a_connection():
+            raise ValidationError(
+                {
+                    "app": f"This account is used by a connection as a {app_label(stored[0])} "
+                    f"account; its app cannot become {app_label(self.app)}. Connect a new "
+                    "account instead."
+                }
+            )
+        credentials = self.get_credentials()
+        if not credentials or (stored is not None and stored == (self.app, self.credentials)):
+            return
+        try:
+            connector_class(self.app).validate_credentials(credentials)
+        except LookupError:
+            return  # an unknown app is refused by the field's choices
+        except ValueError as exc:
+            raise ValidationError(
+                f"The {app_label(self.app)} credentials are not usable: {exc}"
+            ) from None
+
+    def _used_by_a_connection(self) -> bool:
+        return self.connections_as_a.exists() or self.connections_as_b.exists()
 
     def get_credentials(self) -> dict[str, Any]:
         data = json.loads(self.credentials or "{}")

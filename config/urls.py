@@ -8,5 +8,6 @@ admin.site.index_title = "Connections, accounts and runs"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("connect/google_contacts/", include("integrations.connectors.google_contacts.urls")),
+    path("", include("accounts.urls")),
     path("", include("integrations.urls")),
 ]

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.workspaces",
             ],
         },
     },
@@ -93,6 +94,13 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "integrations:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Log-in throttling: this many failed attempts per email, or per client IP, within the window
+# pause logging in for that email / IP until the window (seconds, from the first failure) ends.
+TANDEM_LOGIN_FAILURES_PER_EMAIL = env.int("TANDEM_LOGIN_FAILURES_PER_EMAIL", default=5)
+TANDEM_LOGIN_FAILURES_PER_IP = env.int("TANDEM_LOGIN_FAILURES_PER_IP", default=20)
+TANDEM_LOGIN_LOCKOUT_SECONDS = env.int("TANDEM_LOGIN_LOCKOUT_SECONDS", default=900)
+# Password reset links stay valid this many seconds.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
