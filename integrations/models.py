@@ -5,10 +5,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import ConnectedAccount, Workspace
+from integrations.sync.records import checkpoint_problem
 
 
 class Side(models.TextChoices):
@@ -18,6 +20,21 @@ class Side(models.TextChoices):
 
 def other_side(side: str) -> str:
     return Side.B if side == Side.A else Side.A
+
+
+# A run is scheduled at most this far ahead: a longer interval would be a connection that never
+# runs (or a date past what the database holds).
+MIN_SYNC_INTERVAL = 60
+MAX_SYNC_INTERVAL = 7 * 24 * 3600
+
+
+def validate_checkpoint(value: Any) -> None:
+    problem = checkpoint_problem(value)
+    if problem:
+        raise ValidationError(
+            f"This checkpoint {problem}; leave it empty ({{}}) to scan again.",
+            code="checkpoint",
+        )
 
 
 class Connection(models.Model):
@@ -60,15 +77,19 @@ class Connection(models.Model):
     sync_unsubscribes = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     status_reason = models.TextField(blank=True)
-    sync_interval = models.PositiveIntegerField(default=300, help_text="Seconds between runs.")
+    sync_interval = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(MIN_SYNC_INTERVAL), MaxValueValidator(MAX_SYNC_INTERVAL)],
+        help_text="Seconds between runs: from a minute to a week.",
+    )
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Set by the dispatcher when it claims the connection; tells which dispatcher claimed it.
     dispatch_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_owner = models.CharField(max_length=200, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     lease_generation = models.PositiveBigIntegerField(default=0, editable=False)
-    checkpoint_a = models.JSONField(default=dict, blank=True)
-    checkpoint_b = models.JSONField(default=dict, blank=True)
+    checkpoint_a = models.JSONField(default=dict, blank=True, validators=[validate_checkpoint])
+    checkpoint_b = models.JSONField(default=dict, blank=True, validators=[validate_checkpoint])
     # A run that trips the mass-tag breaker pauses the connection; ops confirm to let one run on.
     mass_tag_confirmed = models.BooleanField(default=False)
     breaker_tripped = models.BooleanField(default=False, editable=False)
@@ -99,6 +120,10 @@ class Connection(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(sync_interval__gte=60), name="connection_interval_at_least_a_minute"
+            ),
+            models.CheckConstraint(
+                condition=Q(sync_interval__lte=MAX_SYNC_INTERVAL),
+                name="connection_interval_at_most_a_week",
             ),
         ]
 

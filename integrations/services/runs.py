@@ -16,7 +16,7 @@ from accounts.services import connected_account_mark
 from integrations.connectors.accounts import connector_for
 from integrations.connectors.base import Connector, ConnectorError
 from integrations.leases import Lease, LeaseLost, lease_acquire, lease_release
-from integrations.models import Connection, SyncRun
+from integrations.models import MAX_SYNC_INTERVAL, MIN_SYNC_INTERVAL, Connection, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,17 @@ def connections_claim_due(*, now: dt.datetime | None = None, limit: int | None =
     return list(Connection.objects.filter(dispatch_token=token).values_list("pk", flat=True))
 
 
+def next_sync_after(moment: dt.datetime, interval: object) -> dt.datetime:
+    """``moment`` plus the connection's interval, held within the model's bounds: an interval
+    stored past validation must not crash the release of the lease (or schedule a year 5195)."""
+    try:
+        seconds = int(interval)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        seconds = settings.TANDEM_SYNC_INTERVAL_SECONDS
+    seconds = min(max(seconds, MIN_SYNC_INTERVAL), MAX_SYNC_INTERVAL)
+    return moment + dt.timedelta(seconds=seconds)
+
+
 def _runnable_or_raise(connection: Connection) -> None:
     if connection.status not in Connection.RUNNABLE:
         raise ConnectionNotRunnable(
@@ -61,7 +72,8 @@ def _runnable_or_raise(connection: Connection) -> None:
 
 def _finish(run: SyncRun, outcome: str, error: str = "") -> SyncRun:
     run.outcome = outcome
-    run.error = error
+    # A note the engine left (a checkpoint it could not use) stays with the run's own error.
+    run.error = " ".join(part for part in (run.error, error) if part)
     run.finished_at = timezone.now()
     run.save()
     return run
@@ -163,10 +175,7 @@ def connection_sync(
             Connection.objects.filter(pk=connection_id, lease_generation=lease.generation).update(
                 last_run_at=finished
             )
-            lease_release(
-                lease,
-                next_sync_at=finished + dt.timedelta(seconds=connection.sync_interval),
-            )
+            lease_release(lease, next_sync_at=next_sync_after(finished, connection.sync_interval))
     return run
 
 

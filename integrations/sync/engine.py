@@ -77,6 +77,7 @@ from integrations.sync.records import (
     ContactUpdate,
     NewContact,
     WriteResult,
+    checkpoint_problem,
     normalize_email,
     previous_ids,
 )
@@ -395,8 +396,16 @@ class SyncEngine:
         self.lease = lease
         self.dry_run = dry_run
         self.connectors = {"a": connector_a, "b": connector_b}
+        # A checkpoint no connector wrote (edited by hand, say) cannot say where to read from:
+        # the run scans again, which goes through the links and creates nothing twice.
+        self.unusable = {
+            side: problem
+            for side in SIDES
+            if (problem := checkpoint_problem(connection.checkpoint(side)))
+        }
         self.scan = (
             connection.status == Connection.Status.SCANNING
+            or bool(self.unusable)
             or not connection.checkpoint_a
             or not connection.checkpoint_b
         )
@@ -422,7 +431,16 @@ class SyncEngine:
 
     def execute(self) -> Journal:
         self.run.phase = self.journal.phase
-        self.run.save(update_fields=["phase"])
+        if self.unusable:
+            self.run.error = (
+                " ".join(
+                    f"The stored {self.connectors[side].name} checkpoint {problem}."
+                    for side, problem in self.unusable.items()
+                )
+                + " Both apps were scanned again."
+            )
+            logger.warning("connection %s: %s", self.connection.pk, self.run.error)
+        self.run.save(update_fields=["phase", "error"])
         try:
             if self.scan:
                 # Listed before the configuration is loaded: an app that discovers its custom

@@ -33,6 +33,34 @@ NAME = "name"
 
 Checkpoint = dict[str, Any]
 
+# The keys connectors write into their checkpoints, with the JSON types each may hold. Other
+# keys are allowed (a new connector's), but only with scalar values.
+CHECKPOINT_KEYS: dict[str, tuple[type, ...]] = {
+    "updated_at": (str, type(None)),  # Kustomer: updatedAt of the last record applied
+    "seen_ids": (list,),  # Kustomer: ids already applied at exactly that updatedAt
+    "revs": (dict,),  # Kustomer: their revisions
+    "sync_token": (str,),  # Google People: the nextSyncToken
+}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def checkpoint_problem(value: Any) -> str:
+    """What makes ``value`` unusable as a stored checkpoint, or "" when it is usable: a JSON
+    object whose known keys hold what the connectors write there."""
+    if not isinstance(value, dict):
+        return f"must be a JSON object, not {type(value).__name__} {str(value)[:40]}"
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return f"has a key that is not text: {key!r}"
+        allowed = CHECKPOINT_KEYS.get(key, _SCALARS)
+        if not isinstance(item, allowed):
+            return f"holds a {type(item).__name__} under {key!r}"
+    if not all(isinstance(i, str | int) for i in value.get("seen_ids") or []):
+        return "holds a seen_ids entry that is not an id"
+    if not all(isinstance(r, str | int) for r in (value.get("revs") or {}).values()):
+        return "holds a revs entry that is not a revision"
+    return ""
+
 
 def custom_key(name: str) -> str:
     return f"{CUSTOM_PREFIX}{name}"
