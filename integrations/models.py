@@ -374,6 +374,7 @@ class SyncRun(models.Model):
     class Phase(models.TextChoices):
         SCAN = "scan", "Scan"
         INCREMENTAL = "incremental", "Incremental"
+        UNDO = "undo", "Undo of a run"
 
     class Outcome(models.TextChoices):
         RUNNING = "running", "Running"
@@ -511,3 +512,60 @@ class AppRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (asked by {self.user})"
+
+
+class AuditEntry(models.Model):
+    """One value a real run wrote to an app (or a record it created, a tag it added or
+    removed), with the value before and why. Kept ``TANDEM_AUDIT_DAYS`` days; ``undo_run``
+    puts the values back from these."""
+
+    class Kind(models.TextChoices):
+        UPDATE = "update", "Updated a field"
+        CREATE = "create", "Created the record"
+        TAG = "tag", "Added a tag or label"
+        UNTAG = "untag", "Removed a tag or label"
+
+    class Why(models.TextChoices):
+        MAPPING = "mapping", "Changed on the other side, through a field mapping"
+        WINNER = "winner", "Changed on both sides: the winning app's value (3-way merge)"
+        ACTION = "action", "A rule's action"
+        CREATE = "create", "New on the other side: created"
+        TAG = "tag", "Deleted or unsubscribed on the other side"
+        UNDO = "undo", "Undo of an earlier run"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="audit_entries")
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    # The side written to, and the record there.
+    side = models.CharField(max_length=1, choices=Side.choices)
+    record_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # The record field written ("tags" for a tag, empty for a create).
+    field = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    why = models.CharField(max_length=8, choices=Why.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    # The rule whose action wrote it, when one did (a plain id: rules may be deleted since).
+    rule_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # The record on the other side the value came from.
+    source_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [
+            models.Index(fields=["connection", "record_id"], name="audit_entry_record"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(side__in=["a", "b"]), name="audit_entry_side_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["update", "create", "tag", "untag"]),
+                name="audit_entry_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.field or self.get_kind_display().lower()
+        return f"run {self.run_id}: {what} of {self.record_id} on {self.side}"
