@@ -31,13 +31,20 @@ from integrations.sync.records import FIRST_NAME, FULL_NAME, LAST_NAME, NAME
 __all__ = [
     "connection_create",
     "connection_create_for_accounts",
+    "connection_settings_update",
     "field_mapping_add",
+    "field_mapping_check",
     "field_mapping_update",
+    "rule_check",
     "rule_create",
     "rule_delete",
+    "rule_update",
 ]
 
 ALL_CONTACTS = "All contacts"
+# Seconds between runs: a minute at the most often (the dispatcher's beat), a week at the least.
+SHORTEST_INTERVAL = 60
+LONGEST_INTERVAL = 7 * 24 * 3600
 
 
 def _by_key(fields: Iterable[FieldSpec]) -> dict[str, FieldSpec]:
@@ -164,10 +171,18 @@ def _direction_synced(connection: Connection, rule_direction: str) -> bool:
 # -- Field mappings -----------------------------------------------------------------------------
 
 
-def _spec(key: str, fields: Mapping[str, FieldSpec], side: str) -> FieldSpec:
+def _app(connection: Connection, side: str) -> str:
+    """The side's app by name, for messages ("Kustomer"), falling back to the side's letter."""
+    account_id = connection.account_a_id if side == Side.A else connection.account_b_id
+    if account_id is None:
+        return f"Side {side.upper()}"
+    return connection.account(side).app_name
+
+
+def _spec(key: str, fields: Mapping[str, FieldSpec], side: str, app: str) -> FieldSpec:
     spec = fields.get(key)
     if spec is None:
-        raise ValidationError({f"field_{side}": f"Side {side.upper()} has no field {key!r}."})
+        raise ValidationError({f"field_{side}": f"{app} has no field {key!r}."})
     return spec
 
 
@@ -189,10 +204,35 @@ def _check_free(connection: Connection, field_a: str, field_b: str, exclude: int
     for side, key in ((Side.A, field_a), (Side.B, field_b)):
         if key in _mapped_fields(connection, side, exclude=exclude):
             errors[f"field_{side}"] = (
-                f"{key!r} is already mapped on side {side.upper()}; turn that mapping off first."
+                f"{_app(connection, side)} field {key!r} is already mapped; "
+                "turn that mapping off first."
             )
     if errors:
         raise ValidationError(errors)
+
+
+def field_mapping_check(
+    *,
+    connection: Connection,
+    field_a: str,
+    field_b: str,
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    direction: str | None = None,
+    value_map: dict[str, str] | None = None,
+) -> None:
+    """Everything ``field_mapping_add`` checks, without writing: raise ``ValidationError`` with
+    the reason (keyed ``field_a`` / ``field_b`` where one field is at fault)."""
+    if NAME in (field_a, field_b):
+        raise ValidationError("The name is mapped by the default name mapping.")
+    direction = direction or _connection_mapping_direction(connection)
+    spec_a = _spec(field_a, _by_key(fields_a), Side.A, _app(connection, Side.A))
+    spec_b = _spec(field_b, _by_key(fields_b), Side.B, _app(connection, Side.B))
+    mapping_mod.validate_mapping(spec_a, spec_b, direction=direction, value_map=value_map)
+    _check_free(connection, field_a, field_b, exclude=None)
+    taken = FieldMapping.objects.filter(connection=connection, field_a=field_a, field_b=field_b)
+    if taken.exists():
+        raise ValidationError(f"{field_a!r} and {field_b!r} are already mapped.")
 
 
 def field_mapping_add(
@@ -207,18 +247,17 @@ def field_mapping_add(
 ) -> FieldMapping:
     """A custom mapping, refused with the reason when the fields' types do not fit (DESIGN.md §5).
     Without a direction it follows the connection's."""
-    if NAME in (field_a, field_b):
-        raise ValidationError("The name is mapped by the default name mapping.")
     direction = direction or _connection_mapping_direction(connection)
-    spec_a = _spec(field_a, _by_key(fields_a), Side.A)
-    spec_b = _spec(field_b, _by_key(fields_b), Side.B)
-    mapping_mod.validate_mapping(spec_a, spec_b, direction=direction, value_map=value_map)
     with transaction.atomic():
-        _check_free(connection, field_a, field_b, exclude=None)
-        if FieldMapping.objects.filter(
-            connection=connection, field_a=field_a, field_b=field_b
-        ).exists():
-            raise ValidationError(f"{field_a!r} and {field_b!r} are already mapped.")
+        field_mapping_check(
+            connection=connection,
+            field_a=field_a,
+            field_b=field_b,
+            fields_a=fields_a,
+            fields_b=fields_b,
+            direction=direction,
+            value_map=value_map,
+        )
         return FieldMapping.objects.create(
             connection=connection,
             field_a=field_a,
@@ -251,11 +290,16 @@ def field_mapping_update(
     new_enabled = field_mapping.enabled if enabled is None else enabled
     new_direction = direction or field_mapping.direction
     new_map = field_mapping.value_map if value_map is None else value_map
-    spec_a = mapping_mod.spec_for(field_mapping.field_a, _by_key(fields_a), name_style_a)
-    spec_b = mapping_mod.spec_for(field_mapping.field_b, _by_key(fields_b), name_style_b)
-    if spec_a is None or spec_b is None:
-        raise ValidationError("One of the mapped fields no longer exists.")
+    if new_direction not in FieldMapping.Direction.values:
+        raise ValidationError({"direction": f"Unknown direction {new_direction!r}."})
+    if not isinstance(new_map, dict):
+        raise ValidationError({"value_map": "A value map pairs values: one value for another."})
     if new_enabled:
+        # A mapping whose field is gone can still be turned off, never on.
+        spec_a = mapping_mod.spec_for(field_mapping.field_a, _by_key(fields_a), name_style_a)
+        spec_b = mapping_mod.spec_for(field_mapping.field_b, _by_key(fields_b), name_style_b)
+        if spec_a is None or spec_b is None:
+            raise ValidationError("One of the mapped fields no longer exists.")
         mapping_mod.validate_mapping(spec_a, spec_b, direction=new_direction, value_map=new_map)
     with transaction.atomic():
         if new_enabled and not field_mapping.enabled:
@@ -290,6 +334,67 @@ def _action_data(raw: Mapping[str, Any]) -> actions_mod.ActionData:
     )
 
 
+Sides = dict[str, tuple[dict[str, FieldSpec], Capabilities]]
+
+
+def _sides(
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+) -> Sides:
+    return {
+        Side.A: (_by_key(fields_a), capabilities_a),
+        Side.B: (_by_key(fields_b), capabilities_b),
+    }
+
+
+def _plan_rules(
+    connection: Connection,
+    direction: str,
+    conditions: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    sides: Sides,
+    mirror: bool,
+) -> tuple[
+    tuple[list[conditions_mod.ConditionData], list[actions_mod.ActionData]],
+    tuple[list[conditions_mod.ConditionData], list[actions_mod.ActionData]] | None,
+]:
+    """The rule's conditions and actions, and its mirror's, every one checked; raises
+    ``ValidationError`` with the reason and writes nothing."""
+    if direction not in Rule.Direction.values:
+        raise ValidationError({"direction": f"Unknown direction {direction!r}."})
+    parsed_conditions = [_condition_data(c) for c in conditions]
+    parsed_actions = [_action_data(a) for a in actions]
+    _validate_rule(connection, direction, parsed_conditions, parsed_actions, sides)
+    if not mirror:
+        return (parsed_conditions, parsed_actions), None
+    mirrored_conditions = [
+        _mirror_condition(connection, c, direction, sides) for c in parsed_conditions
+    ]
+    mirrored_actions = [_mirror_action(connection, a, direction) for a in parsed_actions]
+    _validate_rule(connection, _opposite(direction), mirrored_conditions, mirrored_actions, sides)
+    return (parsed_conditions, parsed_actions), (mirrored_conditions, mirrored_actions)
+
+
+def rule_check(
+    *,
+    connection: Connection,
+    direction: str,
+    conditions: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+    mirror: bool = False,
+) -> None:
+    """Everything ``rule_create`` / ``rule_update`` check, without writing (forms call it from
+    ``clean()`` so a refused rule is a form error, not a failed save)."""
+    sides = _sides(fields_a, fields_b, capabilities_a, capabilities_b)
+    _plan_rules(connection, direction, conditions, actions, sides, mirror)
+
+
 def rule_create(
     *,
     connection: Connection,
@@ -311,45 +416,77 @@ def rule_create(
     Conditions are dicts ``{"kind", "field", "operator", "value"}`` (kind ``field``,
     ``special`` or ``exists_in_other``); actions ``{"kind", "field", "value"}``.
     """
-    sides: dict[str, tuple[dict[str, FieldSpec], Capabilities]] = {
-        Side.A: (_by_key(fields_a), capabilities_a),
-        Side.B: (_by_key(fields_b), capabilities_b),
-    }
-    if direction not in Rule.Direction.values:
-        raise ValidationError({"direction": f"Unknown direction {direction!r}."})
-    parsed_conditions = [_condition_data(c) for c in conditions]
-    parsed_actions = [_action_data(a) for a in actions]
+    sides = _sides(fields_a, fields_b, capabilities_a, capabilities_b)
     with transaction.atomic():
-        rule = _rule_create(connection, direction, parsed_conditions, parsed_actions, sides, undo)
-        if name:
-            rule.name = name
-            rule.save(update_fields=["name"])
-        if mirror:
-            mirrored = _rule_create(
-                connection,
-                _opposite(direction),
-                [_mirror_condition(connection, c, direction, sides) for c in parsed_conditions],
-                [_mirror_action(connection, a, direction) for a in parsed_actions],
-                sides,
-                undo,
+        own, mirrored = _plan_rules(connection, direction, conditions, actions, sides, mirror)
+        rule = _rule_create(connection, direction, *own, undo=undo, name=name)
+        if mirrored is not None:
+            rule.mirror = _rule_create(
+                connection, _opposite(direction), *mirrored, undo=undo, name=name
             )
-            rule.mirror = mirrored
             rule.save(update_fields=["mirror"])
     return rule
+
+
+def rule_update(
+    *,
+    rule: Rule,
+    conditions: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+    undo: bool | None = None,
+    mirror: bool | None = None,
+    name: str | None = None,
+) -> Rule:
+    """Replace a rule's conditions and actions (and name, undo) in one transaction, keeping its
+    "other way around" rule in step: ``mirror=True`` creates or rewrites it, ``False`` deletes
+    it, ``None`` keeps whether there is one."""
+    partner = _partner(rule)
+    wanted_mirror = partner is not None if mirror is None else mirror
+    sides = _sides(fields_a, fields_b, capabilities_a, capabilities_b)
+    new_undo = rule.undo if undo is None else undo
+    new_name = rule.name if name is None else name
+    with transaction.atomic():
+        own, mirrored = _plan_rules(
+            rule.connection, rule.direction, conditions, actions, sides, wanted_mirror
+        )
+        _rule_replace(rule, *own, undo=new_undo, name=new_name)
+        if mirrored is None:
+            if partner is not None:
+                partner.delete()
+        elif partner is not None:
+            _rule_replace(partner, *mirrored, undo=new_undo, name=new_name)
+        else:
+            rule.mirror = _rule_create(
+                rule.connection, _opposite(rule.direction), *mirrored, undo=new_undo, name=new_name
+            )
+            rule.save(update_fields=["mirror"])
+        rule.refresh_from_db()
+    return rule
+
+
+def _partner(rule: Rule) -> Rule | None:
+    """The rule made by this one's "other way around" toggle, or the one that made it."""
+    if rule.mirror_id is not None:
+        return rule.mirror
+    mirrored_by: Rule | None = getattr(rule, "mirrored_by", None)
+    return mirrored_by
 
 
 def _opposite(direction: str) -> str:
     return Rule.Direction.B_TO_A if direction == Rule.Direction.A_TO_B else Rule.Direction.A_TO_B
 
 
-def _rule_create(
+def _validate_rule(
     connection: Connection,
     direction: str,
     conditions: list[conditions_mod.ConditionData],
     actions: list[actions_mod.ActionData],
-    sides: dict[str, tuple[dict[str, FieldSpec], Capabilities]],
-    undo: bool,
-) -> Rule:
+    sides: Sides,
+) -> None:
     if not _direction_synced(connection, direction):
         raise ValidationError(
             {"direction": f"This connection does not sync {Rule.Direction(direction).label}."}
@@ -367,6 +504,17 @@ def _rule_create(
             supports_tags=target_caps.supports_tags,
             tag_noun=target_caps.tag_noun,
         )
+
+
+def _rule_create(
+    connection: Connection,
+    direction: str,
+    conditions: list[conditions_mod.ConditionData],
+    actions: list[actions_mod.ActionData],
+    *,
+    undo: bool,
+    name: str = "",
+) -> Rule:
     position = Rule.objects.filter(connection=connection, direction=direction).aggregate(
         top=Max("position")
     )["top"]
@@ -375,7 +523,33 @@ def _rule_create(
         direction=direction,
         position=0 if position is None else position + 1,
         undo=undo,
+        name=name,
     )
+    _store_parts(rule, conditions, actions)
+    return rule
+
+
+def _rule_replace(
+    rule: Rule,
+    conditions: list[conditions_mod.ConditionData],
+    actions: list[actions_mod.ActionData],
+    *,
+    undo: bool,
+    name: str,
+) -> None:
+    rule.conditions.all().delete()
+    rule.actions.all().delete()
+    _store_parts(rule, conditions, actions)
+    rule.undo = undo
+    rule.name = name
+    rule.save(update_fields=["undo", "name"])
+
+
+def _store_parts(
+    rule: Rule,
+    conditions: list[conditions_mod.ConditionData],
+    actions: list[actions_mod.ActionData],
+) -> None:
     Condition.objects.bulk_create(
         Condition(rule=rule, kind=c.kind, field=c.field, operator=c.operator, value=c.value)
         for c in conditions
@@ -383,7 +557,6 @@ def _rule_create(
     Action.objects.bulk_create(
         Action(rule=rule, kind=a.kind, field=a.field, value=a.value) for a in actions
     )
-    return rule
 
 
 def _counterpart_field(connection: Connection, key: str, from_side: str) -> str | None:
@@ -403,7 +576,7 @@ def _mirror_condition(
     connection: Connection,
     condition: conditions_mod.ConditionData,
     direction: str,
-    sides: dict[str, tuple[dict[str, FieldSpec], Capabilities]],
+    sides: Sides,
 ) -> conditions_mod.ConditionData:
     source = Side.A if direction == Rule.Direction.A_TO_B else Side.B
     other = Side.B if source == Side.A else Side.A
@@ -413,15 +586,15 @@ def _mirror_condition(
         specials = {spec.key for spec in sides[other][1].conditions}
         if condition.field not in specials:
             raise ValidationError(
-                f"The other way around needs {condition.field!r} on side {other.upper()}, "
-                "which that app does not offer."
+                f"The other way around needs {condition.field!r} in "
+                f"{_app(connection, other)}, which that app does not offer."
             )
         return condition
     counterpart = _counterpart_field(connection, condition.field, source)
     if counterpart is None:
         raise ValidationError(
-            f"The other way around needs a field mapped to {condition.field!r} on side "
-            f"{other.upper()}; map one first."
+            f"The other way around needs a {_app(connection, other)} field mapped to "
+            f"{condition.field!r}; map one first."
         )
     return conditions_mod.ConditionData(
         kind=condition.kind, field=counterpart, operator=condition.operator, value=condition.value
@@ -449,3 +622,41 @@ def rule_delete(*, rule: Rule) -> None:
         rule.delete()
         for other in linked:
             other.delete()
+
+
+# -- Options ------------------------------------------------------------------------------------
+
+
+def connection_settings_update(
+    *,
+    connection: Connection,
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+    winner: str,
+    avoid_duplicates: bool,
+    sync_interval: int,
+    sync_deletions: bool = False,
+    sync_unsubscribes: bool = False,
+) -> Connection:
+    """Set the winning app, the options and the interval between runs; an option one of the
+    apps cannot honour, or an interval outside a minute to a week, is refused with the reason."""
+    errors: dict[str, str] = {}
+    if winner not in Side.values:
+        errors["winner"] = "Choose the app whose value wins."
+    if not SHORTEST_INTERVAL <= sync_interval <= LONGEST_INTERVAL:
+        errors["sync_interval"] = "Sync between every minute and once a week."
+    errors.update(
+        _unsupported_options(capabilities_a, capabilities_b, sync_deletions, sync_unsubscribes)
+    )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        Connection.objects.filter(pk=connection.pk).update(
+            winner=winner,
+            avoid_duplicates=avoid_duplicates,
+            sync_interval=sync_interval,
+            sync_deletions=sync_deletions,
+            sync_unsubscribes=sync_unsubscribes,
+        )
+    connection.refresh_from_db()
+    return connection
