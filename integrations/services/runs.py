@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -25,9 +26,32 @@ class ConnectionNotRunnable(Exception):
     """The connection cannot run now (paused, needs re-authorization, draft ...)."""
 
 
+# This many real runs failing in a row put the connection into "error" ("Needs attention"). It
+# is still retried, less often after each failure, and its next good run makes it active again.
+FAILURES_FOR_ERROR = 3
+FAILURE_BACKOFF_MAX = dt.timedelta(hours=6)
+_ACCOUNTS_OK = Q(
+    account_a__status=ConnectedAccount.Status.OK, account_b__status=ConnectedAccount.Status.OK
+)
+
+
+def _runnable_filter() -> Q:
+    # An error whose account is fine (runs failing, not a refused credential) is retried.
+    return Q(status__in=Connection.RUNNABLE) | (Q(status=Connection.Status.ERROR) & _ACCOUNTS_OK)
+
+
+def connection_is_runnable(connection: Connection) -> bool:
+    if connection.status in Connection.RUNNABLE:
+        return True
+    return connection.status == Connection.Status.ERROR and all(
+        account.status == ConnectedAccount.Status.OK
+        for account in (connection.account_a, connection.account_b)
+    )
+
+
 def _due_filter(now: dt.datetime) -> Q:
     return (
-        Q(status__in=Connection.RUNNABLE)
+        _runnable_filter()
         & (Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
         & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
     )
@@ -62,8 +86,49 @@ def next_sync_after(moment: dt.datetime, interval: object) -> dt.datetime:
     return moment + dt.timedelta(seconds=seconds)
 
 
+def failure_backoff(failures: int, interval: int) -> int:
+    """Seconds to wait after ``failures`` failed runs in a row: the interval doubled per
+    failure, capped at six hours (or the interval, when that is longer)."""
+    interval = max(int(interval), MIN_SYNC_INTERVAL)
+    longest = max(interval, int(FAILURE_BACKOFF_MAX.total_seconds()))
+    return min(interval * 2 ** min(max(failures, 0), 16), longest)
+
+
+def _failures_in_a_row(connection_id: int) -> int:
+    outcomes = (
+        SyncRun.objects.filter(connection_id=connection_id, dry_run=False)
+        .exclude(outcome=SyncRun.Outcome.RUNNING)
+        .order_by("-started_at", "-id")
+        .values_list("outcome", flat=True)[:20]
+    )
+    count = 0
+    for outcome in outcomes:
+        if outcome != SyncRun.Outcome.FAILED:
+            break
+        count += 1
+    return count
+
+
+def _settle_status(lease: Lease, run: SyncRun, failures: int) -> None:
+    """A good run clears "error"; the ``FAILURES_FOR_ERROR``-th failure in a row sets it, with
+    the reason. A status an operator or a refused credential set is left alone."""
+    current = Connection.objects.filter(pk=lease.connection_id, lease_generation=lease.generation)
+    if run.outcome in (SyncRun.Outcome.SUCCESS, SyncRun.Outcome.PARTIAL):
+        current.filter(status=Connection.Status.ERROR).update(
+            status=Connection.Status.ACTIVE, status_reason=""
+        )
+    elif run.outcome == SyncRun.Outcome.FAILED and failures >= FAILURES_FOR_ERROR:
+        current.filter(status__in=Connection.RUNNABLE).update(
+            status=Connection.Status.ERROR,
+            status_reason=(
+                f"The last {failures} runs failed, the latest with: {run.error or 'no reason'}. "
+                "Tandem keeps retrying, less often each time."
+            ),
+        )
+
+
 def _runnable_or_raise(connection: Connection) -> None:
-    if connection.status not in Connection.RUNNABLE:
+    if not connection_is_runnable(connection):
         raise ConnectionNotRunnable(
             f"Connection {connection.pk} is {connection.get_status_display().lower()}"
             + (f": {connection.status_reason}" if connection.status_reason else "")
@@ -91,13 +156,20 @@ def _needs_reauthorization(
 
 
 def connection_sync(
-    *, connection_id: int, dry_run: bool = False, owner: str | None = None
+    *,
+    connection_id: int,
+    dry_run: bool = False,
+    owner: str | None = None,
+    full: bool = False,
+    progress: Callable[[str, str, int], None] | None = None,
 ) -> SyncRun | None:
     """Run one pass of a connection's sync loop and return its ``SyncRun``.
 
     A real run takes the lease (``None`` is returned when another run holds it), records the
     run, calls the engine, then releases the lease and schedules the next run. A dry run takes
-    no lease and writes nothing but its ``SyncRun`` with the plan.
+    no lease and writes nothing but its ``SyncRun`` with the plan. ``full`` scans through the
+    links whatever the checkpoints say (and leaves them as they are); ``progress`` is told of
+    every page read.
     """
     from integrations.sync import engine
 
@@ -129,6 +201,8 @@ def connection_sync(
             connector_a=connectors["a"],
             connector_b=connectors["b"],
             dry_run=dry_run,
+            full=full,
+            progress=progress,
         )
         if plan is not None:
             run.plan = plan
@@ -175,7 +249,16 @@ def connection_sync(
             Connection.objects.filter(pk=connection_id, lease_generation=lease.generation).update(
                 last_run_at=finished
             )
-            lease_release(lease, next_sync_at=next_sync_after(finished, connection.sync_interval))
+            failures = (
+                _failures_in_a_row(connection_id) if run.outcome == SyncRun.Outcome.FAILED else 0
+            )
+            _settle_status(lease, run, failures)
+            wait = (
+                failure_backoff(failures, connection.sync_interval)
+                if failures
+                else connection.sync_interval
+            )
+            lease_release(lease, next_sync_at=next_sync_after(finished, wait))
     return run
 
 

@@ -11,6 +11,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import ConnectedAccount
 from integrations import tasks
 from integrations.models import Connection
 from integrations.services import connections_claim_due
@@ -32,8 +33,15 @@ def test_it_claims_due_active_and_scanning_connections() -> None:
 
 @pytest.mark.parametrize("status", ["draft", "paused", "needs_reauth", "error"])
 def test_it_leaves_connections_that_cannot_run(status: str) -> None:
-    due(status=status)
+    connection = due(status=status)
+    # An error stops the loop when an account was refused; see the test below for the rest.
+    ConnectedAccount.objects.filter(pk=connection.account_a_id).update(status="error")
     assert connections_claim_due() == []
+
+
+def test_it_claims_a_connection_in_error_whose_accounts_are_fine() -> None:
+    failing = due(status=Connection.Status.ERROR, status_reason="The last 3 runs failed")
+    assert connections_claim_due() == [failing.pk]
 
 
 def test_it_leaves_connections_not_yet_due() -> None:

@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ConnectedAccount
-from integrations import services, tasks
+from integrations import selectors, services, tasks
 from integrations.connectors.base import (
     AccountInfo,
     Capabilities,
@@ -27,6 +27,7 @@ from integrations.connectors.base import (
 from integrations.connectors.http import HttpClient
 from integrations.leases import Lease, fenced
 from integrations.models import Connection, SyncRun
+from integrations.services import runs
 from integrations.sync import engine
 from integrations.sync.records import Contact, ContactUpdate, NewContact, Page, WriteResult
 from tests.factories import ConnectionFactory
@@ -157,6 +158,8 @@ def test_it_skips_a_connection_whose_lease_is_held(apps, engine_does) -> None:
 def test_it_refuses_to_run_a_connection_that_cannot_run(apps, engine_does, status) -> None:
     engine_does(reads_one_each)
     connection = ConnectionFactory(status=status)
+    # An error stops the loop when an account was refused (runs that fail are retried).
+    ConnectedAccount.objects.filter(pk=connection.account_b_id).update(status="error")
     with pytest.raises(services.ConnectionNotRunnable):
         services.connection_sync(connection_id=connection.pk)
 
@@ -290,3 +293,120 @@ def test_it_marks_a_run_failed_when_the_engine_breaks(apps, engine_does) -> None
     assert run.error == "internal error (KeyError)"
     connection.refresh_from_db()
     assert connection.lease_owner == ""
+
+
+# -- Status derived from the runs ---------------------------------------------------------------
+
+
+def type_error(**_: Any) -> None:
+    raise TypeError("unsupported operand")
+
+
+def run_failing(connection: Connection) -> None:
+    Connection.objects.filter(pk=connection.pk).update(next_sync_at=None)
+    with pytest.raises(TypeError):
+        services.connection_sync(connection_id=connection.pk)
+
+
+def test_it_needs_attention_after_three_failed_runs_in_a_row(apps, engine_does) -> None:
+    engine_does(type_error)
+    connection = ConnectionFactory()
+    for _ in range(3):
+        run_failing(connection)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ERROR
+    assert "The last 3 runs failed" in connection.status_reason
+    assert "internal error (TypeError)" in connection.status_reason
+    state = selectors.connection_state(connection=connection)
+    assert (state.label, state.tone) == ("Needs attention", "bad")
+    assert "internal error (TypeError)" in state.reason
+
+
+def test_it_stays_active_after_two_failed_runs(apps, engine_does) -> None:
+    engine_does(type_error)
+    connection = ConnectionFactory()
+    for _ in range(2):
+        run_failing(connection)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+
+
+def test_it_does_not_count_failures_before_a_good_run(apps, engine_does) -> None:
+    connection = ConnectionFactory()
+    engine_does(type_error)
+    for _ in range(2):
+        run_failing(connection)
+    engine_does(reads_one_each)
+    services.connection_sync(connection_id=connection.pk)
+    engine_does(type_error)
+    run_failing(connection)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+
+
+def test_it_makes_a_failing_connection_active_again_after_a_good_run(apps, engine_does) -> None:
+    engine_does(type_error)
+    connection = ConnectionFactory()
+    for _ in range(3):
+        run_failing(connection)
+    engine_does(reads_one_each)
+    run = services.connection_sync(connection_id=connection.pk)
+    assert run is not None and run.outcome == SyncRun.Outcome.SUCCESS
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+    assert connection.status_reason == ""
+
+
+def test_it_keeps_retrying_a_failing_connection_through_the_dispatcher(apps, engine_does) -> None:
+    engine_does(type_error)
+    connection = ConnectionFactory()
+    for _ in range(3):
+        run_failing(connection)
+    Connection.objects.filter(pk=connection.pk).update(next_sync_at=timezone.now())
+    assert services.connections_claim_due() == [connection.pk]
+
+
+def test_it_backs_off_after_each_failed_run(apps, engine_does) -> None:
+    engine_does(type_error)
+    connection = ConnectionFactory(sync_interval=300)
+    waits = []
+    for _ in range(4):
+        before = timezone.now()
+        run_failing(connection)
+        connection.refresh_from_db()
+        assert connection.next_sync_at is not None
+        waits.append((connection.next_sync_at - before).total_seconds())
+    assert [round(w / 300) for w in waits] == [2, 4, 8, 16]
+
+
+def test_it_caps_the_backoff_at_six_hours() -> None:
+    assert runs.failure_backoff(30, 300) == 6 * 3600
+    assert runs.failure_backoff(30, 7 * 24 * 3600) == 7 * 24 * 3600
+
+
+def test_it_schedules_the_interval_again_after_a_good_run(apps, engine_does) -> None:
+    engine_does(type_error)
+    connection = ConnectionFactory(sync_interval=300)
+    run_failing(connection)
+    engine_does(reads_one_each)
+    before = timezone.now()
+    services.connection_sync(connection_id=connection.pk)
+    connection.refresh_from_db()
+    assert connection.next_sync_at is not None
+    assert (connection.next_sync_at - before).total_seconds() < 310
+
+
+def test_it_leaves_a_paused_connection_paused_when_its_run_fails(apps, engine_does) -> None:
+    connection = ConnectionFactory()
+
+    def paused_meanwhile(**_: Any) -> None:
+        Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.PAUSED)
+        raise TypeError("boom")
+
+    engine_does(type_error)
+    for _ in range(2):
+        run_failing(connection)
+    engine_does(paused_meanwhile)
+    run_failing(connection)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.PAUSED
