@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.html import escape
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import ConnectedAccount, Invitation, Membership, User
 from integrations.connectors.base import CredentialField
@@ -40,6 +41,7 @@ class SignupForm(forms.Form):
             raise ValidationError("An account with this email already exists. Log in.")
         return email
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         password = cleaned.get("password")
@@ -67,6 +69,7 @@ class InvitationSignupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.invitation = invitation
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         password = cleaned.get("password")
@@ -147,6 +150,7 @@ class ThrottledLoginForm(AuthenticationForm):
             attrs={"autofocus": True, "autocomplete": "email"}
         )
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         email = str(self.cleaned_data.get("username") or "").strip().lower()
         self.cleaned_data["username"] = email
@@ -221,6 +225,7 @@ class CredentialsForm(forms.Form):
                 initial=initial or None,
             )
 
+    @sensitive_variables()
     def credentials(self) -> dict[str, str]:
         return {
             spec.name: self.cleaned_data[spec.name]

@@ -110,14 +110,13 @@ class SentInvitation:
     accept_url: str
 
 
-@sensitive_variables("token")
-@transaction.atomic
+@sensitive_variables("token", "accept_url")
 def invitation_create(
     *, workspace: Workspace, email: str, role: str, invited_by: User
 ) -> SentInvitation:
     """Invite ``email`` to ``workspace`` with ``role`` and email them the link to accept (on
     ``SITE_URL``). A pending invitation of the same email to the same workspace is replaced, so
-    only the newest link works."""
+    only the newest link works. An email that cannot be sent leaves no invitation behind."""
     email = User.objects.normalize_email(email).strip().lower()
     if role not in Membership.Role.values:
         raise ValidationError({"role": "Choose a role."})
@@ -130,23 +129,24 @@ def invitation_create(
         raise ValidationError({"role": "Only an owner can invite another owner."})
     if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {workspace.name}."})
-    Invitation.objects.filter(
-        workspace=workspace, email__iexact=email, accepted_at__isnull=True
-    ).delete()
     token = secrets.token_urlsafe(32)
-    invitation = Invitation.objects.create(
-        workspace=workspace,
-        email=email,
-        role=role,
-        token_hash=invitation_token_hash(token),
-        invited_by=invited_by,
-        expires_at=timezone.now() + dt.timedelta(days=INVITATION_DAYS),
-    )
+    with transaction.atomic():
+        Invitation.objects.filter(
+            workspace=workspace, email__iexact=email, accepted_at__isnull=True
+        ).delete()
+        invitation = Invitation.objects.create(
+            workspace=workspace,
+            email=email,
+            role=role,
+            token_hash=invitation_token_hash(token),
+            invited_by=invited_by,
+            expires_at=timezone.now() + dt.timedelta(days=INVITATION_DAYS),
+        )
     path = reverse("accounts:invite_accept", kwargs={"token": token})
     accept_url = settings.SITE_URL.rstrip("/") + path
     inviter = invited_by.full_name or invited_by.email
-    transaction.on_commit(
-        lambda: send_mail(
+    try:
+        send_mail(
             subject=f"{inviter} invited you to {workspace.name} on Tandem",
             message=(
                 f"{inviter} invited you to join the workspace {workspace.name} on Tandem as "
@@ -158,7 +158,12 @@ def invitation_create(
             from_email=None,
             recipient_list=[email],
         )
-    )
+    except Exception as exc:  # SMTP refusals, timeouts, DNS: any of them
+        logger.warning("invitation %s: the email could not be sent (%s)", invitation.pk, exc)
+        invitation.delete()
+        raise ValidationError(
+            {"email": "The invitation email could not be sent; try again in a few minutes."}
+        ) from None
     return SentInvitation(invitation, accept_url)
 
 
@@ -314,8 +319,8 @@ def connected_account_authorize(
     except ConnectorError as exc:
         if exc.reauthorize:
             raise AuthorizationFailed(
-                f"Authentication failed: {app_label(app)} refused these credentials "
-                f"({exc.message}). Check them and try again."
+                f"Authentication failed. {exc.message} Check the {app_label(app)} credentials "
+                "and try again."
             ) from None
         raise AuthorizationFailed(exc.message) from None
     label = account.label if account is not None else info.label
