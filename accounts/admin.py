@@ -11,8 +11,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from accounts.models import ConnectedAccount, Membership, User, Workspace
-from integrations.connectors.registry import connector_class
+from accounts.models import ConnectedAccount, Invitation, Membership, User, Workspace
+from integrations.admin import CascadesHistory
+from integrations.connectors.base import ConnectorError
+from integrations.connectors.registry import app_label, connector_class
+from integrations.selectors import connections_using
 
 
 @admin.register(User)
@@ -40,7 +43,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(CascadesHistory):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
@@ -94,6 +97,19 @@ class ConnectedAccountForm(forms.ModelForm):
         }
         return values or None
 
+    def clean_app(self) -> str:
+        app = str(self.cleaned_data.get("app") or "")
+        stored = self.instance.app if self.instance.pk else None
+        if stored and app != stored:
+            using = list(connections_using(account=self.instance))
+            if using:
+                names = ", ".join(f"'{c}'" for c in using)
+                raise forms.ValidationError(
+                    f"This {app_label(stored)} account is used by {names}: its app cannot change. "
+                    "Connect a new account for the other app instead."
+                )
+        return app
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         values = self.new_credentials()
@@ -109,7 +125,7 @@ class ConnectedAccountForm(forms.ModelForm):
 
 
 @admin.register(ConnectedAccount)
-class ConnectedAccountAdmin(admin.ModelAdmin):
+class ConnectedAccountAdmin(CascadesHistory):
     form = ConnectedAccountForm
     list_display = ["label", "app", "workspace", "status", "credentials_state", "last_verified_at"]
     list_filter = ["app", "status"]
@@ -161,14 +177,40 @@ class ConnectedAccountAdmin(admin.ModelAdmin):
             obj.set_credentials(connector_class(obj.app).validate_credentials(values))
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Verify credentials of the selected accounts")
+    @admin.action(description="Verify credentials of the selected accounts", permissions=["change"])
     def verify_selected(self, request: HttpRequest, queryset: QuerySet[ConnectedAccount]) -> None:
         from accounts.services import connected_account_verify
 
         for account in queryset:
-            ok, message = connected_account_verify(account=account)
+            try:
+                ok, message = connected_account_verify(account=account)
+            except ConnectorError as exc:
+                ok, message = False, exc.message
+            except (ValueError, LookupError) as exc:
+                # Stored credentials the connector refuses before any call (a bad subdomain).
+                ok, message = False, f"the stored credentials are not usable: {exc}"
             self.message_user(
                 request,
                 f"{account}: {message}",
                 level=messages.SUCCESS if ok else messages.ERROR,
             )
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are sent from the team page (the token lives only in the email); ops read
+    them and may revoke one by deleting it."""
+
+    list_display = ["email", "workspace", "role", "invited_by", "created_at", "expires_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "workspace__name"]
+    fields = readonly_fields = (
+        "workspace", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at",
+        "accepted_by",
+    )  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,18 +1,35 @@
+"""The ops admin. Configuration goes through the same validated forms as the customer pages
+(``integrations/forms.py``), so a condition, mapping or option the engine cannot honour is a
+form error here too. Run history is read-only; actions need the change permission."""
+
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from integrations import services
 from integrations.connectors.base import ConnectorError
+from integrations.connectors.registry import connector_class
+from integrations.forms import (
+    ActionForm,
+    ConditionForm,
+    ConnectionFields,
+    FieldMappingForm,
+    FieldsUnavailable,
+)
 from integrations.models import (
     Action,
+    AppRequest,
+    AppVote,
+    AuditEntry,
     Condition,
     Connection,
     CreateIntent,
@@ -22,6 +39,59 @@ from integrations.models import (
     Rule,
     SyncRun,
 )
+from integrations.services import setup
+
+# What the sync loop writes and nobody edits; deleting their owner still deletes them.
+HISTORY_MODELS = (SyncRun, RecordLink, CreateIntent, RecordIssue, AuditEntry)
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ConnectorError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+def connection_fields(request: HttpRequest, connection: Connection) -> ConnectionFields | None:
+    """Both apps' fields for ``connection``, asked once per request. When an app cannot answer,
+    ``None``, and the reason is shown once as an admin message."""
+    cache: dict[int, ConnectionFields | str] = request.__dict__.setdefault("_tandem_fields", {})
+    if connection.pk not in cache:
+        try:
+            cache[connection.pk] = ConnectionFields.load(connection)
+        except FieldsUnavailable as exc:
+            cache[connection.pk] = exc.message
+            messages.error(
+                request,
+                f"The apps' fields could not be loaded, so conditions, actions and mappings of "
+                f"{connection} are read-only for now: {exc.message}",
+            )
+    found = cache[connection.pk]
+    return found if isinstance(found, ConnectionFields) else None
+
+
+def _bind(form: type[forms.BaseForm], **bound: Any) -> type[forms.BaseForm]:
+    """``form`` with keyword arguments the admin does not know to pass (the loaded fields)."""
+
+    class Bound(form):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **bound, **kwargs)
+
+    Bound.__name__ = form.__name__
+    return Bound
+
+
+class CascadesHistory(admin.ModelAdmin):
+    """Deleting a connection (or what owns one) deletes its history with it: the history
+    admins refuse deleting rows one by one, which must not block the cascade."""
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if self.has_delete_permission(request):
+            history = {str(m._meta.verbose_name) for m in HISTORY_MODELS}
+            perms_needed = {p for p in perms_needed if str(p) not in history}
+        return deleted, counts, perms_needed, protected
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,20 +103,46 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# -- Connections ----------------------------------------------------------------------------------
+
 
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
+    form = FieldMappingForm
     extra = 0
     fields = ["field_a", "field_b", "direction", "enabled", "is_default", "value_map"]
     readonly_fields = ["is_default"]
 
 
+class FieldMappingReadOnlyInline(admin.TabularInline):
+    """The mappings as they are, while the apps cannot tell their fields."""
+
+    model = FieldMapping
+    extra = 0
+    fields = readonly_fields = (
+        "field_a", "field_b", "direction", "enabled", "is_default", "value_map",
+    )  # fmt: skip
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class RuleInline(admin.TabularInline):
+    """Rules are edited on their own page (conditions and actions need the rule's direction);
+    here they are listed with a link."""
+
     model = Rule
     extra = 0
-    fields = ["direction", "position", "name", "undo", "summary", "edit"]
-    readonly_fields = ["summary", "edit"]
-    show_change_link = True
+    fields = readonly_fields = ("direction", "position", "name", "undo", "summary", "edit")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     @admin.display(description="IF … THEN")
     def summary(self, obj: Rule) -> str:
@@ -79,9 +175,71 @@ class RunInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[SyncRun]:
         return super().get_queryset(request).order_by("-started_at")
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ConnectionAdminForm(forms.ModelForm):
+    """Options are checked against what both apps support; a new connection asks both apps for
+    their fields first (its default mappings come from them), and an app that cannot answer
+    is a form error: nothing is saved."""
+
+    start = forms.BooleanField(
+        label="Start syncing right away",
+        required=False,
+        initial=True,
+        help_text="Off: the connection is saved as a draft to finish configuring first.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = [
+            "workspace", "name", "account_a", "account_b", "direction", "winner",
+            "avoid_duplicates", "sync_deletions", "sync_unsubscribes", "sync_interval",
+            "next_sync_at", "mass_tag_confirmed",
+        ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_fields: ConnectionFields | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        stored = self.instance if self.instance.pk else None
+        a = cleaned.get("account_a") or (stored.account_a if stored else None)
+        b = cleaned.get("account_b") or (stored.account_b if stored else None)
+        if a is None or b is None:
+            return cleaned
+        interval = cleaned.get("sync_interval")
+        if interval is not None and not (
+            setup.SHORTEST_INTERVAL <= interval <= setup.LONGEST_INTERVAL
+        ):
+            self.add_error("sync_interval", "Sync between every minute and once a week.")
+        try:
+            caps = (connector_class(a.app).capabilities, connector_class(b.app).capabilities)
+        except LookupError as exc:
+            self.add_error(None, str(exc))
+            return cleaned
+        for option, supported in (
+            ("sync_deletions", all(c.supports_deletions for c in caps)),
+            ("sync_unsubscribes", all(c.supports_unsubscribes for c in caps)),
+        ):
+            if cleaned.get(option) and not supported:
+                self.add_error(
+                    option,
+                    f"{a.app_name} and {b.app_name} do not both support this option.",
+                )
+        if self.instance.pk is None and not self.errors:
+            try:
+                self.connection_fields = ConnectionFields.load_accounts(a, b)
+            except FieldsUnavailable as exc:
+                self.add_error(None, f"The apps' fields could not be loaded: {exc.message}")
+        return cleaned
+
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(CascadesHistory):
+    form = ConnectionAdminForm
     list_display = [
         "__str__", "workspace", "direction", "status", "next_sync_at", "last_run_at",
         "health_summary",
@@ -89,78 +247,107 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ["status", "direction", "account_a__app", "account_b__app"]
     search_fields = ["name", "workspace__name", "account_a__label", "account_b__label"]
     autocomplete_fields = ["workspace", "account_a", "account_b"]
+    # The status follows from facts (runs, accounts) and the Pause / Resume / Resync actions;
+    # the checkpoints are the loop's own: a hand-typed one would skip or repeat records.
     readonly_fields = [
-        "status_reason", "health_summary", "failed_by_reason", "lease_owner", "lease_expires_at",
-        "lease_generation", "last_run_at", "created_at", "updated_at",
+        "status", "status_reason", "health_summary", "failed_by_reason", "lease_owner",
+        "lease_expires_at", "lease_generation", "last_run_at", "created_at", "updated_at",
+        "checkpoint_a", "checkpoint_b", "add_rule",
     ]  # fmt: skip
-    fieldsets = (
-        (None, {"fields": ("workspace", "name", "account_a", "account_b")}),
-        (
-            "Sync",
-            {
-                "fields": (
-                    "direction",
-                    "winner",
-                    "avoid_duplicates",
-                    "sync_deletions",
-                    "sync_unsubscribes",
-                    "sync_interval",
-                    "next_sync_at",
-                )
-            },
-        ),
-        ("Status", {"fields": ("status", "status_reason", "mass_tag_confirmed", "last_run_at")}),
-        ("Health", {"fields": ("health_summary", "failed_by_reason")}),
-        (
-            "Loop internals",
-            {
-                "classes": ("collapse",),
-                "fields": (
-                    "checkpoint_a",
-                    "checkpoint_b",
-                    "lease_owner",
-                    "lease_expires_at",
-                    "lease_generation",
-                    "created_at",
-                    "updated_at",
-                ),
-            },
-        ),
-    )
-    inlines = [FieldMappingInline, RuleInline, RunInline]
     actions = ["sync_now", "pause", "resume", "resync"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None) -> Any:
+        sync = [
+            "direction", "winner", "avoid_duplicates", "sync_deletions", "sync_unsubscribes",
+            "sync_interval", "next_sync_at",
+        ]  # fmt: skip
+        if obj is None:
+            return (
+                (None, {"fields": ("workspace", "name", "account_a", "account_b")}),
+                ("Sync", {"fields": [*sync, "start"]}),
+            )
+        return (
+            (None, {"fields": ("workspace", "name", "account_a", "account_b")}),
+            ("Sync", {"fields": sync}),
+            (
+                "Status",
+                {"fields": ("status", "status_reason", "mass_tag_confirmed", "last_run_at")},
+            ),
+            ("Health", {"fields": ("health_summary", "failed_by_reason")}),
+            ("Rules", {"fields": ("add_rule",)}),
+            (
+                "Loop internals",
+                {
+                    "classes": ("collapse",),
+                    "fields": (
+                        "checkpoint_a",
+                        "checkpoint_b",
+                        "lease_owner",
+                        "lease_expires_at",
+                        "lease_generation",
+                        "created_at",
+                        "updated_at",
+                    ),
+                },
+            ),
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Connection | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Another pair of accounts is another connection: its links would be wrong.
+            readonly += ["workspace", "account_a", "account_b"]
+        return readonly
+
+    def get_inlines(self, request: HttpRequest, obj: Connection | None) -> Any:
+        if obj is None:
+            # A new connection starts with the default mappings and rules of its two apps.
+            return []
+        mappings = (
+            FieldMappingInline
+            if self.has_change_permission(request, obj) and connection_fields(request, obj)
+            else FieldMappingReadOnlyInline
+        )
+        return [mappings, RuleInline, RunInline]
+
+    def get_formset_kwargs(
+        self, request: HttpRequest, obj: Any, inline: Any, prefix: str
+    ) -> dict[str, Any]:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, FieldMappingInline):
+            fields = connection_fields(request, obj)
+            kwargs["form_kwargs"] = {"fields": fields, "connection": obj}
+        return kwargs
 
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        # A new connection starts with the default mappings and rules of its two apps, which
-        # only the apps themselves can tell.
-        try:
-            created = services.connection_create_for_accounts(
-                workspace=obj.workspace,
-                account_a=obj.account_a,
-                account_b=obj.account_b,
-                name=obj.name,
-                direction=obj.direction,
-                winner=obj.winner,
-                avoid_duplicates=obj.avoid_duplicates,
-                sync_deletions=obj.sync_deletions,
-                sync_unsubscribes=obj.sync_unsubscribes,
-                start=obj.status != Connection.Status.DRAFT,
-            )
-        except (ConnectorError, ValidationError) as exc:
-            obj.status = Connection.Status.DRAFT
-            super().save_model(request, obj, form, change)
-            reason = exc.message if isinstance(exc, ConnectorError) else "; ".join(exc.messages)
-            self.message_user(
-                request,
-                f"Saved as a draft without default mappings: {reason}",
-                level=messages.WARNING,
-            )
-            return
+        fields = form.connection_fields
+        assert isinstance(fields, ConnectionFields), "clean() loaded both apps' fields"
+        created = setup.connection_create(
+            workspace=obj.workspace,
+            account_a=obj.account_a,
+            account_b=obj.account_b,
+            name=obj.name,
+            direction=obj.direction,
+            winner=obj.winner,
+            avoid_duplicates=obj.avoid_duplicates,
+            sync_deletions=obj.sync_deletions,
+            sync_unsubscribes=obj.sync_unsubscribes,
+            start=bool(form.cleaned_data.get("start")),
+            **fields.service_kwargs(),
+        )
+        Connection.objects.filter(pk=created.pk).update(sync_interval=obj.sync_interval)
         obj.pk = created.pk
         obj.refresh_from_db()
+
+    @admin.display(description="Add a rule")
+    def add_rule(self, obj: Connection) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:integrations_rule_add") + "?" + urlencode({"connection": obj.pk})
+        return format_html('<a href="{}">Add a rule to this connection</a>', url)
 
     @admin.display(description="Health")
     def health_summary(self, obj: Connection) -> str:
@@ -184,7 +371,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             format_html_join("", "<li>{}: {}</li>", sorted(failed.items())),
         )
 
-    @admin.action(description="Sync now")
+    @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         for connection in queryset:
             try:
@@ -194,51 +381,283 @@ class ConnectionAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{connection}: sync queued.")
 
-    @admin.action(description="Pause")
+    @admin.action(description="Pause", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         for connection in queryset:
             services.connection_pause(connection=connection)
         self.message_user(request, f"Paused {queryset.count()} connection(s).")
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         for connection in queryset:
             services.connection_resume(connection=connection)
         self.message_user(request, f"Resumed {queryset.count()} connection(s).")
 
-    @admin.action(description="Resync from scratch")
+    @admin.action(description="Resync from scratch", permissions=["change"])
     def resync(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         for connection in queryset:
             services.connection_resync(connection=connection)
         self.message_user(request, f"{queryset.count()} connection(s) will scan again.")
 
 
+# -- Rules, conditions, actions -------------------------------------------------------------------
+
+
 class ConditionInline(admin.TabularInline):
     model = Condition
-    extra = 0
+    form = ConditionForm
+    extra = 1
+    fields = ["field", "operator", "value"]
 
 
 class ActionInline(admin.TabularInline):
     model = Action
+    form = ActionForm
+    extra = 1
+    fields = ["kind", "field", "value"]
+
+
+class ConditionReadOnlyInline(admin.TabularInline):
+    model = Condition
     extra = 0
+    fields = readonly_fields = ("kind", "field", "operator", "value")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ActionReadOnlyInline(admin.TabularInline):
+    model = Action
+    extra = 0
+    fields = readonly_fields = ("kind", "field", "value")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RuleAdminForm(forms.ModelForm):
+    """A rule's own settings. Its mirror ("other way around") is a rule of the same connection
+    for the opposite direction, never itself."""
+
+    class Meta:
+        model = Rule
+        fields = ["connection", "direction", "position", "name", "undo", "mirror"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mirror = self.fields.get("mirror")
+        if isinstance(mirror, forms.ModelChoiceField) and self.instance.pk:
+            mirror.queryset = Rule.objects.filter(connection_id=self.instance.connection_id)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        connection = cleaned.get("connection") or (
+            self.instance.connection if self.instance.connection_id else None
+        )
+        direction = cleaned.get("direction") or self.instance.direction
+        if connection is None or not direction:
+            return cleaned
+        if not setup._direction_synced(connection, direction):
+            self.add_error(
+                "direction" if "direction" in self.fields else None,
+                f"{connection} does not sync this way ({connection.get_direction_display()}).",
+            )
+        position = cleaned.get("position")
+        if position is not None and self.instance.pk is not None:
+            taken = Rule.objects.filter(
+                connection=connection, direction=direction, position=position
+            ).exclude(pk=self.instance.pk)
+            if taken.exists():
+                self.add_error("position", "Another rule of this direction has this position.")
+        mirror = cleaned.get("mirror")
+        if mirror is not None:
+            if self.instance.pk is not None and mirror.pk == self.instance.pk:
+                self.add_error("mirror", "A rule cannot be its own other way around.")
+            elif mirror.connection_id != connection.pk:
+                self.add_error("mirror", "The other way around is a rule of the same connection.")
+            elif mirror.direction == direction:
+                self.add_error(
+                    "mirror", "The other way around is a rule for the opposite direction."
+                )
+        return cleaned
 
 
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
+    form = RuleAdminForm
     list_display = ["__str__", "connection", "direction", "position", "undo"]
     list_filter = ["direction", "undo"]
     search_fields = ["name", "connection__name"]
     autocomplete_fields = ["connection"]
-    raw_id_fields = ["mirror"]
-    inlines = [ConditionInline, ActionInline]
+
+    def get_fields(self, request: HttpRequest, obj: Rule | None = None) -> Any:
+        if obj is None:
+            return ["connection", "direction", "name", "undo"]
+        return ["connection", "direction", "position", "name", "undo", "mirror"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Rule | None = None) -> Any:
+        # Conditions and actions are written for one connection's apps and one direction.
+        return ["connection", "direction"] if obj is not None else []
+
+    def get_inlines(self, request: HttpRequest, obj: Rule | None) -> Any:
+        if obj is None:
+            # Conditions and actions come once the rule knows its connection and direction.
+            return []
+        if self.has_change_permission(request, obj) and connection_fields(request, obj.connection):
+            return [ConditionInline, ActionInline]
+        return [ConditionReadOnlyInline, ActionReadOnlyInline]
+
+    def get_formset_kwargs(
+        self, request: HttpRequest, obj: Any, inline: Any, prefix: str
+    ) -> dict[str, Any]:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, ConditionInline | ActionInline):
+            fields = connection_fields(request, obj.connection)
+            kwargs["form_kwargs"] = {"fields": fields, "direction": obj.direction}
+        return kwargs
+
+    def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new rule goes last among its direction's rules, like the customer pages add it.
+        caps_a = connector_class(obj.connection.account_a.app).capabilities
+        caps_b = connector_class(obj.connection.account_b.app).capabilities
+        created = setup.rule_create(
+            connection=obj.connection,
+            direction=obj.direction,
+            conditions=[],
+            actions=[],
+            fields_a=[],
+            fields_b=[],
+            capabilities_a=caps_a,
+            capabilities_b=caps_b,
+            undo=obj.undo,
+            name=obj.name,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        rule: Rule = form.instance
+        partner = setup._partner(rule)
+        fields = connection_fields(request, rule.connection) if change else None
+        if partner is None or fields is None:
+            return
+        # Keep the other way around in step with what was just saved.
+        try:
+            setup.rule_update(
+                rule=rule,
+                conditions=[
+                    {"kind": c.kind, "field": c.field, "operator": c.operator, "value": c.value}
+                    for c in rule.conditions.all()
+                ],
+                actions=[
+                    {"kind": a.kind, "field": a.field, "value": a.value} for a in rule.actions.all()
+                ],
+                mirror=True,
+                **fields.service_kwargs(),
+            )
+        except ValidationError as exc:
+            self.message_user(
+                request,
+                f"Saved, but the other way around ({partner}) could not follow and was left as "
+                f"it was: {_problem(exc)}",
+                level=messages.WARNING,
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Rule) -> None:
+        services.rule_delete(rule=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Rule]) -> None:
+        for rule in queryset:
+            if Rule.objects.filter(pk=rule.pk).exists():
+                services.rule_delete(rule=rule)
+
+
+class _PartAdmin(admin.ModelAdmin):
+    """A condition or action edited on its own page, through the rule's validated form;
+    new ones are added on their rule's page, where the rule's apps are known."""
+
+    part_form: type[forms.BaseForm] = forms.ModelForm
+    readonly_fields = ["rule"]
+    raw_id_fields = ["rule"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        if allowed and obj is not None:
+            return connection_fields(request, obj.rule.connection) is not None
+        return allowed
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            return super().get_form(request, obj, change, **kwargs)
+        fields = connection_fields(request, obj.rule.connection)
+        if fields is None:
+            return super().get_form(request, obj, change, **kwargs)
+        kwargs["form"] = _bind(self.part_form, fields=fields, direction=obj.rule.direction)
+        return super().get_form(request, obj, change, **kwargs)
+
+
+@admin.register(Condition)
+class ConditionAdmin(_PartAdmin):
+    part_form = ConditionForm
+    list_display = ["__str__", "rule", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["field", "operator", "rule__connection__name"]
+    fields = ["rule", "field", "operator", "value"]
+
+
+@admin.register(Action)
+class ActionAdmin(_PartAdmin):
+    part_form = ActionForm
+    list_display = ["__str__", "rule", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["field", "rule__connection__name"]
+    fields = ["rule", "kind", "field", "value"]
 
 
 @admin.register(FieldMapping)
 class FieldMappingAdmin(admin.ModelAdmin):
+    """Changing or toggling one mapping; new custom mappings are added on their connection's
+    page, where both apps' fields are known."""
+
     list_display = ["__str__", "connection", "direction", "enabled", "is_default"]
     list_filter = ["direction", "enabled", "is_default"]
     search_fields = ["field_a", "field_b", "connection__name"]
-    autocomplete_fields = ["connection"]
+    fields = ["connection", "field_a", "field_b", "direction", "enabled", "value_map"]
+    readonly_fields = ["connection"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        if allowed and obj is not None:
+            return connection_fields(request, obj.connection) is not None
+        return allowed
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        fields = connection_fields(request, obj.connection) if obj is not None else None
+        if fields is not None:
+            kwargs["form"] = _bind(FieldMappingForm, fields=fields, connection=obj.connection)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: FieldMapping, form: Any, change: bool) -> None:
+        form.save(commit=True)
+
+
+# -- History --------------------------------------------------------------------------------------
 
 
 @admin.register(RecordLink)
@@ -276,17 +695,27 @@ class RecordIssueAdmin(ReadOnlyAdmin):
     search_fields = ["record_id", "reason", "connection__name"]
 
 
-@admin.register(Condition)
-class ConditionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "rule", "kind"]
-    list_filter = ["kind"]
-    search_fields = ["field", "operator", "rule__connection__name"]
-    raw_id_fields = ["rule"]
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "connection", "run", "side", "record_id", "kind", "field", "why"]
+    list_filter = ["kind", "why", "side"]
+    search_fields = ["record_id", "field", "connection__name"]
+    raw_id_fields = ["run"]
 
 
-@admin.register(Action)
-class ActionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "rule", "kind"]
-    list_filter = ["kind"]
-    search_fields = ["field", "rule__connection__name"]
-    raw_id_fields = ["rule"]
+# -- The apps pipeline ----------------------------------------------------------------------------
+
+
+@admin.register(AppVote)
+class AppVoteAdmin(admin.ModelAdmin):
+    list_display = ["app", "user", "created_at"]
+    list_filter = ["app"]
+    search_fields = ["app", "user__email"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(AppRequest)
+class AppRequestAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "created_at"]
+    search_fields = ["name", "note", "user__email"]
+    raw_id_fields = ["user"]
