@@ -1,22 +1,17 @@
-"""What every connection page shares: sides named by their apps, the 403 page for members who
-may look but not change, and turning connector failures into words."""
+"""What every connection page shares: sides named by their apps, and the 403 page for members
+who may look but not change."""
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from integrations import selectors
-from integrations.connectors.base import ConnectorError
 from integrations.models import Connection, FieldMapping, Rule, Side
-
-logger = logging.getLogger(__name__)
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -82,15 +77,3 @@ def synced_rule_directions(connection: Connection) -> list[str]:
         for direction, target in ((Rule.Direction.A_TO_B, Side.B), (Rule.Direction.B_TO_A, Side.A))
         if connection.syncs_towards(target)
     ]
-
-
-def connector_trouble(request: HttpRequest, exc: ConnectorError, doing: str) -> None:
-    """Tell the user, in words, that an app could not be reached or refused Tandem."""
-    if exc.reauthorize:
-        text = (
-            f"Tandem could not sign in while {doing}: {exc.message} "
-            "Authorize the account again from Connected accounts."
-        )
-    else:
-        text = f"An app could not be reached while {doing}: {exc.message} Try again shortly."
-    messages.error(request, text)

@@ -167,7 +167,7 @@ def _rule_rows(connection: Connection, labels: _Labels) -> list[dict[str, Any]]:
 @managers_only
 def connection_rules(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _managed(request, pk)
-    labels = _Labels(connection, None)
+    labels = _Labels(connection, _load_fields(request, connection))
     return render(
         request,
         "integrations/rules.html",

@@ -19,14 +19,10 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import ConnectedAccount, Workspace
 from integrations import selectors, services
-from integrations.connectors.base import ConnectorError
 from integrations.connectors.registry import APP_CHOICES, app_label
+from integrations.forms import ConnectionForm
 from integrations.models import Connection, SyncRun
-from integrations.views.common import (
-    connector_trouble,
-    managers_only,
-    side_names,
-)
+from integrations.views.common import managers_only, side_names
 
 logger = logging.getLogger(__name__)
 
@@ -232,27 +228,6 @@ def _authorize_url(app: str, back: str) -> str:
 # -- Step 3: direction, then the draft ------------------------------------------------------------
 
 
-class DirectionForm(forms.Form):
-    direction = forms.ChoiceField(label="Which way do contacts flow?", widget=forms.RadioSelect)
-    name = forms.CharField(
-        label="Name (optional)",
-        required=False,
-        max_length=200,
-        help_text="Shown in your list of connections.",
-    )
-
-    def __init__(self, *args: Any, names: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["direction"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = [
-            (Connection.Direction.TWO_WAY, f"Two-way: {names['a']} ⇄ {names['b']}"),
-            (Connection.Direction.A_TO_B, f"One way: {names['a']} → {names['b']}"),
-            (Connection.Direction.B_TO_A, f"One way: {names['b']} → {names['a']}"),
-        ]
-        self.initial.setdefault("direction", Connection.Direction.TWO_WAY)
-
-
 def _account_from(request: HttpRequest, key: str) -> ConnectedAccount:
     account_id = request.GET.get(key) or request.POST.get(key)
     return selectors.connected_account_get(user=request.user, account_id=account_id, manage=True)
@@ -270,19 +245,29 @@ def connection_new_direction(request: HttpRequest) -> HttpResponse:
     names = {"a": account_a.app_name, "b": account_b.app_name}
     if account_a.app == account_b.app:
         names = {"a": f"{names['a']} ({account_a.label})", "b": f"{names['b']} ({account_b.label})"}
-    form = DirectionForm(request.POST if request.method == "POST" else None, names=names)
+    form = ConnectionForm(
+        request.POST if request.method == "POST" else None,
+        workspace=workspace,
+        account_a=account_a,
+        account_b=account_b,
+        start=False,
+    )
+    direction = form.fields["direction"]
+    assert isinstance(direction, forms.ChoiceField)
+    direction.widget = forms.RadioSelect()
+    direction.choices = [
+        (Connection.Direction.TWO_WAY, f"Two-way: {names['a']} ⇄ {names['b']}"),
+        (Connection.Direction.A_TO_B, f"One way: {names['a']} → {names['b']}"),
+        (Connection.Direction.B_TO_A, f"One way: {names['b']} → {names['a']}"),
+    ]
+    direction.label = "Which way do contacts flow?"
+    form.fields["name"].label = "Name (optional)"
+    form.fields["name"].help_text = "Shown in your list of connections."
+    if not form.is_bound:
+        form.initial["direction"] = Connection.Direction.TWO_WAY
     if request.method == "POST" and form.is_valid():
         try:
-            connection = services.connection_create_for_accounts(
-                workspace=workspace,
-                account_a=account_a,
-                account_b=account_b,
-                direction=form.cleaned_data["direction"],
-                name=form.cleaned_data["name"].strip(),
-                start=False,
-            )
-        except ConnectorError as exc:
-            connector_trouble(request, exc, "reading both apps' fields")
+            connection = form.save()
         except ValidationError as exc:
             _errors_onto(form, exc)
         else:
