@@ -192,6 +192,8 @@ TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=500)
 # A run that would tag more than this share of a side as deleted / unsubscribed stops and asks.
 TANDEM_MASS_TAG_SHARE = env.float("TANDEM_MASS_TAG_SHARE", default=0.2)
 TANDEM_CURSOR_OVERLAP_SECONDS = env.int("TANDEM_CURSOR_OVERLAP_SECONDS", default=5)
+# Days the audit of what runs wrote (and can be undone) is kept.
+TANDEM_AUDIT_DAYS = env.int("TANDEM_AUDIT_DAYS", default=90)
 
 # The HTTP seam.
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)

@@ -55,6 +55,7 @@ from django.utils import timezone
 from integrations.connectors.base import Capabilities, ConditionSpec, Connector, FieldSpec
 from integrations.leases import Lease, fenced
 from integrations.models import (
+    AuditEntry,
     Connection,
     CreateIntent,
     FieldMapping,
@@ -244,6 +245,8 @@ def load_config(connection: Connection, connector_a: Connector, connector_b: Con
 READS = frozenset({"read_a", "read_b"})
 # A journal item, or a function building it (called only when the journal keeps the item).
 Item = dict[str, Any] | Callable[[], dict[str, Any]]
+# Told of each page a run reads: (stage: "listing" / "scan" / "changes", side, records).
+Progress = Callable[[str, str, int], None]
 
 
 class Journal:
@@ -262,6 +265,9 @@ class Journal:
         }
         self.truncated = False
         self.breaker = ""
+        # Every field a real run wrote to an app, uncapped, for the audit (``AuditEntry``);
+        # ``None`` in a dry run, which writes nothing.
+        self.writes: list[dict[str, Any]] | None = None
 
     def _append(self, target: list[dict[str, Any]], item: Item) -> None:
         """Keep ``item`` (or what a callable item builds: only built when kept)."""
@@ -278,6 +284,11 @@ class Journal:
     def note_side(self, side: str, name: str, item: Item, *, count: str) -> None:
         self._append(self.side_items[side][name], item)
         self.counts[count] += 1
+
+    def note_write(self, side: str, record_id: str, kind: str, **entry: Any) -> None:
+        """A write the app accepted: kept for the audit (a real run's journal only)."""
+        if self.writes is not None:
+            self.writes.append({"side": side, "record_id": record_id, "kind": kind, **entry})
 
     def as_plan(self) -> dict[str, Any]:
         return {
@@ -390,12 +401,15 @@ class SyncEngine:
         connector_a: Connector,
         connector_b: Connector,
         dry_run: bool = False,
+        full: bool = False,
+        progress: Progress | None = None,
     ) -> None:
         self.connection = connection
         self.run = run
         self.lease = lease
         self.dry_run = dry_run
         self.connectors = {"a": connector_a, "b": connector_b}
+        self.progress = progress
         # A checkpoint no connector wrote (edited by hand, say) cannot say where to read from:
         # the run scans again, which goes through the links and creates nothing twice.
         self.unusable = {
@@ -403,13 +417,18 @@ class SyncEngine:
             for side in SIDES
             if (problem := checkpoint_problem(connection.checkpoint(side)))
         }
+        # ``full``: a scan through the links without clearing the stored checkpoints first (a
+        # dry run of a resync must leave them as they are).
         self.scan = (
-            connection.status == Connection.Status.SCANNING
+            full
+            or connection.status == Connection.Status.SCANNING
             or bool(self.unusable)
             or not connection.checkpoint_a
             or not connection.checkpoint_b
         )
         self.journal = Journal(SyncRun.Phase.SCAN if self.scan else SyncRun.Phase.INCREMENTAL)
+        if not dry_run:
+            self.journal.writes = []
         self.config: Config | None = None
         self.index: dict[str, EmailIndex] = {}
         self.listings: dict[str, Listing] = {}
@@ -473,6 +492,8 @@ class SyncEngine:
                 for record in page.records:
                     index.add(record)
                 listing.add_page(page)
+                if self.progress is not None:
+                    self.progress("listing", side, len(page.records))
             self.index[side] = index
             self.side_sizes[side] = index.size
 
@@ -485,6 +506,8 @@ class SyncEngine:
         )
         for page in pages:
             self.journal.counts[f"read_{side}"] += len(page.records)
+            if self.progress is not None:
+                self.progress("scan" if self.scan else "changes", side, len(page.records))
             if self.cfg.is_source(side):
                 self.process(side, page.records, checkpoint=page.checkpoint)
             else:
@@ -971,6 +994,7 @@ class SyncEngine:
         self.write_creates(work)
         self.write_updates(work)
         self.write_tags(work)
+        self.save_audit()
 
     def check_breaker(self, work: PageWork) -> None:
         if self.connection.mass_tag_confirmed:
@@ -1050,6 +1074,10 @@ class SyncEngine:
                     )
                     create.result = result
                     if result.ok and result.record is not None:
+                        self.journal.note_write(
+                            target, result.record.id, "create", why="create", field="",
+                            after=_jsonable(create.values), source_id=create.record.id,
+                        )  # fmt: skip
                         self.done[target].add(result.record.id)
                         work.versions[target][result.record.id] = result.record.version
                         work.ok_ids[create.source].add(create.record.id)
@@ -1079,6 +1107,7 @@ class SyncEngine:
                     )
                     if result.ok and result.record is not None:
                         work.versions[side][pair.record_id(side)] = result.record.version
+                        self.note_update_writes(side, pair, result.record)
                     else:
                         pair.failed = True
                         self.journal.counts[f"updated_{side}"] -= 1
@@ -1095,6 +1124,7 @@ class SyncEngine:
                 for result in call(batch, tag):
                     if result.ok and result.record is not None:
                         work.versions[side][result.ref] = result.record.version
+                        self.note_tag_write(side, result.ref, tag, add, owners.get(result.ref))
                         continue
                     self.journal.counts[f"tagged_{side}"] -= 1
                     pair = owners.get(result.ref)
@@ -1115,6 +1145,61 @@ class SyncEngine:
             {"side": side, "id": record_id, "target": target, "reason": reason},
             count="failed",
         )
+
+    # The audit: every field written, from the journal ----------------------------------------
+
+    def note_update_writes(self, side: str, pair: PairWork, written: Contact) -> None:
+        """The fields an accepted update wrote, each with its value before and why."""
+        why: dict[str, tuple[str, str, int | None]] = {}
+        conflicts = set(pair.merged.conflicts)
+        for m in self.cfg.mappings:
+            if m.key(side) not in pair.merged.diffs[side]:
+                continue
+            reason: str = AuditEntry.Why.MAPPING
+            if m.key("a") in conflicts:
+                reason = AuditEntry.Why.WINNER
+            for name in mapping_mod.fields_of_mapping_key(m.key(side), m.style(side)):
+                why[name] = (reason, f"{m.field_a} ⇄ {m.field_b}", None)
+        effects = pair.effects[side]
+        rules = {e.get("field"): e.get("rule") for e in effects.applied if e.get("field")}
+        for name in effects.set_fields:
+            why[name] = (AuditEntry.Why.ACTION, f"set {name}", rules.get(name))
+        for name, value in pair.merged.changes[side].items():
+            reason, detail, rule = why.get(name, (AuditEntry.Why.MAPPING, "", None))
+            self.journal.note_write(
+                side, pair.record_id(side), "update", field=name, why=reason, detail=detail,
+                rule_id=rule, before=_jsonable(pair.records[side].values.get(name)),
+                after=_jsonable(written.values.get(name, value)),
+                source_id=pair.record_id(other(side)),
+            )  # fmt: skip
+
+    def note_tag_write(self, side: str, record_id: str, tag: str, add: bool, pair: Any) -> None:
+        status = tag in (TRASH_TAG, UNSUBSCRIBE_TAG)
+        rule = None
+        if pair is not None:
+            kind = actions_mod.ADD_TAG if add else actions_mod.REMOVE_TAG
+            rule = next(
+                (e.get("rule") for e in pair.effects[side].applied
+                 if e.get("kind") == kind and e.get("value") == tag),
+                None,
+            )  # fmt: skip
+        self.journal.note_write(
+            side, record_id, "tag" if add else "untag", field="tags",
+            why=AuditEntry.Why.TAG if status else AuditEntry.Why.ACTION, rule_id=rule,
+            before=None if add else tag, after=tag if add else None,
+            source_id=pair.record_id(other(side)) if pair is not None else "",
+        )  # fmt: skip
+
+    def save_audit(self) -> None:
+        """Keep the page's accepted writes. Not fenced: the apps hold them whatever the lease."""
+        writes = self.journal.writes
+        if not writes:
+            return
+        AuditEntry.objects.bulk_create(
+            [AuditEntry(run=self.run, connection=self.connection, **w) for w in writes],
+            batch_size=500,
+        )
+        writes.clear()
 
     # Saving ---------------------------------------------------------------------------------
 
@@ -1470,8 +1555,11 @@ def run_sync(
     connector_a: Connector,
     connector_b: Connector,
     dry_run: bool = False,
+    full: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any] | None:
-    """Run one pass of ``connection``: scan or incremental, as its state says.
+    """Run one pass of ``connection``: scan or incremental, as its state says (always a scan
+    through the links with ``full``). ``progress`` is told of every page read.
 
     Updates and saves ``run``'s counters and phase. A real run writes to both apps and keeps
     links, snapshots, intents, record issues and checkpoints, every one of them fenced by
@@ -1492,6 +1580,8 @@ def run_sync(
         connector_a=connector_a,
         connector_b=connector_b,
         dry_run=dry_run,
+        full=full,
+        progress=progress,
     )
     journal = engine.execute()
     return journal.as_plan() if dry_run else None
