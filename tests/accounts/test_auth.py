@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -292,3 +293,22 @@ def test_it_does_not_show_a_typed_password_back(client: Client, alice: User) -> 
     assert canary.encode() not in signup.content
     assert canary.encode() not in login.content
 
+
+
+def test_it_keeps_a_typed_password_out_of_the_debug_error_page(
+    client: Client, alice: User, settings: Any, monkeypatch: Any
+) -> None:
+    # Not a literal: the debug page quotes the test's own source around the crash.
+    canary = f"canary-{uuid.uuid4().hex}"
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr("django.contrib.auth.forms.authenticate", crash)
+    settings.DEBUG = True
+    client.raise_request_exception = False
+
+    response = _login(client, alice.email, canary)
+
+    assert response.status_code == 500 and b"RuntimeError" in response.content
+    assert canary.encode() not in response.content
