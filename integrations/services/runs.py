@@ -6,7 +6,6 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
-from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
