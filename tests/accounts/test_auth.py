@@ -166,9 +166,7 @@ def test_it_refuses_every_attempt_on_an_email_after_five_failures(
     assert "_auth_user_id" not in client.session
 
 
-def test_it_counts_failures_per_email_across_client_addresses(
-    client: Client, alice: User
-) -> None:
+def test_it_counts_failures_per_email_across_client_addresses(client: Client, alice: User) -> None:
     for n in range(5):
         _login(client, alice.email, "guess", REMOTE_ADDR=f"10.0.0.{n}")
 
@@ -292,7 +290,6 @@ def test_it_does_not_show_a_typed_password_back(client: Client, alice: User) -> 
 
     assert canary.encode() not in signup.content
     assert canary.encode() not in login.content
-
 
 
 def test_it_keeps_a_typed_password_out_of_the_debug_error_page(

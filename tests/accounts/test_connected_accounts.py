@@ -278,9 +278,7 @@ def failed_account(acme: Workspace, org: str) -> ConnectedAccount:
 def test_it_prefills_the_reauthorize_form_without_any_secret(
     alice_client: Client, failed_account: ConnectedAccount, org: str
 ) -> None:
-    html = alice_client.get(
-        f"/accounts/{failed_account.pk}/reauthorize/"
-    ).content.decode()
+    html = alice_client.get(f"/accounts/{failed_account.pk}/reauthorize/").content.decode()
 
     assert f'value="{org}"' in html and f'value="{LOGIN}"' in html
     assert "old-password" not in html
@@ -318,9 +316,7 @@ def test_it_reauthorizes_an_account_and_resumes_the_connections_it_stopped(
     failed_account.refresh_from_db()
     assert failed_account.status == "ok" and failed_account.last_error == ""
     assert failed_account.get_credentials()["password"] == PASSWORD
-    statuses = {
-        c.pk: c.status for c in Connection.objects.all()
-    }
+    statuses = {c.pk: c.status for c in Connection.objects.all()}
     assert statuses[stopped.pk] in ("active", "scanning")
     assert statuses[errored.pk] in ("active", "scanning")
     assert statuses[paused.pk] == "paused"
@@ -357,9 +353,7 @@ def test_it_refuses_to_point_an_account_at_another_org(
     assert _rows() == before
 
 
-def test_it_sends_a_google_account_to_oauth_again(
-    alice_client: Client, acme: Workspace
-) -> None:
+def test_it_sends_a_google_account_to_oauth_again(alice_client: Client, acme: Workspace) -> None:
     account = ConnectedAccountFactory(workspace=acme, app="google_contacts", label="g@acme.example")
 
     html = alice_client.get(
@@ -444,9 +438,7 @@ def test_it_answers_404_for_another_workspaces_account_and_changes_nothing(
 @pytest.mark.parametrize(
     "url", ["/accounts/new/kustomer/", "/accounts/{pk}/reauthorize/", "/accounts/{pk}/disconnect/"]
 )
-def test_it_refuses_a_post_without_a_csrf_token(
-    alice: User, acme: Workspace, url: str
-) -> None:
+def test_it_refuses_a_post_without_a_csrf_token(alice: User, acme: Workspace, url: str) -> None:
     account = ConnectedAccountFactory(workspace=acme, creds={"subdomain": "acme"})
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)

@@ -88,8 +88,6 @@ def test_it_resumes_only_connections_stopped_by_the_account(acme: Workspace) -> 
 
 def test_it_creates_nothing_when_sign_up_is_refused(db: None) -> None:
     with pytest.raises(ValidationError):
-        user_signup(
-            email="x@example.com", full_name="X", workspace_name="X Co", password="123"
-        )
+        user_signup(email="x@example.com", full_name="X", workspace_name="X Co", password="123")
 
     assert not Workspace.objects.exists()

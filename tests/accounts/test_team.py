@@ -70,9 +70,7 @@ def test_it_creates_the_invited_persons_account_on_accepting(
     visitor = Client()
 
     page = visitor.get(path)
-    response = visitor.post(
-        path, {"full_name": "Erin Stone", "password": "erins-own-passphrase-9"}
-    )
+    response = visitor.post(path, {"full_name": "Erin Stone", "password": "erins-own-passphrase-9"})
 
     assert b"Create your account for" in page.content
     assert response.status_code == 302
@@ -129,9 +127,7 @@ def test_it_accepts_an_invitation_only_once(
     assert again.status_code == 410 and b"not valid" in again.content
 
 
-def test_it_refuses_an_expired_invitation(
-    alice_client: Client, mailoutbox: list[Any]
-) -> None:
+def test_it_refuses_an_expired_invitation(alice_client: Client, mailoutbox: list[Any]) -> None:
     _invite(alice_client, "erin@acme.example")
     Invitation.objects.update(expires_at=timezone.now() - dt.timedelta(minutes=1))
     path = _accept_path(mailoutbox[0])
@@ -222,9 +218,7 @@ def test_it_lets_only_an_owner_invite_an_owner(
     assert not Invitation.objects.exists()
 
 
-def test_it_withdraws_a_pending_invitation(
-    alice_client: Client, mailoutbox: list[Any]
-) -> None:
+def test_it_withdraws_a_pending_invitation(alice_client: Client, mailoutbox: list[Any]) -> None:
     _invite(alice_client, "erin@acme.example")
     invitation = Invitation.objects.get()
 
@@ -280,9 +274,7 @@ def test_it_switches_the_current_workspace(
 ) -> None:
     MembershipFactory(workspace=globex, user=alice, role="member")
 
-    response = alice_client.post(
-        "/workspaces/switch/", {"workspace": globex.pk, "next": "/team/"}
-    )
+    response = alice_client.post("/workspaces/switch/", {"workspace": globex.pk, "next": "/team/"})
     page = alice_client.get("/team/")
 
     assert response["Location"] == "/team/"
