@@ -23,6 +23,11 @@ urlpatterns = [
     path("connections/<int:pk>/rules/<int:rule_pk>/delete/", views.rule_delete, name="rule_delete"),
     path("connections/<int:pk>/mappings/", views.connection_mappings, name="connection_mappings"),
     path(
+        "connections/<int:pk>/mappings/<int:mapping_pk>/",
+        views.mapping_edit,
+        name="mapping_edit",
+    ),
+    path(
         "connections/<int:pk>/mappings/<int:mapping_pk>/toggle/",
         views.mapping_toggle,
         name="mapping_toggle",

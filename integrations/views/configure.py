@@ -325,6 +325,39 @@ def mapping_toggle(request: HttpRequest, pk: int, mapping_pk: int) -> HttpRespon
     return redirect("integrations:connection_mappings", pk=connection.pk)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+@managers_only
+def mapping_edit(request: HttpRequest, pk: int, mapping_pk: int) -> HttpResponse:
+    """Change a mapping's direction, value map or on/off; its two fields stay what they are."""
+    connection = _managed(request, pk)
+    mapping = get_object_or_404(FieldMapping, pk=mapping_pk, connection=connection)
+    fields = _load_fields(request, connection)
+    if fields is None:
+        return redirect("integrations:connection_mappings", pk=connection.pk)
+    post = request.method == "POST"
+    form = FieldMappingForm(
+        request.POST if post else None, fields=fields, connection=connection, instance=mapping
+    )
+    if post and form.is_valid():
+        form.save()
+        messages.success(request, "Mapping saved.")
+        _resume_if_asked(request, connection)
+        return redirect("integrations:connection_mappings", pk=connection.pk)
+    labels = _Labels(connection, fields)
+    return render(
+        request,
+        "integrations/mapping_form.html",
+        {
+            **_mode(connection, 5),
+            "form": form,
+            "mapping": mapping,
+            "label_a": labels.label(Side.A, mapping.field_a),
+            "label_b": labels.label(Side.B, mapping.field_b),
+        },
+    )
+
+
 # -- Options -----------------------------------------------------------------------------------
 
 

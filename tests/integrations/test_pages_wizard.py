@@ -509,3 +509,27 @@ def test_it_shows_the_previews_counts_and_sample(client_alice: Client, draft: Co
     assert "ann@acme.example" in page
     assert "Old" in page and "New" in page
     assert "Start syncing" in page
+
+
+def test_it_changes_a_mappings_direction(client_alice: Client, draft: Connection) -> None:
+    mapping = FieldMapping.objects.get(connection=draft, field_a="company")
+    url = reverse("integrations:mapping_edit", args=[draft.pk, mapping.pk])
+    assert client_alice.get(url).status_code == 200
+    response = client_alice.post(url, {"direction": "a_to_b", "enabled": "on", "value_map": ""})
+    assert response.status_code == 302, response.content.decode()
+    mapping.refresh_from_db()
+    assert (mapping.field_a, mapping.field_b, mapping.direction) == ("company", "company", "a_to_b")
+
+
+def test_it_refuses_a_value_map_on_fields_that_are_no_dropdowns(
+    client_alice: Client, draft: Connection
+) -> None:
+    mapping = FieldMapping.objects.get(connection=draft, field_a="company")
+    response = client_alice.post(
+        reverse("integrations:mapping_edit", args=[draft.pk, mapping.pk]),
+        {"direction": "both", "enabled": "on", "value_map": "a = b"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["value_map"]
+    mapping.refresh_from_db()
+    assert mapping.value_map == {}
