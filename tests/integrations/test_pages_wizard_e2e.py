@@ -10,8 +10,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import ConnectedAccount, User
 from integrations.models import Connection, FieldMapping, Rule
+from integrations.sandbox.kustomer import ALL_ROLES, DEMO_METADATA
 from tests.e2e.conftest import Pair, pair, person  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +120,35 @@ def test_it_sets_up_a_connection_and_syncs(
     assert pair.customer_by_email("bea@acme.example")["custom"]["loyaltyTierStr"] == "gold"
     with pytest.raises(ValueError):
         pair.contact_by_email("carl@other.example")
+
+
+def test_it_comes_back_to_the_set_up_after_authorizing_a_new_account(
+    browser: Client,
+    pair: Pair,  # noqa: F811
+) -> None:
+    subdomain, api_key = f"{pair.subdomain}x", "key-second-org"
+    pair.kustomer.create_org(subdomain, api_keys={api_key: ALL_ROLES}, metadata=DEMO_METADATA)
+    query = {"app_a": "kustomer", "app_b": "google_contacts"}
+    step = browser.get(reverse("integrations:connection_new_accounts"), query)
+    authorize = step.context["sides"][0]["authorize_url"]
+    response = browser.post(authorize, {"subdomain": subdomain, "api_key": api_key})
+    assert response.status_code == 302, response.content.decode()
+    assert response["Location"] == step.wsgi_request.get_full_path()
+    back = browser.get(response["Location"])
+    new_account = ConnectedAccount.objects.get(workspace=pair.workspace, label__contains=subdomain)
+    assert back.context["form"]["account_a"].value() == new_account.pk
+    assert f"{subdomain}.kustomerapp.com" in back.content.decode()
+
+
+def test_it_says_needs_attention_when_a_run_fails(
+    browser: Client,
+    pair: Pair,  # noqa: F811
+) -> None:
+    connection = pair.connect()
+    pair.kustomer.set_faults(count=100, status=503)
+    run = pair.sync(connection)
+    assert run.outcome == "failed"
+    page = browser.get(reverse("integrations:connection_detail", args=[connection.pk]))
+    text = page.content.decode()
+    assert "Needs attention" in text
+    assert "Active and listening" not in text
