@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,9 +20,11 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import ConnectedAccount, Workspace
 from integrations import selectors, services
+from integrations.catalog import standard_fields
 from integrations.connectors.registry import APP_CHOICES, app_label
 from integrations.forms import ConnectionForm
 from integrations.models import Connection, SyncRun
+from integrations.sync.records import CUSTOM_PREFIX, NAME
 from integrations.views.common import managers_only, side_names
 
 logger = logging.getLogger(__name__)
@@ -313,6 +316,7 @@ def _plan_view(connection: Connection, run: SyncRun) -> dict[str, Any]:
 
     def side(key: str) -> dict[str, Any]:
         items = plan.get(key) or {}
+        label = _labeller(connection.account(key).app)
         updates = []
         for item in (items.get("update") or [])[:SAMPLE_SIZE]:
             updates.append(
@@ -320,7 +324,7 @@ def _plan_view(connection: Connection, run: SyncRun) -> dict[str, Any]:
                     "id": item.get("id"),
                     "fields": [
                         {
-                            "field": field,
+                            "field": label(field),
                             "before": _show(change.get("before")),
                             "after": _show(change.get("after")),
                         }
@@ -333,7 +337,9 @@ def _plan_view(connection: Connection, run: SyncRun) -> dict[str, Any]:
             {
                 "source_id": item.get("source_id"),
                 "values": [
-                    (field, _show(value)) for field, value in (item.get("values") or {}).items()
+                    (label(field), _show(value))
+                    for field, value in (item.get("values") or {}).items()
+                    if _show(value) != EMPTY
                 ],
             }
             for item in (items.get("create") or [])[:SAMPLE_SIZE]
@@ -361,9 +367,25 @@ def _plan_view(connection: Connection, run: SyncRun) -> dict[str, Any]:
     }
 
 
+EMPTY = "(empty)"
+
+
+def _labeller(app: str) -> Callable[[str], str]:
+    """Field keys of a plan as the app's labels (custom fields by their own name)."""
+    known = {spec.key: spec.label for spec in standard_fields(app)}
+    known[NAME] = "Name"
+
+    def label(key: str) -> str:
+        if key in known:
+            return known[key]
+        return key[len(CUSTOM_PREFIX) :] if key.startswith(CUSTOM_PREFIX) else key
+
+    return label
+
+
 def _show(value: Any) -> str:
     if value is None or value == "" or value == [] or value == {}:
-        return "(empty)"
+        return EMPTY
     if isinstance(value, dict):
         return " ".join(str(v) for v in value.values() if v not in (None, ""))
     if isinstance(value, list):

@@ -507,7 +507,8 @@ def test_it_shows_the_previews_counts_and_sample(client_alice: Client, draft: Co
     assert "In Google Contacts" in page and "In Kustomer" in page
     assert ">4<" in page and ">2<" in page
     assert "ann@acme.example" in page
-    assert "Old" in page and "New" in page
+    assert "<td>people/c2</td><td>Company</td><td>Old</td><td>New</td>" in page
+    assert "<td>Emails</td><td>ann@acme.example</td>" in page
     assert "Start syncing" in page
 
 
