@@ -931,7 +931,8 @@ class FieldMappingForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> FieldMapping:
         if not commit:
-            return self.instance
+            # The admin saves in two steps; the service does the real write on commit.
+            return super().save(commit=False)
         data = self.cleaned_data
         kwargs = self.connection_fields.service_kwargs()
         if self.instance.pk is None:
@@ -1105,7 +1106,8 @@ class ConnectionOptionsForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Connection:
         if not commit:
-            return self.instance
+            # The admin saves in two steps; the service does the real write on commit.
+            return super().save(commit=False)
         data = self.cleaned_data
         caps_a, caps_b = self.capabilities
         stored = Connection.objects.get(pk=self.instance.pk)
