@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -69,6 +70,22 @@ def _load_fields(request: HttpRequest, connection: Connection) -> ConnectionFiel
             "Check the connected account, then try again.",
         )
         return None
+
+
+def _save(form: Any) -> bool:
+    """Save a valid form; a refusal the services still raise (the data changed since the form
+    was checked) becomes the form's error rather than an error page."""
+    try:
+        form.save()
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            form.add_error(None, exc)
+        return False
+    return True
 
 
 def _resume_if_asked(request: HttpRequest, connection: Connection) -> bool:
@@ -211,8 +228,7 @@ def _rule_page(request: HttpRequest, connection: Connection, rule: Rule | None) 
             form = RuleForm(
                 grown, fields=fields, connection=connection, direction=direction, instance=rule
             )
-        elif form.is_valid():
-            form.save()
+        elif form.is_valid() and _save(form):
             messages.success(request, "Rule saved." if rule else "Rule added.")
             _resume_if_asked(request, connection)
             return redirect("integrations:connection_rules", pk=connection.pk)
@@ -290,8 +306,7 @@ def connection_mappings(request: HttpRequest, pk: int) -> HttpResponse:
         form = FieldMappingForm(
             request.POST if post else None, fields=fields, connection=connection
         )
-        if post and form.is_valid():
-            form.save()
+        if post and form.is_valid() and _save(form):
             messages.success(request, "Mapping added.")
             _resume_if_asked(request, connection)
             return redirect("integrations:connection_mappings", pk=connection.pk)
@@ -313,10 +328,9 @@ def mapping_toggle(request: HttpRequest, pk: int, mapping_pk: int) -> HttpRespon
         form = FieldMappingToggleForm(
             request.POST, fields=fields, instance=mapping, prefix=f"m{mapping.pk}"
         )
-        if form.is_valid():
-            saved = form.save()
+        if form.is_valid() and _save(form):
             messages.success(
-                request, "Mapping turned on." if saved.enabled else "Mapping turned off."
+                request, "Mapping turned on." if form.instance.enabled else "Mapping turned off."
             )
             _resume_if_asked(request, connection)
         else:
@@ -339,8 +353,7 @@ def mapping_edit(request: HttpRequest, pk: int, mapping_pk: int) -> HttpResponse
     form = FieldMappingForm(
         request.POST if post else None, fields=fields, connection=connection, instance=mapping
     )
-    if post and form.is_valid():
-        form.save()
+    if post and form.is_valid() and _save(form):
         messages.success(request, "Mapping saved.")
         _resume_if_asked(request, connection)
         return redirect("integrations:connection_mappings", pk=connection.pk)
@@ -368,8 +381,8 @@ def connection_options(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _managed(request, pk)
     post = request.method == "POST"
     form = ConnectionOptionsForm(request.POST if post else None, instance=connection)
-    if post and form.is_valid():
-        saved = form.save()
+    if post and form.is_valid() and _save(form):
+        saved = form.instance
         messages.success(request, "Options saved.")
         if saved.status == Connection.Status.DRAFT:
             return redirect("integrations:connection_review", pk=saved.pk)

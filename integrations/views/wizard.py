@@ -421,6 +421,7 @@ def connection_review(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": _plan_view(connection, run) if run and run.outcome != "failed" else None,
             "failed_run": run if run and run.outcome == SyncRun.Outcome.FAILED else None,
             "is_draft": connection.status == Connection.Status.DRAFT,
+            "can_start": connection.status not in Connection.RUNNABLE,
             "steps": steps(7, connection),
         },
     )
@@ -442,7 +443,7 @@ def _dry_run(request: HttpRequest, connection: Connection) -> None:
 
 
 def _start(request: HttpRequest, connection: Connection) -> HttpResponse:
-    if connection.status not in (Connection.Status.DRAFT, Connection.Status.PAUSED):
+    if connection.status in Connection.RUNNABLE:
         messages.info(request, "This connection is already syncing.")
         return redirect("integrations:connection_detail", pk=connection.pk)
     services.connection_resume(connection=connection)
