@@ -5,6 +5,11 @@ A run holds ``Lease(connection_id, owner, generation)``. Every write of checkpoi
 snapshots and intents happens inside ``fenced(lease)``, which locks the connection row and checks
 that the generation is still the run's; a takeover bumps the generation, so the stale run's next
 fenced write raises ``LeaseLost`` and its transaction rolls back.
+
+Leases are short (``TANDEM_LEASE_SECONDS``, two minutes by default) and a live run keeps its
+own alive with a ``Heartbeat``, called as it works (every page, every HTTP call), which renews
+the lease a few times per lease length. A worker that dies stops beating, so its connection is
+free again within a lease length rather than after the longest run anyone could imagine.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import datetime as dt
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -106,3 +112,23 @@ def fenced(lease: Lease | None) -> Iterator[None]:
                     f"connection {lease.connection_id}: lease {lease.generation} superseded"
                 )
         yield
+
+
+class Heartbeat:
+    """Renews ``lease`` when called, at most once per ``every`` seconds (a quarter of the lease
+    by default), so it can be called as often as work is done. Raises ``LeaseLost`` once another
+    run took the connection over. A ``None`` lease (a dry run) beats for nothing."""
+
+    def __init__(self, lease: Lease | None, *, every: float | None = None) -> None:
+        self.lease = lease
+        self.every = settings.TANDEM_LEASE_SECONDS / 4 if every is None else every
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if self.lease is None:
+            return
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        lease_extend(self.lease)
+        self.last = now

@@ -382,6 +382,7 @@ class SyncRun(models.Model):
         PARTIAL = "partial", "Finished with record issues"
         FAILED = "failed", "Failed"
         STOPPED = "stopped", "Stopped (lease lost or paused)"
+        ABANDONED = "abandoned", "Abandoned (its worker stopped)"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -421,7 +422,9 @@ class SyncRun(models.Model):
                 name="sync_run_finishes_after_start",
             ),
             models.CheckConstraint(
-                condition=Q(outcome__in=["running", "success", "partial", "failed", "stopped"]),
+                condition=Q(
+                    outcome__in=["running", "success", "partial", "failed", "stopped", "abandoned"]
+                ),
                 name="sync_run_outcome_valid",
             ),
         ]

@@ -196,7 +196,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # The sync loop.
 TANDEM_SYNC_INTERVAL_SECONDS = env.int("TANDEM_SYNC_INTERVAL_SECONDS", default=300)
-TANDEM_LEASE_SECONDS = env.int("TANDEM_LEASE_SECONDS", default=900)
+# A run renews its lease a few times per lease (leases.Heartbeat): short, so a dead worker's
+# connection runs again within a couple of dispatcher ticks.
+TANDEM_LEASE_SECONDS = env.int("TANDEM_LEASE_SECONDS", default=120)
 TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=500)
 # A run that would tag more than this share of a side as deleted / unsubscribed stops and asks.
 TANDEM_MASS_TAG_SHARE = env.float("TANDEM_MASS_TAG_SHARE", default=0.2)

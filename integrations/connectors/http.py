@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 REDACTED = "[redacted]"
+# A wait is slept in slices this long, beating the heartbeat between them.
+HEARTBEAT_SLICE = 10.0
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -117,6 +119,9 @@ class HttpClient:
         self.sleep = sleep
         self.session = session or requests.Session()
         self.calls: Counter[str] = Counter()
+        # Called before every attempt and through long waits: the run service hangs its lease
+        # heartbeat here, so a run busy with (or waiting on) an app keeps its connection.
+        self.heartbeat: Callable[[], None] | None = None
 
     def add_secret(self, secret: str) -> None:
         if secret and secret not in self.secrets:
@@ -129,11 +134,23 @@ class HttpClient:
     def _redact(self, text: str) -> str:
         return redact(text, self.secrets)
 
+    def _beat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat()
+
     def _wait(self, seconds: float, reason: str) -> None:
         seconds = min(seconds, self.max_wait)
-        if seconds > 0:
-            logger.info("%s: waiting %.2fs (%s)", self.app, seconds, reason)
+        if seconds <= 0:
+            return
+        logger.info("%s: waiting %.2fs (%s)", self.app, seconds, reason)
+        if self.heartbeat is None:
             self.sleep(seconds)
+            return
+        while seconds > 0:
+            step = min(seconds, HEARTBEAT_SLICE)
+            self.sleep(step)
+            seconds -= step
+            self._beat()
 
     def _backoff(self, attempt: int) -> float:
         delay: float = self.backoff_base * (2**attempt)
@@ -163,6 +180,7 @@ class HttpClient:
         kwargs["allow_redirects"] = False
         attempt = 0
         while True:
+            self._beat()
             if self.gate is not None:
                 blocked = self.gate.blocked_for()
                 if blocked > 0:

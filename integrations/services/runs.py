@@ -16,7 +16,7 @@ from accounts.models import ConnectedAccount
 from accounts.services import connected_account_mark
 from integrations.connectors.accounts import connector_for
 from integrations.connectors.base import Connector, ConnectorError
-from integrations.leases import Lease, LeaseLost, lease_acquire, lease_release
+from integrations.leases import Heartbeat, Lease, LeaseLost, lease_acquire, lease_release
 from integrations.models import MAX_SYNC_INTERVAL, MIN_SYNC_INTERVAL, Connection, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def _failures_in_a_row(connection_id: int) -> int:
     )
     count = 0
     for outcome in outcomes:
-        if outcome != SyncRun.Outcome.FAILED:
+        if outcome not in (SyncRun.Outcome.FAILED, SyncRun.Outcome.ABANDONED):
             break
         count += 1
     return count
@@ -183,17 +183,21 @@ def connection_sync(
             logger.info("connection %s: another run holds the lease", connection_id)
             return None
         connection.refresh_from_db()
+        _abandon_older_runs(lease)
     run = SyncRun.objects.create(
         connection=connection,
         dry_run=dry_run,
         lease_generation=lease.generation if lease else 0,
     )
     connectors: dict[str, Connector] = {}
+    heartbeat = Heartbeat(lease)
     try:
         connectors = {
             "a": connector_for(connection.account_a),
             "b": connector_for(connection.account_b),
         }
+        for connector in connectors.values():
+            connector.http.heartbeat = heartbeat
         plan = engine.run_sync(
             connection=connection,
             run=run,
@@ -260,6 +264,21 @@ def connection_sync(
             )
             lease_release(lease, next_sync_at=next_sync_after(finished, wait))
     return run
+
+
+def _abandon_older_runs(lease: Lease) -> int:
+    """Runs of the connection still "running" under an older lease lost their worker (killed,
+    or frozen past its lease: its next fenced write fails): they are closed as abandoned."""
+    return SyncRun.objects.filter(
+        connection_id=lease.connection_id,
+        outcome=SyncRun.Outcome.RUNNING,
+        dry_run=False,
+        lease_generation__lt=lease.generation,
+    ).update(
+        outcome=SyncRun.Outcome.ABANDONED,
+        finished_at=timezone.now(),
+        error="Its worker stopped before the run finished; a later run took over.",
+    )
 
 
 def _side_of_error(connectors: dict[str, Connector], exc: ConnectorError) -> str | None:

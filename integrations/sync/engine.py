@@ -53,7 +53,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from integrations.connectors.base import Capabilities, ConditionSpec, Connector, FieldSpec
-from integrations.leases import Lease, fenced
+from integrations.leases import Heartbeat, Lease, fenced
 from integrations.models import (
     AuditEntry,
     Connection,
@@ -407,6 +407,8 @@ class SyncEngine:
         self.connection = connection
         self.run = run
         self.lease = lease
+        # Renews the lease as pages go by, so a live run keeps its (short) lease.
+        self.heartbeat = Heartbeat(lease)
         self.dry_run = dry_run
         self.connectors = {"a": connector_a, "b": connector_b}
         self.progress = progress
@@ -489,6 +491,7 @@ class SyncEngine:
             index = EmailIndex()
             listing = self.listings[side] = Listing()
             for page in self.connectors[side].list_changed(None):
+                self.heartbeat()
                 for record in page.records:
                     index.add(record)
                 listing.add_page(page)
@@ -505,6 +508,7 @@ class SyncEngine:
             else self.connectors[side].list_changed(checkpoint)
         )
         for page in pages:
+            self.heartbeat()
             self.journal.counts[f"read_{side}"] += len(page.records)
             if self.progress is not None:
                 self.progress("scan" if self.scan else "changes", side, len(page.records))
@@ -533,6 +537,7 @@ class SyncEngine:
             ids = [record_id for record_id in due if record_id not in self.done[side]]
             connector = self.connectors[side]
             for batch in chunks(ids, self.cfg.sides[side].caps.lookup_batch_size):
+                self.heartbeat()
                 records = connector.get_many(batch)
                 found = {record.id for record in records}
                 gone = [record_id for record_id in batch if record_id not in found]

@@ -193,3 +193,37 @@ def test_it_shares_the_gate_through_redis(redis_url, settings) -> None:
 )
 def test_it_parses_retry_after(header: str | None, seconds: float | None) -> None:
     assert parse_retry_after(header) == seconds
+
+
+def test_it_beats_the_heartbeat_before_every_attempt(server, client) -> None:
+    base, script = server
+    beats: list[int] = []
+    client.heartbeat = lambda: beats.append(1)
+    script.answers = [(503, {}, ""), (200, {}, "{}")]
+    client.request("GET", f"{base}/v1/things")
+    assert len(beats) >= 2
+
+
+def test_it_beats_the_heartbeat_through_a_long_wait(server, client, sleeps) -> None:
+    base, script = server
+    beats: list[float] = []
+    client.heartbeat = lambda: beats.append(sum(sleeps))
+    client.max_wait = 60
+    script.answers = [(429, {"Retry-After": "25"}, ""), (200, {}, "{}")]
+    client.request("GET", f"{base}/v1/things")
+    assert sleeps == [10.0, 10.0, 5.0]
+    assert beats == [0.0, 10.0, 20.0, 25.0, 25.0]
+
+
+def test_it_lets_a_lost_lease_stop_the_call(server, client) -> None:
+    from integrations.leases import LeaseLost
+
+    base, script = server
+
+    def lost() -> None:
+        raise LeaseLost("taken over")
+
+    client.heartbeat = lost
+    with pytest.raises(LeaseLost):
+        client.request("GET", f"{base}/v1/things")
+    assert script.seen == []
