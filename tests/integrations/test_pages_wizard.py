@@ -534,3 +534,27 @@ def test_it_refuses_a_value_map_on_fields_that_are_no_dropdowns(
     assert response.context["form"].errors["value_map"]
     mapping.refresh_from_db()
     assert mapping.value_map == {}
+
+
+def test_it_shows_a_missing_direction_beside_the_field(
+    client_alice: Client, kustomer: ConnectedAccount, google: ConnectedAccount
+) -> None:
+    response = client_alice.post(
+        reverse("integrations:connection_new_direction"),
+        {"account_a": kustomer.pk, "account_b": google.pk, "direction": "sideways"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["direction"]
+    assert 'class="errorlist' in response.content.decode()
+    assert not Connection.objects.exists()
+
+
+def test_it_shows_a_wrong_winner_beside_the_field(client_alice: Client, draft: Connection) -> None:
+    response = client_alice.post(
+        reverse("integrations:connection_options", args=[draft.pk]),
+        {"winner": "c", "sync_interval": "300"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["winner"]
+    draft.refresh_from_db()
+    assert draft.winner == "a"
