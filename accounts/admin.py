@@ -8,8 +8,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.models import ConnectedAccount, Invitation, Membership, User, Workspace
 from integrations.admin import CascadesHistory
@@ -87,6 +89,7 @@ class ConnectedAccountForm(forms.ModelForm):
                     help_text=spec.help_text,
                 )
 
+    @sensitive_variables("values")
     def new_credentials(self) -> dict[str, str] | None:
         app = self.cleaned_data.get("app") or self.instance.app
         prefix = f"cred_{app}__"
@@ -110,6 +113,7 @@ class ConnectedAccountForm(forms.ModelForm):
                 )
         return app
 
+    @sensitive_variables("cleaned", "values")
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         values = self.new_credentials()
@@ -169,6 +173,18 @@ class ConnectedAccountAdmin(CascadesHistory):
         query = urlencode({"workspace": obj.workspace_id, "account": obj.pk})
         return format_html('<a href="{}?{}">Connect Google Contacts again</a>', url, query)
 
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        # The page posts new credentials: keep them out of error reports.
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @sensitive_variables("values")
     def save_model(
         self, request: HttpRequest, obj: ConnectedAccount, form: Any, change: bool
     ) -> None:

@@ -876,7 +876,7 @@ class FieldMappingForm(forms.ModelForm):
                 None,
                 f"{a.app} field {spec_a.label} ({type_label(spec_a)}) and {b.app} field "
                 f"{spec_b.label} ({type_label(spec_b)}) cannot be mapped "
-                f"{dict(FieldMapping.Direction.choices)[direction].lower()}: " + " ".join(refusals),
+                f"{self._direction_words(direction)}: " + " ".join(refusals),
             )
             return cleaned
         try:
@@ -899,6 +899,14 @@ class FieldMappingForm(forms.ModelForm):
         except ValidationError as exc:
             self.add_error(None, exc)
         return cleaned
+
+    def _direction_words(self, direction: str) -> str:
+        a, b = self.connection_fields.a.app, self.connection_fields.b.app
+        if direction == FieldMapping.Direction.A_TO_B:
+            return f"from {a} to {b}"
+        if direction == FieldMapping.Direction.B_TO_A:
+            return f"from {b} to {a}"
+        return "both ways"
 
     def _check_value_map(
         self, spec_a: FieldSpec, spec_b: FieldSpec, direction: str, value_map: dict[str, str]
