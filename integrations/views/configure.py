@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations import selectors, services
 from integrations.catalog import standard_fields
+from integrations.connectors.registry import connector_class
 from integrations.forms import (
     OPERATOR_LABELS,
     ConnectionFields,
@@ -116,14 +117,10 @@ class _Labels:
         return next((s.label for s in standard_fields(app) if s.key == key), key)
 
     def special(self, side: str, key: str) -> str:
-        from integrations.connectors.registry import connector_class
-
         caps = connector_class(self.connection.account(side).app).capabilities
         return next((c.label for c in caps.conditions if c.key == key), key)
 
     def noun(self, side: str) -> str:
-        from integrations.connectors.registry import connector_class
-
         return connector_class(self.connection.account(side).app).capabilities.tag_noun
 
 
