@@ -85,10 +85,23 @@ class InvitationSignupForm(forms.Form):
 # ---- log-in throttling ------------------------------------------------------------------------
 
 
-def _client_ip(request: HttpRequest | None) -> str:
-    # REMOTE_ADDR only: a forwarded-for header is the client's to invent. Behind a proxy, the
-    # proxy sets REMOTE_ADDR (gunicorn --forwarded-allow-ips) or the limit is per proxy.
-    return str(request.META.get("REMOTE_ADDR", "")) if request is not None else ""
+def client_ip(request: HttpRequest | None) -> str:
+    """The client's address: REMOTE_ADDR, or behind ``TANDEM_TRUSTED_PROXY_COUNT`` reverse
+    proxies the X-Forwarded-For entry the outermost of them added. Entries further left are
+    the client's to invent, so they are never read."""
+    if request is None:
+        return ""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    hops = int(settings.TANDEM_TRUSTED_PROXY_COUNT)
+    if hops > 0:
+        forwarded = [
+            part.strip()
+            for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return remote
 
 
 def _key(kind: str, value: str) -> str:
@@ -154,7 +167,7 @@ class ThrottledLoginForm(AuthenticationForm):
     def clean(self) -> dict[str, Any]:
         email = str(self.cleaned_data.get("username") or "").strip().lower()
         self.cleaned_data["username"] = email
-        throttle = LoginThrottle(email=email, ip=_client_ip(self.request))
+        throttle = LoginThrottle(email=email, ip=client_ip(self.request))
         if throttle.blocked():
             raise ValidationError(
                 self.error_messages["throttled"],

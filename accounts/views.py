@@ -26,6 +26,7 @@ from accounts.forms import (
     CredentialsForm,
     InvitationForm,
     InvitationSignupForm,
+    LoginThrottle,
     SignupForm,
     ThrottledLoginForm,
 )
@@ -140,6 +141,12 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # Whoever guessed at this email locked it; its owner just proved they hold the mailbox.
+        LoginThrottle(email=str(form.user.email), ip="").succeeded()
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

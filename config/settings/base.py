@@ -101,6 +101,9 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 TANDEM_LOGIN_FAILURES_PER_EMAIL = env.int("TANDEM_LOGIN_FAILURES_PER_EMAIL", default=5)
 TANDEM_LOGIN_FAILURES_PER_IP = env.int("TANDEM_LOGIN_FAILURES_PER_IP", default=20)
 TANDEM_LOGIN_LOCKOUT_SECONDS = env.int("TANDEM_LOGIN_LOCKOUT_SECONDS", default=900)
+# Reverse proxies in front of the web processes that append the client's address to
+# X-Forwarded-For (0: clients connect directly and REMOTE_ADDR is theirs).
+TANDEM_TRUSTED_PROXY_COUNT = env.int("TANDEM_TRUSTED_PROXY_COUNT", default=0)
 # Password reset links stay valid this many seconds.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 AUTH_PASSWORD_VALIDATORS = [

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.views.decorators.debug import sensitive_variables
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ class HttpClient:
         delay: float = self.backoff_base * (2**attempt)
         return delay + random.uniform(0, delay)
 
+    # Everything under a request (headers, bodies, tokens) stays off the debug page.
+    @sensitive_variables()
     def request(
         self,
         method: str,

@@ -218,6 +218,49 @@ def test_it_forgets_an_emails_failures_after_a_successful_log_in(
     assert response.status_code == 302
 
 
+def test_it_counts_a_proxied_client_by_the_address_its_proxy_saw(
+    client: Client, alice: User, settings: Any
+) -> None:
+    settings.TANDEM_TRUSTED_PROXY_COUNT = 1
+    settings.TANDEM_LOGIN_FAILURES_PER_IP = 3
+    for n in range(3):
+        # The client invents the left part of the header; the proxy appends what it saw.
+        _login(
+            client,
+            f"someone{n}@acme.example",
+            "guess",
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, 203.0.113.9",
+        )
+
+    same_client = _login(
+        Client(), alice.email, PASSWORD, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9"
+    )
+    other_client = _login(
+        Client(), alice.email, PASSWORD, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+
+    assert b"Too many failed log-in attempts" in same_client.content
+    assert other_client.status_code == 302
+
+
+def test_it_lets_an_email_in_again_once_its_password_was_reset(
+    client: Client, alice: User, mailoutbox: list[Any]
+) -> None:
+    for _ in range(5):
+        _login(client, alice.email, "guess", REMOTE_ADDR=f"10.1.1.{_}")
+    client.post("/password-reset/", {"email": alice.email})
+    link = re.search(r"http://testserver(/password-reset/\S+/\S+/)", mailoutbox[0].body)
+    assert link is not None
+    form_page = client.get(link.group(1), follow=True)
+    new = "brand-new-passphrase-77"
+    client.post(form_page.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+
+    response = _login(client, alice.email, new)
+
+    assert response.status_code == 302
+
+
 # ---- password reset ---------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.http import HttpClient, HttpError
@@ -85,6 +86,7 @@ def _failure(http: HttpClient, exc: HttpError, what: str) -> GoogleApiError:
 
 
 # https://developers.google.com/identity/protocols/oauth2/web-server#exchange-authorization-code
+@sensitive_variables()
 def exchange_code(http: HttpClient, code: str, redirect_uri: str) -> dict[str, Any]:
     """Trade an authorization code for tokens; returns credentials with ``expires_at``."""
     http.add_secret(code)
@@ -102,6 +104,7 @@ def exchange_code(http: HttpClient, code: str, redirect_uri: str) -> dict[str, A
 
 
 # https://developers.google.com/identity/protocols/oauth2/web-server#offline
+@sensitive_variables()
 def refresh_access_token(http: HttpClient, refresh_token: str) -> dict[str, Any]:
     return _token_call(
         http,
@@ -115,6 +118,7 @@ def refresh_access_token(http: HttpClient, refresh_token: str) -> dict[str, Any]
     )
 
 
+@sensitive_variables()
 def _token_call(http: HttpClient, data: dict[str, str], what: str) -> dict[str, Any]:
     http.add_secret(settings.GOOGLE_OAUTH_CLIENT_SECRET)
     try:
@@ -180,6 +184,7 @@ class PeopleClient:
     def base(self) -> str:
         return f"{settings.GOOGLE_PEOPLE_BASE_URL.rstrip('/')}/v1"
 
+    @sensitive_variables("token")
     def _call(
         self,
         method: str,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.http import HttpClient, HttpError, parse_ratelimit_reset
@@ -124,6 +125,7 @@ class KustomerClient:
             )
         return ConnectorError(f"Kustomer: the API answered {status}.", status=status)
 
+    @sensitive_variables("headers")
     def _call(
         self,
         method: str,
@@ -166,6 +168,7 @@ class KustomerClient:
     # ---- endpoints ---------------------------------------------------------------------------
 
     # Undocumented: Kustomer publishes no email + password sign-in for API clients.
+    @sensitive_variables()
     def exchange_password_for_token(self, email: str, password: str) -> str:
         """Sign in with an email and password and return a bearer token.
 
