@@ -72,10 +72,33 @@ class HttpError(Exception):
     """Raised by the seam when an answer is not usable; connectors turn it into
     ``ConnectorError`` with the app's own words."""
 
-    def __init__(self, message: str, *, status: int | None, response: requests.Response | None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None,
+        response: requests.Response | None,
+        url: str = "",
+    ):
         super().__init__(message)
         self.status = status
         self.response = response
+        # Where the request went, without credentials, query or fragment (see ``safe_url``).
+        self.url = url
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit for a message: scheme, host, port and path only (a query string or a
+    ``user:password@`` part may hold a secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else parts.path
 
 
 class RateGate:
@@ -192,14 +215,17 @@ class HttpClient:
             try:
                 response = self.session.request(method, url, **kwargs)
             except requests.RequestException as exc:
-                message = self._redact(f"{self.app}: {kind} failed: {type(exc).__name__}")
+                where = self._redact(safe_url(url))
+                message = self._redact(
+                    f"{self.app}: {kind} to {where} failed: {type(exc).__name__}"
+                )
                 if retryable and attempt < self.max_retries:
                     logger.warning("%s; retrying", message)
                     self._wait(self._backoff(attempt), "connection error")
                     attempt += 1
                     continue
                 logger.warning("%s", message)
-                raise HttpError(message, status=None, response=None) from None
+                raise HttpError(message, status=None, response=None, url=where) from None
 
             status = response.status_code
             logger.debug("%s: %s -> %s", self.app, kind, status)

@@ -77,6 +77,8 @@ def _failure(http: HttpClient, exc: HttpError, what: str) -> GoogleApiError:
         detail = " ".join(p for p in (error["status"], error["message"]) if p)
     status = exc.status
     text = f"{PREFIX} {what} failed ({status or 'no answer'})"
+    if status is None and exc.url:
+        text += f" at {exc.url}"
     if detail:
         text += f": {detail}"
     return GoogleApiError(http._redact(text), status=status, error=error)

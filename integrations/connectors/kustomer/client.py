@@ -92,7 +92,8 @@ class KustomerClient:
         message = self.http._redact(message)
         status = exc.status
         if status is None:
-            return ConnectorError("Kustomer: the API could not be reached.")
+            where = f" at {exc.url}" if exc.url else ""
+            return ConnectorError(f"Kustomer: the API{where} could not be reached.")
         if status == 404 and code == "org_not_found":
             return ConnectorError(
                 f"Kustomer: unknown subdomain {self.subdomain!r}.", permanent=True, status=404

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.sandbox.server import EMULATORS, Sandbox
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535 (0 would mean "any free port")."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535")
+    return port
 
 
 def build_sandbox(*, host: str, port: int, apps: list[str], seed: bool) -> Sandbox:
@@ -25,10 +37,15 @@ def build_sandbox(*, host: str, port: int, apps: list[str], seed: bool) -> Sandb
 
 
 class Command(BaseCommand):
-    help = "Serve the app emulators on one port, seeded with the demo data, until interrupted."
+    help = (
+        "Serve the app emulators on one port, seeded with the demo data, until interrupted: "
+        "for the demo (make run) and the benchmarks. Not part of the installed product."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=8700)
+        parser.add_argument(
+            "--port", type=port_number, default=8700, help="TCP port, 1 to 65535 (8700)."
+        )
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument(
             "--apps",
