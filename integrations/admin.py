@@ -37,6 +37,7 @@ from integrations.models import (
     RecordIssue,
     RecordLink,
     Rule,
+    Side,
     SyncRun,
 )
 from integrations.services import setup
@@ -202,6 +203,22 @@ class ConnectionAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.connection_fields: ConnectionFields | None = None
+        if self.instance.pk:
+            # Sides by their apps, never "A" / "B".
+            app_a = self.instance.account_a.app_name
+            app_b = self.instance.account_b.app_name
+            named: dict[str, list[tuple[str, str]]] = {
+                "winner": [(Side.A, app_a), (Side.B, app_b)],
+                "direction": [
+                    (Connection.Direction.TWO_WAY, f"Two-way: {app_a} ⇄ {app_b}"),
+                    (Connection.Direction.A_TO_B, f"One-way: {app_a} → {app_b}"),
+                    (Connection.Direction.B_TO_A, f"One-way: {app_b} → {app_a}"),
+                ],
+            }
+            for name, choices in named.items():
+                field = self.fields.get(name)
+                if isinstance(field, forms.ChoiceField):
+                    field.choices = choices
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -449,7 +466,27 @@ class RuleAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         mirror = self.fields.get("mirror")
         if isinstance(mirror, forms.ModelChoiceField) and self.instance.pk:
-            mirror.queryset = Rule.objects.filter(connection_id=self.instance.connection_id)
+            mirror.queryset = Rule.objects.filter(
+                connection_id=self.instance.connection_id
+            ).select_related("connection__account_a", "connection__account_b")
+            mirror.label = "Other way around"
+            mirror.label_from_instance = _rule_by_apps  # type: ignore[method-assign,assignment]
+            mirror.help_text = "The rule for the opposite direction kept in step with this one."
+        connection = self._connection()
+        direction = self.fields.get("direction")
+        if connection is not None and isinstance(direction, forms.ChoiceField):
+            direction.choices = [
+                ("", "---------"),
+                *((value, _direction_by_apps(connection, value)) for value in Rule.Direction),
+            ]
+
+    def _connection(self) -> Connection | None:
+        if self.instance.connection_id:
+            return self.instance.connection
+        wanted = self.initial.get("connection") or self.data.get(self.add_prefix("connection"))
+        if not str(wanted).isdigit():
+            return None
+        return Connection.objects.filter(pk=int(str(wanted))).first()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -484,6 +521,16 @@ class RuleAdminForm(forms.ModelForm):
         return cleaned
 
 
+def _direction_by_apps(connection: Connection, direction: str) -> str:
+    apps = (connection.account_a.app_name, connection.account_b.app_name)
+    source, target = apps if direction == Rule.Direction.A_TO_B else apps[::-1]
+    return f"{source} → {target}"
+
+
+def _rule_by_apps(rule: Rule) -> str:
+    return f"{rule} ({_direction_by_apps(rule.connection, rule.direction)})"
+
+
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
     form = RuleAdminForm
@@ -495,11 +542,15 @@ class RuleAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Rule | None = None) -> Any:
         if obj is None:
             return ["connection", "direction", "name", "undo"]
-        return ["connection", "direction", "position", "name", "undo", "mirror"]
+        return ["connection", "syncs", "position", "name", "undo", "mirror"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Rule | None = None) -> Any:
         # Conditions and actions are written for one connection's apps and one direction.
-        return ["connection", "direction"] if obj is not None else []
+        return ["connection", "syncs"] if obj is not None else []
+
+    @admin.display(description="Direction")
+    def syncs(self, obj: Rule) -> str:
+        return _direction_by_apps(obj.connection, obj.direction)
 
     def get_inlines(self, request: HttpRequest, obj: Rule | None) -> Any:
         if obj is None:

@@ -359,6 +359,53 @@ def test_it_shows_the_rule_read_only_when_an_app_cannot_answer(
     assert "could not be reached" in html.unescape(response.content.decode())
 
 
+@pytest.mark.usefixtures("fake_apps")
+def test_it_keeps_the_other_way_around_in_step(
+    client: Client, staff: User, connection: Connection
+) -> None:
+    rule = setup.rule_create(
+        connection=connection,
+        direction=Rule.Direction.A_TO_B,
+        conditions=[],
+        actions=[],
+        mirror=True,
+        **loaded().service_kwargs(),
+    )
+    client.force_login(staff)
+    url, data = rule_page(client, rule)
+    response = client.post(url, with_condition(data, "company", "contains", "Acme"))
+    assert response.status_code == 302, errors_shown(response)
+    mirror = Rule.objects.get(pk=rule.mirror_id)
+    assert list(mirror.conditions.values_list("field", "operator", "value")) == [
+        ("company", "contains", "Acme")
+    ]
+
+
+def test_it_adds_a_rule_after_the_others_of_its_direction(
+    client: Client, staff: User, connection: Connection
+) -> None:
+    client.force_login(staff)
+    url = reverse("admin:integrations_rule_add")
+    assert (
+        "Kustomer → Google Contacts"
+        in client.get(f"{url}?connection={connection.pk}").content.decode()
+    )
+    response = client.post(url, {"connection": connection.pk, "direction": "a_to_b", "name": "VIP"})
+    assert response.status_code == 302
+    assert connection.rules.get(name="VIP").position == 1
+
+
+def test_it_refuses_a_rule_for_a_direction_the_connection_does_not_sync(
+    client: Client, staff: User, acme: Workspace
+) -> None:
+    one_way = connect(acme, direction=Connection.Direction.A_TO_B)
+    client.force_login(staff)
+    url = reverse("admin:integrations_rule_add")
+    response = client.post(url, {"connection": one_way.pk, "direction": "b_to_a", "name": "back"})
+    assert "does not sync this way" in errors_shown(response)
+    assert not one_way.rules.filter(name="back").exists()
+
+
 def connection_page(client: Client, connection: Connection) -> tuple[str, dict[str, Any]]:
     url = reverse("admin:integrations_connection_change", args=[connection.pk])
     response = client.get(url)
