@@ -6,8 +6,9 @@ import logging
 
 from celery import shared_task
 
-from integrations.models import Connection
+from integrations.models import Connection, SyncRun
 from integrations.services import ConnectionNotRunnable, connection_sync, connections_claim_due
+from integrations.services.audit import audit_prune
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,38 @@ def dispatch_due_connections_task() -> int:
 def sync_connection_task(connection_id: int) -> None:
     """Run one connection's sync loop once. Safe to run twice: the lease lets one through."""
     try:
-        connection_sync(connection_id=connection_id)
+        run = connection_sync(connection_id=connection_id)
+        if run is not None:
+            log_run(run)
+        # Keeping the audit within TANDEM_AUDIT_DAYS costs each run one small batch at most.
+        audit_prune(max_batches=1)
     except ConnectionNotRunnable as exc:
         logger.info("%s; skipped", exc)
     except Connection.DoesNotExist:
         logger.info("connection %s no longer exists; skipped", connection_id)
+
+
+def log_run(run: SyncRun) -> None:
+    """The worker's one line per run: connection, run, phase, outcome, counters, calls, time
+    (and the error, already redacted by the HTTP seam). With LOG_FORMAT=json the same facts
+    are fields of the line."""
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+    fields = {
+        "connection_id": run.connection_id,
+        "run_id": run.pk,
+        "phase": run.phase,
+        "outcome": run.outcome,
+        **{name: getattr(run, name) for name in SyncRun.COUNTERS},
+        "seconds": round(seconds, 2),
+        "error": run.error,
+    }
+    logger.log(
+        logging.WARNING if run.outcome == SyncRun.Outcome.FAILED else logging.INFO,
+        "connection %s run %s %s %s in %.2fs: read %s/%s, created %s/%s, updated %s/%s, "
+        "tagged %s/%s, excluded %s, duplicates %s, failed %s, conflicts %s, %s API calls%s",
+        run.connection_id, run.pk, run.phase, run.outcome, seconds, run.read_a, run.read_b,
+        run.created_a, run.created_b, run.updated_a, run.updated_b, run.tagged_a, run.tagged_b,
+        run.excluded, run.duplicates, run.failed, run.conflicts, run.api_calls,
+        f"; {run.error}" if run.error else "",
+        extra=fields,
+    )  # fmt: skip
