@@ -465,15 +465,22 @@ class ConditionForm(forms.ModelForm):
                 "operator": operator,
                 "value": value,
             }
-        spec = self.source.specs[subject]
+        spec = self.source.specs.get(subject)
+        if spec is None:
+            raise _at(
+                "field",
+                f"{self.source.app} no longer offers the field {subject!r}: choose another one "
+                "or delete this condition.",
+            )
         allowed = conditions_mod.operators_for(spec)
+        offered = ", ".join(OPERATOR_LABELS.get(k, k) for k in allowed)
+        if not operator:
+            raise _at("operator", f"Choose how to test {spec.label}: {offered}.")
         if operator not in allowed:
-            offered = ", ".join(OPERATOR_LABELS.get(k, k) for k in allowed)
-            shown = OPERATOR_LABELS.get(operator, operator) if operator else "no operator"
             raise _at(
                 "operator",
-                f"{spec.label} ({type_label(spec)}) cannot be tested with '{shown}'; "
-                f"use one of: {offered}.",
+                f"{spec.label} ({type_label(spec)}) cannot be tested with "
+                f"'{OPERATOR_LABELS.get(operator, operator)}'; use one of: {offered}.",
             )
         return {
             "kind": conditions_mod.FIELD,

@@ -124,6 +124,22 @@ def test_it_refuses_an_operator_the_fields_type_does_not_take() -> None:
     assert "Company (text) cannot be tested with 'is less than / before'" in text(form, "operator")
 
 
+def test_it_refuses_a_stored_field_the_app_no_longer_offers(connection: Connection) -> None:
+    rule = connection.rules.get(direction=Rule.Direction.A_TO_B)
+    gone = Condition.objects.create(rule=rule, field="custom.goneStr", operator="equals", value="x")
+    form = ConditionForm(
+        {"field": "custom.goneStr", "operator": "equals", "value": "x"},
+        instance=gone,
+        fields=loaded(),
+        direction=Rule.Direction.A_TO_B,
+    )
+    assert "no longer offers the field" in text(form, "field")
+
+
+def test_it_asks_for_an_operator() -> None:
+    assert "Choose how to test Company" in text(condition("company", "", "Acme"), "operator")
+
+
 def test_it_refuses_nan_for_a_number() -> None:
     form = condition(SEATS.key, "gt", "NaN")
     assert "finite number" in text(form, "value")
