@@ -493,3 +493,11 @@ def test_it_keeps_credentials_out_of_the_debug_error_page(
     assert response.status_code == 500 and b"RuntimeError" in response.content
     assert PASSWORD.encode() not in response.content
     assert API_KEY.encode() not in response.content
+
+
+def test_it_refuses_a_member_connecting_google(member_client: Client) -> None:
+    page = member_client.get("/accounts/new/google_contacts/")
+    start = member_client.get("/connect/google_contacts/")
+
+    assert page.status_code == 403 and start.status_code == 403
+    assert "google_contacts_oauth" not in member_client.session

@@ -301,3 +301,18 @@ def test_it_offers_a_user_without_a_workspace_to_create_one(client: Client) -> N
     assert b"You are not in a workspace yet" in page.content
     assert Membership.objects.get(user=lonely).role == "owner"
     assert client.session[CURRENT_WORKSPACE_KEY] == Workspace.objects.get(name="Lonely Co").pk
+
+
+def test_it_refuses_a_member_withdrawing_an_invitation(
+    alice_client: Client, acme: Workspace, mailoutbox: list[Any]
+) -> None:
+    _invite(alice_client, "erin@acme.example")
+    invitation = Invitation.objects.get()
+    dan = UserFactory(email="dan@acme.example")
+    MembershipFactory(workspace=acme, user=dan, role="member")
+    dans = Client()
+    dans.force_login(dan)
+
+    response = dans.post(f"/team/invitations/{invitation.pk}/revoke/")
+
+    assert response.status_code == 403 and Invitation.objects.filter(pk=invitation.pk).exists()
