@@ -10,6 +10,7 @@ it is added.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from integrations.models import (
 from tests.factories import UserFactory
 
 BOBS_ID = 4242
+ALICES_ID = 5151
 CUSTOMER_NAMESPACES = ("accounts", "integrations", "google_contacts")
 
 
@@ -44,10 +46,14 @@ class Route:
     int_args: tuple[str, ...]
     other_args: tuple[str, ...]
 
-    def url(self, value: int) -> str:
+    def url(self, *values: int) -> str:
+        """The path with the int arguments taken from ``values`` in order (the last value
+        repeats) and any other argument filled with a word its converter accepts."""
         path = self.pattern
-        for arg in self.int_args:
-            path = path.replace(f"<int:{arg}>", str(value))
+        for position, arg in enumerate(self.int_args):
+            path = path.replace(f"<int:{arg}>", str(values[min(position, len(values) - 1)]))
+        for arg in self.other_args:
+            path = re.sub(rf"<\w+:{arg}>", "kustomer", path)
         return "/" + path
 
 
@@ -150,6 +156,26 @@ def test_it_answers_404_for_another_workspaces_ids_and_changes_nothing(
     assert _bobs_rows() == before
 
 
+def test_it_answers_404_for_another_workspaces_object_under_the_users_own_connection(
+    alice_client: Client, acme: Workspace
+) -> None:
+    account_a = ConnectedAccount.objects.create(workspace=acme, app="kustomer", label="acme")
+    account_b = ConnectedAccount.objects.create(
+        workspace=acme, app="google_contacts", label="alice@acme.example"
+    )
+    Connection.objects.create(
+        pk=ALICES_ID, workspace=acme, account_a=account_a, account_b=account_b, status="paused"
+    )
+    before = _bobs_rows()
+    nested = [route for route in _routes_with_ids() if len(route.int_args) > 1]
+    answers = {
+        route.name: alice_client.post(route.url(ALICES_ID, BOBS_ID)).status_code for route in nested
+    }
+    assert nested
+    assert {name: status for name, status in answers.items() if status != 404} == {}
+    assert _bobs_rows() == before
+
+
 def test_it_sends_a_logged_out_visitor_to_log_in_before_any_lookup(
     bobs_world: Workspace,
 ) -> None:
@@ -170,8 +196,6 @@ def test_it_refuses_every_state_change_without_a_csrf_token(
     before = _bobs_rows()
     answers = {}
     for route in customer_routes():
-        if route.other_args:
-            continue
         response = client.post(route.url(BOBS_ID), {"confirm": "yes"})
         answers[route.name] = response.status_code
     accepted = {name: status for name, status in answers.items() if status != 403}
