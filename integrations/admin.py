@@ -770,3 +770,46 @@ class AppRequestAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "created_at"]
     search_fields = ["name", "note", "user__email"]
     raw_id_fields = ["user"]
+
+
+# -- A run's page lists what it wrote to the apps (its audit entries) -------------------------
+
+RUN_WRITES_SHOWN = 200
+
+
+@admin.display(description="What this run wrote")
+def _run_writes(admin_view: SyncRunAdmin, obj: SyncRun) -> str:
+    entries = list(obj.audit_entries.order_by("id")[: RUN_WRITES_SHOWN + 1])
+    if not entries:
+        return "Nothing (a dry run, or its audit was pruned)." if obj.dry_run or obj.pk else "-"
+    apps = {"a": obj.connection.account_a.app_name, "b": obj.connection.account_b.app_name}
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                apps.get(e.side, e.side), e.record_id, e.get_kind_display(), e.field or "-",
+                "" if e.before is None else repr(e.before),
+                "" if e.after is None else repr(e.after),
+                e.get_why_display() + (f" ({e.detail})" if e.detail else ""),
+            )
+            for e in entries[:RUN_WRITES_SHOWN]
+        ),
+    )  # fmt: skip
+    url = reverse("admin:integrations_auditentry_changelist") + "?" + urlencode({"run": obj.pk})
+    more = (
+        format_html('<p><a href="{}">All {} writes of this run</a></p>', url,
+                    obj.audit_entries.count())
+        if len(entries) > RUN_WRITES_SHOWN
+        else format_html('<p><a href="{}">Search these writes</a></p>', url)
+    )  # fmt: skip
+    return format_html(
+        "<table><thead><tr><th>App</th><th>Record</th><th>Write</th><th>Field</th>"
+        "<th>Before</th><th>After</th><th>Why</th></tr></thead><tbody>{}</tbody></table>{}",
+        rows,
+        more,
+    )
+
+
+SyncRunAdmin.run_writes = _run_writes  # type: ignore[attr-defined]
+SyncRunAdmin.readonly_fields = [*SyncRunAdmin.readonly_fields, "run_writes"]

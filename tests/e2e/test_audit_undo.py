@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from integrations.connectors.accounts import connector_for
 from integrations.models import AuditEntry, Connection, Rule, SyncRun
@@ -200,3 +201,15 @@ def test_it_refuses_while_another_run_holds_the_connection(synced) -> None:
     assert lease_acquire(connection_id=connection.pk) is not None
     with pytest.raises(CommandError, match="being synced right now"):
         call_command("undo_run", str(run.pk))
+
+
+def test_it_lists_the_runs_writes_on_its_admin_page(synced, client, staff) -> None:
+    pair, _, run = synced
+    client.force_login(staff)
+    response = client.get(reverse("admin:integrations_syncrun_change", args=[run.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "What this run wrote" in page
+    contact = pair.contact_by_email("carl@acme.example")["resourceName"]
+    assert contact in page and "&#x27;Kustomer Co&#x27;" in page
+    assert "Search these writes" in page
