@@ -1,5 +1,12 @@
 """Writes. Views, tasks, admin actions and commands call these and nothing else."""
 
+from integrations.services.audit import (
+    UndoBusy,
+    UndoRefused,
+    audit_prune,
+    run_undo,
+    runs_prune,
+)
 from integrations.services.runs import (
     ConnectionNotRunnable,
     connection_pause,
@@ -20,6 +27,9 @@ from integrations.services.setup import (
 
 __all__ = [
     "ConnectionNotRunnable",
+    "UndoBusy",
+    "UndoRefused",
+    "audit_prune",
     "connection_create",
     "connection_create_for_accounts",
     "connection_pause",
@@ -32,4 +42,6 @@ __all__ = [
     "field_mapping_update",
     "rule_create",
     "rule_delete",
+    "run_undo",
+    "runs_prune",
 ]
