@@ -146,7 +146,7 @@ class ConnectedAccount(models.Model):
     def app_name(self) -> str:
         return app_label(self.app)
 
-    @sensitive_variables("stored", "credentials")
+    @sensitive_variables()
     def clean(self) -> None:
         """An account keeps its app once a connection uses it, and what is written as its
         credentials must be usable by its app's connector (a Kustomer subdomain is one DNS
@@ -179,10 +179,12 @@ class ConnectedAccount(models.Model):
     def _used_by_a_connection(self) -> bool:
         return self.connections_as_a.exists() or self.connections_as_b.exists()
 
+    @sensitive_variables()
     def get_credentials(self) -> dict[str, Any]:
         data = json.loads(self.credentials or "{}")
         return data if isinstance(data, dict) else {}
 
+    @sensitive_variables()
     def set_credentials(self, credentials: dict[str, Any]) -> None:
         self.credentials = json.dumps(credentials, sort_keys=True)
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from accounts.models import ConnectedAccount
 from integrations.connectors.base import Connector
 from integrations.connectors.http import HttpClient
 from integrations.connectors.registry import connector_class
 
 
+@sensitive_variables()
 def connector_for(account: ConnectedAccount, **http_options: Any) -> Connector:
     """A connector for ``account`` whose HTTP calls share the account's rate budget with every
     worker, and whose refreshed credentials are written back encrypted."""
     cls = connector_class(account.app)
     http = HttpClient(app=account.app, gate_key=f"{account.app}:{account.pk}", **http_options)
 
+    @sensitive_variables()
     def store(credentials: dict[str, Any]) -> None:
         account.set_credentials(credentials)
         ConnectedAccount.objects.filter(pk=account.pk).update(credentials=account.credentials)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.views.decorators.debug import sensitive_variables
+
 from integrations.connectors.http import HttpClient
 from integrations.sync.records import (
     Checkpoint,
@@ -145,6 +147,7 @@ class Connector(abc.ABC):
     # Credential keys never shown anywhere (admin, pages, logs, errors).
     secret_credential_keys: ClassVar[frozenset[str]] = frozenset()
 
+    @sensitive_variables()
     def __init__(
         self,
         credentials: Mapping[str, Any],
@@ -158,6 +161,7 @@ class Connector(abc.ABC):
             self.http.add_secret(secret)
         self.on_credentials_changed = on_credentials_changed
 
+    @sensitive_variables()
     def secrets(self) -> list[str]:
         """Credential values the HTTP seam must redact; tokens obtained later are added with
         ``self.http.add_secret``."""
@@ -168,6 +172,7 @@ class Connector(abc.ABC):
         ]
 
     @classmethod
+    @sensitive_variables()
     def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
         """Check the shape of user-supplied credentials before any request; raise ``ValueError``
         with a message naming the bad part."""
@@ -218,6 +223,7 @@ class Connector(abc.ABC):
     def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
         """Remove a tag or label from records."""
 
+    @sensitive_variables()
     def save_credentials(self, credentials: dict[str, Any]) -> None:
         """Keep refreshed credentials (a new access token) and hand them to the owner to store."""
         self.credentials = dict(credentials)

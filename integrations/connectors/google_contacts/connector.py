@@ -32,6 +32,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from django.views.decorators.debug import sensitive_variables
+
 from integrations.connectors.base import (
     AccountInfo,
     Capabilities,
@@ -153,6 +155,7 @@ class GoogleContactsConnector(Connector):
         ),
     )
 
+    @sensitive_variables()
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.api = PeopleClient(self.http, token=self._token, refresh=self._refresh)
@@ -164,6 +167,7 @@ class GoogleContactsConnector(Connector):
 
     # Tokens --------------------------------------------------------------------------------
 
+    @sensitive_variables()
     def _token(self) -> str:
         token = str(self.credentials.get("access_token") or "")
         expires_at = float(self.credentials.get("expires_at") or 0)
@@ -171,6 +175,7 @@ class GoogleContactsConnector(Connector):
             return self._refresh()
         return token
 
+    @sensitive_variables()
     def _refresh(self) -> str:
         refresh_token = str(self.credentials.get("refresh_token") or "")
         if not refresh_token:

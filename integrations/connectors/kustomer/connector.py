@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors.base import (
     AccountInfo,
@@ -128,6 +129,7 @@ class KustomerConnector(Connector):
         ),
     )
 
+    @sensitive_variables()
     def __init__(
         self, credentials: Mapping[str, Any], *, http: HttpClient | None = None, **kwargs: Any
     ) -> None:
@@ -145,6 +147,7 @@ class KustomerConnector(Connector):
         self._custom_fields: dict[str, FieldSpec] | None = None
 
     @classmethod
+    @sensitive_variables()
     def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
         subdomain = clean_subdomain(credentials.get("subdomain"))
         cleaned = super().validate_credentials(credentials)
@@ -156,6 +159,7 @@ class KustomerConnector(Connector):
 
     # ---- auth --------------------------------------------------------------------------------
 
+    @sensitive_variables()
     def _token(self) -> str:
         api_key = self.credentials.get("api_key")
         if api_key:
@@ -165,6 +169,7 @@ class KustomerConnector(Connector):
             token = self._sign_in()
         return str(token)
 
+    @sensitive_variables()
     def _sign_in(self) -> str:
         email = str(self.credentials.get("email") or "")
         password = str(self.credentials.get("password") or "")
@@ -176,6 +181,7 @@ class KustomerConnector(Connector):
         self.save_credentials({**self.credentials, "token": token})
         return token
 
+    @sensitive_variables()
     def _renew_token(self) -> bool:
         """After a 401: sign in again once when the token came from a password sign-in."""
         if self.credentials.get("api_key") or not self.credentials.get("token"):

@@ -7,6 +7,7 @@ then drop the old key.
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import ConnectedAccount
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Count the accounts, change nothing."
         )
 
+    @sensitive_variables()
     def handle(self, *args: Any, **options: Any) -> None:
         accounts = ConnectedAccount.objects.order_by("pk")
         count = 0
