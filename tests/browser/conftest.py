@@ -84,9 +84,23 @@ def site(live_server: Any, transactional_db: None, settings: Any) -> str:
     return str(live_server.url)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: Any, site: str) -> Iterator[Any]:
-    """A fresh browser context (no cookies) at desktop width, every step bounded."""
+def page(browser: Any, site: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context (no cookies) at desktop width, every step bounded.
+
+    With TANDEM_BROWSER_ARTIFACTS=<dir>, a failing test leaves the page it failed on there
+    (a screenshot and the HTML)."""
     context = browser.new_context(viewport=DESKTOP, base_url=site, locale="en-US")
     context.set_default_timeout(STEP_TIMEOUT_MS)
     context.set_default_navigation_timeout(STEP_TIMEOUT_MS)
@@ -95,6 +109,12 @@ def page(browser: Any, site: str) -> Iterator[Any]:
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         yield tab
+        artifacts = os.environ.get("TANDEM_BROWSER_ARTIFACTS")
+        if artifacts and request.node.stash.get(FAILED, False):
+            folder = Path(artifacts)
+            folder.mkdir(parents=True, exist_ok=True)
+            tab.screenshot(path=str(folder / f"{request.node.name}.png"), full_page=True)
+            (folder / f"{request.node.name}.html").write_text(tab.content())
     finally:
         context.close()
     assert not errors, f"JavaScript errors on the pages: {errors}"
@@ -114,6 +134,11 @@ def screenshot(page: Any, name: str, *, width: int | None = None) -> None:
             page.set_viewport_size(size)
         return
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def label(text: str) -> re.Pattern[str]:
+    """A field's exact label, with or without Django's label suffix (":")."""
+    return re.compile(rf"^{re.escape(text)}:?$")
 
 
 def unlabelled_inputs(page: Any) -> list[str]:
@@ -158,6 +183,20 @@ class Apps:
             for c in self.google.contacts(self.google_email)
             for e in c.get("emailAddresses") or []
         }
+
+    def labels_of(self, email: str) -> set[str]:
+        """The user-made labels (contact groups) of the Google contact with ``email``."""
+        groups = self.google.add_user(self.google_email).groups
+        (contact,) = [
+            c
+            for c in self.google.contacts(self.google_email)
+            if email in [e["value"] for e in c.get("emailAddresses") or []]
+        ]
+        names = (
+            groups.get(m["contactGroupMembership"]["contactGroupResourceName"], {}).get("name")
+            for m in contact.get("memberships") or []
+        )
+        return {name for name in names if name and name != "myContacts"}
 
     def customer_emails(self) -> set[str]:
         return {
