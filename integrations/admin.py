@@ -4,6 +4,7 @@ form error here too. Run history is read-only; actions need the change permissio
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -16,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from integrations import services
-from integrations.connectors.base import ConnectorError
+from integrations.connectors.base import Capabilities, ConnectorError
 from integrations.connectors.registry import connector_class
 from integrations.forms import (
     ActionForm,
@@ -44,6 +45,13 @@ from integrations.services import setup
 
 # What the sync loop writes and nobody edits; deleting their owner still deletes them.
 HISTORY_MODELS = (SyncRun, RecordLink, CreateIntent, RecordIssue, AuditEntry)
+
+
+def _capabilities(app: str) -> Capabilities | None:
+    try:
+        return connector_class(app).capabilities
+    except LookupError:
+        return None
 
 
 def _problem(exc: Exception) -> str:
@@ -203,6 +211,12 @@ class ConnectionAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.connection_fields: ConnectionFields | None = None
+        for name, label in (
+            ("account_a", "First app's account"),
+            ("account_b", "Second app's account"),
+        ):
+            if name in self.fields:
+                self.fields[name].label = label
         if self.instance.pk:
             # Sides by their apps, never "A" / "B".
             app_a = self.instance.account_a.app_name
@@ -283,8 +297,14 @@ class ConnectionAdmin(CascadesHistory):
                 (None, {"fields": ("workspace", "name", "account_a", "account_b")}),
                 ("Sync", {"fields": [*sync, "start"]}),
             )
+        # An option one of the two apps lacks is not offered at all.
+        caps = [_capabilities(obj.account_a.app), _capabilities(obj.account_b.app)]
+        if not all(c is not None and c.supports_deletions for c in caps):
+            sync.remove("sync_deletions")
+        if not all(c is not None and c.supports_unsubscribes for c in caps):
+            sync.remove("sync_unsubscribes")
         return (
-            (None, {"fields": ("workspace", "name", "account_a", "account_b")}),
+            (None, {"fields": ("workspace", "name", "apps")}),
             ("Sync", {"fields": sync}),
             (
                 "Status",
@@ -297,8 +317,7 @@ class ConnectionAdmin(CascadesHistory):
                 {
                     "classes": ("collapse",),
                     "fields": (
-                        "checkpoint_a",
-                        "checkpoint_b",
+                        "checkpoints",
                         "lease_owner",
                         "lease_expires_at",
                         "lease_generation",
@@ -313,8 +332,26 @@ class ConnectionAdmin(CascadesHistory):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             # Another pair of accounts is another connection: its links would be wrong.
-            readonly += ["workspace", "account_a", "account_b"]
+            readonly += ["workspace", "account_a", "account_b", "apps", "checkpoints"]
         return readonly
+
+    @admin.display(description="Accounts")
+    def apps(self, obj: Connection) -> str:
+        return f"{obj.account_a} ⇄ {obj.account_b}"
+
+    @admin.display(description="Checkpoints (where each app's change feed is read from)")
+    def checkpoints(self, obj: Connection) -> str:
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{}: {}</li>",
+                (
+                    (obj.account_a.app_name, json.dumps(obj.checkpoint_a) or "-"),
+                    (obj.account_b.app_name, json.dumps(obj.checkpoint_b) or "-"),
+                ),
+            ),
+        )
 
     def get_inlines(self, request: HttpRequest, obj: Connection | None) -> Any:
         if obj is None:

@@ -510,15 +510,35 @@ def test_it_keeps_the_status_and_checkpoints_out_of_hand_editing(
 
 
 @pytest.mark.usefixtures("fake_apps")
-def test_it_refuses_an_option_one_app_lacks(
+def test_it_offers_no_option_one_app_lacks(
     client: Client, staff: User, connection: Connection
 ) -> None:
     client.force_login(staff)
     url, data = connection_page(client, connection)
+    # Kustomer has no deletions: the checkbox is not there, and posting it changes nothing.
+    assert "sync_deletions" not in client.get(url).content.decode()
     response = client.post(url, data | {"sync_deletions": "on"})
-    assert "do not both support" in errors_shown(response)
+    assert response.status_code == 302, errors_shown(response)
     connection.refresh_from_db()
     assert connection.sync_deletions is False
+
+
+@pytest.mark.usefixtures("fake_apps")
+def test_it_refuses_an_option_one_app_lacks_for_a_new_connection(
+    client: Client, staff: User, acme: Workspace
+) -> None:
+    kustomer = ConnectedAccountFactory(workspace=acme, app="kustomer")
+    google = ConnectedAccountFactory(workspace=acme, app="google_contacts")
+    client.force_login(staff)
+    url = reverse("admin:integrations_connection_add")
+    data = page_data(client.get(url)) | {
+        "workspace": acme.pk,
+        "account_a": kustomer.pk,
+        "account_b": google.pk,
+        "sync_deletions": "on",
+    }
+    assert "do not both support" in errors_shown(client.post(url, data))
+    assert not Connection.objects.exists()
 
 
 @pytest.mark.usefixtures("fake_apps")
