@@ -1,0 +1,95 @@
+"""A connection stopped by a credential the app no longer takes, repaired from its page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from accounts.models import ConnectedAccount, Membership
+from accounts.services import connected_account_authorize, connected_account_upsert
+from integrations import tasks
+from integrations.models import Connection, SyncRun
+from integrations.services import connection_create_for_accounts
+from tests.browser.conftest import PASSWORD, SYNC_TIMEOUT_MS, Apps, label, log_in
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+pytestmark = pytest.mark.browser
+
+
+def running_connection(apps: Apps) -> Connection:
+    """Kim's workspace with a Kustomer (email + password) and Google account, synced once."""
+    user = UserFactory(email="kim@acme.example", password=PASSWORD)
+    workspace = WorkspaceFactory(name="Acme", slug="acme")
+    MembershipFactory(workspace=workspace, user=user, role=Membership.Role.OWNER)
+    kustomer = connected_account_authorize(
+        workspace=workspace,
+        app="kustomer",
+        credentials={
+            "subdomain": apps.subdomain,
+            "email": apps.kustomer_email,
+            "password": apps.kustomer_password,
+        },
+    )
+    tokens = apps.google.issue_tokens(apps.google_email)
+    google = connected_account_upsert(
+        workspace=workspace,
+        app="google_contacts",
+        label=apps.google_email,
+        credentials={"refresh_token": tokens["refresh_token"], "email": apps.google_email},
+    )
+    connection = connection_create_for_accounts(
+        workspace=workspace, account_a=kustomer, account_b=google
+    )
+    apps.add_customer("Ann Archer", "ann@acme.example")
+    tasks.sync_connection_task.delay(connection.pk)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+    return connection
+
+
+def status_badge(page: Any) -> str:
+    return str(page.locator("main .card .badge").first.inner_text())
+
+
+def test_it_resumes_a_connection_once_its_failed_account_is_authorized_again(
+    page: Any, apps: Apps
+) -> None:
+    connection = running_connection(apps)
+    log_in(page, "kim@acme.example")
+    page.goto(f"/connections/{connection.pk}/")
+    assert status_badge(page) == "Active and listening for changes"
+
+    # Someone changes the Kustomer user's password; Tandem's session there ends too.
+    new_password = "kustomer-changed-password"
+    apps.kustomer.add_user(apps.subdomain, apps.kustomer_email, new_password)
+    apps.kustomer.expire_tokens(apps.subdomain)
+    apps.add_customer("Ben Baker", "ben@acme.example")
+    page.get_by_role("button", name="Sync now").click(timeout=SYNC_TIMEOUT_MS)
+
+    assert status_badge(page) == "Authentication failed"
+    assert "Authorize it again to resume syncing" in page.locator("main .card").first.inner_text()
+    page.get_by_role("link", name=re.compile(r"^Authorize the Kustomer account .* again$")).click()
+
+    # The account's re-authorize form: the subdomain and email are kept, the password is not.
+    assert page.get_by_label(label("Subdomain")).input_value() == apps.subdomain
+    assert page.get_by_label(label("Email")).input_value() == apps.kustomer_email
+    assert page.get_by_label(label("Password")).input_value() == ""
+    page.get_by_label(label("Password")).fill(new_password)
+    page.get_by_role("button", name="Authorize again").click()
+
+    # Back on the connection page, resumed without anyone pressing "Resume".
+    page.wait_for_url(re.compile(rf"/connections/{connection.pk}/$"))
+    assert status_badge(page) != "Authentication failed"
+    assert page.get_by_role("button", name="Resume").count() == 0
+    assert ConnectedAccount.objects.get(pk=connection.account_a_id).status == "ok"
+
+    # The next dispatch (Celery beat's, every minute) runs it, and the run succeeds.
+    tasks.dispatch_due_connections_task.delay()
+    latest = SyncRun.objects.filter(connection=connection, dry_run=False).latest("started_at", "id")
+    assert latest.outcome == SyncRun.Outcome.SUCCESS
+    assert apps.contact_emails() == {"ann@acme.example", "ben@acme.example"}
+    page.reload()
+    assert status_badge(page) == "Active and listening for changes"
+    assert page.locator("tbody tr").first.get_by_role("cell", name="Success").is_visible()
