@@ -47,6 +47,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import ConnectedAccount, Workspace
 from integrations.connectors.accounts import connector_for
@@ -87,6 +88,8 @@ class SideFields:
     app: str
     specs: dict[str, FieldSpec]
     capabilities: Capabilities
+    # The tags or labels the account already has, where the app lists them (suggestions).
+    tag_names: tuple[str, ...] = ()
 
     @property
     def field_list(self) -> list[FieldSpec]:
@@ -139,14 +142,14 @@ class ConnectionFields:
     def load_accounts(
         cls, account_a: ConnectedAccount, account_b: ConnectedAccount
     ) -> ConnectionFields:
-        fields_a, caps_a = _load_side(account_a)
-        fields_b, caps_b = _load_side(account_b)
+        fields_a, caps_a, tags_a = _load_side(account_a)
+        fields_b, caps_b, tags_b = _load_side(account_b)
         name_a, name_b = account_a.app_name, account_b.app_name
         if name_a == name_b:
             name_a, name_b = f"{name_a} ({account_a.label})", f"{name_b} ({account_b.label})"
         return cls(
-            a=SideFields(Side.A, name_a, {s.key: s for s in fields_a}, caps_a),
-            b=SideFields(Side.B, name_b, {s.key: s for s in fields_b}, caps_b),
+            a=SideFields(Side.A, name_a, {s.key: s for s in fields_a}, caps_a, tags_a),
+            b=SideFields(Side.B, name_b, {s.key: s for s in fields_b}, caps_b, tags_b),
         )
 
     def side(self, side: str) -> SideFields:
@@ -174,16 +177,32 @@ class ConnectionFields:
         ]
 
 
-def _load_side(account: ConnectedAccount) -> tuple[list[FieldSpec], Capabilities]:
+def _load_side(
+    account: ConnectedAccount,
+) -> tuple[list[FieldSpec], Capabilities, tuple[str, ...]]:
     where = f"{account.app_name} ({account.label})"
     try:
         connector = connector_for(account)
-        return connector.fields(), connector.capabilities
+        fields = connector.fields()
     except ConnectorError as exc:
         raise FieldsUnavailable(f"{where}: {exc.message}") from None
     except (ValueError, LookupError) as exc:
         # A stored credential the connector refuses (a bad subdomain) or an unknown app.
         raise FieldsUnavailable(f"{where}: {exc}") from None
+    return fields, connector.capabilities, _tag_names(connector)
+
+
+def _tag_names(connector: Any) -> tuple[str, ...]:
+    """The labels an app lists (Google contact groups), offered as suggestions; an app that
+    cannot list them now only costs the suggestions."""
+    groups = getattr(connector, "groups", None)
+    if not callable(groups):
+        return ()
+    try:
+        names = groups().values()
+    except ConnectorError:
+        return ()
+    return tuple(sorted({str(name) for name in names if name}, key=str.casefold))
 
 
 def _set_choices(form: forms.BaseForm, name: str, choices: Any) -> None:
@@ -319,6 +338,37 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+class SuggestingInput(forms.TextInput):
+    """A text input with a list of suggested values (an HTML datalist): the values of a
+    dropdown, the labels an account has. Typing something else stays possible where it makes
+    sense; ``clean()`` decides."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.suggestions: tuple[str, ...] = ()
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> Any:
+        if not self.suggestions:
+            return super().render(name, value, attrs, renderer)
+        attrs = dict(attrs or {})
+        list_id = f"{attrs.get('id') or name}_suggestions"
+        attrs["list"] = list_id
+        field = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">', ((s,) for s in self.suggestions))
+        return format_html('{}<datalist id="{}">{}</datalist>', field, list_id, options)
+
+
+def _suggest(form: forms.BaseForm, name: str, values: Iterable[str], what: str) -> None:
+    values = tuple(values)
+    field = form.fields[name]
+    if isinstance(field.widget, SuggestingInput):
+        field.widget.suggestions = values
+    if values:
+        field.help_text = f"{what}: {', '.join(values[:30])}" + (" …" if len(values) > 30 else "")
+
+
 def _grouped_field_choices(
     side: SideFields, keep: Any = None, include: Iterable[str] = ()
 ) -> list[Any]:
@@ -351,7 +401,7 @@ class ConditionForm(forms.ModelForm):
 
     field = forms.ChoiceField(label="Field")
     operator = forms.ChoiceField(label="Operator", required=False)
-    value = forms.CharField(label="Value", required=False, max_length=1000)
+    value = forms.CharField(label="Value", required=False, max_length=1000, widget=SuggestingInput)
 
     class Meta:
         model = Condition
@@ -408,7 +458,12 @@ class ConditionForm(forms.ModelForm):
         special = self.source.specials.get(subject)
         choices = (spec.choices if spec else ()) or (special.choices if special else ())
         if choices:
-            self.fields["value"].help_text = f"One of: {', '.join(choices)}."
+            _suggest(self, "value", choices, "One of")
+        elif (spec and spec.type == FieldType.TAGS) or (special and not special.choices):
+            noun = self.source.capabilities.tag_noun
+            _suggest(
+                self, "value", self.source.tag_names, f"{noun.capitalize()}s in {self.source.app}"
+            )
 
     def _operators_for(self, subject: str) -> list[str] | None:
         if subject == EXISTS_IN_OTHER:
@@ -533,7 +588,7 @@ class ActionForm(forms.ModelForm):
 
     kind = forms.ChoiceField(label="Action")
     field = forms.ChoiceField(label="Field", required=False)
-    value = forms.CharField(label="Value", required=False, max_length=1000)
+    value = forms.CharField(label="Value", required=False, max_length=1000, widget=SuggestingInput)
 
     class Meta:
         model = Action
@@ -575,6 +630,21 @@ class ActionForm(forms.ModelForm):
             self.initial.update(self.initial_for(self.instance))
         elif not isinstance(self.initial.get("value", ""), str):
             self.initial["value"] = value_text(self.initial["value"])
+        self._suggest_values()
+
+    def _suggest_values(self) -> None:
+        chosen = self.data.get(self.add_prefix("kind")) if self.is_bound else None
+        kind = str(chosen or self.initial.get("kind") or "")
+        if kind in (actions_mod.ADD_TAG, actions_mod.REMOVE_TAG):
+            noun = self.target.capabilities.tag_noun
+            _suggest(
+                self, "value", self.target.tag_names, f"{noun.capitalize()}s in {self.target.app}"
+            )
+            return
+        key = self.data.get(self.add_prefix("field")) if self.is_bound else None
+        spec = self.target.specs.get(str(key or self.initial.get("field") or ""))
+        if spec is not None and spec.choices:
+            _suggest(self, "value", spec.choices, "One of")
 
     @staticmethod
     def initial_for(action: Action) -> dict[str, Any]:

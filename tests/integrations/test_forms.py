@@ -236,6 +236,26 @@ def test_it_offers_only_the_chosen_fields_operators() -> None:
     assert offered == ["", "eq", "lt", "gt", "between", "is_empty", "is_not_empty"]
 
 
+def test_it_suggests_the_accounts_labels_for_has_label() -> None:
+    fields = loaded()
+    google = fields.b.__class__(
+        fields.b.side, fields.b.app, fields.b.specs, fields.b.capabilities, ("Customers", "VIP")
+    )
+    form = ConditionForm(
+        {"field": "google_contacts.has_label", "operator": "is", "value": "VIP"},
+        fields=ConnectionFields(a=fields.a, b=google),
+        direction=Rule.Direction.B_TO_A,
+    )
+    assert form.is_valid(), form.errors
+    html = str(form["value"])
+    assert "<datalist" in html and '<option value="VIP">' in html
+
+
+def test_it_suggests_a_dropdowns_choices() -> None:
+    form = condition(TIER.key, "equals", "silverish")
+    assert '<option value="bronze">' in str(form["value"])
+
+
 # -- Actions --------------------------------------------------------------------------------------
 
 
@@ -613,3 +633,10 @@ def test_it_saves_a_condition_on_a_real_custom_field(pair: Any) -> None:
     rule = form.save()
     stored = Condition.objects.get(rule=rule)
     assert (stored.field, stored.value) == (custom.key, 3)
+
+
+def test_it_loads_the_google_accounts_labels_as_suggestions(pair: Any) -> None:
+    pair.google.add_group(pair.google_email, "Customers")
+    fields = ConnectionFields.load(pair.connect())
+    assert "Customers" in fields.b.tag_names
+    assert fields.a.tag_names == ()
