@@ -102,9 +102,7 @@ def connections_using(*, account: ConnectedAccount) -> QuerySet[Connection]:
     return Connection.objects.filter(Q(account_a=account) | Q(account_b=account)).order_by("id")
 
 
-def connection_get(
-    *, user: User | Any, connection_id: object, manage: bool = False
-) -> Connection:
+def connection_get(*, user: User | Any, connection_id: object, manage: bool = False) -> Connection:
     connection = _scoped(
         Connection.objects.select_related("workspace", "account_a", "account_b"),
         user,
