@@ -197,6 +197,7 @@ class _Undo:
         return str(self.connectors[side].name)
 
     def execute(self) -> None:
+        from integrations.leases import lease_extend
         from integrations.sync import actions
 
         # Per record: the value before the run's first write and after its last one.
@@ -274,6 +275,8 @@ class _Undo:
                     {"side": side, "record_id": record_id, "tagged": UNDO_TAG if tag_it else ""}
                 )
             if not self.dry_run:
+                if self.lease is not None:
+                    lease_extend(self.lease)
                 self.write(side, updates, current, specs, tag_ops)
 
     def fetch(self, side: str, ids: list[str]) -> dict[str, Any]:
@@ -404,7 +407,7 @@ def run_undo(*, run_id: int, dry_run: bool = False) -> SyncRun:
     the connection. A connector failure ends the undo run as failed (its error says why).
     """
     from integrations.connectors.accounts import connector_for
-    from integrations.leases import lease_acquire, lease_release
+    from integrations.leases import LeaseLost, lease_acquire, lease_release
     from integrations.sync.engine import calls_by_kind
 
     original = (
@@ -458,6 +461,9 @@ def run_undo(*, run_id: int, dry_run: bool = False) -> SyncRun:
     except ConnectorError as exc:
         run.outcome = SyncRun.Outcome.FAILED
         run.error = exc.message
+    except LeaseLost as exc:
+        run.outcome = SyncRun.Outcome.STOPPED
+        run.error = f"{exc}; what was written so far is audited under this run."
     except Exception as exc:
         run.outcome = SyncRun.Outcome.FAILED
         run.error = f"internal error ({type(exc).__name__})"

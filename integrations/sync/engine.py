@@ -996,10 +996,13 @@ class SyncEngine:
         self.check_breaker(work)
         if self.dry_run:
             return
-        self.write_creates(work)
-        self.write_updates(work)
-        self.write_tags(work)
-        self.save_audit()
+        try:
+            self.write_creates(work)
+            self.write_updates(work)
+            self.write_tags(work)
+        finally:
+            # Writes the apps accepted before a failure stay audited too.
+            self.save_audit()
 
     def check_breaker(self, work: PageWork) -> None:
         if self.connection.mass_tag_confirmed:

@@ -213,3 +213,20 @@ def test_it_lists_the_runs_writes_on_its_admin_page(synced, client, staff) -> No
     contact = pair.contact_by_email("carl@acme.example")["resourceName"]
     assert contact in page and "&#x27;Kustomer Co&#x27;" in page
     assert "Search these writes" in page
+
+
+def test_it_keeps_the_audit_of_writes_accepted_before_a_crash(db: None) -> None:
+    from tests.integrations.sync.conftest import make_pair
+    from tests.integrations.sync.memory_app import AppCrash
+
+    memory = make_pair()
+    memory.a.add(full_name="Alice Archer", emails=["alice@acme.example"])
+    memory.a.add(full_name="Bob Baker", emails=["bob@acme.example"], company="Acme")
+    memory.b.add(first_name="Bob", last_name="Baker", emails=["bob@acme.example"])
+    memory.b.crash_after = 2  # the create of Alice goes through, the app dies on Bob's update
+    engine, run = memory.engine()
+    with pytest.raises(AppCrash):
+        engine.execute()
+    (created,) = AuditEntry.objects.filter(run=run)
+    assert created.kind == AuditEntry.Kind.CREATE and created.side == "b"
+    assert created.after["emails"] == ["alice@acme.example"]
