@@ -630,32 +630,8 @@ class RuleAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        rule: Rule = form.instance
-        partner = setup._partner(rule)
-        fields = connection_fields(request, rule.connection) if change else None
-        if partner is None or fields is None:
-            return
-        # Keep the other way around in step with what was just saved.
-        try:
-            setup.rule_update(
-                rule=rule,
-                conditions=[
-                    {"kind": c.kind, "field": c.field, "operator": c.operator, "value": c.value}
-                    for c in rule.conditions.all()
-                ],
-                actions=[
-                    {"kind": a.kind, "field": a.field, "value": a.value} for a in rule.actions.all()
-                ],
-                mirror=True,
-                **fields.service_kwargs(),
-            )
-        except ValidationError as exc:
-            self.message_user(
-                request,
-                f"Saved, but the other way around ({partner}) could not follow and was left as "
-                f"it was: {_problem(exc)}",
-                level=messages.WARNING,
-            )
+        if change:
+            _keep_partner_in_step(self, request, form.instance)
 
     def delete_model(self, request: HttpRequest, obj: Rule) -> None:
         services.rule_delete(rule=obj)
@@ -664,6 +640,24 @@ class RuleAdmin(admin.ModelAdmin):
         for rule in queryset:
             if Rule.objects.filter(pk=rule.pk).exists():
                 services.rule_delete(rule=rule)
+
+
+def _keep_partner_in_step(model_admin: admin.ModelAdmin, request: HttpRequest, rule: Rule) -> None:
+    """After the admin changed a rule's conditions or actions, rewrite its "other way around"
+    rule to match; when that cannot be done, say so (the change itself stays saved)."""
+    partner = setup._partner(rule)
+    fields = connection_fields(request, rule.connection)
+    if partner is None or fields is None:
+        return
+    try:
+        setup.rule_mirror_refresh(rule=rule, **fields.service_kwargs())
+    except ValidationError as exc:
+        model_admin.message_user(
+            request,
+            f"Saved, but the other way around ({partner}) could not follow and was left as "
+            f"it was: {_problem(exc)}",
+            level=messages.WARNING,
+        )
 
 
 class _PartAdmin(admin.ModelAdmin):
@@ -693,6 +687,15 @@ class _PartAdmin(admin.ModelAdmin):
             return super().get_form(request, obj, change, **kwargs)
         kwargs["form"] = _bind(self.part_form, fields=fields, direction=obj.rule.direction)
         return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _keep_partner_in_step(self, request, obj.rule)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        rule = obj.rule
+        super().delete_model(request, obj)
+        _keep_partner_in_step(self, request, rule)
 
 
 @admin.register(Condition)

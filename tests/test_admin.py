@@ -381,6 +381,49 @@ def test_it_keeps_the_other_way_around_in_step(
     ]
 
 
+@pytest.mark.usefixtures("fake_apps")
+def test_it_says_when_the_other_way_around_cannot_follow(
+    client: Client, staff: User, connection: Connection
+) -> None:
+    rule = setup.rule_create(
+        connection=connection,
+        direction=Rule.Direction.A_TO_B,
+        conditions=[],
+        actions=[],
+        mirror=True,
+        **loaded().service_kwargs(),
+    )
+    client.force_login(staff)
+    url, data = rule_page(client, rule)
+    # Seats is not mapped to any Google Contacts field: the mirror has nothing to test.
+    response = client.post(url, with_condition(data, SEATS.key, "gt", "3"), follow=True)
+    assert response.status_code == 200
+    assert "could not follow" in html.unescape(response.content.decode())
+    assert not Rule.objects.get(pk=rule.mirror_id).conditions.exists()
+
+
+@pytest.mark.usefixtures("fake_apps")
+def test_it_keeps_the_other_way_around_in_step_from_the_condition_page(
+    client: Client, staff: User, connection: Connection
+) -> None:
+    rule = setup.rule_create(
+        connection=connection,
+        direction=Rule.Direction.A_TO_B,
+        conditions=[{"field": "company", "operator": "contains", "value": "Acme"}],
+        actions=[],
+        mirror=True,
+        **loaded().service_kwargs(),
+    )
+    condition = rule.conditions.get()
+    client.force_login(staff)
+    url = reverse("admin:integrations_condition_change", args=[condition.pk])
+    response = client.post(url, page_data(client.get(url)) | {"value": "Globex"})
+    assert response.status_code == 302, errors_shown(response)
+    assert Condition.objects.get(pk=condition.pk).value == "Globex"
+    mirror = Rule.objects.get(pk=rule.mirror_id)
+    assert list(mirror.conditions.values_list("value", flat=True)) == ["Globex"]
+
+
 def test_it_adds_a_rule_after_the_others_of_its_direction(
     client: Client, staff: User, connection: Connection
 ) -> None:

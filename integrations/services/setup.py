@@ -38,6 +38,7 @@ __all__ = [
     "rule_check",
     "rule_create",
     "rule_delete",
+    "rule_mirror_refresh",
     "rule_update",
 ]
 
@@ -466,6 +467,36 @@ def rule_update(
             rule.save(update_fields=["mirror"])
         rule.refresh_from_db()
     return rule
+
+
+def rule_mirror_refresh(
+    *,
+    rule: Rule,
+    fields_a: list[FieldSpec],
+    fields_b: list[FieldSpec],
+    capabilities_a: Capabilities,
+    capabilities_b: Capabilities,
+) -> Rule | None:
+    """Rewrite the "other way around" rule of ``rule`` from ``rule``'s stored conditions and
+    actions (after they were edited one by one); ``rule`` itself is left as it is. Returns the
+    rewritten partner, or ``None`` when there is none. Refused with the reason when a part
+    has no counterpart on the other side."""
+    partner = _partner(rule)
+    if partner is None:
+        return None
+    conditions = [
+        {"kind": c.kind, "field": c.field, "operator": c.operator, "value": c.value}
+        for c in rule.conditions.all()
+    ]
+    actions = [{"kind": a.kind, "field": a.field, "value": a.value} for a in rule.actions.all()]
+    sides = _sides(fields_a, fields_b, capabilities_a, capabilities_b)
+    with transaction.atomic():
+        _, mirrored = _plan_rules(
+            rule.connection, rule.direction, conditions, actions, sides, mirror=True
+        )
+        assert mirrored is not None
+        _rule_replace(partner, *mirrored, undo=rule.undo, name=partner.name)
+    return partner
 
 
 def _partner(rule: Rule) -> Rule | None:
