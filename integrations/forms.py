@@ -389,7 +389,7 @@ def _grouped_field_choices(
     extra = [(key, f"{key} (no longer offered by {side.app})") for key in include]
     extra = [entry for entry in extra if entry[0] and entry[0] not in known]
     if extra:
-        groups.append(("Other", extra))
+        groups.append(("No longer offered", extra))
     return groups
 
 
