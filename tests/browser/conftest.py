@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from accounts.models import Membership
+from accounts.services import connected_account_authorize, connected_account_upsert
+from integrations import tasks
+from integrations.models import Connection
+from integrations.services import connection_create_for_accounts
 from tests.conftest import _missing
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -227,6 +233,38 @@ def apps(sandbox_server: Any, settings: Any, site: str) -> Apps:
     google_email = f"{subdomain}@gmail.example"
     google.add_user(google_email)
     return Apps(sandbox_server, kustomer, google, subdomain, email, password, google_email)
+
+
+def running_connection(apps: Apps, email: str = "kim@acme.example") -> Connection:
+    """Kim's workspace "Acme" with a Kustomer (email + password) and a Google account on the
+    sandbox and a two-way connection between them that has synced once."""
+    user = UserFactory(email=email, password=PASSWORD)
+    workspace = WorkspaceFactory(name="Acme", slug="acme")
+    MembershipFactory(workspace=workspace, user=user, role=Membership.Role.OWNER)
+    kustomer = connected_account_authorize(
+        workspace=workspace,
+        app="kustomer",
+        credentials={
+            "subdomain": apps.subdomain,
+            "email": apps.kustomer_email,
+            "password": apps.kustomer_password,
+        },
+    )
+    tokens = apps.google.issue_tokens(apps.google_email)
+    google = connected_account_upsert(
+        workspace=workspace,
+        app="google_contacts",
+        label=apps.google_email,
+        credentials={"refresh_token": tokens["refresh_token"], "email": apps.google_email},
+    )
+    connection = connection_create_for_accounts(
+        workspace=workspace, account_a=kustomer, account_b=google
+    )
+    apps.add_customer("Ann Archer", "ann@acme.example")
+    tasks.sync_connection_task.delay(connection.pk)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+    return connection
 
 
 def log_in(page: Any, email: str, password: str = PASSWORD) -> None:

@@ -7,46 +7,12 @@ from typing import Any
 
 import pytest
 
-from accounts.models import ConnectedAccount, Membership
-from accounts.services import connected_account_authorize, connected_account_upsert
+from accounts.models import ConnectedAccount
 from integrations import tasks
-from integrations.models import Connection, SyncRun
-from integrations.services import connection_create_for_accounts
-from tests.browser.conftest import PASSWORD, SYNC_TIMEOUT_MS, Apps, label, log_in
-from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from integrations.models import SyncRun
+from tests.browser.conftest import SYNC_TIMEOUT_MS, Apps, label, log_in, running_connection
 
 pytestmark = pytest.mark.browser
-
-
-def running_connection(apps: Apps) -> Connection:
-    """Kim's workspace with a Kustomer (email + password) and Google account, synced once."""
-    user = UserFactory(email="kim@acme.example", password=PASSWORD)
-    workspace = WorkspaceFactory(name="Acme", slug="acme")
-    MembershipFactory(workspace=workspace, user=user, role=Membership.Role.OWNER)
-    kustomer = connected_account_authorize(
-        workspace=workspace,
-        app="kustomer",
-        credentials={
-            "subdomain": apps.subdomain,
-            "email": apps.kustomer_email,
-            "password": apps.kustomer_password,
-        },
-    )
-    tokens = apps.google.issue_tokens(apps.google_email)
-    google = connected_account_upsert(
-        workspace=workspace,
-        app="google_contacts",
-        label=apps.google_email,
-        credentials={"refresh_token": tokens["refresh_token"], "email": apps.google_email},
-    )
-    connection = connection_create_for_accounts(
-        workspace=workspace, account_a=kustomer, account_b=google
-    )
-    apps.add_customer("Ann Archer", "ann@acme.example")
-    tasks.sync_connection_task.delay(connection.pk)
-    connection.refresh_from_db()
-    assert connection.status == Connection.Status.ACTIVE
-    return connection
 
 
 def status_badge(page: Any) -> str:
