@@ -390,9 +390,9 @@ class ConnectionAdmin(CascadesHistory):
             sync_deletions=obj.sync_deletions,
             sync_unsubscribes=obj.sync_unsubscribes,
             start=bool(form.cleaned_data.get("start")),
+            sync_interval=obj.sync_interval,
             **fields.service_kwargs(),
         )
-        Connection.objects.filter(pk=created.pk).update(sync_interval=obj.sync_interval)
         obj.pk = created.pk
         obj.refresh_from_db()
 

@@ -68,6 +68,7 @@ def connection_create(
     sync_deletions: bool = False,
     sync_unsubscribes: bool = False,
     start: bool = True,
+    sync_interval: int = 300,
 ) -> Connection:
     """Pair two accounts of ``workspace`` with every default mapping the two apps share and one
     all-contacts rule per synced direction."""
@@ -77,15 +78,17 @@ def connection_create(
     if account_b.workspace_id != workspace.pk:
         errors["account_b"] = "This account belongs to another workspace."
     if account_a.pk == account_b.pk:
-        errors["account_b"] = "Side B must be a different account from side A."
+        errors["account_b"] = "Choose two different accounts: one account cannot sync with itself."
     if direction not in Connection.Direction.values:
         errors["direction"] = f"Unknown direction {direction!r}."
     if winner not in Side.values:
-        errors["winner"] = "The winning side is A or B."
+        errors["winner"] = "Choose the app whose value wins."
     unsupported = _unsupported_options(
         capabilities_a, capabilities_b, sync_deletions, sync_unsubscribes
     )
     errors.update(unsupported)
+    if not SHORTEST_INTERVAL <= sync_interval <= LONGEST_INTERVAL:
+        errors["sync_interval"] = "Sync between every minute and once a week."
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -99,6 +102,7 @@ def connection_create(
             avoid_duplicates=avoid_duplicates,
             sync_deletions=sync_deletions,
             sync_unsubscribes=sync_unsubscribes,
+            sync_interval=sync_interval,
             status=Connection.Status.SCANNING if start else Connection.Status.DRAFT,
         )
         defaults = mapping_mod.default_mappings(
