@@ -59,3 +59,33 @@ def test_it_resumes_a_connection_once_its_failed_account_is_authorized_again(
     page.reload()
     assert status_badge(page) == "Active and listening for changes"
     assert page.locator("tbody tr").first.get_by_role("cell", name="Success").is_visible()
+
+
+def test_it_resumes_a_connection_once_its_revoked_google_account_is_connected_again(
+    page: Any, apps: Apps
+) -> None:
+    connection = running_connection(apps)
+    log_in(page, "kim@acme.example")
+    page.goto(f"/connections/{connection.pk}/")
+
+    # The Google user removes Tandem's access in their Google account settings.
+    apps.google.revoke(apps.google_email)
+    apps.add_customer("Ben Baker", "ben@acme.example")
+    page.get_by_role("button", name="Sync now").click(timeout=SYNC_TIMEOUT_MS)
+    assert status_badge(page) == "Authentication failed"
+
+    page.get_by_role(
+        "link", name=re.compile(r"^Authorize the Google Contacts account .* again$")
+    ).click()
+    page.get_by_role("link", name="Connect Google Contacts again").click()
+    page.wait_for_url(re.compile(r"/o/oauth2/v2/auth"))
+    page.get_by_label("Account").fill(apps.google_email)
+    page.get_by_role("button", name="Allow").click()
+
+    page.wait_for_url(re.compile(rf"/connections/{connection.pk}/$"))
+    assert status_badge(page) != "Authentication failed"
+    assert ConnectedAccount.objects.get(pk=connection.account_b_id).status == "ok"
+    tasks.dispatch_due_connections_task.delay()
+    latest = SyncRun.objects.filter(connection=connection, dry_run=False).latest("started_at", "id")
+    assert latest.outcome == SyncRun.Outcome.SUCCESS
+    assert apps.contact_emails() == {"ann@acme.example", "ben@acme.example"}
