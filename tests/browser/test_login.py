@@ -39,8 +39,9 @@ def test_it_serves_the_login_page_styled_with_labelled_inputs(page: Any) -> None
     assert [(r.status, r.header_value("content-type").split(";")[0]) for r in stylesheets] == [
         (200, "text/css")
     ]
-    # The stylesheet is applied, not only fetched: its page background is not the default white.
-    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 251)"
+    # The stylesheet is applied, not only fetched: the page has a background and cards a border.
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert page.locator(".card").first.evaluate("e => getComputedStyle(e).borderStyle") == "solid"
     assert page.get_by_label(re.compile("email", re.I)).is_visible()
     assert page.get_by_label(re.compile("password", re.I)).is_visible()
     assert unlabelled_inputs(page) == []
