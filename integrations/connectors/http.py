@@ -2,8 +2,9 @@
 
 Timeouts on every call; bounded retry with exponential backoff and jitter on 408, 429, 5xx and
 connection failures only; ``Retry-After`` and ``x-ratelimit-reset`` honoured and shared between
-workers through the cache; a non-idempotent POST is never retried automatically; redirects are
-never followed; secrets are redacted from every log line and error; every call is counted.
+workers through the cache; a non-idempotent POST is never retried automatically, except after a
+429 (the app refused it unprocessed: throttling is not a failure); redirects are never followed;
+secrets are redacted from every log line and error; every call is counted.
 """
 
 from __future__ import annotations
@@ -232,13 +233,19 @@ class HttpClient:
             self._note_budget(response)
             if 200 <= status < 300 or status in accepted:
                 return response
-            if status in RETRY_STATUSES and retryable and attempt < self.max_retries:
+            # A 429 means the app did not process the request, so even a POST is sent again
+            # once the wait is over; other workers of the account wait at the shared gate.
+            throttled = status == 429
+            if status in RETRY_STATUSES and (retryable or throttled) and attempt < self.max_retries:
                 wait = self._retry_wait(response, attempt)
+                if throttled and self.gate is not None:
+                    self.gate.block(wait)
+                if throttled:
+                    # Jitter, so the workers released by one reset do not all knock at once.
+                    wait += random.uniform(0, min(1.0, wait / 10))
                 logger.warning(
                     "%s: %s answered %s; retrying in %.2fs", self.app, kind, status, wait
                 )
-                if status == 429 and self.gate is not None:
-                    self.gate.block(wait)
                 self._wait(wait, f"status {status}")
                 attempt += 1
                 continue

@@ -358,6 +358,8 @@ class PageWork:
     # Deletion / unsubscribe tags per target side, for the breaker.
     mass_tags: Counter[str] = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
+    # Writes the target app throttled: left for the next run, not failed.
+    throttled: list[Failure] = field(default_factory=list)
     ok_ids: dict[str, set[str]] = field(default_factory=lambda: {"a": set(), "b": set()})
     versions: dict[str, dict[str, str]] = field(default_factory=lambda: {"a": {}, "b": {}})
 
@@ -441,6 +443,10 @@ class SyncEngine:
         # moves by this much after an incremental run, which need not count every link.
         self.in_sync_delta = 0
         self.side_sizes: dict[str, int] = {}
+        # Writes from a side that the other app throttled past the HTTP seam's retries: that
+        # side is read no further this run (see ``note_throttled``).
+        self.throttled: Counter[str] = Counter()
+        self.throttle_note = ""
         self.now = timezone.now()
 
     @property
@@ -514,6 +520,8 @@ class SyncEngine:
                 self.progress("scan" if self.scan else "changes", side, len(page.records))
             if self.cfg.is_source(side):
                 self.process(side, page.records, checkpoint=page.checkpoint)
+                if self.throttled[side]:
+                    break
             else:
                 self.save_page(PageWork(source=side), side=side, checkpoint=page.checkpoint)
 
@@ -537,6 +545,8 @@ class SyncEngine:
             ids = [record_id for record_id in due if record_id not in self.done[side]]
             connector = self.connectors[side]
             for batch in chunks(ids, self.cfg.sides[side].caps.lookup_batch_size):
+                if self.throttled[side]:
+                    break
                 self.heartbeat()
                 records = connector.get_many(batch)
                 found = {record.id for record in records}
@@ -572,7 +582,27 @@ class SyncEngine:
         self.process_linked(work, linked)
         self.process_unlinked(work, unlinked)
         self.apply(work)
+        if work.throttled:
+            self.note_throttled(side, work)
+            checkpoint = None  # the next run reads this page again
         self.save_page(work, side=side, checkpoint=checkpoint)
+
+    def note_throttled(self, side: str, work: PageWork) -> None:
+        """Throttling is no failure of the records: no issue, no "failed" count. Their page's
+        checkpoint is not saved and the side is read no further, so the next run reads them
+        again (what this page did apply is skipped then by its links' versions)."""
+        self.throttled[side] += len(work.throttled)
+        apps = sorted({self.connectors[f.target].name for f in work.throttled})
+        note = (
+            f"{' and '.join(apps)} kept answering 429 (too many requests): "
+            f"{self.throttled[side]} write(s) from {self.connectors[side].name} were left for "
+            "the next run."
+        )
+        logger.warning("connection %s: %s", self.connection.pk, note)
+        previous = self.run.error.replace(self.throttle_note, "").strip()
+        self.throttle_note = note
+        self.run.error = " ".join(p for p in (previous, note) if p)
+        self.run.save(update_fields=["error"])
 
     def applied_ids(self, side: str, records: list[Contact]) -> set[str]:
         """Records already applied: their link holds this very id and version (the overlap
@@ -1093,7 +1123,10 @@ class SyncEngine:
                             work.tag_ops[(target, tag, True)].append((result.record.id, None))
                     else:
                         self.journal.counts[f"created_{target}"] -= 1
-                        self.fail(work, create.source, create.record.id, target, result.error)
+                        self.fail(
+                            work, create.source, create.record.id, target, result.error,
+                            throttled=result.throttled,
+                        )  # fmt: skip
 
     def write_updates(self, work: PageWork) -> None:
         for side in SIDES:
@@ -1120,7 +1153,10 @@ class SyncEngine:
                         pair.failed = True
                         self.journal.counts[f"updated_{side}"] -= 1
                         source = other(side)
-                        self.fail(work, source, pair.record_id(source), side, result.error)
+                        self.fail(
+                            work, source, pair.record_id(source), side, result.error,
+                            throttled=result.throttled,
+                        )  # fmt: skip
 
     def write_tags(self, work: PageWork) -> None:
         for (side, tag, add), targets in work.tag_ops.items():
@@ -1139,13 +1175,30 @@ class SyncEngine:
                     if pair is not None:
                         pair.failed = True
                         source = other(side)
-                        self.fail(work, source, pair.record_id(source), side, result.error)
+                        self.fail(
+                            work, source, pair.record_id(source), side, result.error,
+                            throttled=result.throttled,
+                        )  # fmt: skip
                     else:
                         # A tag on a record just created or on a deletion's survivor: the
                         # issue is the tagged record's own.
-                        self.fail(work, side, result.ref, side, result.error)
+                        self.fail(
+                            work, side, result.ref, side, result.error, throttled=result.throttled
+                        )
 
-    def fail(self, work: PageWork, side: str, record_id: str, target: str, reason: str) -> None:
+    def fail(
+        self,
+        work: PageWork,
+        side: str,
+        record_id: str,
+        target: str,
+        reason: str,
+        *,
+        throttled: bool = False,
+    ) -> None:
+        if throttled:
+            work.throttled.append(Failure(side, record_id, target, reason))
+            return
         reason = reason or "The app refused the record without a reason."
         work.failures.append(Failure(side, record_id, target, reason))
         self.journal.note(
@@ -1254,7 +1307,7 @@ class SyncEngine:
                 intent.completed_at = now
                 intent.target_id = result.record.id
                 completed.append(intent)
-            elif result.permanent:
+            elif result.permanent or result.throttled:
                 # Nothing was created; a later retry makes a new intent.
                 refused.append(intent.pk)
         RecordLink.objects.bulk_create(links)

@@ -147,6 +147,9 @@ class WriteResult:
     error: str = ""
     # A permanent error (validation, duplicate) will fail again unchanged; a transient one may not.
     permanent: bool = True
+    # The app kept answering 429 (throttled): it did not process the write, which is no failure
+    # of the record; the run leaves it for the next run.
+    throttled: bool = False
 
     @property
     def ok(self) -> bool:

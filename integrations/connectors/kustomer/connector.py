@@ -387,7 +387,10 @@ class KustomerConnector(Connector):
                 raise
             for index in bodies:
                 results[index] = WriteResult(
-                    ref=items[index].ref, error=exc.message, permanent=False
+                    ref=items[index].ref,
+                    error=exc.message,
+                    permanent=False,
+                    throttled=exc.status == 429,
                 )
             return results
         created: dict[int, str] = {}
@@ -442,7 +445,9 @@ class KustomerConnector(Connector):
         except ConnectorError as exc:
             if exc.permanent:
                 raise
-            return WriteResult(ref=ref, error=exc.message, permanent=False)
+            return WriteResult(
+                ref=ref, error=exc.message, permanent=False, throttled=exc.status == 429
+            )
         return WriteResult(ref=ref, record=self._contact(resource))
 
     def _retag(self, ids: list[str], tag: str, add: bool) -> list[WriteResult]:

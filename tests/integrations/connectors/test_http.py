@@ -69,7 +69,8 @@ def test_it_honours_retry_after(server, client, sleeps) -> None:
     base, script = server
     script.answers = [(429, {"Retry-After": "3"}, ""), (200, {}, "{}")]
     client.request("GET", f"{base}/v1/things")
-    assert sleeps == [3.0]
+    (slept,) = sleeps
+    assert 3.0 <= slept <= 3.3  # the announced wait, plus a little jitter
 
 
 def test_it_never_retries_a_post_on_its_own(server, client) -> None:
@@ -209,7 +210,7 @@ def test_it_beats_the_heartbeat_through_a_long_wait(server, client, sleeps) -> N
     beats: list[float] = []
     client.heartbeat = lambda: beats.append(sum(sleeps))
     client.max_wait = 60
-    script.answers = [(429, {"Retry-After": "25"}, ""), (200, {}, "{}")]
+    script.answers = [(503, {"Retry-After": "25"}, ""), (200, {}, "{}")]
     client.request("GET", f"{base}/v1/things")
     assert sleeps == [10.0, 10.0, 5.0]
     assert beats == [0.0, 10.0, 20.0, 25.0, 25.0]
@@ -227,3 +228,42 @@ def test_it_lets_a_lost_lease_stop_the_call(server, client) -> None:
     with pytest.raises(LeaseLost):
         client.request("GET", f"{base}/v1/things")
     assert script.seen == []
+
+
+def test_it_sends_a_throttled_post_again_after_the_wait(server, client, sleeps) -> None:
+    base, script = server
+    script.answers = [
+        (429, {"Retry-After": "2"}, ""),
+        (429, {"Retry-After": "2"}, ""),
+        (201, {}, "{}"),
+    ]
+    response = client.request("POST", f"{base}/v1/customers/bulk", json=[{"name": "x"}])
+    assert response.status_code == 201
+    assert script.seen == [("POST", "/v1/customers/bulk?")] * 3
+    assert len(sleeps) == 2 and all(2.0 <= s <= 2.2 for s in sleeps)
+
+
+def test_it_spreads_the_retries_of_throttled_calls_with_jitter(server, sleeps) -> None:
+    base, script = server
+    client = HttpClient(app="testapp", max_retries=8, max_wait=60, sleep=sleeps.append)
+    script.answers = [(429, {"Retry-After": "5"}, "")] * 8 + [(200, {}, "{}")]
+    client.request("POST", f"{base}/v1/customers", json={})
+    assert len(set(sleeps)) > 1
+    assert all(5.0 <= s <= 5.5 for s in sleeps)
+
+
+def test_it_gives_up_on_a_post_still_throttled_after_the_retries(server, client) -> None:
+    base, script = server
+    script.answers = [(429, {"Retry-After": "1"}, "")] * 10
+    with pytest.raises(HttpError) as excinfo:
+        client.request("POST", f"{base}/v1/customers", json={})
+    assert excinfo.value.status == 429
+    assert len(script.seen) == client.max_retries + 1
+
+
+def test_it_holds_other_workers_back_while_a_post_is_throttled(server, sleeps) -> None:
+    base, script = server
+    first = HttpClient(app="testapp", gate_key="acct-1", max_retries=1, sleep=sleeps.append)
+    script.answers = [(429, {"Retry-After": "4"}, ""), (200, {}, "{}")]
+    first.request("POST", f"{base}/v1/customers", json={})
+    assert 3.0 <= RateGate("acct-1").blocked_for() <= 4.0

@@ -86,7 +86,7 @@ def test_it_waits_out_a_429_storm_for_the_announced_reset(
     emulator.set_faults(count=3, status=429, reset=4)
     connector.check()
     assert len(waits) == 3
-    assert all(3 <= w <= 4 for w in waits)
+    assert all(3 <= w <= 4.4 for w in waits)  # the announced reset, plus a little jitter
 
 
 def test_it_waits_until_the_spent_budget_resets_and_goes_on(emulator: KustomerEmulator) -> None:
@@ -104,7 +104,7 @@ def test_it_waits_until_the_spent_budget_resets_and_goes_on(emulator: KustomerEm
     for _ in range(3):
         connector.check()
     assert len(waits) == 1
-    assert 55 <= waits[0] <= 60  # x-ratelimit-reset: the end of the 60 s window
+    assert 55 <= waits[0] <= 61  # x-ratelimit-reset: the end of the 60 s window, plus jitter
 
 
 def test_it_retries_a_server_error_on_a_read(
