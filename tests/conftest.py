@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -49,8 +50,7 @@ def staff(db: None) -> User:
 
 
 @pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[object]:
-    """Every app emulator, served over real HTTP on a free port for the whole session."""
+def _sandbox_process_wide() -> Iterator[object]:
     from integrations.sandbox.server import Sandbox
 
     server = Sandbox().start()
@@ -58,6 +58,17 @@ def sandbox_server() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def sandbox_server(_sandbox_process_wide: Any) -> Iterator[object]:
+    """Every app emulator, served over real HTTP on a free port for the whole session. Faults
+    are emulator-wide, so a test's leftover faults are dropped before the next test sees them."""
+    yield _sandbox_process_wide
+    for slug in ("kustomer", "google_contacts"):
+        emulator = _sandbox_process_wide.emulator(slug)
+        with emulator.lock:
+            emulator.faults = []
 
 
 REQUIRE_SERVICES = os.environ.get("TANDEM_REQUIRE_SERVICES") == "1"
