@@ -383,10 +383,12 @@ def connected_account_mark(
 
 
 def connected_account_verify(*, account: ConnectedAccount) -> tuple[bool, str]:
-    """Make the connector's one cheap authenticated call and record the outcome."""
+    """Make the connector's one cheap authenticated call and record the outcome. An account
+    that works again resumes the connections that stopped because of it."""
     from integrations.connectors.accounts import connector_for
     from integrations.connectors.base import ConnectorError
 
+    previous_status, previous_error = account.status, account.last_error
     try:
         info = connector_for(account).check()
     except ConnectorError as exc:
@@ -398,4 +400,6 @@ def connected_account_verify(*, account: ConnectedAccount) -> tuple[bool, str]:
         connected_account_mark(account=account, status=status, error=exc.message)
         return False, exc.message
     connected_account_mark(account=account, status=ConnectedAccount.Status.OK)
+    if previous_status != ConnectedAccount.Status.OK:
+        connections_resume_for_account(account=account, previous_error=previous_error)
     return True, f"verified as {info.label}"

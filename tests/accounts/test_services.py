@@ -8,9 +8,12 @@ from django.core.exceptions import ValidationError
 from accounts.models import ConnectedAccount, Workspace
 from accounts.services import (
     connected_account_upsert,
+    connected_account_verify,
     connections_resume_for_account,
     user_signup,
 )
+from integrations.models import Connection
+from tests.e2e.conftest import Pair, pair  # noqa: F401
 from tests.factories import ConnectedAccountFactory, ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +94,20 @@ def test_it_creates_nothing_when_sign_up_is_refused(db: None) -> None:
         user_signup(email="x@example.com", full_name="X", workspace_name="X Co", password="123")
 
     assert not Workspace.objects.exists()
+
+
+def test_it_resumes_the_connections_of_an_account_that_verifies_again(
+    pair: Pair,  # noqa: F811
+) -> None:
+    connection = pair.connect()
+    ConnectedAccount.objects.filter(pk=pair.account_b.pk).update(
+        status="needs_reauth", last_error="Google Contacts: the grant was revoked."
+    )
+    Connection.objects.filter(pk=connection.pk).update(status="needs_reauth")
+    pair.account_b.refresh_from_db()
+
+    ok, _ = connected_account_verify(account=pair.account_b)
+
+    connection.refresh_from_db()
+    assert ok
+    assert connection.status in ("active", "scanning")
