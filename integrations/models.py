@@ -572,3 +572,14 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         what = self.field or self.get_kind_display().lower()
         return f"run {self.run_id}: {what} of {self.record_id} on {self.side}"
+
+
+class BeatTick(models.Model):
+    """When a periodic task (beat's dispatcher) last ran: ``/healthz`` reads it. One row per
+    name, in the database so every web process sees the worker's stamp."""
+
+    name = models.CharField(max_length=60, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
