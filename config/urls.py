@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config import health
+
 admin.site.site_header = "Tandem operations"
 admin.site.site_title = "Tandem"
 admin.site.index_title = "Connections, accounts and runs"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
     path("connect/google_contacts/", include("integrations.connectors.google_contacts.urls")),
     path("", include("accounts.urls")),
     path("", include("integrations.urls")),

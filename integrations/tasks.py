@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 @shared_task(ignore_result=True)
 def dispatch_due_connections_task() -> int:
     """Beat runs this every minute: claim every due connection once and enqueue its run."""
+    from config.health import beat_tick_stamp
+
+    beat_tick_stamp()
     claimed = connections_claim_due()
     for connection_id in claimed:
         sync_connection_task.delay(connection_id)

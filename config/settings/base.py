@@ -208,6 +208,9 @@ TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=500)
 # A run that would tag more than this share of a side as deleted / unsubscribed stops and asks.
 TANDEM_MASS_TAG_SHARE = env.float("TANDEM_MASS_TAG_SHARE", default=0.2)
 TANDEM_CURSOR_OVERLAP_SECONDS = env.int("TANDEM_CURSOR_OVERLAP_SECONDS", default=5)
+# /healthz: beat's dispatcher must have run within this many seconds; the broker check's timeout.
+TANDEM_HEALTH_BEAT_MAX_AGE = env.int("TANDEM_HEALTH_BEAT_MAX_AGE", default=180)
+TANDEM_HEALTH_BROKER_TIMEOUT = env.float("TANDEM_HEALTH_BROKER_TIMEOUT", default=2.0)
 # Days the audit of what runs wrote (and can be undone) is kept.
 TANDEM_AUDIT_DAYS = env.int("TANDEM_AUDIT_DAYS", default=90)
 
