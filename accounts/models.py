@@ -121,6 +121,9 @@ class ConnectedAccount(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # When the workspace's owners and admins were emailed that it needs re-authorization; cleared
+    # once it works again, so the next incident is emailed (once) too.
+    incident_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -93,6 +93,8 @@ class Connection(models.Model):
     # A run that trips the mass-tag breaker pauses the connection; ops confirm to let one run on.
     mass_tag_confirmed = models.BooleanField(default=False)
     breaker_tripped = models.BooleanField(default=False, editable=False)
+    # When owners and admins were emailed that the breaker paused it; cleared on resume.
+    incident_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     health = models.JSONField(default=dict, blank=True, editable=False)
     last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
