@@ -245,6 +245,8 @@ def connected_account_upsert(
     account.status = ConnectedAccount.Status.OK
     account.last_error = ""
     account.last_verified_at = timezone.now()
+    # Working again: the next incident gets its own email.
+    account.incident_notified_at = None
     account.save()
     if previous_status != ConnectedAccount.Status.OK:
         connections_resume_for_account(account=account, previous_error=previous_error)
@@ -372,12 +374,16 @@ def connected_account_mark(
     """Record the outcome of using an account: OK, needs re-authorization or error."""
     account.status = status
     account.last_error = error
+    updates: dict[str, Any] = {}
     if status == ConnectedAccount.Status.OK:
         account.last_verified_at = timezone.now()
+        # Working again: the next incident gets its own email.
+        account.incident_notified_at = updates["incident_notified_at"] = None
     ConnectedAccount.objects.filter(pk=account.pk).update(
         status=account.status,
         last_error=account.last_error,
         last_verified_at=account.last_verified_at,
+        **updates,
     )
     return account
 
@@ -398,6 +404,10 @@ def connected_account_verify(*, account: ConnectedAccount) -> tuple[bool, str]:
             else ConnectedAccount.Status.ERROR
         )
         connected_account_mark(account=account, status=status, error=exc.message)
+        if exc.reauthorize:
+            from integrations.services.notifications import notify_account_needs_reauth
+
+            notify_account_needs_reauth(account=account)
         return False, exc.message
     connected_account_mark(account=account, status=ConnectedAccount.Status.OK)
     if previous_status != ConnectedAccount.Status.OK:

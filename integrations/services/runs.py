@@ -18,6 +18,11 @@ from integrations.connectors.accounts import connector_for
 from integrations.connectors.base import Connector, ConnectorError
 from integrations.leases import Heartbeat, Lease, LeaseLost, lease_acquire, lease_release
 from integrations.models import MAX_SYNC_INTERVAL, MIN_SYNC_INTERVAL, Connection, SyncRun
+from integrations.services.notifications import (
+    incident_clear_connection,
+    notify_account_needs_reauth,
+    notify_connection_paused,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +158,7 @@ def _needs_reauthorization(
     Connection.objects.filter(pk=connection.pk).update(
         status=Connection.Status.NEEDS_REAUTH, status_reason=message
     )
+    notify_account_needs_reauth(account=side_account)
 
 
 def connection_sync(
@@ -219,6 +225,7 @@ def connection_sync(
         Connection.objects.filter(pk=connection_id).update(
             status=Connection.Status.PAUSED, status_reason=str(exc), breaker_tripped=True
         )
+        notify_connection_paused(connection=connection, reason=str(exc))
         _finish(run, SyncRun.Outcome.STOPPED, str(exc))
     except ConnectorError as exc:
         side = _side_of_error(connectors, exc)
@@ -314,6 +321,7 @@ def connection_resume(*, connection: Connection) -> None:
         mass_tag_confirmed=connection.breaker_tripped or connection.mass_tag_confirmed,
         breaker_tripped=False,
     )
+    incident_clear_connection(connection=connection)
     connection.refresh_from_db()
 
 
