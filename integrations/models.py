@@ -585,3 +585,49 @@ class BeatTick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class RunNote(models.Model):
+    """A contact a real run left alone, or a field it had to settle, and why: excluded (the
+    rule condition that failed and the value it saw, or no email with "avoid duplicates"), a
+    duplicate email on one side, or a conflict (both values and which app won). Built from the
+    run's journal; kept ``TANDEM_AUDIT_DAYS`` days like the audit."""
+
+    class Kind(models.TextChoices):
+        EXCLUDED = "excluded", "Excluded"
+        DUPLICATE = "duplicate", "Duplicate email"
+        CONFLICT = "conflict", "Conflict"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="notes")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="run_notes")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # The record the note is about (for a conflict: the record on A) and its side.
+    side = models.CharField(max_length=1, choices=Side.choices)
+    record_id = models.CharField(max_length=255)
+    # A conflict's record on B.
+    other_id = models.CharField(max_length=255, blank=True)
+    # A conflict's field (the mapping's fields), a duplicate's email.
+    field = models.CharField(max_length=400, blank=True)
+    value_a = models.JSONField(null=True, blank=True)
+    value_b = models.JSONField(null=True, blank=True)
+    # A conflict: the side whose value was kept ("" when neither was written).
+    winner = models.CharField(max_length=1, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "kind"], name="run_note_run_kind")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["excluded", "duplicate", "conflict"]),
+                name="run_note_kind_valid",
+            ),
+            models.CheckConstraint(condition=Q(side__in=["a", "b"]), name="run_note_side_valid"),
+            models.CheckConstraint(
+                condition=Q(winner__in=["", "a", "b"]), name="run_note_winner_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: {self.get_kind_display().lower()} {self.record_id}"
