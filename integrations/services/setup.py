@@ -26,7 +26,14 @@ from integrations.models import Action, Condition, Connection, FieldMapping, Rul
 from integrations.sync import actions as actions_mod
 from integrations.sync import conditions as conditions_mod
 from integrations.sync import mapping as mapping_mod
-from integrations.sync.records import FIRST_NAME, FULL_NAME, LAST_NAME, NAME
+from integrations.sync.records import (
+    FIRST_NAME,
+    FULL_NAME,
+    LAST_NAME,
+    NAME,
+    NAME_PREFIX,
+    NAME_SUFFIX,
+)
 
 __all__ = [
     "connection_create",
@@ -200,7 +207,7 @@ def _mapped_fields(connection: Connection, side: str, *, exclude: int | None = N
         taken = taken.exclude(pk=exclude)
     keys = set(taken.values_list(column, flat=True))
     if NAME in keys:
-        keys |= {FIRST_NAME, LAST_NAME, FULL_NAME}
+        keys |= {FIRST_NAME, LAST_NAME, FULL_NAME, NAME_PREFIX, NAME_SUFFIX}
     return keys
 
 

@@ -26,6 +26,8 @@ from integrations.sync.records import (
     FULL_NAME,
     LAST_NAME,
     NAME,
+    NAME_PREFIX,
+    NAME_SUFFIX,
     Contact,
 )
 
@@ -372,21 +374,35 @@ def normalize(value: Any, spec: FieldSpec) -> Any:
 
 
 def normalize_name(value: Any, style: NameStyle) -> Any:
+    """A full name as one string; a split one as ``{"first", "last"}`` plus ``prefix`` and
+    ``suffix`` when set (see ``names.Name.as_dict``)."""
     if style == NameStyle.FULL:
         return names.clean(value if isinstance(value, str) else "") or None
-    parts = value if isinstance(value, dict) else {}
-    first, last = names.clean(parts.get("first")), names.clean(parts.get("last"))
-    return {"first": first, "last": last} if first or last else None
+    name = names.Name.of(value if isinstance(value, dict) else {})
+    return name.as_dict() if name else None
 
 
 # -- Compiled mappings --------------------------------------------------------------------------
 
 
+# The parts of a split name an app may hold, as ``name_spec`` lists them in ``choices``.
+HONORIFIC_PARTS = ("prefix", "suffix")
+
+
 def name_spec(fields: Iterable[FieldSpec], style: NameStyle) -> FieldSpec:
-    """The composite name field of a side, read-only when the app's name fields are."""
+    """The composite name field of a side, read-only when the app's name fields are. Its
+    ``choices`` are the name parts the app holds: a split name has ``prefix`` and ``suffix``
+    only where the app offers fields for them (else they are folded into first and last)."""
+    fields = list(fields)
     wanted = FULL_NAME if style == NameStyle.FULL else FIRST_NAME
     read_only = any(spec.read_only for spec in fields if spec.key == wanted)
-    return FieldSpec(key=NAME, label="Name", type=FieldType.NAME, read_only=read_only)
+    keys = {spec.key for spec in fields}
+    parts: tuple[str, ...] = ("full",) if style == NameStyle.FULL else ("first", "last")
+    if style == NameStyle.SPLIT and {NAME_PREFIX, NAME_SUFFIX} <= keys:
+        parts = ("prefix", "first", "last", "suffix")
+    return FieldSpec(
+        key=NAME, label="Name", type=FieldType.NAME, read_only=read_only, choices=parts
+    )
 
 
 def spec_for(key: str, fields: MappingABC[str, FieldSpec], style: NameStyle) -> FieldSpec | None:
@@ -437,7 +453,13 @@ class Mapping:
             if self.style(side) == NameStyle.FULL:
                 return normalize_name(values.get(FULL_NAME), NameStyle.FULL)
             return normalize_name(
-                {"first": values.get(FIRST_NAME), "last": values.get(LAST_NAME)}, NameStyle.SPLIT
+                {
+                    "prefix": values.get(NAME_PREFIX),
+                    "first": values.get(FIRST_NAME),
+                    "last": values.get(LAST_NAME),
+                    "suffix": values.get(NAME_SUFFIX),
+                },
+                NameStyle.SPLIT,
             )
         return self.normalize(side, values.get(key))
 
@@ -464,9 +486,12 @@ class Mapping:
         target = _other(source)
         src, tgt = self.spec(source), self.spec(target)
         if src.type == FieldType.NAME:
-            return _convert_name(
+            converted = _convert_name(
                 value, self.style(source), self.style(target), snap_source, snap_target
             )
+            if isinstance(converted, dict) and not set(HONORIFIC_PARTS) <= set(tgt.choices):
+                converted = names.Name.of(converted).folded().as_dict()
+            return converted
         if is_empty(value):
             return None
         if src.multi or src.type == FieldType.TAGS:
@@ -513,8 +538,15 @@ class Mapping:
         if key == NAME:
             if self.style(side) == NameStyle.FULL:
                 return {FULL_NAME: value or ""}
-            parts = value or {}
-            return {FIRST_NAME: parts.get("first", ""), LAST_NAME: parts.get("last", "")}
+            name = names.Name.of(value)
+            if not set(HONORIFIC_PARTS) <= set(spec.choices):
+                return {FIRST_NAME: name.folded().first, LAST_NAME: name.folded().last}
+            return {
+                NAME_PREFIX: name.prefix,
+                FIRST_NAME: name.first,
+                LAST_NAME: name.last,
+                NAME_SUFFIX: name.suffix,
+            }
         if value is None:
             if spec.multi or spec.type == FieldType.TAGS:
                 return {key: []}
@@ -537,18 +569,19 @@ def _convert_name(
     if source == target:
         return value
     if source == NameStyle.SPLIT:
-        parts = value or {}
-        return names.join(parts.get("first"), parts.get("last")) or None
+        if value and value == snap_source and isinstance(snap_target, str) and snap_target:
+            # The parts as last synced: the full name as last synced, its exact spelling
+            # ("Smith, Jr.") included, so a round trip changes nothing.
+            return snap_target
+        return names.Name.of(value).full or None
     if not value:
         return None
-    previous = snap_target if isinstance(snap_target, dict) else {}
-    first, last = names.split(
+    split = names.split(
         value,
         previous_full=snap_source if isinstance(snap_source, str) else None,
-        previous_first=previous.get("first"),
-        previous_last=previous.get("last"),
+        previous=names.Name.of(snap_target) if isinstance(snap_target, dict) else None,
     )
-    return {"first": first, "last": last}
+    return split.as_dict()
 
 
 def convert_scalar(
@@ -651,4 +684,8 @@ def fields_of_mapping_key(key: str, style: NameStyle) -> tuple[str, ...]:
     """The record fields a mapping key reads and writes (the composite name spans two)."""
     if key != NAME:
         return (key,)
-    return (FULL_NAME,) if style == NameStyle.FULL else (FIRST_NAME, LAST_NAME)
+    return (
+        (FULL_NAME,)
+        if style == NameStyle.FULL
+        else (NAME_PREFIX, FIRST_NAME, LAST_NAME, NAME_SUFFIX)
+    )

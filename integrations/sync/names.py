@@ -1,16 +1,26 @@
-"""Joining first + last names into one full name, and splitting a full name back.
+"""Joining the parts of a name into one full name, and splitting a full name back.
 
-The split is lossless wherever it can be: every word of the full name lands in the first or the
-last name, so joining the split gives the full name back and a round trip never looks like an
-edit. When a link's snapshot knows how the user split the name before, the split keeps it and
-moves only the part that changed ("Mary Ann" + "Smith" becoming "Mary Ann Jones" changes only the
-last name). New records fall back to ``nameparser``: titles and middle names go with the first
-name; particles ("van der", "de la") and suffixes ("Jr.", "III") go with the last name.
+A split name has four parts: an honorific prefix ("Dr.", "Rev. Dr."), the first name (with any
+middle names), the last name (with its particles: "van der", "de la") and an honorific suffix
+("Jr.", "III", "PhD"). Prefixes and suffixes never land in the first or last name, so an app
+with fields for them (Google's ``honorificPrefix`` / ``honorificSuffix``) gets them there, and
+an app without them gets them folded back in (``Name.folded``).
+
+The split is lossless wherever it can be: every word of the full name lands in one part, in
+order, so joining the split gives the full name back and a round trip never looks like an edit.
+When a link's snapshot knows how the user split the name before, the split keeps it and moves
+only the part that changed ("Mary Ann" + "Smith" becoming "Mary Ann Jones" changes only the
+last name). New records fall back to ``nameparser``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from nameparser import HumanName
+from nameparser.config import CONSTANTS
 
 
 def clean(value: str | None) -> str:
@@ -18,30 +28,80 @@ def clean(value: str | None) -> str:
     return " ".join((value or "").split())
 
 
-def join(first: str | None, last: str | None) -> str:
-    return clean(f"{clean(first)} {clean(last)}")
+@dataclass(frozen=True)
+class Name:
+    prefix: str = ""
+    first: str = ""
+    last: str = ""
+    suffix: str = ""
+
+    @classmethod
+    def of(cls, parts: Mapping[str, Any] | None) -> Name:
+        """From the dict form (``as_dict``); missing parts are empty."""
+        parts = parts or {}
+        return cls(*(clean(str(parts.get(k) or "")) for k in ("prefix", "first", "last", "suffix")))
+
+    def as_dict(self) -> dict[str, str]:
+        """``first`` and ``last`` always; ``prefix`` and ``suffix`` only when set, so a name
+        without them compares equal to snapshots taken before they existed."""
+        found = {"first": self.first, "last": self.last}
+        if self.prefix:
+            found["prefix"] = self.prefix
+        if self.suffix:
+            found["suffix"] = self.suffix
+        return found
+
+    @property
+    def full(self) -> str:
+        return clean(f"{self.prefix} {self.first} {self.last} {self.suffix}")
+
+    def folded(self) -> Name:
+        """For an app with first and last names only: the prefix goes before the first name,
+        the suffix after the last name."""
+        return Name(
+            first=clean(f"{self.prefix} {self.first}"), last=clean(f"{self.last} {self.suffix}")
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.prefix or self.first or self.last or self.suffix)
+
+
+def join(
+    first: str | None, last: str | None, *, prefix: str | None = None, suffix: str | None = None
+) -> str:
+    return Name.of({"prefix": prefix, "first": first, "last": last, "suffix": suffix}).full
 
 
 def split(
-    full: str | None,
-    *,
-    previous_full: str | None = None,
-    previous_first: str | None = None,
-    previous_last: str | None = None,
-) -> tuple[str, str]:
-    """Split ``full`` into (first, last), keeping the previous split when only one part changed."""
+    full: str | None, *, previous_full: str | None = None, previous: Name | None = None
+) -> Name:
+    """Split ``full`` into its parts, keeping the previous split when only one part changed."""
     full = clean(full)
     if not full:
-        return "", ""
-    kept = _keep_previous_split(full, clean(previous_first), clean(previous_last))
-    if kept is not None:
-        return kept
+        return Name()
+    if previous is not None and (previous.first or previous.last):
+        kept = _keep_previous_split(full, previous)
+        if kept is not None:
+            return kept
     return parse(full)
 
 
-def _keep_previous_split(full: str, first: str, last: str) -> tuple[str, str] | None:
-    if not first and not last:
+def _keep_previous_split(full: str, previous: Name) -> Name | None:
+    prefix = previous.prefix if previous.prefix and full.startswith(f"{previous.prefix} ") else ""
+    rest = full[len(prefix) :].strip()
+    suffix = previous.suffix if previous.suffix and rest.endswith(f" {previous.suffix}") else ""
+    middle = rest[: len(rest) - len(suffix)].strip()
+    kept = _keep_first_and_last(middle, previous.first, previous.last)
+    if kept is None:
         return None
+    name = Name(prefix, kept[0], kept[1], suffix)
+    if (not prefix and _may_have_prefix(full)) or (not suffix and _may_have_suffix(full)):
+        # A title or suffix typed into the changed part goes to its own field.
+        name = _peel(name, parse(full))
+    return name
+
+
+def _keep_first_and_last(full: str, first: str, last: str) -> tuple[str, str] | None:
     if first and last and full == f"{first} {last}":
         return first, last
     # The first name the user chose is still at the front: only the last name changed.
@@ -55,25 +115,80 @@ def _keep_previous_split(full: str, first: str, last: str) -> tuple[str, str] | 
     return None
 
 
-def parse(full: str) -> tuple[str, str]:
-    """Split a name never seen before, with ``nameparser`` deciding where the last name starts."""
+def _peel(name: Name, parsed: Name) -> Name:
+    prefix, first, last, suffix = name.prefix, name.first, name.last, name.suffix
+    if not prefix and parsed.prefix and first.startswith(f"{parsed.prefix} "):
+        prefix, first = parsed.prefix, first[len(parsed.prefix) + 1 :]
+    if not suffix and parsed.suffix and last.endswith(f" {parsed.suffix}"):
+        last, suffix = last[: -len(parsed.suffix) - 1], parsed.suffix
+    return Name(prefix, first, last.rstrip(","), suffix)
+
+
+def _word(word: str) -> str:
+    return word.strip(".,").casefold()
+
+
+def _may_have_prefix(full: str) -> bool:
+    return _word(full.split(" ")[0]) in CONSTANTS.titles
+
+
+def _may_have_suffix(full: str) -> bool:
+    last = _word(full.split(" ")[-1])
+    return last in CONSTANTS.suffix_acronyms or last in CONSTANTS.suffix_not_acronyms
+
+
+def parse(full: str) -> Name:
+    """Split a name never seen before, with ``nameparser`` deciding where each part starts."""
     full = clean(full)
     words = full.split(" ")
     if len(words) < 2:
-        return full, ""
-    if len(words) == 2 and "," not in full:
+        return Name(first=full)
+    plain = not _may_have_prefix(full) and not _may_have_suffix(full)
+    if len(words) == 2 and "," not in full and plain:
         # The last name cannot start at the first word, so two words always split in the
-        # middle, whatever nameparser makes of them; it is slow, and most names are two words.
-        return words[0], words[1]
+        # middle, whatever nameparser makes of them; it is slow, and most names are two.
+        return Name(first=words[0], last=words[1])
     parsed = HumanName(full)
-    if "," in full and parsed.last and not full.endswith(f", {parsed.suffix}"):
+    prefix = _leading(words, parsed.title.split())
+    suffix_words = _trailing(words[prefix:], parsed.suffix.split())
+    core = words[prefix : len(words) - suffix_words]
+    if not core:  # all of it looked like titles or suffixes: keep the words as a name
+        prefix, suffix_words, core = 0, 0, words
+    name_prefix = " ".join(words[:prefix])
+    name_suffix = " ".join(words[len(words) - suffix_words :]) if suffix_words else ""
+    core_text = " ".join(core)
+    if "," in core_text and parsed.last:
         # "Smith, John": no split of the words in order can join back, so use the parts.
-        first = clean(f"{parsed.title} {parsed.first} {parsed.middle}")
-        return first, clean(f"{parsed.last} {parsed.suffix}")
-    start = _last_name_start(words, parsed.last.split())
+        first = clean(f"{parsed.first} {parsed.middle}")
+        return Name(name_prefix, first, clean(parsed.last), name_suffix)
+    if len(core) == 1:
+        alone = core[0].rstrip(",")
+        if parsed.last and not parsed.first and alone.casefold() == parsed.last.casefold():
+            return Name(name_prefix, "", alone, name_suffix)  # "Dr. Who"
+        return Name(name_prefix, alone, "", name_suffix)
+    start = _last_name_start(core, parsed.last.split())
     if start is None:
-        start = len(words) - 1
-    return " ".join(words[:start]), " ".join(words[start:])
+        start = len(core) - 1
+    last = " ".join(core[start:])
+    if name_suffix:
+        last = last.rstrip(",")  # "John Smith, Jr."
+    return Name(name_prefix, " ".join(core[:start]), last, name_suffix)
+
+
+def _leading(words: list[str], title: list[str]) -> int:
+    """How many of ``words`` from the front are the parsed title's words."""
+    wanted = [_word(w) for w in title]
+    if wanted and [_word(w) for w in words[: len(wanted)]] == wanted:
+        return len(wanted)
+    return 0
+
+
+def _trailing(words: list[str], suffix: list[str]) -> int:
+    """How many of ``words`` at the end are the parsed suffix's words."""
+    wanted = [_word(w) for w in suffix]
+    if wanted and len(words) > len(wanted) and [_word(w) for w in words[-len(wanted) :]] == wanted:
+        return len(wanted)
+    return 0
 
 
 def _last_name_start(words: list[str], last_words: list[str]) -> int | None:

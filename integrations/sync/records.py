@@ -30,6 +30,9 @@ CUSTOM_PREFIX = "custom."
 
 # The composite name field: one side may hold first + last names, the other a full name.
 NAME = "name"
+# Honorifics, for apps with fields for them (Google): "Dr.", "Jr.". Never part of a last name.
+NAME_PREFIX = "name_prefix"
+NAME_SUFFIX = "name_suffix"
 
 Checkpoint = dict[str, Any]
 

@@ -104,6 +104,8 @@ def _newer(ours: _Written, listed: Contact) -> bool:
 STANDARD_FIELDS = (
     FieldSpec("first_name", "First name", FieldType.TEXT, canonical="name.first"),
     FieldSpec("last_name", "Last name", FieldType.TEXT, canonical="name.last"),
+    FieldSpec("name_prefix", "Name prefix", FieldType.TEXT, canonical="name.prefix"),
+    FieldSpec("name_suffix", "Name suffix", FieldType.TEXT, canonical="name.suffix"),
     FieldSpec("emails", "Emails", FieldType.EMAIL, multi=True, canonical="email"),
     FieldSpec("phones", "Phones", FieldType.PHONE, multi=True, canonical="phone"),
     FieldSpec("company", "Company", FieldType.TEXT, canonical="company"),

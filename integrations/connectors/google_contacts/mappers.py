@@ -23,6 +23,8 @@ from integrations.sync.records import (
     FIRST_NAME,
     JOB_TITLE,
     LAST_NAME,
+    NAME_PREFIX,
+    NAME_SUFFIX,
     NOTES,
     PHONES,
     TAGS,
@@ -34,8 +36,10 @@ from integrations.sync.records import (
 INTENT_KEY = "tandemIntent"
 # Tandem field key -> the Person field holding it.
 PERSON_FIELD = {
+    NAME_PREFIX: "names",
     FIRST_NAME: "names",
     LAST_NAME: "names",
+    NAME_SUFFIX: "names",
     EMAILS: "emailAddresses",
     PHONES: "phoneNumbers",
     COMPANY: "organizations",
@@ -44,6 +48,13 @@ PERSON_FIELD = {
     BIRTHDAY: "birthdays",
     URLS: "urls",
     NOTES: "biographies",
+}
+# Tandem's name parts -> the keys of Google's ``names[0]``.
+NAME_PARTS = {
+    NAME_PREFIX: "honorificPrefix",
+    FIRST_NAME: "givenName",
+    LAST_NAME: "familyName",
+    NAME_SUFFIX: "honorificSuffix",
 }
 # Person field -> the Tandem field named in error messages.
 FIELD_NAME = {
@@ -148,10 +159,16 @@ def person_to_contact(person: Mapping[str, Any], groups: Mapping[str, str]) -> C
         return contact
     values = contact.values
     name = _first(person, "names")
-    if name.get("givenName"):
-        values[FIRST_NAME] = name["givenName"]
-    if name.get("familyName"):
-        values[LAST_NAME] = name["familyName"]
+    # Tandem's first name holds the middle names too (Google keeps them apart).
+    first = " ".join(str(name.get(k) or "").strip() for k in ("givenName", "middleName")).strip()
+    for key, part in (
+        (NAME_PREFIX, str(name.get("honorificPrefix") or "")),
+        (FIRST_NAME, first),
+        (LAST_NAME, str(name.get("familyName") or "")),
+        (NAME_SUFFIX, str(name.get("honorificSuffix") or "")),
+    ):
+        if part:
+            values[key] = part
     for key, source in ((EMAILS, "emailAddresses"), (PHONES, "phoneNumbers"), (URLS, "urls")):
         found = _values(person, source)
         if found:
@@ -190,8 +207,7 @@ def needs_current(changes: Mapping[str, Any]) -> bool:
     """Whether writing ``changes`` needs the stored person: fields that share one Person field
     with another Tandem field (names, organization, custom fields) are replaced wholesale."""
     return any(
-        key in (FIRST_NAME, LAST_NAME, COMPANY, JOB_TITLE) or key.startswith(CUSTOM_PREFIX)
-        for key in changes
+        key in (*NAME_PARTS, COMPANY, JOB_TITLE) or key.startswith(CUSTOM_PREFIX) for key in changes
     )
 
 
@@ -204,17 +220,19 @@ def changes_to_person(
     current = current or {}
     body: dict[str, Any] = {}
     mask: set[str] = set()
-    if FIRST_NAME in changes or LAST_NAME in changes:
+    if any(key in changes for key in NAME_PARTS):
         name = {
             k: v
             for k, v in _first(current, "names").items()
             if k in ("givenName", "familyName", "middleName", "honorificPrefix", "honorificSuffix")
         }
+        for key, person_key in NAME_PARTS.items():
+            if key in changes:
+                name[person_key] = str(changes[key] or "")
         if FIRST_NAME in changes:
-            name["givenName"] = str(changes[FIRST_NAME] or "")
-        if LAST_NAME in changes:
-            name["familyName"] = str(changes[LAST_NAME] or "")
-        body["names"] = [name] if any(name.values()) else []
+            name.pop("middleName", None)  # the first name written holds the middle names
+        name = {k: v for k, v in name.items() if v}
+        body["names"] = [name] if name else []
         mask.add("names")
     if EMAILS in changes:
         body["emailAddresses"] = [{"value": str(v)} for v in _as_list(changes[EMAILS])]

@@ -225,6 +225,59 @@ def test_it_writes_a_composite_name_as_the_apps_own_fields() -> None:
     }
 
 
+def honorific_name_mapping() -> Mapping:
+    full = mapping.name_spec([spec(T.TEXT, key="full_name")], NameStyle.FULL)
+    split = mapping.name_spec(
+        [spec(T.TEXT, key=k) for k in ("first_name", "last_name", "name_prefix", "name_suffix")],
+        NameStyle.SPLIT,
+    )
+    return a_to_b(full, split)
+
+
+def test_it_splits_honorifics_into_their_own_parts_where_the_app_has_them() -> None:
+    m = honorific_name_mapping()
+    split = m.convert("a", "Dr. Martin Luther King Jr.")
+    assert split == {"prefix": "Dr.", "first": "Martin Luther", "last": "King", "suffix": "Jr."}
+    assert m.changes("b", split) == {
+        "name_prefix": "Dr.",
+        "first_name": "Martin Luther",
+        "last_name": "King",
+        "name_suffix": "Jr.",
+    }
+
+
+def test_it_folds_honorifics_into_first_and_last_where_the_app_has_no_fields_for_them() -> None:
+    m = a_to_b(spec(T.NAME, key=NAME), spec(T.NAME, key=NAME))
+    split = m.convert("a", "Dr. Martin Luther King Jr.")
+    assert split == {"first": "Dr. Martin Luther", "last": "King Jr."}
+    assert m.changes("b", split) == {"first_name": "Dr. Martin Luther", "last_name": "King Jr."}
+
+
+def test_it_joins_honorifics_back_into_the_full_name() -> None:
+    m = honorific_name_mapping()
+    parts = {"prefix": "Dr.", "first": "Martin Luther", "last": "King", "suffix": "Jr."}
+    assert m.convert("b", parts) == "Dr. Martin Luther King Jr."
+    assert m.read("b", {"name_prefix": "Dr.", "first_name": "Martin Luther", "last_name": "King",
+                        "name_suffix": "Jr."}) == parts  # fmt: skip
+
+
+def test_it_gives_back_the_full_name_as_synced_when_the_parts_did_not_change() -> None:
+    m = honorific_name_mapping()
+    parts = {"first": "John", "last": "Smith", "suffix": "Jr."}
+    assert m.convert("b", parts, snap_source=parts, snap_target="John Smith, Jr.") == (
+        "John Smith, Jr."
+    )
+    assert m.equivalent("John Smith, Jr.", parts)
+
+
+def test_it_reads_a_split_name_without_honorifics_as_before() -> None:
+    m = honorific_name_mapping()
+    assert m.read("b", {"first_name": "Mary", "last_name": "Smith"}) == {
+        "first": "Mary",
+        "last": "Smith",
+    }
+
+
 # -- Default mappings ---------------------------------------------------------------------------
 
 

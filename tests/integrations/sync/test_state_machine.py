@@ -58,8 +58,8 @@ class CreateWatch(MemoryApp):
 def name_values(app: MemoryApp, full: str) -> dict[str, Any]:
     if app.capabilities.name_style == NameStyle.FULL:
         return {"full_name": full}
-    first, last = names.parse(full)
-    return {"first_name": first, "last_name": last}
+    name = names.parse(full).folded()  # the memory app has no fields for honorifics
+    return {"first_name": name.first, "last_name": name.last}
 
 
 class SyncMachine(RuleBasedStateMachine):

@@ -112,3 +112,71 @@ def test_it_dates_a_contact_by_its_own_source_not_the_profile() -> None:
     assert contact.updated_at is not None and contact.updated_at.isoformat().startswith(
         "2026-03-04T05:06:07"
     )
+
+
+def test_it_reads_honorifics_and_middle_names_into_the_name_parts() -> None:
+    person = {
+        "resourceName": "people/c1",
+        "names": [
+            {
+                "honorificPrefix": "Dr.",
+                "givenName": "Martin",
+                "middleName": "Luther",
+                "familyName": "King",
+                "honorificSuffix": "Jr.",
+            }
+        ],
+    }
+
+    values = mappers.person_to_contact(person, {}).values
+
+    assert values == {
+        "name_prefix": "Dr.",
+        "first_name": "Martin Luther",
+        "last_name": "King",
+        "name_suffix": "Jr.",
+    }
+
+
+def test_it_writes_honorifics_to_their_own_fields_never_the_family_name() -> None:
+    changes = {
+        "name_prefix": "Dr.",
+        "first_name": "Martin Luther",
+        "last_name": "King",
+        "name_suffix": "Jr.",
+    }
+
+    body, mask = mappers.changes_to_person(changes, {})
+
+    assert body == {
+        "names": [
+            {
+                "honorificPrefix": "Dr.",
+                "givenName": "Martin Luther",
+                "familyName": "King",
+                "honorificSuffix": "Jr.",
+            }
+        ]
+    }
+    assert mask == {"names"}
+
+
+def test_it_drops_the_stored_middle_name_when_the_first_name_is_written() -> None:
+    current = {"names": [{"givenName": "Martin", "middleName": "Luther", "familyName": "King"}]}
+
+    body, _ = mappers.changes_to_person({"first_name": "Martin Luther"}, current)
+
+    assert body["names"] == [{"givenName": "Martin Luther", "familyName": "King"}]
+
+
+def test_it_keeps_the_stored_honorifics_when_only_the_family_name_changes() -> None:
+    current = {"names": [{"honorificPrefix": "Dr.", "givenName": "Ann", "familyName": "Lee"}]}
+
+    body, _ = mappers.changes_to_person({"last_name": "Kim"}, current)
+
+    assert body["names"] == [{"honorificPrefix": "Dr.", "givenName": "Ann", "familyName": "Kim"}]
+
+
+def test_it_offers_fields_for_honorifics() -> None:
+    connector = GoogleContactsConnector({"refresh_token": "r"})
+    assert {"name_prefix", "name_suffix"} <= set(connector.fields_for_sync(()))
