@@ -118,6 +118,12 @@ STANDARD_FIELDS = (
 )
 
 
+def _throttled(ref: str, exc: GoogleApiError) -> WriteResult:
+    """A write Google kept refusing with 429 past the HTTP seam's retries: not processed, so
+    no failure of the record; the run leaves it for the next one."""
+    return WriteResult(ref=ref, error=exc.message, permanent=False, throttled=True)
+
+
 def _user_defined_keys(people: list[dict[str, Any]]) -> set[str]:
     return {
         str(item["key"])
@@ -389,6 +395,8 @@ class GoogleContactsConnector(Connector):
         try:
             answer = self.api.batch_create(people)
         except GoogleApiError as exc:
+            if exc.status == 429:
+                return [_throttled(item.ref, exc) for item in items]
             if exc.status != 400 or len(items) == 1:
                 if exc.status == 400:
                     return [self._refusal(items[0].ref, exc)]
@@ -416,6 +424,8 @@ class GoogleContactsConnector(Connector):
         try:
             created = self.api.create(person)
         except GoogleApiError as exc:
+            if exc.status == 429:
+                return _throttled(item.ref, exc)
             if exc.status == 400:
                 return self._refusal(item.ref, exc)
             raise
@@ -465,6 +475,9 @@ class GoogleContactsConnector(Connector):
             try:
                 answer = self.api.batch_update(bodies, set(mask))
             except GoogleApiError as exc:
+                if exc.status == 429:
+                    results.update({name: _throttled(name, exc) for name in bodies})
+                    continue
                 # One stale etag or bad value refuses the batch: write its contacts one by one.
                 if exc.status != 400:
                     raise
@@ -488,6 +501,8 @@ class GoogleContactsConnector(Connector):
             try:
                 person = self.api.update(item.id, body, mask)
             except GoogleApiError as exc:
+                if exc.status == 429:
+                    return _throttled(item.id, exc)
                 if exc.stale_etag and attempt + 1 < UPDATE_TRIES:
                     stored = self.api.get(item.id)
                     continue

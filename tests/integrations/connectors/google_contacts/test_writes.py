@@ -202,3 +202,39 @@ def test_it_finds_contacts_whose_creation_answer_was_lost_by_their_intent_keys(
     assert not raised.value.permanent
     assert emulator.requests["people.batchCreateContacts"] == 1
     assert [c.idempotency_key for c in found["ada@x.example"]] == ["k-a"]
+
+
+def test_it_marks_creates_google_kept_throttling_as_throttled(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.fail_next(20, 429)
+    results = connector.create_many(
+        [NewContact(ref=f"r{i}", values={"first_name": f"P{i}"}) for i in range(3)]
+    )
+    assert all(r.throttled and not r.ok and not r.permanent for r in results)
+    assert emulator.contacts(EMAIL) == []
+
+
+def test_it_creates_through_a_short_429_storm(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    emulator.fail_next(2, 429)
+    results = connector.create_many(
+        [NewContact(ref=f"r{i}", values={"first_name": f"P{i}"}) for i in range(3)]
+    )
+    assert all(r.ok for r in results)
+    assert len(emulator.contacts(EMAIL)) == 3
+
+
+def test_it_marks_updates_google_kept_throttling_as_throttled(
+    connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
+) -> None:
+    people = [emulator.add_contact(EMAIL, person(f"P{i}", "X")) for i in range(3)]
+    emulator.fail_next(40, 429)
+    results = connector.update_many(
+        [
+            ContactUpdate(id=p["resourceName"], changes={"notes": "hi"}, version=p["etag"])
+            for p in people
+        ]
+    )
+    assert all(r.throttled and not r.permanent for r in results)
