@@ -31,6 +31,7 @@ from integrations.models import (
     AppRequest,
     AppVote,
     AuditEntry,
+    BeatTick,
     Condition,
     Connection,
     CreateIntent,
@@ -38,13 +39,14 @@ from integrations.models import (
     RecordIssue,
     RecordLink,
     Rule,
+    RunNote,
     Side,
     SyncRun,
 )
 from integrations.services import setup
 
 # What the sync loop writes and nobody edits; deleting their owner still deletes them.
-HISTORY_MODELS = (SyncRun, RecordLink, CreateIntent, RecordIssue, AuditEntry)
+HISTORY_MODELS = (SyncRun, RecordLink, CreateIntent, RecordIssue, AuditEntry, RunNote, BeatTick)
 
 
 def _capabilities(app: str) -> Capabilities | None:
@@ -794,6 +796,19 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     raw_id_fields = ["run"]
 
 
+@admin.register(RunNote)
+class RunNoteAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "connection", "run", "kind", "side", "record_id", "reason"]
+    list_filter = ["kind", "side"]
+    search_fields = ["record_id", "field", "reason", "connection__name"]
+    raw_id_fields = ["run"]
+
+
+@admin.register(BeatTick)
+class BeatTickAdmin(ReadOnlyAdmin):
+    list_display = ["name", "at"]
+
+
 # -- The apps pipeline ----------------------------------------------------------------------------
 
 
@@ -853,3 +868,65 @@ def _run_writes(admin_view: SyncRunAdmin, obj: SyncRun) -> str:
 
 SyncRunAdmin.run_writes = _run_writes  # type: ignore[attr-defined]
 SyncRunAdmin.readonly_fields = [*SyncRunAdmin.readonly_fields, "run_writes"]
+
+
+# -- ... and why it left contacts alone or had to choose (its notes) ------------------------------
+
+RUN_NOTES_SHOWN = 200
+
+
+def _shown(value: Any) -> str:
+    return "(empty)" if value in (None, "", [], {}) else repr(value)
+
+
+def _notes_table(obj: SyncRun, kinds: list[str], headers: list[str], row: Any) -> str:
+    notes = list(obj.notes.filter(kind__in=kinds).order_by("id")[: RUN_NOTES_SHOWN + 1])
+    if not notes:
+        return "None." if obj.pk else "-"
+    apps = {"a": obj.connection.account_a.app_name, "b": obj.connection.account_b.app_name}
+    rows = format_html_join("", "<tr>{}</tr>", ((row(n, apps),) for n in notes[:RUN_NOTES_SHOWN]))
+    total = obj.notes.filter(kind__in=kinds).count()
+    more = (
+        format_html("<p>The first {} of {} kept.</p>", RUN_NOTES_SHOWN, total)
+        if total > RUN_NOTES_SHOWN
+        else ""
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}",
+                       format_html_join("", "<th>{}</th>", ((h,) for h in headers)), rows,
+                       more)  # fmt: skip
+
+
+@admin.display(description="Conflicts")
+def _run_conflicts(admin_view: SyncRunAdmin, obj: SyncRun) -> str:
+    def row(n: RunNote, apps: dict[str, str]) -> str:
+        return format_html(
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            f"{apps['a']} {n.record_id} ⇄ {apps['b']} {n.other_id}", n.field,
+            _shown(n.value_a), _shown(n.value_b), apps.get(n.winner, "neither"), n.reason,
+        )  # fmt: skip
+
+    apps = (
+        {"a": obj.connection.account_a.app_name, "b": obj.connection.account_b.app_name}
+        if obj.pk
+        else {"a": "one app", "b": "the other app"}
+    )
+    headers = ["Records", "Field", f"Value in {apps['a']}", f"Value in {apps['b']}", "Won", "Why"]
+    return _notes_table(obj, [RunNote.Kind.CONFLICT], headers, row)
+
+
+@admin.display(description="Excluded contacts and duplicates")
+def _run_exclusions(admin_view: SyncRunAdmin, obj: SyncRun) -> str:
+    def row(n: RunNote, apps: dict[str, str]) -> str:
+        return format_html(
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            apps.get(n.side, n.side), n.record_id, n.get_kind_display(),
+            n.reason + (f" ({n.field})" if n.kind == RunNote.Kind.DUPLICATE else ""),
+        )  # fmt: skip
+
+    headers = ["App", "Record", "What", "Why"]
+    return _notes_table(obj, [RunNote.Kind.EXCLUDED, RunNote.Kind.DUPLICATE], headers, row)
+
+
+SyncRunAdmin.run_conflicts = _run_conflicts  # type: ignore[attr-defined]
+SyncRunAdmin.run_exclusions = _run_exclusions  # type: ignore[attr-defined]
+SyncRunAdmin.readonly_fields = [*SyncRunAdmin.readonly_fields, "run_conflicts", "run_exclusions"]

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
 from accounts.models import ConnectedAccount, Membership, User, Workspace
-from integrations.models import Connection, RecordIssue, SyncRun
+from integrations.models import Connection, RecordIssue, RunNote, SyncRun
 
 CURRENT_WORKSPACE_KEY = "tandem_workspace"
 MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
@@ -126,6 +126,25 @@ def _scoped(queryset: QuerySet[Any], user: User | Any, object_id: object) -> Any
 
 def connection_runs(*, connection: Connection, limit: int = 50) -> QuerySet[SyncRun]:
     return SyncRun.objects.filter(connection=connection).order_by("-started_at", "-id")[:limit]
+
+
+def connection_latest_scan(*, connection: Connection) -> SyncRun | None:
+    """The latest real scan that finished: the connection's "excluded" and "duplicates" health
+    counters are its counts."""
+    return (
+        SyncRun.objects.filter(
+            connection=connection,
+            dry_run=False,
+            phase=SyncRun.Phase.SCAN,
+            outcome__in=[SyncRun.Outcome.SUCCESS, SyncRun.Outcome.PARTIAL],
+        )
+        .order_by("-started_at", "-id")
+        .first()
+    )
+
+
+def run_notes(*, run: SyncRun, kind: str, limit: int = 100) -> QuerySet[RunNote]:
+    return RunNote.objects.filter(run=run, kind=kind).order_by("id")[:limit]
 
 
 def connection_open_issues(*, connection: Connection) -> QuerySet[RecordIssue]:

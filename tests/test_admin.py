@@ -44,7 +44,9 @@ MODELS = [
     if model._meta.app_label in ("accounts", "integrations")
 ]
 
-HISTORY = {"recordlink", "createintent", "syncrun", "recordissue", "auditentry"}
+HISTORY = {
+    "recordlink", "createintent", "syncrun", "recordissue", "auditentry", "runnote", "beattick",
+}  # fmt: skip
 # Added on their parent's page, where the parent's apps and fields are known (or, for
 # invitations, from the team page that emails the token).
 ADDED_ON_PARENT = {"condition", "action", "fieldmapping", "invitation"}

@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from integrations.connectors.base import ConnectorError, FieldSpec, FieldType
-from integrations.models import AuditEntry, Connection, RecordLink, SyncRun
+from integrations.models import AuditEntry, Connection, RecordLink, RunNote, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -66,20 +66,25 @@ def audit_cutoff(*, now: dt.datetime | None = None) -> dt.datetime:
 def audit_prune(
     *, now: dt.datetime | None = None, batch: int = PRUNE_BATCH, max_batches: int | None = None
 ) -> int:
-    """Delete audit entries older than ``TANDEM_AUDIT_DAYS``, ``batch`` rows per statement (a
-    long-lived table must never be locked by one huge DELETE); at most ``max_batches``."""
+    """Delete audit entries (and run notes) older than ``TANDEM_AUDIT_DAYS``, ``batch`` rows
+    per statement (a long-lived table must never be locked by one huge DELETE); at most
+    ``max_batches`` of each."""
     cutoff = audit_cutoff(now=now)
-    deleted = batches = 0
-    while max_batches is None or batches < max_batches:
-        ids = list(
-            AuditEntry.objects.filter(created_at__lt=cutoff)
-            .order_by()
-            .values_list("pk", flat=True)[:batch]
-        )
-        if not ids:
-            break
-        deleted += AuditEntry.objects.filter(pk__in=ids).delete()[0]
-        batches += 1
+    deleted = 0
+    for model in (AuditEntry, RunNote):
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            ids = list(
+                model.objects.filter(created_at__lt=cutoff)
+                .order_by()
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                break
+            count = model.objects.filter(pk__in=ids).delete()[0]
+            if model is AuditEntry:
+                deleted += count
+            batches += 1
     return deleted
 
 
@@ -116,6 +121,7 @@ def runs_prune(
             if not entry_ids:
                 break
             entries += AuditEntry.objects.filter(pk__in=entry_ids).delete()[0]
+        RunNote.objects.filter(run_id__in=ids).delete()
         SyncRun.objects.filter(pk__in=ids).delete()
         total_runs += len(ids)
         total_entries += entries

@@ -62,6 +62,7 @@ from integrations.models import (
     RecordIssue,
     RecordLink,
     Rule,
+    RunNote,
     SyncRun,
 )
 from integrations.sync import actions as actions_mod
@@ -90,6 +91,8 @@ TRASH_TAG = "Tandem Trash"
 UNSUBSCRIBE_TAG = "Tandem Unsubscribes"
 # A plan lists at most this many items per list; its counts are always complete.
 PLAN_ITEM_LIMIT = 1000
+# A real run keeps at most this many notes (``RunNote``) per kind: excluded, duplicate, conflict.
+RUN_NOTES_LIMIT = 1000
 # A scan processes its listed pages joined into groups of at least this many records.
 SCAN_GROUP = 5000
 ISSUE_RETRY_BASE = dt.timedelta(minutes=5)
@@ -268,6 +271,10 @@ class Journal:
         # Every field a real run wrote to an app, uncapped, for the audit (``AuditEntry``);
         # ``None`` in a dry run, which writes nothing.
         self.writes: list[dict[str, Any]] | None = None
+        # Why records were excluded, duplicates and conflicts, for ``RunNote`` (a real run's
+        # journal only), at most ``RUN_NOTES_LIMIT`` of each kind.
+        self.notes: list[dict[str, Any]] | None = None
+        self.notes_kept: Counter[str] = Counter()
 
     def _append(self, target: list[dict[str, Any]], item: Item) -> None:
         """Keep ``item`` (or what a callable item builds: only built when kept)."""
@@ -289,6 +296,14 @@ class Journal:
         """A write the app accepted: kept for the audit (a real run's journal only)."""
         if self.writes is not None:
             self.writes.append({"side": side, "record_id": record_id, "kind": kind, **entry})
+
+    def note_finding(self, kind: str, item: Item) -> None:
+        """An excluded record, a duplicate or a conflict, kept with its reason for the run's
+        notes (built only when kept)."""
+        if self.notes is None or self.notes_kept[kind] >= RUN_NOTES_LIMIT:
+            return
+        self.notes_kept[kind] += 1
+        self.notes.append({"kind": kind, **(item() if callable(item) else item)})
 
     def as_plan(self) -> dict[str, Any]:
         return {
@@ -433,6 +448,7 @@ class SyncEngine:
         self.journal = Journal(SyncRun.Phase.SCAN if self.scan else SyncRun.Phase.INCREMENTAL)
         if not dry_run:
             self.journal.writes = []
+            self.journal.notes = []
         self.config: Config | None = None
         self.index: dict[str, EmailIndex] = {}
         self.listings: dict[str, Listing] = {}
@@ -448,6 +464,7 @@ class SyncEngine:
         self.throttled: Counter[str] = Counter()
         self.throttle_note = ""
         self.now = timezone.now()
+        self._rule_names: dict[int, str] | None = None
 
     @property
     def cfg(self) -> Config:
@@ -484,6 +501,7 @@ class SyncEngine:
         finally:
             for listing in self.listings.values():
                 listing.close()
+            self.save_notes()
             self.save_counters()
         if not self.dry_run:
             self.finish()
@@ -692,7 +710,7 @@ class SyncEngine:
         for record in records:
             if not record.normalized_emails:
                 if self.cfg.avoid_duplicates:
-                    self.note_excluded(source, record.id, reason="no email")
+                    self.note_excluded(source, record.id, reason="no email", record=record)
                 else:
                     self.maybe_create(work, record)
                 continue
@@ -711,7 +729,9 @@ class SyncEngine:
             twins = {i for e in mine for i in same_side.get(e, []) if i != record.id}
             theirs = sorted({i for e in mine for i in other_side.get(e, [])})
             if twins or len(theirs) > 1:
-                self.note_duplicate(source, record.id, mine[0])
+                self.note_duplicate(
+                    source, record.id, mine[0], twins=sorted(twins), theirs=theirs, linked=False
+                )
                 continue
             if not theirs:
                 self.maybe_create(work, record)
@@ -720,7 +740,9 @@ class SyncEngine:
             if match in linked_there or match in self.done[target] or match in claimed:
                 # The other side's record already follows another link: creating would put
                 # its email there twice, linking would steal it.
-                self.note_duplicate(source, record.id, mine[0])
+                self.note_duplicate(
+                    source, record.id, mine[0], twins=[], theirs=[match], linked=True
+                )
                 continue
             claimed.add(match)
             matches.append((record, match))
@@ -802,7 +824,10 @@ class SyncEngine:
             for side in SIDES
         }
         if not matched[source]:
-            self.note_excluded(source, records[source].id, reason="no rule matches")
+            self.note_excluded(
+                source, records[source].id, reason="no rule matches", record=records[source],
+                exists=True,
+            )  # fmt: skip
         merged = merge(
             self.cfg.mappings,
             records["a"].values,
@@ -844,6 +869,9 @@ class SyncEngine:
                 "conflicts",
                 {"id_a": records["a"].id, "id_b": records["b"].id, "field": key},
                 count="conflicts",
+            )
+            self.journal.note_finding(
+                RunNote.Kind.CONFLICT, functools.partial(self.conflict_note, key, records, merged)
             )
         work.pairs.append(pair)
 
@@ -915,7 +943,7 @@ class SyncEngine:
         source, target = work.source, other(work.source)
         matched = self.matching_rules(source, record, exists=False)
         if not matched:
-            self.note_excluded(source, record.id, reason="no rule matches")
+            self.note_excluded(source, record.id, reason="no rule matches", record=record)
             return
         values: dict[str, Any] = {}
         snapshot: dict[str, dict[str, Any]] = {"a": {}, "b": {}}
@@ -987,15 +1015,136 @@ class SyncEngine:
                 count=f"tagged_{survivor_side}",
             )
 
-    def note_excluded(self, side: str, record_id: str, *, reason: str) -> None:
+    def note_excluded(
+        self,
+        side: str,
+        record_id: str,
+        *,
+        reason: str,
+        record: Contact | None = None,
+        exists: bool = False,
+    ) -> None:
         self.journal.note(
             "excluded", {"side": side, "id": record_id, "reason": reason}, count="excluded"
         )
 
-    def note_duplicate(self, side: str, record_id: str, email: str) -> None:
+        def note() -> dict[str, Any]:
+            if reason == "no email":
+                why = (
+                    "It has no email address, and the connection avoids duplicates (contacts "
+                    "without an email are not synced)."
+                )
+            elif record is not None:
+                why = self.exclusion_reason(side, record, exists=exists)
+            else:
+                why = reason
+            return {"side": side, "record_id": record_id, "reason": why[:500]}
+
+        self.journal.note_finding(RunNote.Kind.EXCLUDED, note)
+
+    def note_duplicate(
+        self,
+        side: str,
+        record_id: str,
+        email: str,
+        *,
+        twins: list[str],
+        theirs: list[str],
+        linked: bool,
+    ) -> None:
         self.journal.note(
             "duplicates", {"side": side, "id": record_id, "email": email}, count="duplicates"
         )
+
+        def note() -> dict[str, Any]:
+            here, there = self.connectors[side].name, self.connectors[other(side)].name
+            if twins:
+                why = f"Other {here} contacts have the same email: {', '.join(twins[:5])}."
+            elif linked:
+                why = f"Its {there} match {theirs[0]} already syncs with another {here} contact."
+            else:
+                why = f"Several {there} contacts have this email: {', '.join(theirs[:5])}."
+            return {"side": side, "record_id": record_id, "field": email, "reason": why[:500]}
+
+        self.journal.note_finding(RunNote.Kind.DUPLICATE, note)
+
+    def exclusion_reason(self, side: str, record: Contact, *, exists: bool) -> str:
+        """Which condition of each rule of the record's direction failed, and the value it saw."""
+        there = self.connectors[other(side)].name
+        rules = self.cfg.rules[side]
+        if not rules:
+            return f"No rule syncs contacts towards {there}."
+        spec = self.cfg.sides[side]
+        names = self.rule_names()
+        reasons = []
+        for position, rule in enumerate(rules, start=1):
+            name = names.get(rule.id) or f"Rule {position}"
+            for condition in rule.conditions:
+                if conditions_mod.condition_holds(
+                    condition, record, fields=spec.fields, specials=spec.specials,
+                    exists_in_other=exists,
+                ):  # fmt: skip
+                    continue
+                reasons.append(f"{name}: {self.condition_failure(side, condition, record, exists)}")
+                break
+        return "No rule matches. " + "; ".join(reasons) + "."
+
+    def condition_failure(
+        self, side: str, condition: ConditionData, record: Contact, exists: bool
+    ) -> str:
+        spec = self.cfg.sides[side]
+        operator = condition.operator.replace("_", " ")
+        if condition.kind == conditions_mod.EXISTS_IN_OTHER:
+            there = self.connectors[other(side)].name
+            return f'"already exists in {there}" is false (no {there} contact has its email)'
+        if condition.kind == conditions_mod.SPECIAL:
+            special = spec.specials.get(condition.field)
+            label = special.label if special else condition.field
+            return f'"{label} {operator} {condition.value!r}" is false'
+        field_spec = spec.fields.get(condition.field)
+        label = field_spec.label if field_spec else condition.field
+        saw = record.values.get(condition.field)
+        shown = "empty" if mapping_mod.is_empty(saw) else repr(_jsonable(saw))
+        value = "" if condition.value in (None, "") else f" {condition.value!r}"
+        return f'"{label} {operator}{value}" is false (the value is {shown})'
+
+    def rule_names(self) -> dict[int, str]:
+        if self._rule_names is None:
+            self._rule_names = {
+                rule.pk: rule.name
+                for rule in Rule.objects.filter(connection=self.connection).only("id", "name")
+                if rule.name
+            }
+        return self._rule_names
+
+    def conflict_note(
+        self, key: str, records: dict[str, Contact], merged: MergeResult
+    ) -> dict[str, Any]:
+        m = next((m for m in self.cfg.mappings if m.key("a") == key), None)
+        if m is None:
+            return {"side": "a", "record_id": records["a"].id, "other_id": records["b"].id,
+                    "field": key, "reason": "Changed on both sides."}  # fmt: skip
+        if m.key("b") in merged.diffs["b"]:
+            winner = "a"
+        elif m.key("a") in merged.diffs["a"]:
+            winner = "b"
+        else:
+            winner = ""
+        apps = {side: self.connectors[side].name for side in SIDES}
+        if winner:
+            why = f"Changed on both sides; {apps[winner]}'s value won (the winning app)."
+        else:
+            why = "Changed on both sides; neither value was written (an empty value never wins)."
+        return {
+            "side": "a",
+            "record_id": records["a"].id,
+            "other_id": records["b"].id,
+            "field": f"{m.field_a} ⇄ {m.field_b}"[:400],
+            "value_a": _jsonable(m.read("a", records["a"])),
+            "value_b": _jsonable(m.read("b", records["b"])),
+            "winner": winner,
+            "reason": why,
+        }
 
     # Writing --------------------------------------------------------------------------------
 
@@ -1251,8 +1400,20 @@ class SyncEngine:
             source_id=pair.record_id(other(side)) if pair is not None else "",
         )  # fmt: skip
 
+    def save_notes(self) -> None:
+        """Keep the run's notes so far: why records were excluded, duplicates, conflicts."""
+        notes = self.journal.notes
+        if not notes:
+            return
+        RunNote.objects.bulk_create(
+            [RunNote(run=self.run, connection=self.connection, **n) for n in notes],
+            batch_size=500,
+        )
+        notes.clear()
+
     def save_audit(self) -> None:
         """Keep the page's accepted writes. Not fenced: the apps hold them whatever the lease."""
+        self.save_notes()
         writes = self.journal.writes
         if not writes:
             return

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import ConnectedAccount
 from integrations import selectors, services
-from integrations.models import Connection, RecordIssue, Side
+from integrations.models import Connection, RecordIssue, RunNote, Side
 from integrations.services.connections import connection_delete
 from integrations.views.charts import run_chart
 from integrations.views.common import (
@@ -67,6 +67,26 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+# The contacts behind the "excluded" and "duplicates" counters shown on the page, at most.
+SCAN_NOTES_SHOWN = 100
+
+
+def _scan_notes(connection: Connection) -> dict[str, Any]:
+    """The latest scan's excluded contacts and duplicates, each with its reason."""
+    scan = selectors.connection_latest_scan(connection=connection)
+    if scan is None:
+        return {}
+    found: dict[str, Any] = {"run": scan}
+    for key, kind, total in (
+        ("excluded", RunNote.Kind.EXCLUDED, scan.excluded),
+        ("duplicates", RunNote.Kind.DUPLICATE, scan.duplicates),
+    ):
+        notes = selectors.run_notes(run=scan, kind=kind, limit=SCAN_NOTES_SHOWN)
+        rows = [{"note": note, "app": side_name(connection, note.side)} for note in notes]
+        found[key] = {"rows": rows, "total": total, "more": max(0, total - len(rows))}
+    return found
+
+
 def _issue_groups(connection: Connection) -> list[dict[str, Any]]:
     issues = list(selectors.connection_open_issues(connection=connection))
     groups = []
@@ -109,6 +129,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "state": state,
             "health": health_summary(connection),
             "issue_groups": _issue_groups(connection),
+            "scan_notes": _scan_notes(connection),
             "runs": runs,
             "chart": run_chart(runs),
             "reauthorize": reauthorize if state.tone == "bad" else [],
