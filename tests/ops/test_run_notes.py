@@ -52,7 +52,7 @@ def scanned(pair: Pair) -> tuple[Connection, SyncRun]:
 def test_it_records_the_failed_condition_and_the_value_it_saw_for_each_excluded_contact(
     pair: Pair, scanned: tuple[Connection, SyncRun]
 ) -> None:
-    connection, run = scanned
+    _connection, run = scanned
     olga = pair.customer_by_email("olga@example.com")["id"]
 
     note = RunNote.objects.get(run=run, kind=RunNote.Kind.EXCLUDED, record_id=olga)
@@ -66,7 +66,7 @@ def test_it_records_the_failed_condition_and_the_value_it_saw_for_each_excluded_
 def test_it_records_no_email_with_avoid_duplicates_as_the_reason(
     pair: Pair, scanned: tuple[Connection, SyncRun]
 ) -> None:
-    connection, run = scanned
+    _connection, run = scanned
     (nora,) = [c["id"] for c in pair.customers() if c["name"] == "Nora Nomail"]
 
     note = RunNote.objects.get(run=run, kind=RunNote.Kind.EXCLUDED, record_id=nora)
@@ -79,7 +79,7 @@ def test_it_records_no_email_with_avoid_duplicates_as_the_reason(
 def test_it_records_each_duplicate_with_the_email_and_the_other_contact(
     pair: Pair, scanned: tuple[Connection, SyncRun]
 ) -> None:
-    connection, run = scanned
+    _connection, run = scanned
     twins = {c["resourceName"] for c in pair.contacts() if c["names"][0]["familyName"] == "Twin"}
 
     notes = list(RunNote.objects.filter(run=run, kind=RunNote.Kind.DUPLICATE))
@@ -120,11 +120,9 @@ def test_it_keeps_no_notes_for_a_dry_run(pair: Pair) -> None:
     assert not RunNote.objects.exists()
 
 
-def test_it_prunes_notes_with_the_audit(
-    scanned: tuple[Connection, SyncRun], settings: Any
-) -> None:
+def test_it_prunes_notes_with_the_audit(scanned: tuple[Connection, SyncRun], settings: Any) -> None:
     settings.TANDEM_AUDIT_DAYS = 30
-    connection, run = scanned
+    _connection, run = scanned
     RunNote.objects.filter(run=run).update(created_at=timezone.now() - dt.timedelta(days=31))
 
     audit_prune()
@@ -133,7 +131,7 @@ def test_it_prunes_notes_with_the_audit(
 
 
 def test_it_deletes_a_pruned_runs_notes(scanned: tuple[Connection, SyncRun]) -> None:
-    connection, run = scanned
+    _connection, run = scanned
     SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - dt.timedelta(days=10))
 
     runs_prune(older_than_days=5)
@@ -144,7 +142,7 @@ def test_it_deletes_a_pruned_runs_notes(scanned: tuple[Connection, SyncRun]) -> 
 def test_it_lists_a_runs_conflicts_and_exclusions_on_its_admin_page(
     client: Client, staff: User, scanned: tuple[Connection, SyncRun]
 ) -> None:
-    connection, run = scanned
+    _connection, run = scanned
     client.force_login(staff)
 
     response = client.get(reverse("admin:integrations_syncrun_change", args=[run.pk]))
@@ -159,7 +157,7 @@ def test_it_lists_a_runs_conflicts_and_exclusions_on_its_admin_page(
 def test_it_shows_the_contacts_behind_excluded_and_duplicates_on_the_connection_page(
     client: Client, alice: User, scanned: tuple[Connection, SyncRun], pair: Pair
 ) -> None:
-    connection, run = scanned
+    connection, _run = scanned
     olga = pair.customer_by_email("olga@example.com")["id"]
     client.force_login(alice)
 
