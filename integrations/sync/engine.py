@@ -52,7 +52,13 @@ from django.db import connection, models
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from integrations.connectors.base import Capabilities, ConditionSpec, Connector, FieldSpec
+from integrations.connectors.base import (
+    Capabilities,
+    ConditionSpec,
+    Connector,
+    ConnectorError,
+    FieldSpec,
+)
 from integrations.leases import Heartbeat, Lease, fenced
 from integrations.models import (
     AuditEntry,
@@ -1430,6 +1436,11 @@ class SyncEngine:
         fenced transaction: a run whose lease was taken over changes none of them."""
         if self.dry_run:
             return
+        problem = checkpoint_problem(checkpoint) if checkpoint is not None else ""
+        if problem:
+            # Stored, it would make every later run scan again: fail this run, saying why.
+            name = self.connectors[side].name
+            raise ConnectorError(f"{name} handed over a checkpoint that {problem}.")
         now = timezone.now()
         with fenced(self.lease):
             self._save_creates(work, now)

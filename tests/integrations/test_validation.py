@@ -202,3 +202,21 @@ def test_it_keeps_the_password_out_of_the_credentials_error(acme) -> None:
     account = ConnectedAccount(workspace=acme, app="kustomer", label="acme")
     account.set_credentials({"subdomain": "a.b", "email": "x@acme.example", "password": "canary"})
     assert "canary" not in str(errors_of(account))
+
+
+def test_it_fails_a_run_whose_app_hands_over_an_unusable_checkpoint() -> None:
+    from integrations.connectors.base import ConnectorError
+
+    pair = make_pair()
+    pair.a.add(emails=["ann@example.com"], full_name="Ann Lee")
+    listed = pair.a.list_changed
+
+    def broken_checkpoints(checkpoint: Any) -> Any:
+        for page in listed(checkpoint):
+            page.checkpoint = [page.checkpoint]  # type: ignore[assignment]
+            yield page
+
+    pair.a.list_changed = broken_checkpoints  # type: ignore[method-assign]
+    with pytest.raises(ConnectorError, match="Alpha handed over a checkpoint that must be"):
+        pair.run()
+    assert pair.refresh().checkpoint_a == {}
