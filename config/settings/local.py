@@ -9,7 +9,14 @@ SECRET_KEY = env.str("SECRET_KEY")
 DATABASES = {"default": database_from_env(f"sqlite:///{DATA_DIR / 'tandem.sqlite3'}")}
 FERNET_KEYS = fernet_keys_from_env(required=True)
 
-SANDBOX_URL = env.str("TANDEM_SANDBOX_URL", default="http://127.0.0.1:8700")
+# make run serves the web pages on TANDEM_PORT and the sandbox on TANDEM_SANDBOX_PORT (Procfile).
+SITE_URL = env.str(
+    "TANDEM_SITE_URL", default=f"http://127.0.0.1:{env.int('TANDEM_PORT', default=8000)}"
+)
+SANDBOX_URL = env.str(
+    "TANDEM_SANDBOX_URL",
+    default=f"http://127.0.0.1:{env.int('TANDEM_SANDBOX_PORT', default=8700)}",
+)
 KUSTOMER_BASE_URL_TEMPLATE = env.str(
     "KUSTOMER_BASE_URL_TEMPLATE", default=SANDBOX_URL + "/kustomer/{subdomain}"
 )

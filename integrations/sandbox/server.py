@@ -3,14 +3,25 @@
 Each emulator is mounted under ``/<slug>`` and owns everything below it, so one port serves them
 all and each app's base URL is ``http://host:port/<slug>``. Tests start a ``Sandbox`` in-process on
 a free port; ``manage.py sandbox`` serves the same emulators for the demo and the benchmarks.
+
+With a ``data_dir`` the emulators' state outlives the process: ``load`` reads what a previous
+process saved, and ``start_autosave`` writes each emulator's state at most once a second after
+requests changed it (and ``stop`` once more), so the demo keeps what its users made.
 """
 
 from __future__ import annotations
 
 import abc
+import itertools
+import logging
+import os
+import pickle
+import re
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from django.utils.module_loading import import_string
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -24,15 +35,73 @@ EMULATORS: dict[str, str] = {
 }
 
 
+logger = logging.getLogger(__name__)
+
+# Bumped when a saved state can no longer be read by this code: such a file is set aside.
+STATE_VERSION = 1
+
+
+class _Count:
+    """An ``itertools.count`` as saved (counters cannot be pickled on every Python)."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+
+def _saved(value: Any) -> Any:
+    if isinstance(value, itertools.count):
+        match = re.match(r"count\((-?\d+)", repr(value))
+        return _Count(int(match.group(1)) if match else 0)
+    return value
+
+
+def _loaded(value: Any) -> Any:
+    return itertools.count(value.start) if isinstance(value, _Count) else value
+
+
 class Emulator(abc.ABC):
     """Base of an app emulator: a WSGI app for the paths under its mount point, with its state
     in memory behind one lock (requests are served on several threads)."""
 
     slug: str = ""
+    # Attributes that are not the app's data: never saved, kept as they are on load.
+    transient: ClassVar[frozenset[str]] = frozenset(
+        {"lock", "base_url", "faults", "requests", "changes"}
+    )
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.base_url = ""
+        # Requests served so far: the autosave writes the state when this moved.
+        self.changes = 0
+
+    def dump_state(self) -> bytes:
+        """The emulator's data (accounts, records, tokens, knobs) as bytes for ``load_state``."""
+        with self.lock:
+            state = {
+                name: _saved(value)
+                for name, value in vars(self).items()
+                if name not in self.transient
+            }
+            return pickle.dumps(
+                {"version": STATE_VERSION, "slug": self.slug, "state": state},
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+
+    def load_state(self, data: bytes) -> None:
+        """Take back a state ``dump_state`` wrote (``ValueError`` when it is not one)."""
+        payload = pickle.loads(data)  # noqa: S301 - our own file, in the sandbox's data folder
+        if (
+            not isinstance(payload, dict)
+            or payload.get("version") != STATE_VERSION
+            or payload.get("slug") != self.slug
+            or not isinstance(payload.get("state"), dict)
+        ):
+            raise ValueError(f"not a saved {self.slug} emulator state (version {STATE_VERSION})")
+        with self.lock:
+            for name, value in payload["state"].items():
+                if name not in self.transient:
+                    setattr(self, name, _loaded(value))
 
     @abc.abstractmethod
     def dispatch(self, request: Request) -> Response:
@@ -40,7 +109,10 @@ class Emulator(abc.ABC):
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
-        response = self.dispatch(request)
+        try:
+            response = self.dispatch(request)
+        finally:
+            self.changes += 1
         return response(environ, start_response)
 
 
@@ -52,15 +124,112 @@ def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> A
 
 class Sandbox:
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, slugs: Iterable[str] | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        slugs: Iterable[str] | None = None,
+        data_dir: Path | str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.emulators: dict[str, Emulator] = {
             slug: import_string(EMULATORS[slug])() for slug in (slugs or EMULATORS)
         }
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._saved: dict[str, int] = {}
+        self._save_lock = threading.Lock()
+        self._autosave_stop = threading.Event()
+        self._autosave: threading.Thread | None = None
+        # The slugs whose state ``load`` found on disk.
+        self.loaded: set[str] = set()
+
+    # Saving and loading the emulators' state ----------------------------------------------
+
+    def state_path(self, slug: str) -> Path:
+        assert self.data_dir is not None, "this sandbox has no data folder"
+        return self.data_dir / f"{slug}.state"
+
+    def load(self) -> set[str]:
+        """Load each emulator's saved state, when there is one; returns the slugs loaded. A
+        file that cannot be read is set aside (``.unreadable``) and that emulator starts empty."""
+        loaded: set[str] = set()
+        if self.data_dir is None:
+            return loaded
+        for slug, emulator in self.emulators.items():
+            path = self.state_path(slug)
+            if not path.is_file():
+                continue
+            try:
+                emulator.load_state(path.read_bytes())
+            except Exception as exc:  # a truncated, foreign or outdated file
+                aside = path.with_suffix(".unreadable")
+                os.replace(path, aside)
+                logger.warning("sandbox: %s could not be read (%s); moved to %s", path,
+                               type(exc).__name__, aside.name)  # fmt: skip
+                continue
+            self._saved[slug] = emulator.changes
+            loaded.add(slug)
+        return loaded
+
+    def save(self, *, force: bool = False) -> list[str]:
+        """Write the state of each emulator that served requests since it was last saved (every
+        one with ``force``), atomically: a crash mid-write leaves the previous file."""
+        if self.data_dir is None:
+            return []
+        written = []
+        with self._save_lock:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            for slug, emulator in self.emulators.items():
+                changes = emulator.changes
+                if not force and self._saved.get(slug) == changes:
+                    continue
+                data = emulator.dump_state()
+                fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=f".{slug}.", suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(data)
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                    os.replace(tmp, self.state_path(slug))
+                except BaseException:
+                    Path(tmp).unlink(missing_ok=True)
+                    raise
+                self._saved[slug] = changes
+                written.append(slug)
+        return written
+
+    def clear_saved(self) -> None:
+        """Forget the saved state (``manage.py sandbox --reset``)."""
+        if self.data_dir is None:
+            return
+        for slug in self.emulators:
+            self.state_path(slug).unlink(missing_ok=True)
+        self._saved.clear()
+
+    def start_autosave(self, interval: float = 1.0) -> None:
+        """Save in the background, at most every ``interval`` seconds, what requests changed."""
+        if self.data_dir is None or self._autosave is not None:
+            return
+
+        def loop() -> None:
+            while not self._autosave_stop.wait(interval):
+                try:
+                    self.save()
+                except Exception:
+                    logger.exception("sandbox: saving the emulators' state failed")
+
+        self._autosave_stop.clear()
+        self._autosave = threading.Thread(target=loop, name="sandbox-autosave", daemon=True)
+        self._autosave.start()
+
+    def stop_autosave(self) -> None:
+        if self._autosave is not None:
+            self._autosave_stop.set()
+            self._autosave.join(timeout=5)
+            self._autosave = None
 
     def wsgi_app(self) -> DispatcherMiddleware:
         return DispatcherMiddleware(
@@ -97,3 +266,5 @@ class Sandbox:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.stop_autosave()
+        self.save()

@@ -2,9 +2,13 @@
 Kustomer and a Google Contacts account on the sandbox, and a two-way connection between them;
 then print where to log in.
 
-The sandbox starts with fresh demo data on every ``make run``, so the demo connection is created
-afresh too (a first scan, then listening for changes). To learn the two apps' fields before the
-sandbox process is up, the command starts the same emulators in-process for a moment.
+Idempotent: every ``make run`` calls it, and the sandbox keeps its state across restarts, so it
+creates only what is missing (the admin, the workspace, the admin's owner membership, the two
+accounts, the connection) and never deletes or resets anything: not a connection, not its runs,
+not an account authorized again, not a password the admin changed (the password from ``.env`` is
+set only when the admin is created, and printed as the initial one). To learn the two apps'
+fields before the sandbox process is up, a new connection is made against the same emulators
+started in-process for a moment.
 """
 
 from __future__ import annotations
@@ -14,16 +18,22 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.db.models import Q
 from django.test.utils import override_settings
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import ConnectedAccount, Membership, User, Workspace
 from accounts.services import connected_account_upsert
+from integrations.connectors.base import ConnectorError
 from integrations.models import Connection
 from integrations.services import connection_create_for_accounts, field_mapping_add
 
 DEMO_WORKSPACE = "demo"
+DEMO_WORKSPACE_NAME = "Demo Co"
 
 
 class Command(BaseCommand):
@@ -35,6 +45,7 @@ class Command(BaseCommand):
             "--no-connection", action="store_true", help="Only the admin user, no demo data."
         )
 
+    @sensitive_variables("password")
     def handle(self, *args: Any, **options: Any) -> None:
         email = settings.TANDEM_DEMO_ADMIN_EMAIL
         password = settings.TANDEM_DEMO_ADMIN_PASSWORD
@@ -42,61 +53,103 @@ class Command(BaseCommand):
             self.stderr.write("Set TANDEM_DEMO_ADMIN_PASSWORD (make run writes one into .env).")
             raise SystemExit(2)
         if options["dry_run"]:
-            self.stdout.write(f"would create or reset the admin user {email}")
-            if not options["no_connection"]:
-                self.stdout.write("would create the demo workspace, accounts and connection")
-            return
-        user = self._admin(email, password)
-        summary = ""
-        if not options["no_connection"]:
-            connection = self._demo_connection(user)
-            summary = (
-                f"  demo       {connection} (connection {connection.pk}), "
-                "first scan within a minute"
+            exists = User.objects.filter(email__iexact=email).exists()
+            self.stdout.write(
+                f"the admin user {email} exists: left as it is"
+                if exists
+                else f"would create the admin user {email}"
             )
-        url = f"{settings.SITE_URL.rstrip('/')}/admin/"
-        lines = ["", "Tandem is starting.", f"  Log in at  {url}", f"  email      {email}"]
-        lines += [f"  password   {password}"]
-        if summary:
-            lines.append(summary)
+            if not options["no_connection"]:
+                self.stdout.write("would create what is missing of the demo workspace")
+            return
+        user, created = self._admin(email, password)
+        demo = ""
+        if not options["no_connection"]:
+            try:
+                connection, new = self._demo_connection(user)
+            except (ConnectorError, ValidationError) as exc:
+                # The demo accounts no longer work in a freshly seeded sandbox (authorized
+                # again since, say): the rest of the demo still starts.
+                problem = exc.message if isinstance(exc, ConnectorError) else " ".join(exc.messages)
+                self.stderr.write(f"The demo connection could not be created: {problem}")
+            else:
+                demo = f"{connection} (connection {connection.pk}): " + (
+                    "first scan within a minute" if new else "kept, with its run history"
+                )
+        site = settings.SITE_URL.rstrip("/")
+        rows = [
+            ("Customer pages", f"{site}{reverse('accounts:login')}  (log in as the demo admin, "
+                               f"an owner of the workspace {DEMO_WORKSPACE_NAME})"),
+            ("Admin", f"{site}{reverse('admin:index')}"),
+            ("Email", email),
+            ("Initial password", password if created else f"{password}  (unless changed since)"),
+        ]  # fmt: skip
+        if demo:
+            rows.append(("Demo", demo))
+        lines = ["", "Tandem is starting.", *(f"  {name:<17} {value}" for name, value in rows)]
         self.stdout.write("\n".join([*lines, ""]))
 
-    def _admin(self, email: str, password: str) -> User:
-        user, _ = User.objects.get_or_create(
-            email=email, defaults={"is_staff": True, "is_superuser": True}
-        )
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
-        return user
+    @sensitive_variables("password")
+    def _admin(self, email: str, password: str) -> tuple[User, bool]:
+        """The demo admin, created with ``password`` when missing; an existing one is left as
+        it is (its password above all)."""
+        user = User.objects.filter(email__iexact=email).first()
+        if user is not None:
+            return user, False
+        user = User.objects.create_superuser(email=email, password=password)
+        return user, True
 
-    def _demo_connection(self, user: User) -> Connection:
+    def _account(
+        self, workspace: Workspace, app: str, label: str, credentials: dict[str, Any]
+    ) -> ConnectedAccount:
+        """The demo workspace's account ``label`` of ``app``, stored when missing; an existing
+        one keeps its credentials (it may have been authorized again since)."""
+        existing = ConnectedAccount.objects.filter(
+            workspace=workspace, app=app, label=label
+        ).first()
+        if existing is not None:
+            return existing
+        return connected_account_upsert(
+            workspace=workspace, app=app, label=label, credentials=credentials
+        )
+
+    def _demo_connection(self, user: User) -> tuple[Connection, bool]:
         from integrations.sandbox import google_contacts as google_sandbox
         from integrations.sandbox import kustomer as kustomer_sandbox
         from integrations.sandbox.server import Sandbox
 
         workspace, _ = Workspace.objects.get_or_create(
-            slug=DEMO_WORKSPACE, defaults={"name": "Demo Co"}
+            slug=DEMO_WORKSPACE, defaults={"name": DEMO_WORKSPACE_NAME}
         )
         Membership.objects.get_or_create(
             workspace=workspace, user=user, defaults={"role": Membership.Role.OWNER}
         )
-        kustomer = connected_account_upsert(
-            workspace=workspace,
-            app="kustomer",
-            label=f"{kustomer_sandbox.DEMO_SUBDOMAIN}.kustomerapp.com",
-            credentials={
+        kustomer = self._account(
+            workspace,
+            "kustomer",
+            f"{kustomer_sandbox.DEMO_SUBDOMAIN}.kustomerapp.com",
+            {
                 "subdomain": kustomer_sandbox.DEMO_SUBDOMAIN,
                 "email": kustomer_sandbox.DEMO_EMAIL,
                 "password": kustomer_sandbox.DEMO_PASSWORD,
             },
         )
-        google = connected_account_upsert(
-            workspace=workspace,
-            app="google_contacts",
-            label=google_sandbox.DEMO_EMAIL,
-            credentials={"refresh_token": google_sandbox.DEMO_REFRESH_TOKEN},
+        google = self._account(
+            workspace,
+            "google_contacts",
+            google_sandbox.DEMO_EMAIL,
+            {"refresh_token": google_sandbox.DEMO_REFRESH_TOKEN},
         )
+        existing = (
+            Connection.objects.filter(workspace=workspace)
+            .filter(
+                Q(account_a=kustomer, account_b=google) | Q(account_a=google, account_b=kustomer)
+            )
+            .order_by("id")
+            .first()
+        )
+        if existing is not None:
+            return existing, False
         # The in-process sandbox is a means, not news: keep its request log quiet.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         sandbox = Sandbox().start()
@@ -111,7 +164,6 @@ class Command(BaseCommand):
                 ),
                 transaction.atomic(),
             ):
-                Connection.objects.filter(workspace=workspace).delete()
                 connection = connection_create_for_accounts(
                     workspace=workspace,
                     account_a=kustomer,
@@ -129,7 +181,7 @@ class Command(BaseCommand):
             credentials.pop("expires_at", None)
             account.set_credentials(credentials)
             ConnectedAccount.objects.filter(pk=account.pk).update(credentials=account.credentials)
-        return connection
+        return connection, True
 
     def _custom_mappings(
         self, connection: Connection, kustomer: ConnectedAccount, google: ConnectedAccount

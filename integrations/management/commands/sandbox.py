@@ -1,9 +1,18 @@
-"""Serve the app emulators (with their demo data) for the demo and the benchmarks."""
+"""Serve the app emulators (with their demo data) for the demo and the benchmarks.
+
+With ``--data-dir`` (``make run`` passes ``data/sandbox``) the emulators' state is kept there:
+saved within a second of each change and on a clean stop, loaded at the next start, so a restart
+keeps the contacts, tokens and edits of the last one. Demo data is seeded only into an emulator
+that has no saved state; ``--reset`` forgets the saved state and starts from fresh demo data.
+Without it the state lives in memory only (tests, benchmarks).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -22,18 +31,40 @@ def port_number(text: str) -> int:
     return port
 
 
-def build_sandbox(*, host: str, port: int, apps: list[str], seed: bool) -> Sandbox:
+def build_sandbox(
+    *,
+    host: str,
+    port: int,
+    apps: list[str],
+    seed: bool,
+    data_dir: Path | None = None,
+    reset: bool = False,
+) -> Sandbox:
+    """The emulators of ``apps``: with ``data_dir``, loaded from their saved state (forgotten
+    first with ``reset``); those without one seeded with the demo data when ``seed``."""
     unknown = [slug for slug in apps if slug not in EMULATORS]
     if unknown:
         raise CommandError(f"No emulator for {', '.join(unknown)}; known: {', '.join(EMULATORS)}.")
-    sandbox = Sandbox(host=host, port=port, slugs=apps)
+    sandbox = Sandbox(host=host, port=port, slugs=apps, data_dir=data_dir)
+    if reset:
+        sandbox.clear_saved()
+    sandbox.loaded = sandbox.load()
     if seed:
         for slug, emulator in sandbox.emulators.items():
+            if slug in sandbox.loaded:
+                continue
             module = importlib.import_module(EMULATORS[slug].rsplit(".", 1)[0])
             seed_demo = getattr(module, "seed_demo", None)
             if callable(seed_demo):
                 seed_demo(emulator)
+    # Seeded (or empty) emulators are saved at once: the state on disk is the state served.
+    sandbox.save(force=True)
     return sandbox
+
+
+def _stop_on_sigterm(*_: Any) -> None:
+    # honcho and process managers stop with SIGTERM: leave like Ctrl+C, saving on the way out.
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -52,20 +83,49 @@ class Command(BaseCommand):
             default="",
             help="Comma-separated emulator slugs (default: every registered one).",
         )
-        parser.add_argument("--no-seed", action="store_true", help="Start with no demo data.")
+        parser.add_argument(
+            "--no-seed", action="store_true", help="Seed no demo data into an empty emulator."
+        )
+        parser.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            help="Keep the emulators' state in this folder across restarts (default: memory).",
+        )
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="Forget the saved state and start from fresh demo data.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         apps = [a.strip() for a in options["apps"].split(",") if a.strip()] or list(EMULATORS)
+        data_dir: Path | None = options["data_dir"]
+        if options["reset"] and data_dir is None:
+            raise CommandError("--reset needs --data-dir: without one nothing is kept anyway.")
         sandbox = build_sandbox(
-            host=options["host"], port=options["port"], apps=apps, seed=not options["no_seed"]
+            host=options["host"],
+            port=options["port"],
+            apps=apps,
+            seed=not options["no_seed"],
+            data_dir=data_dir,
+            reset=options["reset"],
         )
         server = sandbox.bind()
         for slug in sandbox.emulators:
-            self.stdout.write(f"{slug} {sandbox.base_url(slug)}")
+            kept = " (state kept from the last run)" if slug in sandbox.loaded else ""
+            self.stdout.write(f"{slug} {sandbox.base_url(slug)}{kept}")
+        if data_dir is not None:
+            self.stdout.write(f"state saved in {data_dir} (--reset starts fresh)")
         self.stdout.flush()
+        sandbox.start_autosave()
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
+            signal.signal(signal.SIGTERM, previous)
             server.server_close()
+            sandbox.stop_autosave()
+            sandbox.save()

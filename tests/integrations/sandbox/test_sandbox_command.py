@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,8 +20,12 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def served() -> Iterator[str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    # Port 0 is refused (a port the user can reach must be named): take a free one.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "sandbox", "--port", "0", "--apps", "kustomer"],
+        [sys.executable, "manage.py", "sandbox", "--port", port, "--apps", "kustomer"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
