@@ -1337,9 +1337,9 @@ class SyncEngine:
                     else:
                         # A tag on a record just created or on a deletion's survivor: the
                         # issue is the tagged record's own.
-                        self.fail(
-                            work, side, result.ref, side, result.error, throttled=result.throttled
-                        )
+                        # (Even when throttled: reading the page again would not redo it, so it
+                        # is retried as a record issue.)
+                        self.fail(work, side, result.ref, side, result.error)
 
     def fail(
         self,
