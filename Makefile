@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench clean reset-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf data/broker data/celerybeat-schedule*
+
+# make run keeps the demo's database and the sandbox's state across restarts; this forgets both
+# (the next make run starts from fresh demo data, with the .env password again).
+reset-demo:
+	rm -rf data/sandbox data/tandem.sqlite3 data/broker data/celerybeat-schedule*

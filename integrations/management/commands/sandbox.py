@@ -125,7 +125,9 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            # A second SIGTERM (honcho's, after the process group's) must not cut the save short.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             server.server_close()
             sandbox.stop_autosave()
             sandbox.save()
+            signal.signal(signal.SIGTERM, previous)
