@@ -38,14 +38,17 @@ def test_it_emails_owners_and_admins_once_when_a_revoked_google_grant_fails_runs
     MembershipFactory(workspace=pair.workspace, user=admin, role=Membership.Role.ADMIN)
     member = UserFactory(email="dave@acme.example")
     MembershipFactory(workspace=pair.workspace, user=member, role=Membership.Role.MEMBER)
+    second = pair.connect(name="Second use of the same accounts")
     pair.google.revoke(pair.google_email)
 
     for _ in range(3):
-        _make_due(connection)
-        pair.sync(connection)
+        for each in (connection, second):
+            _make_due(each)
+            pair.sync(each)
     connected_account_verify(account=ConnectedAccount.objects.get(pk=pair.account_b.pk))
 
-    assert SyncRun.objects.filter(connection=connection, outcome="failed").count() == 1
+    failed = SyncRun.objects.filter(connection__in=[connection, second], outcome="failed")
+    assert failed.count() == 2
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
     assert sorted(message.to) == ["alice@acme.example", "carol@acme.example"]
@@ -62,8 +65,12 @@ def test_it_resumes_the_connection_and_rearms_the_email_once_the_account_is_reau
     pair.google.revoke(pair.google_email)
     _make_due(connection)
     assert pair.sync(connection).outcome == SyncRun.Outcome.FAILED
+    for _ in range(2):
+        _make_due(connection)
+        pair.sync(connection)
     connection.refresh_from_db()
     assert connection.status == Connection.Status.NEEDS_REAUTH
+    assert len(mailoutbox) == 1
 
     tokens = pair.google.issue_tokens(pair.google_email)
     connected_account_upsert(
