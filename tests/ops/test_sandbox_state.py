@@ -182,3 +182,61 @@ def test_it_refuses_reset_without_a_data_folder() -> None:
 
     with pytest.raises(CommandError, match="--data-dir"):
         call_command("sandbox", "--port", "8799", "--reset")
+
+
+def _serve(data_dir: Path, port: int) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "manage.py", "sandbox", "--port", str(port), "--apps", "kustomer",
+               "--data-dir", str(data_dir)]  # fmt: skip
+    return subprocess.Popen(
+        command,
+        cwd=root,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def test_it_serves_the_same_records_after_the_command_is_stopped_and_started(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/kustomer/{SUB}/v1"
+    auth = {"Authorization": f"Bearer {kustomer_sandbox.DEMO_API_KEY}"}
+    process = _serve(tmp_path, port)
+    try:
+        assert process.stdout is not None
+        assert "kept" not in process.stdout.readline()
+        created = requests.post(
+            f"{base}/customers",
+            json={"name": "Made Before", "emails": [{"type": "work", "email": "made@example.com"}]},
+            headers=auth,
+            timeout=5,
+        )
+        assert created.status_code in (200, 201), created.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+    process = _serve(tmp_path, port)
+    try:
+        assert process.stdout is not None
+        assert "(state kept from the last run)" in process.stdout.readline()
+        found = requests.get(
+            f"{base}/customers/{created.json()['data']['id']}", headers=auth, timeout=5
+        )
+        assert found.status_code == 200
+        assert found.json()["data"]["attributes"]["name"] == "Made Before"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
