@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -164,14 +164,15 @@ class ConnectedAccountAdmin(CascadesHistory):
 
     @admin.display(description="Authorize")
     def authorize_link(self, obj: ConnectedAccount) -> str:
-        if obj.pk is None or obj.app != "google_contacts":
-            return "-"
         try:
-            url = reverse("google_contacts:connect")
-        except NoReverseMatch:
+            uses_oauth = connector_class(obj.app).capabilities.uses_oauth
+        except LookupError:
             return "-"
+        if obj.pk is None or not uses_oauth:
+            return "-"
+        url = reverse("connectors:connect", args=[obj.app])
         query = urlencode({"workspace": obj.workspace_id, "account": obj.pk})
-        return format_html('<a href="{}?{}">Connect Google Contacts again</a>', url, query)
+        return format_html('<a href="{}?{}">Connect {} again</a>', url, query, app_label(obj.app))
 
     @method_decorator(sensitive_post_parameters())
     def changeform_view(

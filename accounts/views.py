@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse, reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -32,7 +32,7 @@ from accounts.forms import (
 )
 from accounts.models import ConnectedAccount, Invitation, Membership, User, Workspace
 from integrations import selectors
-from integrations.connectors.registry import APP_CHOICES, CONNECTORS, app_label
+from integrations.connectors.registry import APP_CHOICES, CONNECTORS, app_label, connector_class
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -59,12 +59,13 @@ def _set_current(request: HttpRequest, workspace: Workspace) -> None:
 
 
 def oauth_start_url(app: str) -> str:
-    """Where authorizing an account of an OAuth app starts (``<slug>:connect``), or "" for an
-    app whose credentials are typed in."""
+    """Where authorizing an account of an app that declares OAuth starts, or "" for an app
+    whose credentials are typed in."""
     try:
-        return reverse(f"{app}:connect")
-    except NoReverseMatch:
+        uses_oauth = connector_class(app).capabilities.uses_oauth
+    except LookupError:
         return ""
+    return reverse("connectors:connect", args=[app]) if uses_oauth else ""
 
 
 def _oauth_url(app: str, *, workspace: Workspace, account: Any = None, next_url: str = "") -> str:

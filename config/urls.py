@@ -10,7 +10,7 @@ admin.site.index_title = "Connections, accounts and runs"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
-    path("connect/google_contacts/", include("integrations.connectors.google_contacts.urls")),
+    path("connect/", include("integrations.connectors.urls")),
     path("", include("accounts.urls")),
     path("", include("integrations.urls")),
 ]

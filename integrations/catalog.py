@@ -1,17 +1,14 @@
 """What the apps pages say: each supported app as its connector declares it, and the pipeline of
 apps not supported yet.
 
-Nothing here calls an app. A connector's standard fields are module data by convention
-(``STANDARD_FIELDS`` in the connector's module or in its ``mappers``), so an app's page and its
-default mappings with every partner are known without credentials.
+Nothing here calls an app: everything comes from the connector's declaration (its
+capabilities, and ``standard_fields()``, known without credentials), so an app's page and its
+default mappings with every partner need no account.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import import_module
-
-from django.urls import NoReverseMatch, reverse
 
 from integrations.connectors.base import (
     Capabilities,
@@ -105,28 +102,13 @@ def supported_slugs() -> list[str]:
 
 
 def standard_fields(slug: str) -> tuple[FieldSpec, ...]:
-    """The standard fields a connector declares as module data, without any call."""
-    cls = connector_class(slug)
-    package = cls.__module__.rsplit(".", 1)[0]
-    for module_name in (cls.__module__, f"{package}.mappers"):
-        try:
-            module = import_module(module_name)
-        except ImportError:
-            continue
-        found = getattr(module, "STANDARD_FIELDS", None)
-        if found:
-            return tuple(found)
-    return ()
+    """The standard fields a connector declares, without any call."""
+    return tuple(connector_class(slug).standard_fields())
 
 
 def uses_oauth(slug: str) -> bool:
-    """An app whose accounts are connected through its own consent page (the connector's URL
-    namespace, by convention named by the slug, has a ``connect`` view)."""
-    try:
-        reverse(f"{slug}:connect")
-    except NoReverseMatch:
-        return False
-    return True
+    """An app whose accounts are connected through its own consent page."""
+    return connector_class(slug).capabilities.uses_oauth
 
 
 def app_info(slug: str) -> AppInfo:

@@ -51,6 +51,18 @@ class ConnectorError(Exception):
         self.retry_after = retry_after
 
 
+class RecordRefused(ConnectorError):
+    """The app refused one record (a missing or invalid value): that write fails for good, the
+    batch goes on. ``field`` names the Tandem field at fault where the app says which."""
+
+    def __init__(
+        self, message: str, *, field: str = "the record", reason: str = "", status: int | None
+    ) -> None:
+        super().__init__(message, permanent=True, status=status)
+        self.field = field
+        self.reason = reason or message
+
+
 class FieldType(enum.StrEnum):
     TEXT = "text"
     LONG_TEXT = "long_text"
@@ -116,8 +128,44 @@ class ConditionSpec:
 
 
 @dataclass(frozen=True)
+class OAuth2:
+    """How an app's accounts are authorized through its consent page (OAuth 2.0 authorization
+    code flow). Endpoints and client credentials are named by the settings that hold them, so
+    tests and the sandbox can point them elsewhere."""
+
+    # Who runs the consent page, for messages ("Google").
+    provider: str
+    authorize_url_setting: str
+    token_url_setting: str
+    client_id_setting: str
+    client_secret_setting: str
+    scopes: tuple[str, ...]
+    # Extra query parameters of the consent page (offline access, forced consent ...).
+    authorize_params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectionChoice:
+    """A choice a connection must make about one of its accounts before it can sync (Mailchimp:
+    which audience). Its options come from the account: ``Connector.connection_choice_options``."""
+
+    key: str
+    label: str
+    help_text: str = ""
+
+
+AUTH_CREDENTIALS = "credentials"
+AUTH_OAUTH2 = "oauth2"
+
+
+@dataclass(frozen=True)
 class Capabilities:
     name_style: NameStyle
+    # How an account is authorized: a credentials form (``credential_fields``) or the app's
+    # own consent page (``oauth``).
+    auth: str = AUTH_CREDENTIALS
+    oauth: OAuth2 | None = None
+    connection_choices: tuple[ConnectionChoice, ...] = ()
     # What the app calls a tag: "tag" (Kustomer) or "label" (Google contact groups).
     tag_noun: str = "tag"
     supports_tags: bool = True
@@ -130,13 +178,26 @@ class Capabilities:
     conditions: tuple[ConditionSpec, ...] = ()
     actions: tuple[str, ...] = ("set_field", "add_tag", "remove_tag")
 
+    def __post_init__(self) -> None:
+        if self.auth not in (AUTH_CREDENTIALS, AUTH_OAUTH2):
+            raise ValueError(f"Unknown auth {self.auth!r}.")
+        if (self.auth == AUTH_OAUTH2) != (self.oauth is not None):
+            raise ValueError("An OAuth 2.0 app declares its endpoints (oauth=), no other app does.")
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self.auth == AUTH_OAUTH2
+
 
 @dataclass(frozen=True)
 class AccountInfo:
-    """What a successful verification learned: a label to show instead of the credentials."""
+    """What a successful verification learned: a label to show instead of the credentials, and
+    who the credentials belong to (an email), so an account is never re-authorized as someone
+    else."""
 
     label: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    identity: str = ""
 
 
 class Connector(abc.ABC):
@@ -186,6 +247,18 @@ class Connector(abc.ABC):
                 cleaned[spec.name] = value
         return cleaned
 
+    @classmethod
+    def standard_fields(cls) -> tuple[FieldSpec, ...]:
+        """The fields every account of the app has, known without credentials: the apps pages
+        and the default mappings with each partner are built from them. An app whose fields
+        all come from the account has none."""
+        return ()
+
+    def connection_choice_options(self, key: str) -> list[tuple[str, str]]:
+        """(value, label) pairs the account offers for the declared connection choice ``key``
+        (Mailchimp: its audiences). Only an app that declares choices answers."""
+        raise LookupError(f"{self.name} declares no connection choice {key!r}.")
+
     @abc.abstractmethod
     def check(self) -> AccountInfo:
         """Verify the credentials with one cheap authenticated call."""
@@ -206,6 +279,14 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def find_by_emails(self, emails: list[str]) -> dict[str, list[Contact]]:
         """Records holding each normalized email, keyed by that email."""
+
+    def find_by_intent_keys(self, keys: list[str]) -> dict[str, Contact]:
+        """Records created with one of these create intents' keys (``NewContact.idempotency_key``),
+        keyed by that key, deleted ones left out. Crash recovery asks this first: a record may
+        have no email, or its email may have changed since it was created. An app that cannot
+        look records up by the key it was stamped with finds none here, and recovery then looks
+        for them by the emails they were created with."""
+        return {}
 
     @abc.abstractmethod
     def create_many(self, items: list[NewContact]) -> list[WriteResult]:

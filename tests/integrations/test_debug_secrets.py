@@ -15,10 +15,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import ConnectedAccount
 from integrations.connectors.accounts import connector_for
-from integrations.connectors.google_contacts.client import exchange_code, refresh_access_token
+from integrations.connectors.google_contacts.client import OAUTH
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
 from integrations.connectors.http import HttpClient
 from integrations.connectors.kustomer.connector import KustomerConnector
+from integrations.connectors.oauth import exchange_code, refresh_access_token
 from tests.factories import ConnectedAccountFactory
 
 # Built at run time: the page quotes source lines, and the canary must not be one of them.
@@ -77,8 +78,17 @@ def test_it_hides_the_credentials_kustomer_refuses() -> None:
 
 
 def test_it_hides_the_google_refresh_token_while_refreshing() -> None:
-    assert CANARY not in debug_page(refresh_access_token, exploding_http(), CANARY)
-    assert CANARY not in debug_page(exchange_code, exploding_http(), CANARY, "https://x")
+    assert CANARY not in debug_page(
+        refresh_access_token, exploding_http(), OAUTH, app_name="Google", refresh_token=CANARY
+    )
+    assert CANARY not in debug_page(
+        exchange_code,
+        exploding_http(),
+        OAUTH,
+        app_name="Google",
+        code=CANARY,
+        redirect_uri="https://x",
+    )
 
 
 def test_it_hides_the_google_access_token_of_every_call() -> None:

@@ -1,22 +1,34 @@
-"""Google's OAuth 2.0 token endpoint and the People API calls Tandem makes: one function per call,
-every one through the HTTP seam. Error messages start with "Google Contacts:" and carry Google's
-own words, never a token."""
+"""Google's OAuth 2.0 endpoints and the People API calls Tandem makes: one method per call on
+the kit's ``ApiClient``. Error messages start with "Google Contacts:" and carry Google's own
+words, never a token."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
-import requests
 from django.conf import settings
-from django.views.decorators.debug import sensitive_variables
 
-from integrations.connectors.base import ConnectorError
-from integrations.connectors.http import HttpClient, HttpError
+from integrations.connectors.api import ApiClient, json_body
+from integrations.connectors.base import ConnectorError, OAuth2
+from integrations.connectors.http import HttpError
 
 PREFIX = "Google Contacts:"
 SCOPE = "https://www.googleapis.com/auth/contacts"
+# https://developers.google.com/identity/protocols/oauth2/web-server
+OAUTH = OAuth2(
+    provider="Google",
+    authorize_url_setting="GOOGLE_OAUTH_AUTHORIZE_URL",
+    token_url_setting="GOOGLE_OAUTH_TOKEN_URL",
+    client_id_setting="GOOGLE_OAUTH_CLIENT_ID",
+    client_secret_setting="GOOGLE_OAUTH_CLIENT_SECRET",
+    scopes=(SCOPE,),
+    # A refresh token, asked for again at every consent; earlier grants kept.
+    authorize_params=(
+        ("access_type", "offline"),
+        ("prompt", "consent"),
+        ("include_granted_scopes", "true"),
+    ),
+)
 PERSON_FIELDS = (
     "names,emailAddresses,phoneNumbers,organizations,addresses,birthdays,urls,biographies,"
     "userDefined,clientData,memberships,metadata"
@@ -57,177 +69,40 @@ class GoogleApiError(ConnectorError):
         )
 
 
-def _body(response: requests.Response | None) -> dict[str, Any]:
-    if response is None:
-        return {}
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+class PeopleClient(ApiClient):
+    """Authorized People API calls; the base URL is read from the settings at each call."""
 
+    app_name = "Google Contacts"
 
-def _failure(http: HttpClient, exc: HttpError, what: str) -> GoogleApiError:
-    body = _body(exc.response)
-    error = body.get("error")
-    if isinstance(error, dict):
-        detail = str(error.get("message") or error.get("status") or "")
-    else:
-        error = {"status": str(error or ""), "message": str(body.get("error_description") or "")}
-        detail = " ".join(p for p in (error["status"], error["message"]) if p)
-    status = exc.status
-    text = f"{PREFIX} {what} failed ({status or 'no answer'})"
-    if status is None and exc.url:
-        text += f" at {exc.url}"
-    if detail:
-        text += f": {detail}"
-    return GoogleApiError(http._redact(text), status=status, error=error)
+    def url(self, path: str) -> str:
+        return f"{settings.GOOGLE_PEOPLE_BASE_URL.rstrip('/')}/v1/{path}"
 
-
-# Tokens -------------------------------------------------------------------------------------
-
-
-# https://developers.google.com/identity/protocols/oauth2/web-server#exchange-authorization-code
-@sensitive_variables()
-def exchange_code(http: HttpClient, code: str, redirect_uri: str) -> dict[str, Any]:
-    """Trade an authorization code for tokens; returns credentials with ``expires_at``."""
-    http.add_secret(code)
-    return _token_call(
-        http,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": settings.GOOGLE_OAUTH_CLIENT_ID,
-            "client_secret": settings.GOOGLE_OAUTH_CLIENT_SECRET,
-        },
-        "the authorization code exchange",
-    )
-
-
-# https://developers.google.com/identity/protocols/oauth2/web-server#offline
-@sensitive_variables()
-def refresh_access_token(http: HttpClient, refresh_token: str) -> dict[str, Any]:
-    return _token_call(
-        http,
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": settings.GOOGLE_OAUTH_CLIENT_ID,
-            "client_secret": settings.GOOGLE_OAUTH_CLIENT_SECRET,
-        },
-        "refreshing the access token",
-    )
-
-
-@sensitive_variables()
-def _token_call(http: HttpClient, data: dict[str, str], what: str) -> dict[str, Any]:
-    http.add_secret(settings.GOOGLE_OAUTH_CLIENT_SECRET)
-    try:
-        response = http.request(
-            "POST", settings.GOOGLE_OAUTH_TOKEN_URL, kind="oauth.token", idempotent=True, data=data
-        )
-    except HttpError as exc:
-        failure = _failure(http, exc, what)
-        reason = failure.error.get("status")
-        if reason == "invalid_grant" and data["grant_type"] == "authorization_code":
-            raise ConnectorError(
-                f"{PREFIX} Google refused the sign-in code (invalid_grant): it was used already "
-                "or has expired. Start connecting the account again.",
-                permanent=True,
-                status=exc.status,
-            ) from None
-        if reason == "invalid_client":
-            # Tandem's own OAuth client is misconfigured: authorizing again would not help.
-            raise ConnectorError(
-                f"{PREFIX} Google refused Tandem's OAuth client (invalid_client); check "
-                "GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET.",
-                permanent=True,
-                status=exc.status,
-            ) from None
-        if reason == "invalid_grant":
-            raise ConnectorError(
-                f"{PREFIX} access was revoked or expired (invalid_grant); "
-                "authorize the account again.",
+    def classify(self, error: HttpError, *, what: str) -> ConnectorError:
+        """Google's ``google.rpc.Status`` body (``{"error": {"code", "message", "status",
+        "details"}}``) as a ``GoogleApiError``."""
+        if error.status == 401:
+            # Only ever after the one refresh the kit tries.
+            return ConnectorError(
+                f"{PREFIX} {what} was refused (401) even with a new access token; authorize "
+                "the account again.",
                 reauthorize=True,
-                status=exc.status,
-            ) from None
-        raise failure from None
-    tokens = _body(response)
-    if not tokens.get("access_token"):
-        raise ConnectorError(f"{PREFIX} {what} returned no access token.")
-    http.add_secret(str(tokens["access_token"]))
-    if tokens.get("refresh_token"):
-        http.add_secret(str(tokens["refresh_token"]))
-    credentials = {
-        "access_token": str(tokens["access_token"]),
-        "expires_at": time.time() + float(tokens.get("expires_in") or 3600),
-    }
-    if tokens.get("refresh_token"):
-        credentials["refresh_token"] = str(tokens["refresh_token"])
-    return credentials
-
-
-# People API ---------------------------------------------------------------------------------
-
-
-class PeopleClient:
-    """Authorized People API calls. ``token()`` gives a fresh access token; ``refresh()`` forces
-    a new one (used once after a 401)."""
-
-    def __init__(
-        self, http: HttpClient, *, token: Callable[[], str], refresh: Callable[[], str]
-    ) -> None:
-        self.http = http
-        self.token = token
-        self.refresh = refresh
-
-    @property
-    def base(self) -> str:
-        return f"{settings.GOOGLE_PEOPLE_BASE_URL.rstrip('/')}/v1"
-
-    @sensitive_variables("token")
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: str,
-        what: str,
-        idempotent: bool | None = None,
-        params: Iterable[tuple[str, str]] | dict[str, str] | None = None,
-        json: Any = None,
-    ) -> dict[str, Any]:
-        url = f"{self.base}/{path}"
-        token = self.token()
-        for attempt in range(2):
-            try:
-                response = self.http.request(
-                    method,
-                    url,
-                    kind=kind,
-                    idempotent=idempotent,
-                    accept=(401,),
-                    headers={"Authorization": f"Bearer {token}"},
-                    params=params,
-                    json=json,
-                )
-            except HttpError as exc:
-                raise _failure(self.http, exc, what) from None
-            if response.status_code != 401:
-                return _body(response)
-            if attempt == 0:
-                token = self.refresh()
-        raise ConnectorError(
-            f"{PREFIX} {what} was refused (401) even with a new access token; authorize the "
-            "account again.",
-            reauthorize=True,
-            status=401,
-        )
+                status=401,
+            )
+        body = json_body(error.response)
+        found = body.get("error")
+        google = found if isinstance(found, dict) else {"status": str(found or "")}
+        detail = str(google.get("message") or google.get("status") or "")
+        status = error.status
+        text = f"{PREFIX} {what} failed ({status or 'no answer'})"
+        if status is None and error.url:
+            text += f" at {error.url}"
+        if detail:
+            text += f": {detail}"
+        return GoogleApiError(self.http._redact(text), status=status, error=google)
 
     # https://developers.google.com/people/api/rest/v1/people/get
     def me(self) -> dict[str, Any]:
-        return self._call(
+        return self.call(
             "GET",
             "people/me",
             kind="people.get.me",
@@ -257,7 +132,7 @@ class PeopleClient:
             params["pageToken"] = page_token
         if newest_first:
             params["sortOrder"] = "LAST_MODIFIED_DESCENDING"
-        return self._call(
+        return self.call(
             "GET",
             "people/me/connections",
             kind="connections.list",
@@ -268,13 +143,13 @@ class PeopleClient:
     # https://developers.google.com/people/api/rest/v1/people/getBatchGet
     def batch_get(self, resource_names: list[str]) -> dict[str, Any]:
         params = [("personFields", PERSON_FIELDS)] + [("resourceNames", n) for n in resource_names]
-        return self._call(
+        return self.call(
             "GET", "people:batchGet", kind="people.batchGet", what="reading contacts", params=params
         )
 
     # https://developers.google.com/people/api/rest/v1/people/get
     def get(self, resource_name: str) -> dict[str, Any]:
-        return self._call(
+        return self.call(
             "GET",
             resource_name,
             kind="people.get",
@@ -285,7 +160,7 @@ class PeopleClient:
     # https://developers.google.com/people/api/rest/v1/people/batchCreateContacts
     def batch_create(self, people: list[dict[str, Any]]) -> dict[str, Any]:
         body = {"contacts": [{"contactPerson": p} for p in people], "readMask": PERSON_FIELDS}
-        return self._call(
+        return self.call(
             "POST",
             "people:batchCreateContacts",
             kind="people.batchCreateContacts",
@@ -295,7 +170,7 @@ class PeopleClient:
 
     # https://developers.google.com/people/api/rest/v1/people/createContact
     def create(self, person: dict[str, Any]) -> dict[str, Any]:
-        return self._call(
+        return self.call(
             "POST",
             "people:createContact",
             kind="people.createContact",
@@ -308,7 +183,7 @@ class PeopleClient:
     def batch_update(self, people: dict[str, dict[str, Any]], mask: set[str]) -> dict[str, Any]:
         # Safe to repeat: a replay carries an etag that no longer matches and is refused.
         body = {"contacts": people, "updateMask": ",".join(sorted(mask)), "readMask": PERSON_FIELDS}
-        return self._call(
+        return self.call(
             "POST",
             "people:batchUpdateContacts",
             kind="people.batchUpdateContacts",
@@ -319,7 +194,7 @@ class PeopleClient:
 
     # https://developers.google.com/people/api/rest/v1/people/updateContact
     def update(self, resource_name: str, person: dict[str, Any], mask: set[str]) -> dict[str, Any]:
-        return self._call(
+        return self.call(
             "PATCH",
             f"{resource_name}:updateContact",
             kind="people.updateContact",
@@ -334,13 +209,13 @@ class PeopleClient:
         params = {"pageSize": "1000"}
         if page_token:
             params["pageToken"] = page_token
-        return self._call(
+        return self.call(
             "GET", "contactGroups", kind="contactGroups.list", what="listing labels", params=params
         )
 
     # https://developers.google.com/people/api/rest/v1/contactGroups/create
     def create_group(self, name: str) -> dict[str, Any]:
-        return self._call(
+        return self.call(
             "POST",
             "contactGroups",
             kind="contactGroups.create",
@@ -353,7 +228,7 @@ class PeopleClient:
         self, group: str, *, add: list[str] | None = None, remove: list[str] | None = None
     ) -> dict[str, Any]:
         # Adding or removing a member twice has the same effect, so retrying is safe.
-        return self._call(
+        return self.call(
             "POST",
             f"{group}/members:modify",
             kind="contactGroups.members.modify",

@@ -34,7 +34,9 @@ from typing import Any, ClassVar
 
 from django.views.decorators.debug import sensitive_variables
 
+from integrations.connectors import oauth
 from integrations.connectors.base import (
+    AUTH_OAUTH2,
     AccountInfo,
     Capabilities,
     ConditionSpec,
@@ -45,12 +47,13 @@ from integrations.connectors.base import (
     FieldType,
     NameStyle,
 )
+from integrations.connectors.batch import chunked, throttled
 from integrations.connectors.google_contacts import mappers
 from integrations.connectors.google_contacts.client import (
+    OAUTH,
     PREFIX,
     GoogleApiError,
     PeopleClient,
-    refresh_access_token,
 )
 from integrations.sync.records import (
     CUSTOM_PREFIX,
@@ -118,12 +121,6 @@ STANDARD_FIELDS = (
 )
 
 
-def _throttled(ref: str, exc: GoogleApiError) -> WriteResult:
-    """A write Google kept refusing with 429 past the HTTP seam's retries: not processed, so
-    no failure of the record; the run leaves it for the next one."""
-    return WriteResult(ref=ref, error=exc.message, permanent=False, throttled=True)
-
-
 def _user_defined_keys(people: list[dict[str, Any]]) -> set[str]:
     return {
         str(item["key"])
@@ -149,6 +146,8 @@ class GoogleContactsConnector(Connector):
     secret_credential_keys = frozenset({"access_token", "refresh_token"})
     capabilities = Capabilities(
         name_style=NameStyle.SPLIT,
+        auth=AUTH_OAUTH2,
+        oauth=OAUTH,
         tag_noun="label",
         supports_tags=True,
         supports_deletions=True,
@@ -166,7 +165,8 @@ class GoogleContactsConnector(Connector):
     @sensitive_variables()
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.api = PeopleClient(self.http, token=self._token, refresh=self._refresh)
+        # The base URL is read from the settings at each call (``PeopleClient.url``).
+        self.api = PeopleClient(self.http, "", token=self._token, renew_token=self._renew)
         self._groups: dict[str, str] | None = None
         self._written: dict[str, _Written] = {}
         self._lookup: tuple[float, dict[str, Contact]] | None = None
@@ -191,23 +191,36 @@ class GoogleContactsConnector(Connector):
                 f"{PREFIX} no refresh token is stored; authorize the account again.",
                 reauthorize=True,
             )
-        fresh = refresh_access_token(self.http, refresh_token)
+        fresh = oauth.refresh_access_token(
+            self.http, OAUTH, app_name=self.name, refresh_token=refresh_token
+        )
         self.save_credentials({**self.credentials, **fresh})
         return str(fresh["access_token"])
+
+    @sensitive_variables()
+    def _renew(self) -> bool:
+        """After a 401: a refreshed access token (or a "re-authorize" error when none can be
+        had)."""
+        return bool(self._refresh())
 
     # Reads ---------------------------------------------------------------------------------
 
     def check(self) -> AccountInfo:
         me = self.api.me()
-        emails = [e.get("value") for e in me.get("emailAddresses") or [] if e.get("value")]
-        return AccountInfo(label=str(emails[0]) if emails else "Google account")
+        emails = [str(e["value"]) for e in me.get("emailAddresses") or [] if e.get("value")]
+        email = emails[0] if emails else ""
+        return AccountInfo(label=email or "Google account", identity=email)
+
+    @classmethod
+    def standard_fields(cls) -> tuple[FieldSpec, ...]:
+        return STANDARD_FIELDS
 
     def fields(self) -> list[FieldSpec]:
         # Custom fields are the userDefined keys in use. After a full listing (a scan) they are
         # those of every contact, at no extra call; otherwise those found on the most recently
         # changed contacts, where a key someone just started using shows up.
         keys = self._listed_keys if self._listed_keys is not None else self._recent_keys()
-        return [*STANDARD_FIELDS, *(_custom_field(key) for key in sorted(keys))]
+        return [*self.standard_fields(), *(_custom_field(key) for key in sorted(keys))]
 
     def _recent_keys(self) -> set[str]:
         """userDefined keys on the most recently changed contacts, reading only that field to
@@ -301,8 +314,8 @@ class GoogleContactsConnector(Connector):
     def _read(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Stored persons by the name asked for (Google answers for previous names too)."""
         found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), BATCH):
-            answer = self.api.batch_get(ids[start : start + BATCH])
+        for batch in chunked(ids, BATCH):
+            answer = self.api.batch_get(batch)
             for item in answer.get("responses") or []:
                 if item.get("person"):
                     found[str(item.get("requestedResourceName"))] = item["person"]
@@ -386,8 +399,8 @@ class GoogleContactsConnector(Connector):
 
     def create_many(self, items: list[NewContact]) -> list[WriteResult]:
         results: list[WriteResult] = []
-        for start in range(0, len(items), BATCH):
-            results.extend(self._create_batch(items[start : start + BATCH]))
+        for batch in chunked(items, BATCH):
+            results.extend(self._create_batch(batch))
         return results
 
     def _create_batch(self, items: list[NewContact]) -> list[WriteResult]:
@@ -396,7 +409,7 @@ class GoogleContactsConnector(Connector):
             answer = self.api.batch_create(people)
         except GoogleApiError as exc:
             if exc.status == 429:
-                return [_throttled(item.ref, exc) for item in items]
+                return [throttled(item.ref, exc) for item in items]
             if exc.status != 400 or len(items) == 1:
                 if exc.status == 400:
                     return [self._refusal(items[0].ref, exc)]
@@ -425,7 +438,7 @@ class GoogleContactsConnector(Connector):
             created = self.api.create(person)
         except GoogleApiError as exc:
             if exc.status == 429:
-                return _throttled(item.ref, exc)
+                return throttled(item.ref, exc)
             if exc.status == 400:
                 return self._refusal(item.ref, exc)
             raise
@@ -448,8 +461,8 @@ class GoogleContactsConnector(Connector):
 
     def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
         results: list[WriteResult] = []
-        for start in range(0, len(items), BATCH):
-            results.extend(self._update_batch(items[start : start + BATCH]))
+        for batch in chunked(items, BATCH):
+            results.extend(self._update_batch(batch))
         return results
 
     def _update_batch(self, items: list[ContactUpdate]) -> list[WriteResult]:
@@ -476,7 +489,7 @@ class GoogleContactsConnector(Connector):
                 answer = self.api.batch_update(bodies, set(mask))
             except GoogleApiError as exc:
                 if exc.status == 429:
-                    results.update({name: _throttled(name, exc) for name in bodies})
+                    results.update({name: throttled(name, exc) for name in bodies})
                     continue
                 # One stale etag or bad value refuses the batch: write its contacts one by one.
                 if exc.status != 400:
@@ -502,7 +515,7 @@ class GoogleContactsConnector(Connector):
                 person = self.api.update(item.id, body, mask)
             except GoogleApiError as exc:
                 if exc.status == 429:
-                    return _throttled(item.id, exc)
+                    return throttled(item.id, exc)
                 if exc.stale_etag and attempt + 1 < UPDATE_TRIES:
                     stored = self.api.get(item.id)
                     continue
@@ -563,8 +576,7 @@ class GoogleContactsConnector(Connector):
         group = self._group(tag, create=add)
         refused: dict[str, str] = {}
         if group:
-            for start in range(0, len(ids), BATCH):
-                chunk = ids[start : start + BATCH]
+            for chunk in chunked(ids, BATCH):
                 try:
                     answer = self.api.modify_members(
                         group, add=chunk if add else None, remove=None if add else chunk

@@ -1,5 +1,5 @@
-"""One function per Kustomer API call, all through the HTTP seam, with Kustomer's errors turned
-into ``ConnectorError`` (messages start with "Kustomer:" and never carry a secret).
+"""One method per Kustomer API call on the kit's ``ApiClient``, with Kustomer's error bodies
+classified into ``ConnectorError`` (messages start with "Kustomer:" and never carry a secret).
 
 Auth is ``Authorization: Bearer <api key or token>``. A token obtained by signing in with an email
 and password (``exchange_password_for_token``) is renewed once when it stops working.
@@ -8,14 +8,15 @@ and password (``exchange_password_for_token``) is renewed once when it stops wor
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.connectors.base import ConnectorError
-from integrations.connectors.http import HttpClient, HttpError, parse_ratelimit_reset
+from integrations.connectors.api import ApiClient
+from integrations.connectors.base import ConnectorError, RecordRefused
+from integrations.connectors.http import HttpClient, HttpError
 
 MAX_PAGES = 100
 SEARCH_MAX_CRITERIA = 20
@@ -24,13 +25,8 @@ SEARCH_MAX_CRITERIA = 20
 BULK_WAIT = 60.0
 
 
-class KustomerRefusal(ConnectorError):
-    """A 400 or 409 about the record sent: the write fails, the batch goes on."""
-
-    def __init__(self, message: str, *, field: str, reason: str, status: int) -> None:
-        super().__init__(message, permanent=True, status=status)
-        self.field = field
-        self.reason = reason
+class KustomerRefusal(RecordRefused):
+    """A 400, 409 or 413 about the record sent: the write fails, the batch goes on."""
 
 
 def error_parts(response: requests.Response | None) -> tuple[str, str, str]:
@@ -66,7 +62,10 @@ def field_of(pointer: str) -> str:
     )
 
 
-class KustomerClient:
+class KustomerClient(ApiClient):
+    app_name = "Kustomer"
+
+    @sensitive_variables()
     def __init__(
         self,
         http: HttpClient,
@@ -77,23 +76,15 @@ class KustomerClient:
         renew_token: Callable[[], bool],
         credential_label: str = "API key",
     ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
+        super().__init__(http, base_url, token=token, renew_token=renew_token)
         self.subdomain = subdomain
-        self._token = token
-        self._renew_token = renew_token
         # What the bearer token is, for messages: "API key" or "sign-in token".
         self.credential_label = credential_label
 
-    # ---- plumbing ----------------------------------------------------------------------------
-
-    def _error(self, exc: HttpError) -> ConnectorError:
-        code, message, pointer = error_parts(exc.response)
+    def classify(self, error: HttpError, *, what: str) -> ConnectorError:
+        code, message, pointer = error_parts(error.response)
         message = self.http._redact(message)
-        status = exc.status
-        if status is None:
-            where = f" at {exc.url}" if exc.url else ""
-            return ConnectorError(f"Kustomer: the API{where} could not be reached.")
+        status = error.status
         if status == 404 and code == "org_not_found":
             return ConnectorError(
                 f"Kustomer: unknown subdomain {self.subdomain!r}.", permanent=True, status=404
@@ -118,49 +109,15 @@ class KustomerClient:
             return KustomerRefusal(
                 f"Kustomer refused {field}: {reason}", field=field, reason=reason, status=status
             )
-        retry_after = None
-        if status == 429 and exc.response is not None:
-            retry_after = parse_ratelimit_reset(exc.response.headers)
-            return ConnectorError(
-                "Kustomer: the rate limit is exhausted.", status=429, retry_after=retry_after
-            )
+        if status is None or status == 429:
+            return super().classify(error, what=what)
         return ConnectorError(f"Kustomer: the API answered {status}.", status=status)
-
-    @sensitive_variables("headers")
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: str,
-        idempotent: bool | None = None,
-        accept: Iterable[int] = (),
-        **kwargs: Any,
-    ) -> requests.Response:
-        renewed = False
-        while True:
-            headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-            try:
-                return self.http.request(
-                    method,
-                    self.base_url + path,
-                    kind=kind,
-                    idempotent=idempotent,
-                    accept=accept,
-                    headers=headers,
-                    **kwargs,
-                )
-            except HttpError as exc:
-                if exc.status == 401 and not renewed and self._renew_token():
-                    renewed = True
-                    continue
-                raise self._error(exc) from None
 
     def follow(self, link: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Follow a relative ``links.next`` of a search verbatim (only paths on the org host)."""
         if not link.startswith("/v1/customers/search?"):
             raise ConnectorError(f"Kustomer: unexpected next link {link[:80]!r}.")
-        response = self._call(
+        response = self.request(
             "POST", link, kind="search customers", idempotent=True, json=dict(body)
         )
         result: dict[str, Any] = response.json()
@@ -192,14 +149,14 @@ class KustomerClient:
                     reauthorize=True,
                     status=401,
                 ) from None
-            raise self._error(exc) from None
+            raise self.classify(exc, what="sign in") from None
         token = str(response.json()["data"]["attributes"]["token"])
         self.http.add_secret(token)
         return token
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/getcustomers
     def list_customers(self, *, page: int = 1, page_size: int = 1) -> dict[str, Any]:
-        response = self._call(
+        response = self.request(
             "GET",
             "/v1/customers",
             kind="list customers",
@@ -212,7 +169,7 @@ class KustomerClient:
     def get_customer(self, customer_id: str) -> dict[str, Any] | None:
         if not re.fullmatch(r"[0-9A-Za-z]{1,64}", customer_id):
             return None
-        response = self._call(
+        response = self.request(
             "GET", f"/v1/customers/{customer_id}", kind="get customer", accept=(404,)
         )
         if response.status_code == 404:
@@ -222,7 +179,7 @@ class KustomerClient:
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/createacustomer
     def create_customer(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        response = self._call(
+        response = self.request(
             "POST", "/v1/customers", kind="create customer", idempotent=False, json=dict(body)
         )
         result: dict[str, Any] = response.json()["data"]
@@ -233,7 +190,7 @@ class KustomerClient:
         """PATCH the given attributes; ``None`` when the customer does not exist (any more)."""
         if not re.fullmatch(r"[0-9A-Za-z]{1,64}", customer_id):
             return None
-        response = self._call(
+        response = self.request(
             "PATCH",
             f"/v1/customers/{customer_id}",
             kind="update customer",
@@ -251,7 +208,7 @@ class KustomerClient:
     def bulk_create_customers(self, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Create up to 100 customers in one bulk job and wait for it; the per-item results
         (``{status, objectId, error}``) keyed by each item's ``_clientRef``."""
-        response = self._call(
+        response = self.request(
             "POST", "/v1/customers/bulk", kind="bulk create customers", idempotent=False, json=items
         )
         job: dict[str, Any] = response.json()["data"]
@@ -273,13 +230,13 @@ class KustomerClient:
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/bulk-operations
     def bulk_job(self, job_id: str) -> dict[str, Any]:
-        response = self._call("GET", f"/v1/bulk/{job_id}", kind="bulk job")
+        response = self.request("GET", f"/v1/bulk/{job_id}", kind="bulk job")
         result: dict[str, Any] = response.json()["data"]
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/bulk-operations
     def bulk_batches(self, job_id: str) -> list[dict[str, Any]]:
-        response = self._call("GET", f"/v1/bulk/{job_id}/batches", kind="bulk job results")
+        response = self.request("GET", f"/v1/bulk/{job_id}/batches", kind="bulk job results")
         result: list[dict[str, Any]] = response.json()["data"]
         return result
 
@@ -287,7 +244,7 @@ class KustomerClient:
     def search_customers(
         self, body: Mapping[str, Any], *, page: int = 1, page_size: int = 100
     ) -> dict[str, Any]:
-        response = self._call(
+        response = self.request(
             "POST",
             "/v1/customers/search",
             kind="search customers",
@@ -300,6 +257,6 @@ class KustomerClient:
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/getmetadata
     def customer_metadata(self) -> dict[str, Any]:
-        response = self._call("GET", "/v1/metadata/customer", kind="customer metadata")
+        response = self.request("GET", "/v1/metadata/customer", kind="customer metadata")
         result: dict[str, Any] = response.json()
         return result

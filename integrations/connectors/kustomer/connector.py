@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
+from integrations.connectors import feed
 from integrations.connectors.base import (
     AccountInfo,
     Capabilities,
@@ -19,6 +20,7 @@ from integrations.connectors.base import (
     FieldSpec,
     NameStyle,
 )
+from integrations.connectors.batch import chunked, failed
 from integrations.connectors.http import HttpClient
 from integrations.connectors.kustomer import mappers
 from integrations.connectors.kustomer.client import (
@@ -219,80 +221,44 @@ class KustomerConnector(Connector):
             self._custom_fields = found
         return self._custom_fields
 
+    @classmethod
+    def standard_fields(cls) -> tuple[FieldSpec, ...]:
+        return mappers.STANDARD_FIELDS
+
     def fields(self) -> list[FieldSpec]:
-        return [*mappers.STANDARD_FIELDS, *self._custom().values()]
+        return [*self.standard_fields(), *self._custom().values()]
 
     def _contact(self, resource: Mapping[str, Any]) -> Contact:
         return mappers.contact_from_customer(resource, self._custom_fields)
 
     def list_changed(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
-        """Search ``customer_updated_at >= since`` oldest first, tombstones included.
-
-        The checkpoint is ``{"updated_at": <updatedAt of the last record applied>, "seen_ids":
-        [ids already yielded at exactly that updatedAt], "revs": {id: rev}}``: reading ``>=``
-        never skips a record that shares the timestamp, and the ties already applied are
-        dropped (unless their ``rev`` moved on). Search pages stop at 100; past the cap the
-        search restarts from the last ``updatedAt`` seen.
-        """
+        """Search ``customer_updated_at >= since`` oldest first, tombstones included, with the
+        kit's ``updated_at`` cursor (ties at the cursor skipped; past the 100-page cap the
+        search restarts from the last ``updatedAt`` seen)."""
         self._custom()  # custom attributes are read with their declared types
-        since: str | None = (checkpoint or {}).get("updated_at") or None
-        full = since is None
-        # Ids (with their rev) already yielded at exactly ``tie_at``.
-        tie_at = since
-        ties: dict[str, str] = {
-            str(k): str(v) for k, v in ((checkpoint or {}).get("revs") or {}).items()
+        yield from feed.updated_at_pages(checkpoint, self._search_changed, app_name=self.name)
+
+    def _search_changed(self, since: str | None) -> Iterator[feed.Listed]:
+        body: dict[str, Any] = {
+            "queryContext": "customer",
+            "sort": [{"customer_updated_at": "asc"}],
+            "includeDeleted": True,
         }
-        for record_id in (checkpoint or {}).get("seen_ids") or []:
-            ties.setdefault(str(record_id), "")
-        size = self.search_page_size
-        restarted_at: str | None = None
+        if since is not None:
+            body["and"] = [{"customer_updated_at": {"gte": since}}]
+        result = self.client.search_customers(body, page=1, page_size=self.search_page_size)
         while True:
-            body: dict[str, Any] = {
-                "queryContext": "customer",
-                "sort": [{"customer_updated_at": "asc"}],
-                "includeDeleted": True,
-            }
-            if since is not None:
-                body["and"] = [{"customer_updated_at": {"gte": since}}]
-            result = self.client.search_customers(body, page=1, page_size=size)
-            while True:
-                records: list[Contact] = []
-                for resource in result.get("data") or []:
-                    contact = self._contact(resource)
-                    stamp = (resource.get("attributes") or {}).get("updatedAt")
-                    if (
-                        stamp == tie_at
-                        and contact.id in ties
-                        and ties[contact.id] in ("", contact.version)
-                    ):
-                        continue
-                    if stamp != tie_at:
-                        tie_at, ties = stamp, {}
-                    ties[contact.id] = contact.version
-                    records.append(contact)
-                page_checkpoint: Checkpoint = {
-                    "updated_at": tie_at,
-                    "seen_ids": list(ties),
-                    "revs": dict(ties),
-                }
-                next_link = (result.get("links") or {}).get("next")
-                next_page = _page_of(next_link) if next_link else None
-                capped = next_page is not None and next_page > MAX_PAGES
-                done = next_page is None
-                if records or done or capped:
-                    yield Page(records=records, checkpoint=page_checkpoint, full_scan=full)
-                if done:
-                    return
-                if capped:
-                    break
-                result = self.client.follow(str(next_link), body)
-            # The 100-page cap: search again from the last updatedAt seen, skipping the ties.
-            if tie_at is None or tie_at == restarted_at:
-                raise ConnectorError(
-                    "Kustomer: more customers share one updatedAt than one search can page "
-                    "through; the read cannot go on."
-                )
-            since = restarted_at = tie_at
+            records = [
+                (self._contact(r), (r.get("attributes") or {}).get("updatedAt"))
+                for r in result.get("data") or []
+            ]
+            next_link = (result.get("links") or {}).get("next")
+            next_page = _page_of(next_link) if next_link else None
+            capped = next_page is not None and next_page > MAX_PAGES
+            yield feed.Listed(records, last=next_page is None, capped=capped)
+            if next_page is None or capped:
+                return
+            result = self.client.follow(str(next_link), body)
 
     def get_many(self, ids: list[str]) -> list[Contact]:
         found = []
@@ -305,8 +271,7 @@ class KustomerConnector(Connector):
     def find_by_emails(self, emails: list[str]) -> dict[str, list[Contact]]:
         wanted = list(dict.fromkeys(normalize_email(e) for e in emails if e and e.strip()))
         found: dict[str, list[Contact]] = {}
-        for start in range(0, len(wanted), SEARCH_MAX_CRITERIA):
-            batch = wanted[start : start + SEARCH_MAX_CRITERIA]
+        for batch in chunked(wanted, SEARCH_MAX_CRITERIA):
             body = {
                 "queryContext": "customer",
                 "or": [{"customer_email": {"equals": email}} for email in batch],
@@ -383,16 +348,7 @@ class KustomerConnector(Connector):
             # tells which record was wrong.
             return {i: self._send(items[i].ref, body, None) for i, body in bodies.items()}
         except ConnectorError as exc:
-            if exc.permanent:
-                raise
-            for index in bodies:
-                results[index] = WriteResult(
-                    ref=items[index].ref,
-                    error=exc.message,
-                    permanent=False,
-                    throttled=exc.status == 429,
-                )
-            return results
+            return {index: failed(items[index].ref, exc) for index in bodies}
         created: dict[int, str] = {}
         for index in bodies:
             outcome = outcomes.get(str(index))
@@ -440,14 +396,8 @@ class KustomerConnector(Connector):
                 if found is None:
                     return WriteResult(ref=ref, error="Kustomer: customer not found")
                 resource = found
-        except KustomerRefusal as exc:
-            return WriteResult(ref=ref, error=exc.message, permanent=True)
         except ConnectorError as exc:
-            if exc.permanent:
-                raise
-            return WriteResult(
-                ref=ref, error=exc.message, permanent=False, throttled=exc.status == 429
-            )
+            return failed(ref, exc)
         return WriteResult(ref=ref, record=self._contact(resource))
 
     def _retag(self, ids: list[str], tag: str, add: bool) -> list[WriteResult]:

@@ -100,7 +100,7 @@ def test_it_sees_deletions_as_tombstones(
 ) -> None:
     ids = seed(emulator, 2)
     _, checkpoint = read_all(connector, None)
-    connector.client._call("DELETE", f"/v1/customers/{ids[1]}", kind="delete customer")
+    connector.client.request("DELETE", f"/v1/customers/{ids[1]}", kind="delete customer")
     records, _ = read_all(connector, checkpoint)
     gone = [r for r in records if r.id == ids[1]]
     assert gone and gone[0].deleted
