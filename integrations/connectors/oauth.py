@@ -1,5 +1,6 @@
 """OAuth 2.0 (RFC 6749) for the apps that declare it (``Capabilities.oauth``): the consent page
-URL, the authorization code exchange and the refresh of an access token.
+URL, the authorization code exchange, and ``OAuthTokens``, which keeps a connector's access token
+fresh.
 
 Endpoints and client credentials are read from the settings the declaration names. Token
 endpoint errors are RFC 6749 section 5.2 bodies (``{"error": "invalid_grant", ...}``); messages
@@ -16,11 +17,13 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors.api import json_body
-from integrations.connectors.base import ConnectorError, OAuth2
+from integrations.connectors.base import Connector, ConnectorError, OAuth2
 from integrations.connectors.http import HttpClient, HttpError
 
 # An access token without ``expires_in`` is taken to last this long (seconds).
 DEFAULT_LIFETIME = 3600.0
+# An access token is refreshed this long (seconds) before it expires.
+REFRESH_MARGIN = 120.0
 
 
 def setting(name: str) -> str:
@@ -141,3 +144,46 @@ def token_error(
         reauthorize=status == 401,
         status=status,
     )
+
+
+class OAuthTokens:
+    """The access token of an OAuth app's connector: refreshed shortly before it expires (and
+    when ``renew`` is called after a 401), the new credentials handed to the connector to
+    store. Credentials hold ``access_token``, ``expires_at`` and ``refresh_token``."""
+
+    def __init__(self, connector: Connector, *, margin: float = REFRESH_MARGIN) -> None:
+        spec = connector.capabilities.oauth
+        if spec is None:
+            raise ValueError(f"{connector.name} declares no OAuth 2.0 endpoints.")
+        self.connector = connector
+        self.spec = spec
+        self.margin = margin
+
+    @sensitive_variables()
+    def token(self) -> str:
+        credentials = self.connector.credentials
+        token = str(credentials.get("access_token") or "")
+        expires_at = float(credentials.get("expires_at") or 0)
+        if not token or expires_at - self.margin <= time.time():
+            return self.refresh()
+        return token
+
+    @sensitive_variables()
+    def refresh(self) -> str:
+        connector = self.connector
+        refresh_token = str(connector.credentials.get("refresh_token") or "")
+        if not refresh_token:
+            raise ConnectorError(
+                f"{connector.name}: no refresh token is stored; authorize the account again.",
+                reauthorize=True,
+            )
+        fresh = refresh_access_token(
+            connector.http, self.spec, app_name=connector.name, refresh_token=refresh_token
+        )
+        connector.save_credentials({**connector.credentials, **fresh})
+        return str(fresh["access_token"])
+
+    @sensitive_variables()
+    def renew(self) -> bool:
+        """After a 401: a refreshed token (or a "re-authorize" error when none can be had)."""
+        return bool(self.refresh())

@@ -77,7 +77,6 @@ MAX_LOOKUP_PAGES = 25
 # How long one listing of the book answers ``find_by_emails``; our own writes are laid over it.
 LOOKUP_TTL = 60.0
 FIELD_DISCOVERY_PAGES = 3
-REFRESH_MARGIN = 120.0
 UPDATE_TRIES = 3
 
 
@@ -165,43 +164,16 @@ class GoogleContactsConnector(Connector):
     @sensitive_variables()
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.tokens = oauth.OAuthTokens(self)
         # The base URL is read from the settings at each call (``PeopleClient.url``).
-        self.api = PeopleClient(self.http, "", token=self._token, renew_token=self._renew)
+        self.api = PeopleClient(
+            self.http, "", token=self.tokens.token, renew_token=self.tokens.renew
+        )
         self._groups: dict[str, str] | None = None
         self._written: dict[str, _Written] = {}
         self._lookup: tuple[float, dict[str, Contact]] | None = None
         # userDefined keys of every contact, once a full listing has been read to its end.
         self._listed_keys: set[str] | None = None
-
-    # Tokens --------------------------------------------------------------------------------
-
-    @sensitive_variables()
-    def _token(self) -> str:
-        token = str(self.credentials.get("access_token") or "")
-        expires_at = float(self.credentials.get("expires_at") or 0)
-        if not token or expires_at - REFRESH_MARGIN <= time.time():
-            return self._refresh()
-        return token
-
-    @sensitive_variables()
-    def _refresh(self) -> str:
-        refresh_token = str(self.credentials.get("refresh_token") or "")
-        if not refresh_token:
-            raise ConnectorError(
-                f"{PREFIX} no refresh token is stored; authorize the account again.",
-                reauthorize=True,
-            )
-        fresh = oauth.refresh_access_token(
-            self.http, OAUTH, app_name=self.name, refresh_token=refresh_token
-        )
-        self.save_credentials({**self.credentials, **fresh})
-        return str(fresh["access_token"])
-
-    @sensitive_variables()
-    def _renew(self) -> bool:
-        """After a 401: a refreshed access token (or a "re-authorize" error when none can be
-        had)."""
-        return bool(self._refresh())
 
     # Reads ---------------------------------------------------------------------------------
 
