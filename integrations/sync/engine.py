@@ -1639,7 +1639,11 @@ class SyncEngine:
 
     def recover_intents(self) -> None:
         """Finish creates a crashed run made but never linked: find each open intent's record
-        by its emails and idempotency key, and link it; forget the intents that created nothing."""
+        by the intent's key it was stamped with (then, for an app that cannot look keys up, by
+        the emails it was created with), and link it; forget the intents that created nothing.
+
+        The key comes first: a record created without an email, or whose email was changed
+        since, is found by no email, and forgetting its intent would create it a second time."""
         for target in SIDES:
             # Unordered in SQL so the open-intent partial index answers it (completed intents
             # pile up by the hundred thousand); ordered here.
@@ -1652,13 +1656,14 @@ class SyncEngine:
             connector = self.connectors[target]
             size = self.cfg.sides[target].caps.lookup_batch_size
             for batch in chunks(intents, size):
-                emails = sorted({normalize_email(e) for i in batch for e in i.emails})
-                by_key: dict[str, Contact] = {}
+                by_key = dict(connector.find_by_intent_keys([str(i.key) for i in batch]))
+                unfound = [i for i in batch if str(i.key) not in by_key]
+                emails = sorted({normalize_email(e) for i in unfound for e in i.emails})
                 for email_batch in chunks(emails, size):
                     for records in connector.find_by_emails(email_batch).values():
                         for record in records:
-                            if record.idempotency_key:
-                                by_key[record.idempotency_key] = record
+                            if record.idempotency_key and not record.deleted:
+                                by_key.setdefault(record.idempotency_key, record)
                 self._settle_intents(target, batch, by_key)
 
     def _settle_intents(

@@ -326,6 +326,24 @@ class GoogleContactsConnector(Connector):
             hold(contact)
         return found
 
+    def find_by_intent_keys(self, keys: list[str]) -> dict[str, Contact]:
+        """Contacts whose ``clientData`` carries a create intent's key: People has no search on
+        ``clientData``, so the book is scanned (contacts written since it was listed read again)."""
+        wanted = {k for k in keys if k}
+        if not wanted:
+            return {}
+        book = dict(self._book())
+        fresher = [
+            i for i in sorted(self._written) if i not in book or _newer(self._written[i], book[i])
+        ]
+        for contact in self.get_many(fresher):
+            book[contact.id] = contact
+        return {
+            c.idempotency_key: c
+            for c in book.values()
+            if c.idempotency_key in wanted and not c.deleted
+        }
+
     def _book(self) -> dict[str, Contact]:
         """Every contact by id, from one listing reused for ``LOOKUP_TTL`` seconds: a run looks
         up emails page after page, and the book does not need listing again for each."""

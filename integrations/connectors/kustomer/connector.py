@@ -292,6 +292,33 @@ class KustomerConnector(Connector):
                 result = self.client.follow(str(next_link), body)
         return found
 
+    def find_by_intent_keys(self, keys: list[str]) -> dict[str, Contact]:
+        """Customers whose ``externalId`` carries a create intent's key (``create_many`` stamps
+        it), found by a search on ``customer_externalId``."""
+        wanted = list(dict.fromkeys(k for k in keys if k))
+        found: dict[str, Contact] = {}
+        for start in range(0, len(wanted), SEARCH_MAX_CRITERIA):
+            batch = wanted[start : start + SEARCH_MAX_CRITERIA]
+            body = {
+                "queryContext": "customer",
+                "or": [
+                    {"customer_externalId": {"equals": mappers.IDEMPOTENCY_PREFIX + key}}
+                    for key in batch
+                ],
+                "sort": [{"customer_updated_at": "asc"}],
+            }
+            result = self.client.search_customers(body, page=1, page_size=self.search_page_size)
+            while True:
+                for resource in result.get("data") or []:
+                    contact = self._contact(resource)
+                    if contact.idempotency_key in batch and not contact.deleted:
+                        found[contact.idempotency_key] = contact
+                next_link = (result.get("links") or {}).get("next")
+                if not next_link or (_page_of(next_link) or 0) > MAX_PAGES:
+                    break
+                result = self.client.follow(str(next_link), body)
+        return found
+
     def _problem(self, values: Mapping[str, Any]) -> str:
         """Why a value would be refused, checked before anything is sent."""
         custom = self._custom()

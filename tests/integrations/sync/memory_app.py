@@ -244,6 +244,15 @@ class MemoryApp(Connector):
                 found[normalize_email(email)] = holders
         return found
 
+    def find_by_intent_keys(self, keys: list[str]) -> dict[str, Contact]:
+        self._call("find")
+        wanted = set(keys)
+        return {
+            s.idempotency_key: self._contact(s)
+            for s in self.records.values()
+            if s.idempotency_key and s.idempotency_key in wanted and not s.deleted
+        }
+
     def _refusal(self, values: dict[str, Any]) -> str:
         return self.reject(values) if self.reject else ""
 
