@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import ConnectedAccount
@@ -35,8 +35,13 @@ class ConnectionNotRunnable(Exception):
 # is still retried, less often after each failure, and its next good run makes it active again.
 FAILURES_FOR_ERROR = 3
 FAILURE_BACKOFF_MAX = dt.timedelta(hours=6)
-_ACCOUNTS_OK = Q(
-    account_a__status=ConnectedAccount.Status.OK, account_b__status=ConnectedAccount.Status.OK
+# EXISTS rather than a join: an UPDATE whose filter joins another table becomes
+# ``WHERE id IN (SELECT ...)``, and PostgreSQL does not re-check a subquery's conditions on a
+# row it waited to lock, so two dispatchers could claim the same connection.
+_ACCOUNTS_OK = Exists(
+    ConnectedAccount.objects.filter(pk=OuterRef("account_a"), status=ConnectedAccount.Status.OK)
+) & Exists(
+    ConnectedAccount.objects.filter(pk=OuterRef("account_b"), status=ConnectedAccount.Status.OK)
 )
 
 
