@@ -17,7 +17,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from integrations.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 SLUGS = ["kustomer", "google_contacts"]
 

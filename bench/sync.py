@@ -29,7 +29,7 @@ import requests
 
 from bench.common import Table
 from bench.sandbox_host import SandboxHost
-from integrations.sandbox.demo_people import DemoPerson, demo_people
+from sandbox.demo_people import DemoPerson, demo_people
 
 CHANGES_PER_SIDE = 50
 # Incremental runs are short: each size gets this many rounds of changes, and the median counts.
@@ -94,7 +94,7 @@ class World:
 
 def host_seed(sandbox: Any, n: int, seed_value: int = 42) -> dict[str, Any]:
     """N customers and N contacts, half of each shared by email, through the control API."""
-    from integrations.sandbox.kustomer import ALL_ROLES, DEMO_METADATA, ApiError
+    from sandbox.kustomer import ALL_ROLES, DEMO_METADATA, ApiError
 
     kustomer, google = sandbox.emulator("kustomer"), sandbox.emulator("google_contacts")
     subdomain = f"b{uuid.uuid4().hex[:12]}"

@@ -51,7 +51,7 @@ def staff(db: None) -> User:
 
 @pytest.fixture(scope="session")
 def _sandbox_process_wide() -> Iterator[object]:
-    from integrations.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     server = Sandbox().start()
     try:

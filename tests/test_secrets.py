@@ -13,9 +13,9 @@ import pytest
 from accounts.models import ConnectedAccount, Workspace
 from accounts.services import connected_account_upsert
 from integrations.models import SyncRun
-from integrations.sandbox.kustomer import ALL_ROLES, KustomerEmulator
-from integrations.sandbox.server import Sandbox
 from integrations.services import connection_create_for_accounts, connection_sync
+from sandbox.kustomer import ALL_ROLES, KustomerEmulator
+from sandbox.server import Sandbox
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.models import ConnectedAccount, Membership, User, Workspace
 from integrations.models import Connection
-from integrations.sandbox.kustomer import ALL_ROLES, KustomerEmulator
+from sandbox.kustomer import ALL_ROLES, KustomerEmulator
 from tests.factories import ConnectedAccountFactory, ConnectionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

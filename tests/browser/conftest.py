@@ -215,7 +215,7 @@ class Apps:
 @pytest.fixture
 def apps(sandbox_server: Any, settings: Any, site: str) -> Apps:
     """A fresh Kustomer org and Google user for this test, with Tandem pointed at the sandbox."""
-    from integrations.sandbox.kustomer import DEMO_METADATA
+    from sandbox.kustomer import DEMO_METADATA
 
     google_base = sandbox_server.base_url("google_contacts")
     settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox_server.base_url("kustomer") + "/{subdomain}"

@@ -17,9 +17,9 @@ from accounts.services import connected_account_upsert
 from integrations import tasks
 from integrations.connectors.accounts import connector_for
 from integrations.models import Connection, SyncRun
-from integrations.sandbox.google_contacts import GoogleContactsEmulator
-from integrations.sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
 from integrations.services import connection_create_for_accounts
+from sandbox.google_contacts import GoogleContactsEmulator
+from sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
 
 
 def person(given: str, family: str, email: str | None, **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.models import ConnectedAccount, User
 from integrations.models import Connection, FieldMapping, Rule
-from integrations.sandbox.kustomer import ALL_ROLES, DEMO_METADATA
+from sandbox.kustomer import ALL_ROLES, DEMO_METADATA
 from tests.e2e.conftest import Pair, pair, person  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ import requests
 from django.core.management.base import CommandError
 
 from integrations.management.commands.sandbox import build_sandbox
-from integrations.sandbox import google_contacts as google_sandbox
-from integrations.sandbox import kustomer as kustomer_sandbox
-from integrations.sandbox.server import Sandbox
+from sandbox import google_contacts as google_sandbox
+from sandbox import kustomer as kustomer_sandbox
+from sandbox.server import Sandbox
 
 SUB = kustomer_sandbox.DEMO_SUBDOMAIN
 

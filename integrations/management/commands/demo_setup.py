@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Q
 from django.test.utils import override_settings
@@ -29,6 +29,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts.models import ConnectedAccount, Membership, User, Workspace
 from accounts.services import connected_account_upsert
 from integrations.connectors.base import ConnectorError
+from integrations.management.commands.sandbox import MISSING_SANDBOX
 from integrations.models import Connection
 from integrations.services import connection_create_for_accounts, field_mapping_add
 
@@ -114,9 +115,13 @@ class Command(BaseCommand):
         )
 
     def _demo_connection(self, user: User) -> tuple[Connection, bool]:
-        from integrations.sandbox import google_contacts as google_sandbox
-        from integrations.sandbox import kustomer as kustomer_sandbox
-        from integrations.sandbox.server import Sandbox
+        try:
+            from sandbox import google_contacts as google_sandbox
+            from sandbox import kustomer as kustomer_sandbox
+            from sandbox.server import Sandbox
+        except ModuleNotFoundError as error:
+            # An installed product (pip install .) ships no emulator; --no-connection still works.
+            raise CommandError(f"{MISSING_SANDBOX} ({error.name} is missing)") from None
 
         workspace, _ = Workspace.objects.get_or_create(
             slug=DEMO_WORKSPACE, defaults={"name": DEMO_WORKSPACE_NAME}

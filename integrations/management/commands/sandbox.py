@@ -13,11 +13,31 @@ import argparse
 import importlib
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations.sandbox.server import EMULATORS, Sandbox
+if TYPE_CHECKING:
+    from sandbox.server import Sandbox
+
+MISSING_SANDBOX = (
+    "The app emulators are not installed: they are test and demo infrastructure, not part of "
+    "the product. Run this from a source checkout with the dev extra installed "
+    "(pip install -e '.[dev]', or make run), where the top-level sandbox/ package is importable."
+)
+
+
+def _sandbox_server() -> Any:
+    """The ``sandbox.server`` module, imported only when a sandbox is wanted: an installed
+    product (``pip install .``) ships no emulator, and says so instead of failing to import."""
+    try:
+        return importlib.import_module("sandbox.server")
+    except ModuleNotFoundError as error:
+        if error.name not in {"sandbox", "sandbox.server", "werkzeug"} and not (
+            error.name or ""
+        ).startswith("werkzeug."):
+            raise
+        raise CommandError(f"{MISSING_SANDBOX} ({error.name} is missing)") from None
 
 
 def port_number(text: str) -> int:
@@ -42,10 +62,12 @@ def build_sandbox(
 ) -> Sandbox:
     """The emulators of ``apps``: with ``data_dir``, loaded from their saved state (forgotten
     first with ``reset``); those without one seeded with the demo data when ``seed``."""
-    unknown = [slug for slug in apps if slug not in EMULATORS]
+    server = _sandbox_server()
+    emulators: dict[str, str] = server.EMULATORS
+    unknown = [slug for slug in apps if slug not in emulators]
     if unknown:
-        raise CommandError(f"No emulator for {', '.join(unknown)}; known: {', '.join(EMULATORS)}.")
-    sandbox = Sandbox(host=host, port=port, slugs=apps, data_dir=data_dir)
+        raise CommandError(f"No emulator for {', '.join(unknown)}; known: {', '.join(emulators)}.")
+    sandbox: Sandbox = server.Sandbox(host=host, port=port, slugs=apps, data_dir=data_dir)
     if reset:
         sandbox.clear_saved()
     sandbox.loaded = sandbox.load()
@@ -53,7 +75,7 @@ def build_sandbox(
         for slug, emulator in sandbox.emulators.items():
             if slug in sandbox.loaded:
                 continue
-            module = importlib.import_module(EMULATORS[slug].rsplit(".", 1)[0])
+            module = importlib.import_module(emulators[slug].rsplit(".", 1)[0])
             seed_demo = getattr(module, "seed_demo", None)
             if callable(seed_demo):
                 seed_demo(emulator)
@@ -99,7 +121,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        apps = [a.strip() for a in options["apps"].split(",") if a.strip()] or list(EMULATORS)
+        apps = [a.strip() for a in options["apps"].split(",") if a.strip()] or list(
+            _sandbox_server().EMULATORS
+        )
         data_dir: Path | None = options["data_dir"]
         if options["reset"] and data_dir is None:
             raise CommandError("--reset needs --data-dir: without one nothing is kept anyway.")

@@ -7,8 +7,8 @@ import pytest
 
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
 from integrations.connectors.http import HttpClient
-from integrations.sandbox.google_contacts import GoogleContactsEmulator
-from integrations.sandbox.server import Sandbox
+from sandbox.google_contacts import GoogleContactsEmulator
+from sandbox.server import Sandbox
 
 EMAIL = "owner@acme.example"
 

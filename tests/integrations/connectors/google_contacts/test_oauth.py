@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import ConnectedAccount, Membership, User, Workspace
-from integrations.sandbox.google_contacts import GoogleContactsEmulator
+from sandbox.google_contacts import GoogleContactsEmulator
 from tests.factories import ConnectedAccountFactory, ConnectionFactory
 from tests.integrations.connectors.google_contacts.conftest import EMAIL
 

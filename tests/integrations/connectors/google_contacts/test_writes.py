@@ -6,8 +6,8 @@ import pytest
 
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
-from integrations.sandbox.google_contacts import GoogleContactsEmulator
 from integrations.sync.records import ContactUpdate, NewContact
+from sandbox.google_contacts import GoogleContactsEmulator
 from tests.integrations.connectors.google_contacts.conftest import EMAIL, person
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from integrations.connectors.http import HttpClient
 from integrations.connectors.kustomer.connector import KustomerConnector
-from integrations.sandbox.kustomer import ALL_ROLES, KustomerEmulator
-from integrations.sandbox.server import Sandbox
+from sandbox.kustomer import ALL_ROLES, KustomerEmulator
+from sandbox.server import Sandbox
 
 SUBDOMAIN = "acme"
 EMAIL = "owner@acme.example"

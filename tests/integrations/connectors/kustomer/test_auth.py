@@ -7,7 +7,7 @@ import pytest
 
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.kustomer.connector import KustomerConnector
-from integrations.sandbox.kustomer import KustomerEmulator
+from sandbox.kustomer import KustomerEmulator
 from tests.integrations.connectors.kustomer.conftest import API_KEY, EMAIL, PASSWORD, SUBDOMAIN
 
 Make = Callable[..., KustomerConnector]

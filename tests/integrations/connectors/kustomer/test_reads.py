@@ -5,8 +5,8 @@ from collections import Counter
 
 from integrations.connectors.base import FieldType
 from integrations.connectors.kustomer.connector import KustomerConnector
-from integrations.sandbox.kustomer import KustomerEmulator
 from integrations.sync.records import Contact
+from sandbox.kustomer import KustomerEmulator
 from tests.integrations.connectors.kustomer.conftest import SUBDOMAIN
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

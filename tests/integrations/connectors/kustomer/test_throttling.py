@@ -5,7 +5,7 @@ a write still throttled after the retries comes back marked throttled, not faile
 from __future__ import annotations
 
 from integrations.connectors.kustomer.connector import KustomerConnector
-from integrations.sandbox.kustomer import KustomerEmulator
+from sandbox.kustomer import KustomerEmulator
 from tests.integrations.connectors.kustomer.conftest import SUBDOMAIN
 from tests.integrations.connectors.kustomer.test_limits_and_recovery import (
     new_people,

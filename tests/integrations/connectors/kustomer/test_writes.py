@@ -4,8 +4,8 @@ import pytest
 
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.kustomer.connector import KustomerConnector
-from integrations.sandbox.kustomer import KustomerEmulator
 from integrations.sync.records import ContactUpdate, NewContact
+from sandbox.kustomer import KustomerEmulator
 from tests.integrations.connectors.kustomer.conftest import SUBDOMAIN
 
 

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from integrations.sandbox.kustomer import (
+from sandbox.kustomer import (
     DEMO_API_KEY,
     DEMO_EMAIL,
     DEMO_PASSWORD,
     KustomerEmulator,
     seed_demo,
 )
-from integrations.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 KEY = "acme-key-0001"
 READ_ONLY = "acme-read-only"

@@ -26,10 +26,10 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30Validator
 
-from integrations.sandbox.kustomer import DEMO_API_KEY, DEMO_SUBDOMAIN, seed_demo
-from integrations.sandbox.server import Sandbox
+from sandbox.kustomer import DEMO_API_KEY, DEMO_SUBDOMAIN, seed_demo
+from sandbox.server import Sandbox
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "tests" / "fixtures" / "kustomer" / "openapi.json"
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from integrations.sandbox.demo_people import demo_people
+from sandbox.demo_people import demo_people
 
 
 def test_it_gives_the_same_people_for_the_same_seed() -> None:

@@ -51,8 +51,8 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from integrations.sandbox.demo_people import DemoPerson, demo_people
-from integrations.sandbox.server import Emulator
+from sandbox.demo_people import DemoPerson, demo_people
+from sandbox.server import Emulator
 
 DEMO_EMAIL = "demo@tandem.example"
 DEMO_REFRESH_TOKEN = "demo-refresh-token"

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import requests
 
-from integrations.sandbox.demo_people import demo_people
-from integrations.sandbox.google_contacts import (
+from sandbox.demo_people import demo_people
+from sandbox.google_contacts import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_EMAIL,
@@ -15,7 +15,7 @@ from integrations.sandbox.google_contacts import (
     GoogleContactsEmulator,
     seed_demo,
 )
-from integrations.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from integrations.sandbox.kustomer import DEMO_API_KEY, DEMO_SUBDOMAIN
+from sandbox.kustomer import DEMO_API_KEY, DEMO_SUBDOMAIN
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

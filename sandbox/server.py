@@ -30,8 +30,8 @@ from werkzeug.wrappers import Request, Response
 
 # slug -> dotted path of the emulator class. The slug matches the connector registry.
 EMULATORS: dict[str, str] = {
-    "kustomer": "integrations.sandbox.kustomer.KustomerEmulator",
-    "google_contacts": "integrations.sandbox.google_contacts.GoogleContactsEmulator",
+    "kustomer": "sandbox.kustomer.KustomerEmulator",
+    "google_contacts": "sandbox.google_contacts.GoogleContactsEmulator",
 }
 
 

@@ -37,8 +37,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from integrations.sandbox.demo_people import demo_people
-from integrations.sandbox.server import Emulator
+from sandbox.demo_people import demo_people
+from sandbox.server import Emulator
 
 DEMO_SUBDOMAIN = "demo"
 DEMO_EMAIL = "demo@tandem.example"
