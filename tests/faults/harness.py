@@ -191,3 +191,33 @@ def child_env(settings: Any, redis_url: str, **more: str) -> dict[str, str]:
         "GOOGLE_OAUTH_CLIENT_SECRET": settings.GOOGLE_OAUTH_CLIENT_SECRET,
         **more,
     }
+
+
+@contextlib.contextmanager
+def sending_to(broker_url: str) -> Any:
+    """This process sends tasks through ``broker_url`` instead of running them in place.
+    Connections and producers made for the previous broker are cached on the app: dropped too."""
+    from config.celery_app import app
+
+    def use(url: str, *, eager: bool) -> None:
+        app.conf.update(task_always_eager=eager, broker_url=url)
+        app._pool = None
+        amqp = app.__dict__.get("amqp")
+        if amqp is not None:
+            amqp._producer_pool = None
+
+    previous = (app.conf.broker_url, app.conf.task_always_eager)
+    use(broker_url, eager=False)
+    try:
+        yield app
+    finally:
+        use(previous[0], eager=previous[1])
+
+
+def tasks_finished(fleet: Fleet, name: str) -> int:
+    """Sync tasks a worker has finished (either way), from its log."""
+    return sum(
+        1
+        for line in fleet.output(name, tail=10**7).splitlines()
+        if "sync_connection_task[" in line and (" succeeded in " in line or " raised " in line)
+    )

@@ -4,7 +4,9 @@ here with subprocess, the sandbox apps on 127.0.0.1. Slow (a couple of minutes i
 
 from __future__ import annotations
 
+import itertools
 import random
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +25,8 @@ from tests.faults.harness import (
     Fleet,
     RedisServer,
     child_env,
+    sending_to,
+    tasks_finished,
     wait_for,
 )
 
@@ -227,4 +231,79 @@ def test_it_survives_workers_killed_mid_run_with_nothing_duplicated_or_lost(
     print(
         f"\nFIGURES kills={len(kills)} people={len(people.names)} edits={len(people.edited)} "
         f"duplicates=0 lost=0 max_pickup={max(pickups):.2f}s"
+    )
+
+
+def app_state(pair: Pair, connection: Connection) -> tuple[Any, ...]:
+    from integrations.models import RecordLink
+
+    connection.refresh_from_db()
+    links = sorted(
+        RecordLink.objects.filter(connection=connection).values_list(
+            "id_a", "id_b", "version_a", "version_b"
+        )
+    )
+    customers = sorted((c["id"], c.get("updatedAt"), c.get("name")) for c in pair.customers())
+    contacts = sorted((c["resourceName"], c.get("etag")) for c in pair.contacts())
+    return customers, contacts, links, connection.checkpoint_a, connection.checkpoint_b
+
+
+def assert_never_two_runs_at_once(connection: Connection) -> None:
+    runs = list(SyncRun.objects.filter(connection=connection, dry_run=False).order_by("started_at"))
+    generations = [r.lease_generation for r in runs]
+    assert len(set(generations)) == len(generations), generations
+    assert generations == sorted(generations), generations
+    finished = [r for r in runs if r.outcome not in (SyncRun.Outcome.ABANDONED, "stopped")]
+    for before, after in itertools.pairwise(finished):
+        assert before.finished_at is not None
+        assert after.started_at >= before.finished_at, (before.pk, after.pk)
+
+
+def test_it_runs_a_connection_once_under_two_beats_and_a_frozen_lease_holder(
+    pair: Pair, fleet: Fleet, redis_server: RedisServer
+) -> None:
+    from integrations import tasks
+
+    people = People(pair)
+    for n in range(6):
+        people.add(n)
+    pair.kustomer.set_faults(count=100_000, sleep=0.05)
+    connection = pair.connect()
+    fleet.worker("w0")
+    fleet.worker("w1")
+    fleet.beat("beat0")
+    fleet.beat("beat1")
+    make_due(connection)
+    run = wait_for(
+        lambda: SyncRun.objects.filter(connection=connection).first(), timeout=30, what="a run"
+    )
+    time.sleep(0.3)
+    connection.refresh_from_db()
+    frozen = fleet.pids()[int(connection.lease_owner.split(":")[1])]
+    finished_before = tasks_finished(fleet, frozen)
+    fleet.kill(frozen, signal.SIGSTOP)
+    try:
+        with sending_to(redis_server.url):
+            for _ in range(20):
+                tasks.sync_connection_task.delay(connection.pk)
+        pair.kustomer.set_faults(count=0)
+        # Another worker takes the connection over once the frozen run's lease is over.
+        converge(connection, fleet, after=run.pk, timeout=90)
+        before_wake = app_state(pair, connection)
+    finally:
+        fleet.kill(frozen, signal.SIGCONT)
+    wait_for(
+        lambda: tasks_finished(fleet, frozen) > finished_before,
+        timeout=30,
+        what="the woken worker to give its run up",
+    )
+    assert app_state(pair, connection) == before_wake
+    run.refresh_from_db()
+    assert run.outcome in (SyncRun.Outcome.ABANDONED, SyncRun.Outcome.STOPPED)
+    assert_never_two_runs_at_once(connection)
+    assert people.duplicates() == {}
+    assert people.lost_edits() == {}
+    print(
+        f"\nFIGURES runs={SyncRun.objects.filter(connection=connection).count()} enqueues=20 "
+        f"beats=2 frozen_run={run.outcome} stale_changes=0"
     )
