@@ -11,22 +11,22 @@ requests changed it (and ``stop`` once more), so the demo keeps what its users m
 
 from __future__ import annotations
 
-import abc
-import itertools
 import logging
 import os
-import pickle
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from django.utils.module_loading import import_string
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
+
+from sandbox.kit import Emulator
+
+__all__ = ["EMULATORS", "Emulator", "Sandbox"]
 
 # slug -> dotted path of the emulator class. The slug matches the connector registry.
 EMULATORS: dict[str, str] = {
@@ -36,84 +36,6 @@ EMULATORS: dict[str, str] = {
 
 
 logger = logging.getLogger(__name__)
-
-# Bumped when a saved state can no longer be read by this code: such a file is set aside.
-STATE_VERSION = 1
-
-
-class _Count:
-    """An ``itertools.count`` as saved (counters cannot be pickled on every Python)."""
-
-    def __init__(self, start: int) -> None:
-        self.start = start
-
-
-def _saved(value: Any) -> Any:
-    if isinstance(value, itertools.count):
-        match = re.match(r"count\((-?\d+)", repr(value))
-        return _Count(int(match.group(1)) if match else 0)
-    return value
-
-
-def _loaded(value: Any) -> Any:
-    return itertools.count(value.start) if isinstance(value, _Count) else value
-
-
-class Emulator(abc.ABC):
-    """Base of an app emulator: a WSGI app for the paths under its mount point, with its state
-    in memory behind one lock (requests are served on several threads)."""
-
-    slug: str = ""
-    # Attributes that are not the app's data: never saved, kept as they are on load.
-    transient: ClassVar[frozenset[str]] = frozenset(
-        {"lock", "base_url", "faults", "requests", "changes"}
-    )
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.base_url = ""
-        # Requests served so far: the autosave writes the state when this moved.
-        self.changes = 0
-
-    def dump_state(self) -> bytes:
-        """The emulator's data (accounts, records, tokens, knobs) as bytes for ``load_state``."""
-        with self.lock:
-            state = {
-                name: _saved(value)
-                for name, value in vars(self).items()
-                if name not in self.transient
-            }
-            return pickle.dumps(
-                {"version": STATE_VERSION, "slug": self.slug, "state": state},
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-
-    def load_state(self, data: bytes) -> None:
-        """Take back a state ``dump_state`` wrote (``ValueError`` when it is not one)."""
-        payload = pickle.loads(data)  # noqa: S301 - our own file, in the sandbox's data folder
-        if (
-            not isinstance(payload, dict)
-            or payload.get("version") != STATE_VERSION
-            or payload.get("slug") != self.slug
-            or not isinstance(payload.get("state"), dict)
-        ):
-            raise ValueError(f"not a saved {self.slug} emulator state (version {STATE_VERSION})")
-        with self.lock:
-            for name, value in payload["state"].items():
-                if name not in self.transient:
-                    setattr(self, name, _loaded(value))
-
-    @abc.abstractmethod
-    def dispatch(self, request: Request) -> Response:
-        """Route one request below the mount point (``request.path`` excludes it)."""
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
-        try:
-            response = self.dispatch(request)
-        finally:
-            self.changes += 1
-        return response(environ, start_response)
 
 
 def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:

@@ -68,7 +68,7 @@ def sandbox_server(_sandbox_process_wide: Any) -> Iterator[object]:
     for slug in ("kustomer", "google_contacts"):
         emulator = _sandbox_process_wide.emulator(slug)
         with emulator.lock:
-            emulator.faults = []
+            emulator.faults.clear()
 
 
 REQUIRE_SERVICES = os.environ.get("TANDEM_REQUIRE_SERVICES") == "1"

@@ -201,8 +201,10 @@ def test_it_refuses_a_text_field_into_a_number_with_the_reason(pair: Pair) -> No
 
 
 def test_it_sends_only_negative_sentiment_to_google(pair: Pair) -> None:
-    pair.add_customer("Nora Neg", "nora@acme.example", sentiment={"polarity": -1})
-    pair.add_customer("Pete Pos", "pete@acme.example", sentiment={"polarity": 1})
+    pair.add_customer(
+        "Nora Neg", "nora@acme.example", sentiment={"polarity": -1, "confidence": 0.9}
+    )
+    pair.add_customer("Pete Pos", "pete@acme.example", sentiment={"polarity": 1, "confidence": 0.9})
     connection = pair.connect()
     replace_rule(
         pair,

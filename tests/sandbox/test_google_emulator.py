@@ -93,7 +93,7 @@ def test_it_answers_an_expired_sync_token_with_failed_precondition(base: str) ->
     first = requests.get(
         f"{base}/v1/people/me/connections", params=params, headers=headers, timeout=5
     )
-    requests.post(f"{base}/_sandbox/faults", json={"sync_token_ttl": 0}, timeout=5)
+    requests.post(f"{base}/_sandbox/knobs", json={"sync_token_ttl": 0}, timeout=5)
 
     expired = requests.get(
         f"{base}/v1/people/me/connections",

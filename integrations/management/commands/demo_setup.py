@@ -13,7 +13,6 @@ started in-process for a moment.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -160,7 +159,7 @@ class Command(BaseCommand):
         sandbox = Sandbox().start()
         try:
             for emulator in sandbox.emulators.values():
-                importlib.import_module(type(emulator).__module__).seed_demo(emulator)
+                emulator.seed_demo()
             with (
                 override_settings(
                     KUSTOMER_BASE_URL_TEMPLATE=sandbox.base_url("kustomer") + "/{subdomain}",

@@ -75,10 +75,7 @@ def build_sandbox(
         for slug, emulator in sandbox.emulators.items():
             if slug in sandbox.loaded:
                 continue
-            module = importlib.import_module(emulators[slug].rsplit(".", 1)[0])
-            seed_demo = getattr(module, "seed_demo", None)
-            if callable(seed_demo):
-                seed_demo(emulator)
+            emulator.seed_demo()
     # Seeded (or empty) emulators are saved at once: the state on disk is the state served.
     sandbox.save(force=True)
     return sandbox

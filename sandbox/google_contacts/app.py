@@ -32,59 +32,66 @@ from __future__ import annotations
 
 import base64
 import bisect
-import contextlib
 import copy
 import datetime as dt
 import hashlib
-import html
 import itertools
 import json
 import re
 import secrets
-import socket
-import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from sandbox.demo_people import DemoPerson, demo_people
-from sandbox.server import Emulator
+from sandbox.google_contacts import oauth
+from sandbox.google_contacts.errors import ApiError, invalid
+from sandbox.google_contacts.people import (
+    UPDATABLE_FIELDS,
+    WRITABLE_FIELDS,
+    answer_mask,
+    check_etag,
+    check_person,
+    computed,
+    field_list,
+    membership,
+    person_fields,
+    restrict,
+    search_texts,
+)
+from sandbox.google_contacts.seed import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_COUNT,
+    DEMO_EMAIL,
+)
+from sandbox.kit import Emulator, drop_connection, json_response, sleep_for
 
-DEMO_EMAIL = "demo@tandem.example"
-DEMO_REFRESH_TOKEN = "demo-refresh-token"
-DEMO_CLIENT_ID = "tandem-demo"
-DEMO_CLIENT_SECRET = "tandem-demo-secret"
-DEMO_GROUPS = ("Customers", "VIP")
-
-SCOPE = "https://www.googleapis.com/auth/contacts"
 MAX_BATCH = 200
 MAX_BATCH_GET = 200
+MAX_BATCH_DELETE = 500
 MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+SEARCH_PAGE_SIZE = 10
+MAX_SEARCH_PAGE_SIZE = 30
 MAX_MODIFY = 1000
 SYSTEM_GROUPS = {"contactGroups/myContacts": "myContacts", "contactGroups/starred": "starred"}
-WRITABLE_FIELDS = frozenset(
+SORT_ORDERS = (
+    "LAST_MODIFIED_ASCENDING",
+    "LAST_MODIFIED_DESCENDING",
+    "FIRST_NAME_ASCENDING",
+    "LAST_NAME_ASCENDING",
+)
+READ_SOURCES = frozenset(
     {
-        "names",
-        "emailAddresses",
-        "phoneNumbers",
-        "organizations",
-        "addresses",
-        "biographies",
-        "birthdays",
-        "urls",
-        "userDefined",
-        "clientData",
-        "memberships",
+        "READ_SOURCE_TYPE_CONTACT",
+        "READ_SOURCE_TYPE_PROFILE",
+        "READ_SOURCE_TYPE_DOMAIN_CONTACT",
+        "READ_SOURCE_TYPE_OTHER_CONTACT",
     }
 )
-SINGLETONS = frozenset({"names", "biographies", "birthdays"})
-READABLE_FIELDS = WRITABLE_FIELDS | {"metadata"}
 DAY = 24 * 3600.0
-DEMO_COUNT = 300
 # Behaviour knobs, settable as attributes or through ``/_sandbox/knobs``.
 KNOBS = (
     "sync_token_ttl",  # seconds a sync token stays valid (Google: 7 days)
@@ -95,47 +102,6 @@ KNOBS = (
     "quota_per_minute",  # People API requests per user per minute before 429 (0: unlimited)
     "retry_after",  # seconds sent as Retry-After with a 429 (0: none, as Google does)
 )
-
-
-class ApiError(Exception):
-    def __init__(
-        self,
-        code: int,
-        status: str,
-        message: str,
-        details: list[dict[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.message = message
-        self.details = details or []
-        self.headers: dict[str, str] = {}
-
-    def response(self) -> Response:
-        body = {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "status": self.status,
-                "details": self.details,
-            }
-        }
-        return _json(body, self.code, self.headers)
-
-
-def _invalid(message: str, field_name: str = "") -> ApiError:
-    details = (
-        [
-            {
-                "@type": "type.googleapis.com/google.rpc.BadRequest",
-                "fieldViolations": [{"field": field_name, "description": message}],
-            }
-        ]
-        if field_name
-        else []
-    )
-    return ApiError(400, "INVALID_ARGUMENT", message, details)
 
 
 def _now_iso(now: float) -> str:
@@ -180,14 +146,6 @@ def _live_shown(entry: Entry) -> int:
     return int(entry.shown is not None and not entry.shown["metadata"].get("deleted"))
 
 
-@dataclass(frozen=True)
-class Fault:
-    kind: str  # "status", "sleep" or "after_commit"
-    status: int = 500
-    seconds: float = 0.0
-    drop: bool = False
-
-
 @dataclass
 class AccessToken:
     email: str
@@ -205,17 +163,18 @@ class GoogleContactsEmulator(Emulator):
 
     def reset(self) -> None:
         with self.lock:
+            self.reset_kit()
             self.clients: dict[str, str] = {DEMO_CLIENT_ID: DEMO_CLIENT_SECRET}
             self.books: dict[str, Book] = {}
             self.codes: dict[str, tuple[str, str, str]] = {}
             self.access_tokens: dict[str, AccessToken] = {}
             self.refresh_tokens: dict[str, str] = {}
             self.revoked: set[str] = set()
-            self.sync_tokens: dict[str, tuple[str, int, float]] = {}
+            # sync token -> (email, change sequence, issued at, parameters hash)
+            self.sync_tokens: dict[str, tuple[str, int, float, str]] = {}
             self.seq = itertools.count(1)
             self.last_seq = 0
             self.ids = itertools.count(1)
-            self.faults: list[Fault] = []
             self.sync_token_ttl = 7 * DAY
             self.expired_sync_status = 400
             self.propagation_delay = 0.0
@@ -223,15 +182,19 @@ class GoogleContactsEmulator(Emulator):
             self.quota_per_minute = 0
             self.retry_after = 0
             self.access_token_lifetime = 3600
-            self.requests: Counter[str] = Counter()
-            self.clock_offset = 0.0
+
+    def seed_demo(self, count: int = DEMO_COUNT) -> dict[str, Any]:
+        from sandbox.google_contacts.seed import seed_demo
+
+        return seed_demo(self, count=count)
 
     def now(self) -> float:
-        return time.time() + self.clock_offset
+        """Now as epoch seconds, on the kit's clock."""
+        return self.clock.time()
 
     def advance(self, seconds: float) -> None:
-        with self.lock:
-            self.clock_offset += seconds
+        """``advance_clock`` (kept for its callers)."""
+        self.advance_clock(seconds)
 
     def add_client(self, client_id: str, secret: str) -> None:
         with self.lock:
@@ -268,36 +231,14 @@ class GoogleContactsEmulator(Emulator):
                 if token.email == email:
                     token.expires_at = 0.0
 
-    def fail_next(
-        self,
-        count: int,
-        status: int = 429,
-        *,
-        sleep: float = 0.0,
-        after_commit: bool = False,
-        drop: bool = False,
-    ) -> None:
-        """The next ``count`` People API requests answer ``status`` (429 or 5xx) unapplied; or,
-        with ``sleep``, stall that many seconds first (a timeout for a short-waiting client);
-        or, with ``after_commit``, are applied and then answer ``status`` or, with ``drop``,
-        lose the connection without an answer (a reset after commit)."""
-        with self.lock:
-            if after_commit:
-                fault = Fault("after_commit", status=status, drop=drop)
-            elif sleep:
-                fault = Fault("sleep", seconds=sleep)
-            else:
-                fault = Fault("status", status=status)
-            self.faults = [fault] * count
-
     def add_contact(self, email: str, person: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
             book = self.add_user(email)
-            return copy.deepcopy(self._create(book, dict(person), visible_now=True))
+            return copy.deepcopy(self.create(book, dict(person), visible_now=True))
 
     def add_group(self, email: str, name: str) -> dict[str, Any]:
         with self.lock:
-            return copy.deepcopy(self._create_group(self.add_user(email), name))
+            return copy.deepcopy(self.create_group(self.add_user(email), name))
 
     def contacts(self, email: str) -> list[dict[str, Any]]:
         """Every live contact of the user, as stored now."""
@@ -317,6 +258,7 @@ class GoogleContactsEmulator(Emulator):
             book = self.books[email]
             person = copy.deepcopy(book.entries[resource_name].person)
             assert person is not None
+            check_person(fields, WRITABLE_FIELDS)
             person.update(fields)
             return copy.deepcopy(self._store(book, person, visible_now=True))
 
@@ -357,9 +299,13 @@ class GoogleContactsEmulator(Emulator):
         self.last_seq = next(self.seq)
         return self.last_seq
 
-    def _create(self, book: Book, person: dict[str, Any], *, visible_now: bool) -> dict[str, Any]:
-        _validate(person, set(person) & WRITABLE_FIELDS)
-        _check_memberships(book, person)
+    def create(
+        self, book: Book, person: Any, *, visible_now: bool, prefix: str = ""
+    ) -> dict[str, Any]:
+        """Store a new contact from a body the API accepts (checked here, as every create path
+        is); ``ApiError`` and nothing stored otherwise."""
+        check_person(person, WRITABLE_FIELDS, prefix)
+        _check_memberships(book, person, prefix)
         name = self._new_resource_name()
         clean = {k: copy.deepcopy(v) for k, v in person.items() if k in WRITABLE_FIELDS}
         clean["resourceName"] = name
@@ -368,7 +314,7 @@ class GoogleContactsEmulator(Emulator):
             "objectType": "PERSON",
         }
         if not clean.get("memberships"):
-            clean["memberships"] = [_membership("contactGroups/myContacts")]
+            clean["memberships"] = [membership("contactGroups/myContacts")]
         book.entries[name] = Entry(person=None, seq=0, visible_at=0.0)
         return self._store(book, clean, visible_now=visible_now)
 
@@ -380,7 +326,7 @@ class GoogleContactsEmulator(Emulator):
         source = person["metadata"]["sources"][0]
         source["etag"] = "#" + base64.b64encode(secrets.token_bytes(6)).decode()
         source["updateTime"] = _now_iso(now)
-        _computed(person)
+        computed(person)
         entry = book.entries[person["resourceName"]]
         entry.person = person
         entry.seq = self._next_seq()
@@ -447,7 +393,7 @@ class GoogleContactsEmulator(Emulator):
             raise ApiError(404, "NOT_FOUND", "Requested entity was not found.")
         return entry.person
 
-    def _create_group(self, book: Book, name: str) -> dict[str, Any]:
+    def create_group(self, book: Book, name: str) -> dict[str, Any]:
         if any(g["name"] == name for g in book.groups.values()):
             raise ApiError(409, "ALREADY_EXISTS", "Contact group name already exists.")
         group_id = secrets.token_hex(6)
@@ -467,109 +413,15 @@ class GoogleContactsEmulator(Emulator):
     def dispatch(self, request: Request) -> Response:
         path = request.path
         try:
-            if path.startswith("/_sandbox/"):
-                return self._control(request, path[len("/_sandbox/") :])
             if path == "/o/oauth2/v2/auth":
-                return self._consent(request)
+                return oauth.consent(self, request)
             if path == "/token":
-                return self._token(request)
+                return oauth.token(self, request)
             if path.startswith("/v1/"):
                 return self._api(request, path[len("/v1/") :])
             raise ApiError(404, "NOT_FOUND", f"No such endpoint: {path}")
         except ApiError as exc:
             return exc.response()
-
-    # OAuth ---------------------------------------------------------------------------------
-
-    def _consent(self, request: Request) -> Response:
-        params = request.args if request.method == "GET" else request.form
-        client_id = params.get("client_id", "")
-        redirect_uri = params.get("redirect_uri", "")
-        state = params.get("state", "")
-        with self.lock:
-            self.requests["oauth.authorize"] += 1
-            if client_id not in self.clients or not redirect_uri:
-                return Response(
-                    "<h1>Error 400: invalid_request</h1><p>Unknown client or no redirect_uri.</p>",
-                    status=400,
-                    mimetype="text/html",
-                )
-            if params.get("response_type", "code") != "code":
-                return Response("<h1>unsupported_response_type</h1>", 400, mimetype="text/html")
-        if request.method == "GET":
-            hidden = "".join(
-                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                for k, v in params.items(multi=True)
-            )
-            page = (
-                "<!doctype html><title>Sign in - Google Accounts</title>"
-                "<h1>Tandem wants to access your Google Account</h1>"
-                f"<p>This will allow Tandem to see, edit, download and permanently delete your "
-                f"contacts ({html.escape(params.get('scope', ''))}).</p>"
-                f'<form method="post" action="{html.escape(request.script_root + request.path)}">'
-                f"{hidden}"
-                f'<label>Account <input name="email" value="{DEMO_EMAIL}"></label>'
-                '<button name="decision" value="approve">Allow</button>'
-                '<button name="decision" value="deny">Cancel</button></form>'
-            )
-            return Response(page, mimetype="text/html")
-        sep = "&" if "?" in redirect_uri else "?"
-        if request.form.get("decision") != "approve":
-            query = urlencode({"error": "access_denied", "state": state})
-            return Response(status=302, headers={"Location": f"{redirect_uri}{sep}{query}"})
-        email = request.form.get("email", "").strip() or DEMO_EMAIL
-        with self.lock:
-            self.add_user(email)
-            self.revoked.discard(email)
-            code = "4/" + secrets.token_urlsafe(24)
-            self.codes[code] = (email, client_id, redirect_uri)
-        query = urlencode({"code": code, "state": state, "scope": SCOPE})
-        return Response(status=302, headers={"Location": f"{redirect_uri}{sep}{query}"})
-
-    def _token(self, request: Request) -> Response:
-        if request.method != "POST":
-            return _json({"error": "invalid_request"}, 405)
-        form = request.form
-        with self.lock:
-            self.requests["oauth.token"] += 1
-            client_id = form.get("client_id", "")
-            if client_id not in self.clients or self.clients[client_id] != form.get(
-                "client_secret", ""
-            ):
-                return _json({"error": "invalid_client", "error_description": "Unauthorized"}, 401)
-            grant = form.get("grant_type", "")
-            if grant == "authorization_code":
-                found = self.codes.pop(form.get("code", ""), None)
-                if found is None or found[1] != client_id or found[2] != form.get("redirect_uri"):
-                    return _json(
-                        {"error": "invalid_grant", "error_description": "Bad Request"}, 400
-                    )
-                tokens = self.issue_tokens(found[0])
-                return _json({**tokens, "scope": SCOPE, "token_type": "Bearer"})
-            if grant == "refresh_token":
-                refresh = form.get("refresh_token", "")
-                email = self.refresh_tokens.get(refresh)
-                if (
-                    email is None
-                    and refresh == DEMO_REFRESH_TOKEN
-                    and DEMO_EMAIL not in self.revoked
-                ):
-                    email = DEMO_EMAIL
-                    self.add_user(email)
-                if email is None:
-                    return _json(
-                        {"error": "invalid_grant", "error_description": "Token has been revoked."},
-                        400,
-                    )
-                return _json(
-                    {
-                        "access_token": self._access_token(email),
-                        "expires_in": self.access_token_lifetime,
-                        "scope": SCOPE,
-                        "token_type": "Bearer",
-                    }
-                )
-            return _json({"error": "unsupported_grant_type"}, 400)
 
     # People API ----------------------------------------------------------------------------
 
@@ -577,18 +429,17 @@ class GoogleContactsEmulator(Emulator):
         with self.lock:
             book = self._authenticate(request)
             book.request_count += 1
-            fault = self.faults.pop(0) if self.faults else None
+            fault = self.faults.pop()
             if fault is not None:
-                self.requests["fault"] += 1
-        if fault is not None and fault.kind == "sleep":
-            time.sleep(fault.seconds)
+                self.requests.record("fault")
+        sleep_for(fault)
         if fault is not None and fault.kind == "status":
             raise self._fault_error(fault.status)
         with self.lock:
             response = self._route(book, request, path)
         if fault is not None and fault.kind == "after_commit":
             if fault.drop:
-                _drop_connection(request)
+                drop_connection(request)
             raise self._fault_error(fault.status)
         return response
 
@@ -605,54 +456,65 @@ class GoogleContactsEmulator(Emulator):
                 book.quota_minute, book.quota_used = minute, 0
             book.quota_used += 1
             if book.quota_used > self.quota_per_minute:
-                self.requests["quota"] += 1
+                self.requests.record("quota")
                 raise self._exhausted("Quota exceeded for quota metric 'Requests per user'")
         method = request.method
-        body: dict[str, Any] = {}
+        args = request.args
+        body: Any = {}
         if method in {"POST", "PATCH", "PUT"}:
             try:
                 body = json.loads(request.get_data(as_text=True) or "{}")
             except ValueError:
-                raise _invalid("Invalid JSON payload received.") from None
+                raise invalid("Invalid JSON payload received.") from None
         if method == "GET" and path == "people/me":
             return self._count("people.get.me", self._me(book, request))
         if method == "GET" and path == "people/me/connections":
             return self._count("connections.list", self._connections(book, request))
         if method == "GET" and path == "people:batchGet":
             return self._count("people.batchGet", self._batch_get(book, request))
+        if method == "GET" and path == "people:searchContacts":
+            return self._count("people.searchContacts", self._search(book, request))
         if method == "POST" and path == "people:createContact":
-            person = self._create(book, body, visible_now=False)
-            return self._count("people.createContact", _json(_mask(person, request)))
+            fields = answer_mask(args)
+            person = self.create(book, body, visible_now=False)
+            return self._count("people.createContact", json_response(restrict(person, fields)))
         if method == "POST" and path == "people:batchCreateContacts":
             return self._count("people.batchCreateContacts", self._batch_create(book, body))
         if method == "POST" and path == "people:batchUpdateContacts":
             return self._count("people.batchUpdateContacts", self._batch_update(book, body))
+        if method == "POST" and path == "people:batchDeleteContacts":
+            return self._count("people.batchDeleteContacts", self._batch_delete(book, body))
         match = re.fullmatch(r"(people/[^/:]+):(updateContact|deleteContact)", path)
         if match and method == "PATCH" and match.group(2) == "updateContact":
-            mask = _field_list(request.args.get("updatePersonFields", ""))
+            fields = answer_mask(args)
+            mask = field_list(
+                args.get("updatePersonFields", ""), "updatePersonFields", UPDATABLE_FIELDS
+            )
             person = self._update(book, match.group(1), body, mask)
-            return self._count("people.updateContact", _json(_mask(person, request)))
+            return self._count("people.updateContact", json_response(restrict(person, fields)))
         if match and method == "DELETE" and match.group(2) == "deleteContact":
             self._delete(book, match.group(1), visible_now=False)
-            return self._count("people.deleteContact", _json({}))
+            return self._count("people.deleteContact", json_response({}))
         match = re.fullmatch(r"people/([^/:]+)", path)
         if match and method == "GET":
-            if not request.args.get("personFields"):
-                raise _invalid("personFields mask is required.", "personFields")
+            fields = person_fields(args)
             person = self._live(book, path)
-            return self._count("people.get", _json(_mask(person, request)))
+            return self._count("people.get", json_response(restrict(person, fields)))
         if method == "GET" and path == "contactGroups":
             return self._count("contactGroups.list", self._groups_page(book, request))
         if method == "POST" and path == "contactGroups":
-            name = str((body.get("contactGroup") or {}).get("name") or "").strip()
-            if not name:
-                raise _invalid("Contact group name must not be empty.", "contactGroup.name")
-            group = self._create_group(book, name)
-            return self._count("contactGroups.create", _json(copy.deepcopy(group)))
+            group_body = _object(body).get("contactGroup")
+            if not isinstance(group_body, dict):
+                raise invalid("contactGroup must be an object.", "contactGroup")
+            name = group_body.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise invalid("Contact group name must not be empty.", "contactGroup.name")
+            group = self.create_group(book, name.strip())
+            return self._count("contactGroups.create", json_response(copy.deepcopy(group)))
         match = re.fullmatch(r"contactGroups/([^/:]+)/members:modify", path)
         if match and method == "POST":
-            result = self._modify(book, f"contactGroups/{match.group(1)}", body)
-            return self._count("contactGroups.members.modify", _json(result))
+            result = self._modify(book, f"contactGroups/{match.group(1)}", _object(body))
+            return self._count("contactGroups.members.modify", json_response(result))
         raise ApiError(404, "NOT_FOUND", f"Method not found: {method} /v1/{path}")
 
     def _exhausted(self, description: str) -> ApiError:
@@ -673,14 +535,14 @@ class GoogleContactsEmulator(Emulator):
         return error
 
     def _count(self, kind: str, response: Response) -> Response:
-        self.requests[kind] += 1
+        self.requests.record(kind)
         return response
 
     def _authenticate(self, request: Request) -> Book:
         header = request.headers.get("Authorization", "")
         token = self.access_tokens.get(header.removeprefix("Bearer ").strip())
         if token is None or token.expires_at <= self.now():
-            self.requests["unauthenticated"] += 1
+            self.requests.record("unauthenticated")
             raise ApiError(
                 401,
                 "UNAUTHENTICATED",
@@ -689,41 +551,38 @@ class GoogleContactsEmulator(Emulator):
         return self.add_user(token.email)
 
     def _me(self, book: Book, request: Request) -> Response:
-        fields = _field_list(request.args.get("personFields", ""))
-        if not fields:
-            raise _invalid("personFields mask is required.", "personFields")
+        fields = person_fields(request.args)
         person: dict[str, Any] = {"resourceName": "people/me", "etag": "%me"}
         if "emailAddresses" in fields:
             person["emailAddresses"] = [
                 {"metadata": {"primary": True}, "value": book.email, "type": "account"}
             ]
-        return _json(person)
+        return json_response(person)
 
     def _connections(self, book: Book, request: Request) -> Response:
         args = request.args
-        fields = _field_list(args.get("personFields", ""))
-        if not fields:
-            raise _invalid("personFields mask is required.", "personFields")
-        try:
-            page_size = int(args.get("pageSize", "100"))
-        except ValueError:
-            raise _invalid("Invalid pageSize.", "pageSize") from None
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise _invalid("pageSize must be between 1 and 1000.", "pageSize")
-        request_sync = args.get("requestSyncToken", "false").lower() == "true"
+        fields = person_fields(args)
+        page_size = _page_size(args, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, cap=False)
+        request_sync = _boolean(args.get("requestSyncToken", "false"), "requestSyncToken")
         sync_token = args.get("syncToken", "")
+        sources = _sources(args)
         sort_order = args.get("sortOrder", "LAST_MODIFIED_ASCENDING")
-        if sort_order not in ("LAST_MODIFIED_ASCENDING", "LAST_MODIFIED_DESCENDING"):
-            # Google also sorts by first or last name; nothing in Tandem asks for that.
-            raise _invalid(f"sortOrder {sort_order} is not emulated.", "sortOrder")
-        descending = sort_order == "LAST_MODIFIED_DESCENDING"
-        if descending and (sync_token or request_sync):
-            raise _invalid("sortOrder cannot be used when syncing.", "sortOrder")
+        if sort_order not in SORT_ORDERS:
+            raise invalid(f"Invalid value at 'sort_order': \"{sort_order}\".", "sortOrder")
+        if sort_order != "LAST_MODIFIED_ASCENDING" and (sync_token or request_sync):
+            raise invalid("sortOrder cannot be used when syncing.", "sortOrder")
         params = json.dumps(
-            [sorted(fields), page_size, request_sync, sync_token, sort_order, book.email],
+            [sorted(fields), page_size, request_sync, sync_token, sort_order, sources, book.email],
             sort_keys=True,
         )
         params_hash = hashlib.sha256(params.encode()).hexdigest()[:16]
+        if sort_order in ("FIRST_NAME_ASCENDING", "LAST_NAME_ASCENDING"):
+            return self._by_name(book, args, fields, page_size, params_hash, sort_order)
+        descending = sort_order == "LAST_MODIFIED_DESCENDING"
+        # A sync token is bound to the listing that issued it: the same fields, page size and
+        # sources ("all other request parameters must match the first call").
+        listing = json.dumps([sorted(fields), page_size, sources, book.email], sort_keys=True)
+        listing_hash = hashlib.sha256(listing.encode()).hexdigest()[:16]
         page_token = args.get("pageToken", "")
         since: int | None = None
         after = 0
@@ -736,17 +595,21 @@ class GoogleContactsEmulator(Emulator):
                 horizon = int(decoded["horizon"])
                 token_hash = decoded["hash"]
             except (ValueError, KeyError, TypeError):
-                raise _invalid("Invalid pageToken.", "pageToken") from None
+                raise invalid("Invalid pageToken.", "pageToken") from None
             if token_hash != params_hash:
-                raise _invalid(
+                raise invalid(
                     "Parameters must match the call that provided the page token.", "pageToken"
                 )
         elif sync_token:
             found = self.sync_tokens.get(sync_token)
             if found is None or found[0] != book.email:
-                raise _invalid("Invalid syncToken.", "syncToken")
+                raise invalid("Invalid syncToken.", "syncToken")
+            if found[3] != listing_hash:
+                raise invalid(
+                    "Parameters must match the call that provided the sync token.", "syncToken"
+                )
             if found[2] + self.sync_token_ttl <= self.now():
-                self.requests["connections.list.expired"] += 1
+                self.requests.record("connections.list.expired")
                 raise ApiError(
                     self.expired_sync_status,
                     "FAILED_PRECONDITION",
@@ -794,7 +657,7 @@ class GoogleContactsEmulator(Emulator):
             person = copy.deepcopy(shown)
             if since is None:
                 person["metadata"].pop("previousResourceNames", None)
-            people.append(person if person["metadata"].get("deleted") else _filter(person, fields))
+            people.append(person if person["metadata"].get("deleted") else restrict(person, fields))
         out: dict[str, Any] = {"connections": people, "totalItems": total}
         if len(ordered) > len(page):
             cursor = {
@@ -806,18 +669,91 @@ class GoogleContactsEmulator(Emulator):
             out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
         elif request_sync:
             token = "sync." + secrets.token_urlsafe(18)
-            self.sync_tokens[token] = (book.email, horizon, self.now())
+            self.sync_tokens[token] = (book.email, horizon, self.now(), listing_hash)
             out["nextSyncToken"] = token
-        return _json(out)
+        return json_response(out)
+
+    def _by_name(
+        self,
+        book: Book,
+        args: Mapping[str, str],
+        fields: set[str],
+        page_size: int,
+        params_hash: str,
+        sort_order: str,
+    ) -> Response:
+        """A full listing sorted by first or last name (never with sync tokens)."""
+        offset = 0
+        page_token = args.get("pageToken", "")
+        if page_token:
+            try:
+                decoded = json.loads(base64.urlsafe_b64decode(page_token.encode()))
+                offset = int(decoded["offset"])
+                token_hash = decoded["hash"]
+            except (ValueError, KeyError, TypeError):
+                raise invalid("Invalid pageToken.", "pageToken") from None
+            if token_hash != params_hash or offset < 0:
+                raise invalid(
+                    "Parameters must match the call that provided the page token.", "pageToken"
+                )
+        self._settle_book(book)
+        part = "givenName" if sort_order == "FIRST_NAME_ASCENDING" else "familyName"
+        live = [e.shown for e in book.shown_by_seq.values() if _live_shown(e) and e.shown]
+
+        def key(person: dict[str, Any]) -> tuple[bool, str, str]:
+            names = person.get("names") or [{}]
+            value = str(names[0].get(part) or "").casefold()
+            return (not value, value, person["resourceName"])
+
+        ordered = sorted(live, key=key)
+        page = ordered[offset : offset + page_size]
+        out: dict[str, Any] = {
+            "connections": [restrict(person, fields) for person in page],
+            "totalItems": len(ordered),
+        }
+        if offset + page_size < len(ordered):
+            cursor = {"offset": offset + page_size, "hash": params_hash}
+            out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+        return json_response(out)
+
+    def _search(self, book: Book, request: Request) -> Response:
+        """``people:searchContacts``: a prefix match of ``query`` on names, nicknames, emails,
+        phones and organizations of what listings show (Google searches a lazily updated cache,
+        hence its advice to send an empty warm-up query first, answered with nothing)."""
+        args = request.args
+        fields = person_fields(args, "readMask")
+        page_size = _page_size(args, SEARCH_PAGE_SIZE, MAX_SEARCH_PAGE_SIZE, cap=True)
+        _sources(args)
+        if "query" not in args:
+            raise invalid("query is required.", "query")
+        query = args["query"].strip().casefold()
+        if not query:
+            return json_response({})
+        self._settle_book(book)
+        found = []
+        for seq in book.shown_order:
+            entry = book.shown_by_seq[seq]
+            if not _live_shown(entry) or entry.shown is None:
+                continue
+            words = [
+                word
+                for text in search_texts(entry.shown)
+                for word in [text.casefold(), *re.split(r"[\s@.,]+", text.casefold())]
+            ]
+            if any(word.startswith(query) for word in words):
+                found.append({"person": restrict(entry.shown, fields)})
+            if len(found) == page_size:
+                break
+        return json_response({"results": found} if found else {})
 
     def _groups_page(self, book: Book, request: Request) -> Response:
+        page_size = _page_size(request.args, 30, MAX_PAGE_SIZE, cap=False)
         try:
-            page_size = int(request.args.get("pageSize", "30"))
             offset = int(request.args.get("pageToken") or "0")
         except ValueError:
-            raise _invalid("Invalid pageSize or pageToken.", "pageToken") from None
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise _invalid("pageSize must be between 1 and 1000.", "pageSize")
+            raise invalid("Invalid pageToken.", "pageToken") from None
+        if offset < 0:
+            raise invalid("Invalid pageToken.", "pageToken")
         groups = [_system_group(rn, name) for rn, name in SYSTEM_GROUPS.items()]
         groups += [copy.deepcopy(g) for g in book.groups.values()]
         out: dict[str, Any] = {
@@ -826,19 +762,17 @@ class GoogleContactsEmulator(Emulator):
         }
         if offset + page_size < len(groups):
             out["nextPageToken"] = str(offset + page_size)
-        return _json(out)
+        return json_response(out)
 
     def _batch_get(self, book: Book, request: Request) -> Response:
         names = request.args.getlist("resourceNames")
-        fields = _field_list(request.args.get("personFields", ""))
-        if not fields:
-            raise _invalid("personFields mask is required.", "personFields")
+        fields = person_fields(request.args)
         if not names or len(names) > MAX_BATCH_GET:
-            raise _invalid("resourceNames must hold 1 to 200 names.", "resourceNames")
+            raise invalid("resourceNames must hold 1 to 200 names.", "resourceNames")
         responses = []
         for name in names:
             try:
-                person = _filter(copy.deepcopy(self._live(book, name)), fields)
+                person = restrict(self._live(book, name), fields)
                 responses.append(
                     {
                         "httpStatusCode": 200,
@@ -855,70 +789,97 @@ class GoogleContactsEmulator(Emulator):
                         "status": {"code": 5, "message": exc.message},
                     }
                 )
-        return _json({"responses": responses})
+        return json_response({"responses": responses})
 
-    def _batch_create(self, book: Book, body: dict[str, Any]) -> Response:
-        contacts = body.get("contacts") or []
+    def _batch_create(self, book: Book, body: Any) -> Response:
+        body = _object(body)
+        contacts = body.get("contacts")
         if not isinstance(contacts, list) or not contacts or len(contacts) > MAX_BATCH:
-            raise _invalid("contacts must hold 1 to 200 contacts.", "contacts")
-        people = [dict(c.get("contactPerson") or {}) for c in contacts]
-        for index, person in enumerate(people):  # all or nothing, like Google
-            _validate(person, set(person) & WRITABLE_FIELDS, prefix=f"contacts[{index}].")
-            _check_memberships(book, person, prefix=f"contacts[{index}].")
-        read_mask = _field_list(body.get("readMask", ""))
+            raise invalid("contacts must hold 1 to 200 contacts.", "contacts")
+        read_mask = field_list(_text(body, "readMask"), "readMask")
+        _sources_of(body)
+        people = []
+        for index, item in enumerate(contacts):  # all or nothing, like Google
+            where = f"contacts[{index}]"
+            if not isinstance(item, dict) or not isinstance(item.get("contactPerson"), dict):
+                raise invalid(f"{where}.contactPerson must be an object.", where)
+            unknown = set(item) - {"contactPerson"}
+            if unknown:
+                raise invalid(f"Unknown name \"{sorted(unknown)[0]}\" at '{where}'.", where)
+            person = item["contactPerson"]
+            check_person(person, WRITABLE_FIELDS, prefix=f"{where}.contactPerson.")
+            _check_memberships(book, person, prefix=f"{where}.contactPerson.")
+            people.append(person)
         created = []
         for person in people:
-            stored = self._create(book, person, visible_now=False)
+            stored = self.create(book, person, visible_now=False)
             created.append(
                 {
                     "httpStatusCode": 200,
-                    "person": _filter(copy.deepcopy(stored), read_mask) if read_mask else None,
+                    "person": restrict(stored, read_mask) if read_mask else None,
                     "requestedResourceName": stored["resourceName"],
                     "status": {},
                 }
             )
-        return _json({"createdPeople": created})
+        return json_response({"createdPeople": created})
 
-    def _batch_update(self, book: Book, body: dict[str, Any]) -> Response:
-        contacts = body.get("contacts") or {}
-        mask = _field_list(body.get("updateMask", ""))
+    def _batch_update(self, book: Book, body: Any) -> Response:
+        body = _object(body)
+        contacts = body.get("contacts")
+        mask = field_list(_text(body, "updateMask"), "updateMask", UPDATABLE_FIELDS)
         if not mask:
-            raise _invalid("updateMask is required.", "updateMask")
+            raise invalid("updateMask is required.", "updateMask")
+        read_mask = field_list(_text(body, "readMask"), "readMask")
+        _sources_of(body)
         if not isinstance(contacts, dict) or not contacts or len(contacts) > MAX_BATCH:
-            raise _invalid("contacts must hold 1 to 200 contacts.", "contacts")
+            raise invalid("contacts must hold 1 to 200 contacts.", "contacts")
         for name, person in contacts.items():  # all or nothing, like Google
+            where = f"contacts[{name}]."
+            check_person(person, mask, prefix=where)
             current = self._live(book, name)
-            _check_etag(person, current)
-            _validate(person, mask, prefix=f"contacts[{name}].")
+            check_etag(person, current)
             if "memberships" in mask:
-                _check_memberships(book, person, prefix=f"contacts[{name}].")
-        read_mask = _field_list(body.get("readMask", ""))
+                _check_memberships(book, person, prefix=where)
         result = {}
         for name, person in contacts.items():
             stored = self._update(book, name, person, mask)
             result[name] = {
                 "httpStatusCode": 200,
-                "person": _filter(copy.deepcopy(stored), read_mask) if read_mask else None,
+                "person": restrict(stored, read_mask) if read_mask else None,
                 "requestedResourceName": name,
                 "status": {},
             }
-        return _json({"updateResult": result})
+        return json_response({"updateResult": result})
 
-    def _update(
-        self, book: Book, name: str, body: dict[str, Any], mask: set[str]
-    ) -> dict[str, Any]:
+    def _batch_delete(self, book: Book, body: Any) -> Response:
+        """``people:batchDeleteContacts``: up to 500, all or nothing."""
+        names = _object(body).get("resourceNames")
+        if (
+            not isinstance(names, list)
+            or not names
+            or len(names) > MAX_BATCH_DELETE
+            or not all(isinstance(n, str) for n in names)
+        ):
+            raise invalid("resourceNames must hold 1 to 500 resource names.", "resourceNames")
+        for name in names:
+            self._live(book, name)
+        for name in dict.fromkeys(names):
+            self._delete(book, name, visible_now=False)
+        return json_response({})
+
+    def _update(self, book: Book, name: str, body: Any, mask: set[str]) -> dict[str, Any]:
         if not mask:
-            raise _invalid("updatePersonFields mask is required.", "updatePersonFields")
-        unknown = mask - WRITABLE_FIELDS
+            raise invalid("updatePersonFields mask is required.", "updatePersonFields")
+        unknown = mask - UPDATABLE_FIELDS
         if unknown:
-            raise _invalid(f"Invalid updatePersonFields: {sorted(unknown)}", "updatePersonFields")
+            raise invalid(f"Invalid updatePersonFields: {sorted(unknown)}", "updatePersonFields")
+        check_person(body, mask)
         current = self._live(book, name)
-        _check_etag(body, current)
-        _validate(body, mask)
+        check_etag(body, current)
         if "memberships" in mask:
             _check_memberships(book, body)
         if "memberships" in mask and not body.get("memberships"):
-            raise _invalid("A contact must have at least one membership.", "memberships")
+            raise invalid("A contact must have at least one membership.", "memberships")
         person = copy.deepcopy(current)
         for key in mask:
             value = body.get(key)
@@ -931,10 +892,13 @@ class GoogleContactsEmulator(Emulator):
     def _modify(self, book: Book, group: str, body: dict[str, Any]) -> dict[str, Any]:
         if group not in book.groups and group not in SYSTEM_GROUPS:
             raise ApiError(404, "NOT_FOUND", "Requested entity was not found.")
-        add = list(body.get("resourceNamesToAdd") or [])
-        remove = list(body.get("resourceNamesToRemove") or [])
+        add = body.get("resourceNamesToAdd") or []
+        remove = body.get("resourceNamesToRemove") or []
+        for key, names in (("resourceNamesToAdd", add), ("resourceNamesToRemove", remove)):
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise invalid(f"{key} must be a list of resource names.", key)
         if len(add) + len(remove) > MAX_MODIFY:
-            raise _invalid("At most 1000 resource names per request.", "resourceNamesToAdd")
+            raise invalid("At most 1000 resource names per request.", "resourceNamesToAdd")
         not_found: list[str] = []
         last: list[str] = []
         for name, adding in [(n, True) for n in add] + [(n, False) for n in remove]:
@@ -949,7 +913,7 @@ class GoogleContactsEmulator(Emulator):
                 if (m.get("contactGroupMembership") or {}).get("contactGroupResourceName") != group
             ]
             if adding:
-                memberships.append(_membership(group))
+                memberships.append(membership(group))
             elif not memberships:
                 last.append(name)
                 continue
@@ -965,12 +929,14 @@ class GoogleContactsEmulator(Emulator):
             result["canNotRemoveLastContactGroupResourceNames"] = last
         return result
 
-    # HTTP control API ----------------------------------------------------------------------
+    # The app's control routes -------------------------------------------------------------
 
-    def _control(self, request: Request, path: str) -> Response:
-        """JSON control API for the demo, the benchmarks and black-box tests:
+    def control(
+        self, method: str, path: str, body: Any, args: Mapping[str, str]
+    ) -> Response | None:
+        """Google's own control routes (the kit's ``reset``, ``faults``, ``clock``,
+        ``requests``, ``stats`` and ``seed_demo`` come first)::
 
-        POST /_sandbox/reset
         POST /_sandbox/users      {email}              -> {email}
         POST /_sandbox/tokens     {email}              -> {access_token, refresh_token, expires_in}
         POST /_sandbox/seed       {count?}             -> {email, refresh_token, client_id,
@@ -979,105 +945,47 @@ class GoogleContactsEmulator(Emulator):
         POST /_sandbox/contacts   {email, person}      -> person (visible at once)
         GET  /_sandbox/groups?email=                   -> {groups: [...]}
         GET  /_sandbox/knobs                           -> every knob's value
-        POST /_sandbox/knobs      any of KNOBS, and/or {count, status, sleep, after_commit, drop}
-                                  (faults for the next requests, see ``fail_next``),
-                                  {revoke: email}, {expire_access_tokens: email},
-                                  {change_resource_name: {email, resourceName}}, {advance: s}
-                                  (``/_sandbox/faults`` is the same endpoint)
-        GET  /_sandbox/stats                           -> {requests: {kind: n}}
+        POST /_sandbox/knobs      any of KNOBS, {revoke: email}, {expire_access_tokens: email},
+                                  {change_resource_name: {email, resourceName}}
         """
-        body: dict[str, Any] = {}
-        if request.method == "POST":
-            try:
-                body = json.loads(request.get_data(as_text=True) or "{}")
-            except ValueError:
-                return _json({"error": "invalid JSON"}, 400)
-            if not isinstance(body, dict):
-                return _json({"error": "expected a JSON object"}, 400)
-        try:
-            with self.lock:
-                return self._control_call(request.method, path, body, request.args)
-        except (KeyError, TypeError, ValueError) as exc:
-            return _json({"error": f"bad control request: {type(exc).__name__} {exc}"}, 400)
-
-    def _control_call(
-        self, method: str, path: str, body: dict[str, Any], args: Mapping[str, str]
-    ) -> Response:
-        if path == "reset" and method == "POST":
-            self.reset()
-            return _json({"ok": True})
+        options: dict[str, Any] = {} if body is None else _control_object(body)
         if path == "users" and method == "POST":
-            self.add_user(str(body["email"]))
-            return _json({"email": body["email"]})
+            self.add_user(str(options["email"]))
+            return json_response({"email": options["email"]})
         if path == "tokens" and method == "POST":
-            return _json(self.issue_tokens(str(body["email"])))
+            return json_response(self.issue_tokens(str(options["email"])))
         if path == "seed" and method == "POST":
-            return _json(seed_demo(self, count=int(body.get("count", DEMO_COUNT))))
+            return json_response(self.seed_demo(count=int(options.get("count", DEMO_COUNT))))
         if path == "contacts" and method == "GET":
-            return _json({"people": self.contacts(args.get("email", DEMO_EMAIL))})
+            return json_response({"people": self.contacts(args.get("email", DEMO_EMAIL))})
         if path == "contacts" and method == "POST":
-            return _json(self.add_contact(str(body["email"]), body.get("person") or {}))
+            try:
+                person = self.add_contact(str(options["email"]), options.get("person") or {})
+            except ApiError as exc:
+                return exc.response()
+            return json_response(person)
         if path == "groups" and method == "GET":
             book = self.add_user(args.get("email", DEMO_EMAIL))
-            return _json({"groups": [copy.deepcopy(g) for g in book.groups.values()]})
-        if path in ("knobs", "faults") and method == "GET":
-            return _json({knob: getattr(self, knob) for knob in KNOBS})
-        if path in ("knobs", "faults") and method == "POST":
+            return json_response({"groups": [copy.deepcopy(g) for g in book.groups.values()]})
+        if path == "knobs" and method == "GET":
+            return json_response({knob: getattr(self, knob) for knob in KNOBS})
+        if path == "knobs" and method == "POST":
             for knob in KNOBS:
-                if knob in body:
-                    setattr(self, knob, type(getattr(self, knob))(body[knob]))
-            if "count" in body:
-                self.fail_next(
-                    int(body["count"]),
-                    int(body.get("status", 429)),
-                    sleep=float(body.get("sleep", 0)),
-                    after_commit=bool(body.get("after_commit")),
-                    drop=bool(body.get("drop")),
-                )
-            if "revoke" in body:
-                self.revoke(str(body["revoke"]))
-            if "expire_access_tokens" in body:
-                self.expire_access_tokens(str(body["expire_access_tokens"]))
-            if "advance" in body:
-                self.advance(float(body["advance"]))
+                if knob in options:
+                    setattr(self, knob, type(getattr(self, knob))(options[knob]))
+            if "revoke" in options:
+                self.revoke(str(options["revoke"]))
+            if "expire_access_tokens" in options:
+                self.expire_access_tokens(str(options["expire_access_tokens"]))
             changed = ""
-            if "change_resource_name" in body:
-                spec = body["change_resource_name"]
+            if "change_resource_name" in options:
+                spec = options["change_resource_name"]
                 changed = self.change_resource_name(spec["email"], spec["resourceName"])
-            return _json({"ok": True, "resourceName": changed})
-        if path == "stats" and method == "GET":
-            return _json({"requests": dict(self.requests)})
-        return _json({"error": f"no control endpoint {method} {path}"}, 404)
+            return json_response({"ok": True, "resourceName": changed})
+        return None
 
 
-# Person helpers ----------------------------------------------------------------------------
-
-
-def _drop_connection(request: Request) -> None:
-    """Close the client's connection without an answer: a reset after the write committed."""
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body), status=status, mimetype="application/json", headers=dict(headers or {})
-    )
-
-
-def _field_list(value: str) -> set[str]:
-    return {part.strip() for part in value.split(",") if part.strip()}
-
-
-def _membership(group: str) -> dict[str, Any]:
-    return {
-        "contactGroupMembership": {
-            "contactGroupId": group.removeprefix("contactGroups/"),
-            "contactGroupResourceName": group,
-        }
-    }
+# Helpers ---------------------------------------------------------------------------------
 
 
 def _system_group(resource_name: str, name: str) -> dict[str, Any]:
@@ -1090,169 +998,63 @@ def _system_group(resource_name: str, name: str) -> dict[str, Any]:
     }
 
 
-def _filter(person: dict[str, Any], fields: set[str]) -> dict[str, Any]:
-    unknown = fields - READABLE_FIELDS - {"photos", "nicknames", "externalIds", "genders"}
-    if unknown:
-        raise _invalid(f"Invalid personFields mask path: {sorted(unknown)[0]}", "personFields")
-    keep = {"resourceName", "etag"} | fields
-    return {k: v for k, v in person.items() if k in keep}
-
-
-def _mask(person: dict[str, Any], request: Request) -> dict[str, Any]:
-    fields = _field_list(request.args.get("personFields", "")) or {"names", "metadata"}
-    return _filter(copy.deepcopy(person), fields)
-
-
-def _check_etag(body: dict[str, Any], current: dict[str, Any]) -> None:
-    etag = body.get("etag") or ""
-    if not etag:
-        raise _invalid(
-            "Request must set person.etag or person.metadata.sources.etag for the source that "
-            "is being updated.",
-            "person.etag",
-        )
-    if etag != current["etag"]:
-        raise ApiError(
-            400,
-            "FAILED_PRECONDITION",
-            "Request person.etag is different than the current person.etag. Clear local cache "
-            "and get the latest person.",
-            [
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": "failedPrecondition",
-                    "domain": "people.googleapis.com",
-                }
-            ],
-        )
-
-
 def _check_memberships(book: Book, person: dict[str, Any], prefix: str = "") -> None:
     """Only user groups, ``myContacts`` and ``starred`` can be added to a contact."""
-    for index, membership in enumerate(person.get("memberships") or []):
-        group = (membership.get("contactGroupMembership") or {}).get("contactGroupResourceName")
+    for index, item in enumerate(person.get("memberships") or []):
+        group = (item.get("contactGroupMembership") or {}).get("contactGroupResourceName")
         if group not in book.groups and group not in SYSTEM_GROUPS:
-            raise _invalid(
+            raise invalid(
                 f"Contact group {group!r} does not exist or cannot be added.",
                 f"{prefix}memberships[{index}]",
             )
 
 
-def _validate(person: dict[str, Any], fields: set[str], prefix: str = "") -> None:
-    for key in fields:
-        value = person.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise _invalid(f"{key} must be a list of objects.", f"{prefix}{key}")
-        if key in SINGLETONS and len(value) > 1:
-            raise _invalid(f"Only one {key} value is allowed.", f"{prefix}{key}")
-    for index, item in enumerate(person.get("emailAddresses") or []):
-        if not str(item.get("value") or "").strip():
-            raise _invalid("Email address must not be empty.", f"{prefix}emailAddresses[{index}]")
-    for index, item in enumerate(person.get("birthdays") or []):
-        date = item.get("date") or {}
-        month, day = date.get("month") or 0, date.get("day") or 0
-        if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
-            raise _invalid("Invalid birthday date.", f"{prefix}birthdays[{index}].date")
-    for index, item in enumerate(person.get("userDefined") or []):
-        if not str(item.get("key") or "").strip():
-            raise _invalid("userDefined key must not be empty.", f"{prefix}userDefined[{index}]")
+def _control_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
 
 
-def _computed(person: dict[str, Any]) -> None:
-    for name in person.get("names") or []:
-        given, family = name.get("givenName", ""), name.get("familyName", "")
-        name["displayName"] = " ".join(p for p in (given, family) if p)
-        name["displayNameLastFirst"] = ", ".join(p for p in (family, given) if p)
-        name["unstructuredName"] = name["displayName"]
-    for key in ("emailAddresses", "phoneNumbers", "names", "organizations"):
-        for position, item in enumerate(person.get(key) or []):
-            item.setdefault("metadata", {})["primary"] = position == 0
-    for phone in person.get("phoneNumbers") or []:
-        digits = re.sub(r"[^\d+]", "", str(phone.get("value", "")))
-        if digits.startswith("+"):
-            phone["canonicalForm"] = digits
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid("Invalid JSON payload received. The request body must be an object.")
+    return body
 
 
-# Demo data ---------------------------------------------------------------------------------
-
-# Spellings the demo Google user has for some shared people ("Jon" where Kustomer says "John").
-NICKNAMES = {
-    "John": "Jon",
-    "Mohammed": "Mohamed",
-    "Sofia": "Sophia",
-    "Emily": "Emilie",
-    "José": "Jose",
-    "Zoë": "Zoe",
-    "Chloé": "Chloe",
-    "Dmitri": "Dmitry",
-    "Tomás": "Tomas",
-}
-OWN_DOMAIN = "friends.example"
+def _text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise invalid(f"Invalid value at '{key}' (TYPE_STRING).", key)
+    return value
 
 
-def demo_person(person: DemoPerson, *, first_name: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "names": [{"givenName": first_name or person.first_name, "familyName": person.last_name}],
-        "phoneNumbers": [{"value": p, "type": "work"} for p in person.phones],
-        "addresses": [{"city": person.city, "countryCode": person.country, "type": "work"}],
-    }
-    if person.emails:
-        out["emailAddresses"] = [{"value": e, "type": "work"} for e in person.emails]
-    if person.company:
-        out["organizations"] = [{"name": person.company, "title": person.job_title}]
-    return out
+def _boolean(value: str, name: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise invalid(f"Invalid value at '{name}' (TYPE_BOOL), \"{value}\".", name)
+    return value.lower() == "true"
 
 
-def seed_demo(emulator: GoogleContactsEmulator, *, count: int = DEMO_COUNT) -> dict[str, Any]:
-    """The demo user's book (``DEMO_EMAIL``): 60% of ``demo_people(count, seed=42)``, the people
-    the Kustomer demo org holds, half of those with a name in ``NICKNAMES`` spelled the other
-    way; 40 people of its own (``@friends.example``), 10 more without any email; the labels
-    Customers and VIP and a custom field ``loyaltyTier``. Idempotent: seeding again starts the
-    demo book over. Its refresh token ``DEMO_REFRESH_TOKEN`` works without any consent."""
-    with emulator.lock:
-        emulator.books.pop(DEMO_EMAIL, None)
-        emulator.revoked.discard(DEMO_EMAIL)
-        emulator.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
-        book = emulator.add_user(DEMO_EMAIL)
-        groups = {name: emulator._create_group(book, name) for name in DEMO_GROUPS}
-        created = 0
-        respelled = 0
-        for index, person in enumerate(demo_people(count, seed=42)):
-            if index % 5 in (1, 3):  # keep 60%
-                continue
-            first = person.first_name
-            if first in NICKNAMES:
-                respelled += 1
-                if respelled % 2:
-                    first = NICKNAMES[first]
-            body = demo_person(person, first_name=first)
-            memberships = [_membership("contactGroups/myContacts")]
-            if index % 3 == 0:
-                memberships.append(_membership(groups["Customers"]["resourceName"]))
-            if index % 17 == 0:
-                memberships.append(_membership(groups["VIP"]["resourceName"]))
-            body["memberships"] = memberships
-            if index % 10 == 0:
-                body["userDefined"] = [{"key": "loyaltyTier", "value": "gold"}]
-            emulator._create(book, body, visible_now=True)
-            created += 1
-        for index, person in enumerate(demo_people(50, seed=7)):
-            body = demo_person(person)
-            if index >= 40:
-                body.pop("emailAddresses", None)
-            else:
-                body["emailAddresses"] = [
-                    {"value": f"{e.split('@')[0]}@{OWN_DOMAIN}", "type": "home"}
-                    for e in person.emails
-                ]
-            emulator._create(book, body, visible_now=True)
-            created += 1
-        return {
-            "email": DEMO_EMAIL,
-            "refresh_token": DEMO_REFRESH_TOKEN,
-            "client_id": DEMO_CLIENT_ID,
-            "contacts": created,
-            "groups": list(DEMO_GROUPS),
-        }
+def _page_size(args: Mapping[str, str], default: int, most: int, *, cap: bool) -> int:
+    """``pageSize``: 0 or unset means the default; above ``most`` is capped or refused."""
+    try:
+        size = int(args.get("pageSize", "0") or "0")
+    except ValueError:
+        raise invalid("Invalid value at 'page_size' (TYPE_INT32).", "pageSize") from None
+    if size < 0 or (size > most and not cap):
+        raise invalid(f"pageSize must be between 0 and {most}.", "pageSize")
+    return min(size, most) if size else default
+
+
+def _sources(args: Any) -> list[str]:
+    sources = sorted(args.getlist("sources")) if hasattr(args, "getlist") else []
+    for source in sources:
+        if source not in READ_SOURCES:
+            raise invalid(f"Invalid value at 'sources': \"{source}\".", "sources")
+    return sources
+
+
+def _sources_of(body: Mapping[str, Any]) -> list[str]:
+    sources = body.get("sources", [])
+    if not isinstance(sources, list) or not all(s in READ_SOURCES for s in sources):
+        raise invalid("Invalid value at 'sources'.", "sources")
+    return sorted(sources)
