@@ -589,6 +589,10 @@ class SyncEngine:
         fresh = [r for r in unique if r.id not in self.done[side]]
         applied = self.applied_ids(side, fresh)
         fresh = [r for r in fresh if r.id not in applied]
+        for record in fresh:
+            if record.problem:  # unreadable as a contact: parked with the app's reason
+                self.fail(work, side, record.id, other(side), record.problem)
+        fresh = [r for r in fresh if not r.problem]
         links = self.links_for(side, fresh)
         linked: list[tuple[Contact, RecordLink]] = []
         unlinked: list[Contact] = []

@@ -94,6 +94,9 @@ class Contact:
     facts: dict[str, Any] = field(default_factory=dict)
     # The create-intent key this record was created with, as read back from the app.
     idempotency_key: str = ""
+    # Why the app's record cannot be read as a contact (old data with a value of an odd type):
+    # such a record is parked as a record issue with this reason, and the rest go on.
+    problem: str = ""
 
     @property
     def emails(self) -> list[str]:

@@ -159,11 +159,78 @@ def _sentiment(attrs: Mapping[str, Any]) -> str | None:
     return "positive" if polarity > 0 else "negative" if polarity < 0 else "neutral"
 
 
+# The shapes Tandem reads, by attribute: old data in a real org can hold anything.
+_TEXT_ATTRIBUTES = ("name", "company", "externalId", "locale", "timeZone", "birthdayAt")
+_LIST_ATTRIBUTES = {"emails": "email", "phones": "phone", "urls": "url", "locations": ""}
+_JSON_TYPES = {str: "text", bool: "true/false", int: "a number", float: "a number"}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def odd_attributes(attrs: Mapping[str, Any]) -> list[str]:
+    """Why a stored customer cannot be read as a contact: each attribute whose value has a type
+    the Kustomer API would refuse today (empty when it reads)."""
+    problems: list[str] = []
+    for name in _TEXT_ATTRIBUTES:
+        value = attrs.get(name)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{name} is {_kind(value)}, not text")
+    for name, key in _LIST_ATTRIBUTES.items():
+        value = attrs.get(name)
+        if value is None:
+            continue
+        items_ok = isinstance(value, list) and all(
+            isinstance(item, Mapping) and (not key or isinstance(item.get(key), (str, type(None))))
+            for item in value
+        )
+        if not items_ok:
+            what = f"objects with a text {key}" if key else "objects"
+            problems.append(f"{name} is {_kind(value)}, not a list of {what}")
+    tags = attrs.get("tags")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        problems.append(f"tags is {_kind(tags)}, not a list of names")
+    custom = attrs.get("custom")
+    if custom is not None and not isinstance(custom, Mapping):
+        problems.append(f"custom is {_kind(custom)}, not an object")
+    sentiment = attrs.get("sentiment")
+    if sentiment is not None and not (
+        isinstance(sentiment, Mapping)
+        and isinstance(sentiment.get("polarity", 0), (int, float))
+        and not isinstance(sentiment.get("polarity"), bool)
+    ):
+        problems.append(f"sentiment is {_kind(sentiment)}, not an object with a polarity")
+    return problems
+
+
 def contact_from_customer(
     resource: Mapping[str, Any], custom_fields: Mapping[str, FieldSpec] | None = None
 ) -> Contact:
-    """One ``data`` item of a customer response as a ``Contact``."""
+    """One ``data`` item of a customer response as a ``Contact``; a customer holding values of
+    an odd type comes back with its emails only and a ``problem`` (parked as a record issue)."""
     attrs: Mapping[str, Any] = resource.get("attributes") or {}
+    problems = odd_attributes(attrs)
+    if problems:
+        emails = attrs.get("emails")
+        return Contact(
+            id=str(resource["id"]),
+            updated_at=parse_time(attrs.get("updatedAt")),
+            version=str(attrs.get("rev", "")),
+            values={
+                EMAILS: [
+                    e["email"]
+                    for e in (emails if isinstance(emails, list) else [])
+                    if isinstance(e, Mapping) and isinstance(e.get("email"), str)
+                ]
+            },
+            deleted=bool(attrs.get("deleted")),
+            problem="Kustomer holds values Tandem cannot read: " + "; ".join(problems) + ".",
+        )
     values: dict[str, Any] = {
         FULL_NAME: attrs.get("name") or None,
         EMAILS: [e["email"] for e in attrs.get("emails") or [] if e.get("email")],
