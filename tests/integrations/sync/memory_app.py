@@ -7,6 +7,8 @@ sizes, API calls counted on ``self.http`` like the real seam does, and every wri
 
 Test knobs: the name style and capabilities, ``crash_after`` (the app applies that many more
 record writes, then raises ``AppCrash`` as if the worker died right after the app committed),
+``before_call`` (called before each API call, then the heartbeat hung on ``self.http``, as the
+real seam does: a user's edit during a run, a takeover of a frozen run),
 ``reject`` (a function naming why a write is refused: poison records), ``stale_versions``
 (updates must carry the current version, like Google's etags).
 """
@@ -117,6 +119,7 @@ class MemoryApp(Connector):
         self.crash_after: int | None = None
         self.reject: Callable[[dict[str, Any]], str] | None = None
         self.stale_versions = stale_versions
+        self.before_call: Callable[[str], None] | None = None
 
     # The test's own hands on the app (not counted as sync writes) ---------------------------
 
@@ -174,6 +177,12 @@ class MemoryApp(Connector):
 
     def _call(self, kind: str) -> None:
         self.http.calls[kind] += 1
+        # What happens between two calls (a user's edit, a takeover of a frozen run), then the
+        # run's heartbeat, as the real seam beats before every request.
+        if self.before_call is not None:
+            self.before_call(kind)
+        if self.http.heartbeat is not None:
+            self.http.heartbeat()
 
     def _contact(self, stored: Stored) -> Contact:
         return Contact(
