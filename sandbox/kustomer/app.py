@@ -424,6 +424,8 @@ class KustomerEmulator(Emulator):
             items = body
         if not isinstance(items, list) or not items or len(items) > self.bulk_max:
             raise bad_request(f"Body must be an array of 1..{self.bulk_max}", "/")
+        if ids is None:  # the whole job is refused when it breaks the document's schema
+            schema.check("bulk_create" if method == "POST" else "bulk_update", items)
         refs = [item.get("_clientRef") if isinstance(item, dict) else None for item in items]
         if any(refs) and not all(refs):
             raise bad_request("_clientRef must be on every item or none", "/")

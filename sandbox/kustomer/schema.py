@@ -72,6 +72,10 @@ def _validator(kind: str) -> OAS30Validator:
         schema = _relax_custom(request_schema("/customers/{id}", "patch"))
     elif kind == "bulk_update_item":
         schema = _relax_custom(request_schema("/customers/bulk", "put")["items"])
+    elif kind in ("bulk_create", "bulk_update"):
+        schema = request_schema("/customers/bulk", "post" if kind == "bulk_create" else "put")
+        _relax_custom(schema["items"])
+        schema["items"]["properties"]["_clientRef"] = {"type": "string", "maxLength": 255}
     elif kind == "search":
         schema = request_schema("/customers/search", "post")
     else:
@@ -96,8 +100,9 @@ def _describe(error: ValidationError, prefix: str) -> tuple[str, str]:
 
 def check(kind: str, body: Any, prefix: str = "") -> None:
     """Refuse ``body`` with a 400 when it breaks the document's schema for ``kind``
-    (``customer``, ``customer_update``, ``bulk_update_item`` or ``search``)."""
-    if kind != "search" and isinstance(body, dict):
+    (``customer``, ``customer_update``, ``bulk_update_item``, ``bulk_create``, ``bulk_update``
+    or ``search``)."""
+    if kind in ("customer", "customer_update", "bulk_update_item") and isinstance(body, dict):
         for key in body:
             allowed = customer_attributes() | ({"id"} if kind == "bulk_update_item" else set())
             if key not in allowed:

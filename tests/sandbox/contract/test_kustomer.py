@@ -169,11 +169,11 @@ def test_it_answers_404_for_a_lookup_of_nobody_or_a_deleted_customer(
 def test_it_updates_customers_in_a_bulk_job_with_a_result_per_item(
     call: Call, emulator: KustomerEmulator
 ) -> None:
-    ann = emulator.add_customer(ORG, {"name": "Ann"})["id"]
+    ann = emulator.add_customer(ORG, {"name": "Ann", "emails": [{"email": "ann@x.example"}]})["id"]
     bob = emulator.add_customer(ORG, {"name": "Bob"})["id"]
     body = [
         {"id": ann, "name": "Ann B"},
-        {"id": bob, "name": 5},
+        {"id": bob, "name": "Bob B", "emails": [{"email": "ann@x.example"}]},
         {"id": "5f" + "0" * 22, "name": "Nobody"},
     ]
 
@@ -186,6 +186,21 @@ def test_it_updates_customers_in_a_bulk_job_with_a_result_per_item(
     assert [r["status"] for r in results] == ["updated", "error", "error"]
     assert emulator.customer(ORG, ann)["attributes"]["name"] == "Ann B"
     assert emulator.customer(ORG, bob)["attributes"]["name"] == "Bob"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_it_refuses_a_whole_bulk_job_that_breaks_the_document(
+    call: Call, emulator: KustomerEmulator, method: str
+) -> None:
+    ann = emulator.add_customer(ORG, {"name": "Ann"})["id"]
+    body = [{"id": ann, "name": "Ann B"}, {"id": ann, "name": 5}]
+    if method == "POST":
+        body = [{"name": "Cy"}, {"name": 5}]
+
+    error = assert_kustomer_error(call(method, "/customers/bulk", json=body), 400, "bad_request")
+
+    assert error["source"]["pointer"] == "/1/name"
+    assert [c["attributes"]["name"] for c in emulator.customers(ORG)] == ["Ann"]
 
 
 def test_it_applies_one_body_to_the_ids_of_a_bulk_update(
