@@ -120,6 +120,18 @@ class People:
 
 
 def make_due(connection: Connection) -> None:
+    """Due now ("Sync now"), once the run before has released its lease: a release schedules
+    the next run and would undo this."""
+    wait_for(
+        lambda: (
+            Connection.objects.filter(pk=connection.pk, lease_owner="").exists()
+            or Connection.objects.filter(
+                pk=connection.pk, lease_expires_at__lte=timezone.now()
+            ).exists()
+        ),
+        timeout=LEASE_SECONDS + 10,
+        what="the lease to be free",
+    )
     Connection.objects.filter(pk=connection.pk).update(next_sync_at=timezone.now())
 
 
@@ -307,3 +319,106 @@ def test_it_runs_a_connection_once_under_two_beats_and_a_frozen_lease_holder(
         f"\nFIGURES runs={SyncRun.objects.filter(connection=connection).count()} enqueues=20 "
         f"beats=2 frozen_run={run.outcome} stale_changes=0"
     )
+
+
+def terminate_worker_connections() -> int:
+    """``pg_terminate_backend`` on every other connection to the test database: the workers'."""
+    from django.db import connection as db
+
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def next_run_start(connection: Connection, after: int, timeout: float) -> tuple[SyncRun, float]:
+    """The next run, and how long after this call it started."""
+    make_due(connection)
+    asked = time.time()
+    try:
+        run = wait_for(
+            lambda: SyncRun.objects.filter(
+                connection=connection, pk__gt=after, dry_run=False
+            ).first(),
+            timeout=timeout,
+            what="the next run",
+        )
+    except AssertionError as exc:
+        state = Connection.objects.filter(pk=connection.pk).values(
+            "status", "status_reason", "next_sync_at", "lease_owner", "lease_expires_at"
+        )[0]
+        runs = list(
+            SyncRun.objects.filter(connection=connection)
+            .order_by("-pk")
+            .values("pk", "outcome", "error")[:3]
+        )
+        raise AssertionError(f"{exc}; connection {state}; runs {runs}") from None
+    return run, run.started_at.timestamp() - asked
+
+
+def test_it_recovers_from_a_redis_restart_and_dropped_database_connections(
+    pair: Pair, fleet: Fleet, redis_server: RedisServer
+) -> None:
+    people = People(pair)
+    for n in range(4):
+        people.add(n)
+    connection = pair.connect()
+    fleet.worker("w0")
+    fleet.worker("w1")
+    fleet.beat("beat")
+    last = converge(connection, fleet, after=0).pk
+    waits: dict[str, list[float]] = {"redis": [], "postgres": []}
+    terminated = 0
+    for round_ in range(3):
+        people.add(10 + round_)
+        people.edit_one_side(round_)
+        pair.kustomer.set_faults(count=100_000, sleep=0.05)
+        run, _ = next_run_start(connection, last, timeout=30)
+        redis_server.restart(down_for=1.0)
+        pair.kustomer.set_faults(count=0)
+        lease_free = wait_for(
+            lambda run=run: (
+                SyncRun.objects.filter(pk=run.pk).exclude(outcome=SyncRun.Outcome.RUNNING).exists()
+                or Connection.objects.filter(
+                    pk=connection.pk, lease_expires_at__lte=timezone.now()
+                ).exists()
+            ),
+            timeout=LEASE_SECONDS + 30,
+            what="the run under the Redis restart to end or lose its lease",
+        )
+        assert lease_free
+        later, waited = next_run_start(connection, run.pk, timeout=60)
+        waits["redis"].append(waited)
+        last = converge(connection, fleet, after=later.pk - 1).pk
+
+        people.add(20 + round_)
+        pair.google.fail_next(100_000, sleep=0.05)
+        run, _ = next_run_start(connection, last, timeout=30)
+        time.sleep(0.2)
+        terminated += terminate_worker_connections()
+        pair.google.fail_next(0)
+        wait_for(
+            lambda run=run: (
+                SyncRun.objects.filter(pk=run.pk).exclude(outcome=SyncRun.Outcome.RUNNING).exists()
+                or Connection.objects.filter(
+                    pk=connection.pk, lease_expires_at__lte=timezone.now()
+                ).exists()
+            ),
+            timeout=LEASE_SECONDS + 30,
+            what="the run under dropped connections to end or lose its lease",
+        )
+        later, waited = next_run_start(connection, run.pk, timeout=60)
+        waits["postgres"].append(waited)
+        last = converge(connection, fleet, after=later.pk - 1).pk
+    assert terminated > 0
+    assert {name: p.poll() for name, p in fleet.processes.items()} == dict.fromkeys(
+        fleet.processes
+    ), "a worker or beat died"
+    assert_never_two_runs_at_once(connection)
+    assert people.duplicates() == {}
+    assert people.lost_edits() == {}
+    print(f"\nFIGURES terminated={terminated} waits={waits}")
+    assert max(waits["postgres"]) <= 2 * TICK_SECONDS + PICKUP_SLACK, waits
+    assert max(waits["redis"]) <= 2 * TICK_SECONDS + PICKUP_SLACK, waits
