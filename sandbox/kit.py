@@ -32,6 +32,7 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import logging
 import pickle
 import re
 import socket
@@ -43,6 +44,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from werkzeug.wrappers import Request, Response
+
+logger = logging.getLogger(__name__)
 
 # Bumped when a saved state can no longer be read by this code: such a file is set aside.
 STATE_VERSION = 2
@@ -373,9 +376,18 @@ class Emulator(abc.ABC):
                 response = self._control(request, request.path[len("/_sandbox/") :])
             else:
                 response = self.dispatch(request)
+        except Exception:
+            # An emulator bug: logged with its traceback, answered as the app answers its own
+            # server errors (JSON, never a debug page), so a test sees a 500 it can read.
+            logger.exception("sandbox: %s failed on %s %s", self.slug, request.method, request.path)
+            response = self.server_error()
         finally:
             self.changes += 1
         return response(environ, start_response)
+
+    def server_error(self) -> Response:
+        """A 500 in the app's error shape (apps override it)."""
+        return json_response({"error": "internal error"}, 500)
 
     def _control(self, request: Request, path: str) -> Response:
         body: Any = None

@@ -410,6 +410,9 @@ class GoogleContactsEmulator(Emulator):
 
     # HTTP ----------------------------------------------------------------------------------
 
+    def server_error(self) -> Response:
+        return ApiError(500, "INTERNAL", "Internal error encountered.").response()
+
     def dispatch(self, request: Request) -> Response:
         path = request.path
         try:

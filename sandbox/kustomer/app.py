@@ -281,6 +281,9 @@ class KustomerEmulator(Emulator):
             org = self.orgs[subdomain]
             org.tokens = {k: v for k, v in org.tokens.items() if v.kind == "api_key"}
 
+    def server_error(self) -> Response:
+        return error_response(status_error(500))
+
     # ---- dispatch ----------------------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Response:

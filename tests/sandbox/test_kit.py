@@ -194,3 +194,22 @@ def test_it_keeps_the_keyword_fault_control_of_kustomer(sandbox: Sandbox) -> Non
     emulator.set_faults(count=1, status=429, reset=2.5)
 
     assert emulator.take_fault() == Fault("status", status=429, reset=2.5)
+
+
+def test_it_answers_an_emulator_bug_with_a_500_in_the_apps_shape(
+    sandbox: Sandbox, app: tuple[str, Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slug, emulator = app
+    call = api_call(sandbox, slug, emulator)
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("emulator bug")
+
+    monkeypatch.setattr(emulator, "_route", broken)
+    answer = call()
+
+    assert answer.status_code == 500
+    body = answer.json()
+    assert (
+        body["errors"][0]["status"] == "500" if slug == "kustomer" else body["error"]["code"] == 500
+    )
