@@ -43,7 +43,7 @@ from integrations.sync import names
 from integrations.sync.engine import TRASH_TAG, UNSUBSCRIBE_TAG, BreakerTripped, load_config
 from integrations.sync.records import normalize_email
 from tests.integrations.sync.conftest import Pair, make_pair
-from tests.integrations.sync.memory_app import AppCrash, MemoryApp
+from tests.integrations.sync.memory_app import AppCrash, MemoryApp, Stored
 
 EMAILS = ["ann@x.io", "Bob@X.io", "cat@x.io", "dan@x.io", "eve@x.io", "fay@x.io", "gus@x.io"]
 NAMES = ["Mary Ann Smith", "Bob Jones", "Ludwig van Beethoven", "Cher", "Ana de la Cruz", ""]
@@ -443,6 +443,10 @@ class SyncMachine(RuleBasedStateMachine):
         if not hasattr(self, "pair"):
             return
         self.complete_run()
+        if self.direction != Connection.Direction.TWO_WAY:
+            # One way, the target's records are not read again: an email a run's later page
+            # frees on the target lets an earlier contact holding it be created by the next run.
+            self.complete_run()
         self.check_links()
         self.check_mapped_fields_agree()
         self.check_no_duplicate_creates()
@@ -453,6 +457,19 @@ class SyncMachine(RuleBasedStateMachine):
             run = self.pair.run()
         assert self.pair.writes() == writes, "a run with no edits wrote"
         assert run.writes == 0
+
+    def stored(self, side: str, record_id: str) -> Stored | None:
+        """The record a link points at. On the target of a one-way connection an id the app
+        changed is followed the next time the engine touches the record (the app still answers
+        for the old id), so the link may hold the old id until then."""
+        app = self.app(side)
+        found = app.records.get(record_id)
+        if found is None and not self.flows(side):
+            found = next(
+                (s for s in app.records.values() if record_id in s.facts.get("previous_ids", [])),
+                None,
+            )
+        return found
 
     def excluded(self, *values: dict[str, Any]) -> bool:
         """Whether the rule's condition keeps one of these contacts out of the sync."""
@@ -472,7 +489,9 @@ class SyncMachine(RuleBasedStateMachine):
         assert len(ids_a) == len(set(ids_a)) and len(ids_b) == len(set(ids_b))
         for link in self.live_links():
             for side in ("a", "b"):
-                stored = self.app(side).records.get(link.record_id(side))
+                stored = self.stored(side, link.record_id(side))
+                if not self.flows(side) and (stored is None or stored.deleted):
+                    continue  # the target's own deletions are not read in a one-way connection
                 assert stored is not None and not stored.deleted, f"{link} points at nothing"
 
     def check_mapped_fields_agree(self) -> None:
@@ -512,7 +531,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def check_deletions_and_unsubscribes_tagged(self) -> None:
         for link in RecordLink.objects.filter(connection=self.pair.connection):
-            stored = {side: self.app(side).records.get(link.record_id(side)) for side in "ab"}
+            stored = {side: self.stored(side, link.record_id(side)) for side in "ab"}
             for side in ("a", "b"):
                 other = "b" if side == "a" else "a"
                 mine, theirs = stored[side], stored[other]
