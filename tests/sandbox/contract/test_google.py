@@ -372,3 +372,32 @@ def test_it_answers_a_body_that_is_not_json_with_400(call: Call) -> None:
     response = call("POST", "people:createContact", data="{not json")
 
     assert_google_error(response, 400, "INVALID_ARGUMENT")
+
+
+def test_it_refuses_a_page_token_with_other_parameters(
+    call: Call, emulator: GoogleContactsEmulator
+) -> None:
+    for i in range(3):
+        emulator.add_contact(USER, {"names": [{"givenName": f"P{i}"}]})
+    first = listing(call, personFields="names", pageSize=2).json()
+
+    other = listing(call, personFields="names,emailAddresses", pageSize=2,
+                    pageToken=first["nextPageToken"])  # fmt: skip
+    same = listing(call, personFields="names", pageSize=2, pageToken=first["nextPageToken"])
+
+    assert_google_error(other, 400, "INVALID_ARGUMENT")
+    assert [p["names"][0]["givenName"] for p in same.json()["connections"]] == ["P2"]
+
+
+def test_it_issues_the_sync_token_on_the_last_page_only(
+    call: Call, emulator: GoogleContactsEmulator
+) -> None:
+    for i in range(3):
+        emulator.add_contact(USER, {"names": [{"givenName": f"P{i}"}]})
+
+    first = listing(call, personFields="names", pageSize=2, requestSyncToken="true").json()
+    last = listing(call, personFields="names", pageSize=2, requestSyncToken="true",
+                   pageToken=first["nextPageToken"]).json()  # fmt: skip
+
+    assert "nextSyncToken" not in first and "nextPageToken" not in last
+    assert last["nextSyncToken"] and last["totalItems"] == 3

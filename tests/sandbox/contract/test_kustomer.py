@@ -7,6 +7,8 @@ paging and its cap, ``rev`` conflicts, lookups, bulk jobs and search criteria.""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,7 @@ import requests
 
 from sandbox.kustomer import ALL_ROLES, KustomerEmulator
 from sandbox.server import Sandbox
+from tests.sandbox.test_kustomer_openapi import SPEC_PATH
 
 KEY = "contract-key"
 ORG = "contract"
@@ -353,3 +356,28 @@ def test_it_lists_and_searches_a_planted_customer_with_odd_attributes_as_stored(
     assert attributes["externalId"] == {"a": 1}
     assert [c["id"] for c in listed.json()["data"]] == [odd]
     assert [c["id"] for c in found.json()["data"]] == [odd]
+
+
+def document_search_examples() -> list[dict[str, Any]]:
+    """The request bodies the official document shows for ``POST /customers/search``."""
+    operation = json.loads(SPEC_PATH.read_text())["paths"]["/customers/search"]["post"]
+    text = operation["requestBody"]["description"]
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+
+
+def test_it_answers_the_documents_own_search_examples_oldest_first(
+    call: Call, emulator: KustomerEmulator
+) -> None:
+    examples = document_search_examples()
+    emulator.freeze_clock(dt.datetime(2016, 7, 27, 22, 30, 48, 939000, tzinfo=dt.UTC))
+    older = emulator.add_customer(ORG, {"name": "Older"})["id"]
+    emulator.freeze_clock(dt.datetime(2016, 8, 1, tzinfo=dt.UTC))
+    newer = emulator.add_customer(ORG, {"name": "Newer"})["id"]
+    emulator.freeze_clock(dt.datetime(2015, 12, 31, tzinfo=dt.UTC))
+    emulator.add_customer(ORG, {"name": "Before 2016"})
+    emulator.freeze_clock(None)
+
+    answers = [call("POST", "/customers/search", json=body) for body in examples]
+
+    assert len(examples) == 2 and [a.status_code for a in answers] == [200, 200]
+    assert [[c["id"] for c in a.json()["data"]] for a in answers] == [[older, newer]] * 2
