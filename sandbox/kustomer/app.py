@@ -438,7 +438,7 @@ class KustomerEmulator(Emulator):
             if ref is not None and (not isinstance(ref, str) or len(ref) > 255):
                 raise bad_request("_clientRef must be a string of at most 255", f"/{index}")
         results: list[dict[str, Any]] = []
-        names: list[str] = []
+        echo: list[dict[str, Any]] = []
         for index, item in enumerate(items):
             result: dict[str, Any] = {"_clientRef": refs[index]} if refs[index] else {}
             try:
@@ -453,11 +453,13 @@ class KustomerEmulator(Emulator):
                     doc = self._live(org, str(attrs.pop("id")))
                     self.update(org, doc, attrs, token.user_id, checked=True)
                     result.update(status="updated", objectId=doc["id"])
-                names.append(str(doc["attrs"].get("name") or ""))
+                name = str(doc["attrs"].get("name") or "")
+                # The job echoes what it was asked, shaped as the document says per method.
+                echo.append({"name": name} if method == "POST" else {"id": doc["id"], "name": name})
             except ApiError as exc:
                 result.update(status="error", error=exc.body["detail"])
             results.append(result)
-        return 201, self._job(org, token, method, names, results)
+        return 201, self._job(org, token, method, echo, results)
 
     def _bulk_delete(self, org: Org, ids: list[str], token: Token) -> dict[str, Any]:
         results: list[dict[str, Any]] = []
@@ -468,21 +470,22 @@ class KustomerEmulator(Emulator):
                 results.append({"status": "error", "error": exc.body["detail"]})
             else:
                 results.append({"status": "deleted", "objectId": customer_id})
-        return self._job(org, token, "DELETE", [], results)
+        # A bulk delete has no body; the document makes its echo an object.
+        return self._job(org, token, "DELETE", {}, results)
 
     def _job(
         self,
         org: Org,
         token: Token,
         method: str,
-        names: list[str],
+        echo: list[dict[str, Any]] | dict[str, Any],
         results: list[dict[str, Any]],
     ) -> dict[str, Any]:
         return record_job(
             org,
             token,
             method=method,
-            names=names,
+            echo=echo,
             results=results,
             job_id=self._new_id(),
             batch_id=self._new_id(),

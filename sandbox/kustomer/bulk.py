@@ -21,7 +21,7 @@ def record_job(
     token: Token,
     *,
     method: str,
-    names: list[str],
+    echo: list[dict[str, Any]] | dict[str, Any],
     results: list[dict[str, Any]],
     job_id: str,
     batch_id: str,
@@ -47,7 +47,7 @@ def record_job(
             "v2": True,
             "payload": {
                 "api": {
-                    "data": [{"name": name} for name in names],
+                    "data": echo,
                     "path": "/v1/customers/bulk",
                     "user": {
                         "id": token.user_id,

@@ -207,6 +207,20 @@ def test_it_answers_bulk_create_per_the_document(call: Call) -> None:
     assert_valid(response, "/customers/bulk", "post")
 
 
+def test_it_answers_bulk_update_per_the_document(call: Call) -> None:
+    items = [{"id": some_customer_id(call), "name": "Bulk Renamed"}]
+    response = call("PUT", "/customers/bulk", json=items)
+    assert response.status_code == 201
+    assert_valid(response, "/customers/bulk", "put")
+
+
+def test_it_answers_bulk_delete_per_the_document(call: Call) -> None:
+    created = call("POST", "/customers", json={"name": "Doomed"}).json()["data"]["id"]
+    response = call("DELETE", "/customers/bulk", params={"ids": created})
+    assert response.status_code == 201
+    assert_valid(response, "/customers/bulk", "delete")
+
+
 def test_it_answers_customer_metadata_per_the_document(call: Call) -> None:
     response = call("GET", "/metadata/customer")
     assert response.status_code == 200
