@@ -585,7 +585,7 @@ class SyncEngine:
 
     def process(self, side: str, records: list[Contact], *, checkpoint: Checkpoint | None) -> None:
         work = PageWork(source=side)
-        unique = list({record.id: record for record in records}.values())
+        unique = list({record.id: record.make_storable() for record in records}.values())
         fresh = [r for r in unique if r.id not in self.done[side]]
         applied = self.applied_ids(side, fresh)
         fresh = [r for r in fresh if r.id not in applied]
@@ -712,6 +712,8 @@ class SyncEngine:
                 found[record.id] = record
                 for old in previous_ids(record):
                     found.setdefault(old, record)
+        for record in found.values():
+            record.make_storable()
         return found
 
     def process_unlinked(self, work: PageWork, records: list[Contact]) -> None:

@@ -78,6 +78,27 @@ def normalize_email(value: str) -> str:
     return value.strip().casefold()
 
 
+def storable(value: Any) -> Any:
+    """``value`` with its text made storable in PostgreSQL: NUL characters dropped and lone
+    surrogates (what a Python decoder leaves of invalid UTF-8) replaced with U+FFFD. An app may
+    hand over either; stored in a snapshot, a note or an issue they would fail the run."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+        return value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 @dataclass
 class Contact:
     """One contact as Tandem sees it, whatever app it came from."""
@@ -97,6 +118,11 @@ class Contact:
     # Why the app's record cannot be read as a contact (old data with a value of an odd type):
     # such a record is parked as a record issue with this reason, and the rest go on.
     problem: str = ""
+
+    def make_storable(self) -> Contact:
+        """Drop what PostgreSQL cannot store from the values an app handed over (``storable``)."""
+        self.values = storable(self.values)
+        return self
 
     @property
     def emails(self) -> list[str]:

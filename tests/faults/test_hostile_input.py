@@ -11,7 +11,7 @@ from integrations.connectors.google_contacts.client import PeopleClient
 from integrations.models import Connection, RecordIssue, RecordLink, SyncRun
 from tests.e2e.conftest import Pair, person
 
-pytestmark = [pytest.mark.faults, pytest.mark.django_db]
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 HOSTILE: dict[str, dict[str, Any]] = {
     "long name": person("L" * 20_000, "Long", "long@acme.example"),
