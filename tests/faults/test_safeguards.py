@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from integrations.connectors.accounts import connector_for
 from integrations.connectors.http import HttpClient, HttpError, RateGate
-from integrations.leases import fenced, lease_acquire
+from integrations.leases import fenced, lease_acquire, lease_extend, lease_release
 from integrations.models import Connection, SyncRun
 from integrations.services import connection_sync
 from integrations.sync.engine import BreakerTripped
@@ -190,3 +190,45 @@ def test_it_holds_another_worker_back_until_a_retried_429_is_over(
     assert len(script.seen) == 3
     assert min(script.seen[1:]) - throttled_at >= 1.9
     assert RateGate("acct-429").blocked_for() <= 2
+
+
+# -- Leases touch their own connection only (mutation survivors of leases.py) -------------------
+
+
+@pytest.mark.django_db
+def test_it_takes_the_lease_of_its_own_connection_only() -> None:
+    mine, other = ConnectionFactory(), ConnectionFactory()
+    assert lease_acquire(connection_id=mine.pk, owner="w1") is not None
+    other.refresh_from_db()
+    assert (other.lease_owner, other.lease_expires_at, other.lease_generation) == ("", None, 0)
+
+
+@pytest.mark.django_db
+def test_it_extends_and_releases_the_lease_of_its_own_connection_only() -> None:
+    mine, other = ConnectionFactory(), ConnectionFactory()
+    lease = lease_acquire(connection_id=mine.pk, owner="w1")
+    theirs = lease_acquire(connection_id=other.pk, owner="w2")
+    assert lease is not None and theirs is not None
+    assert lease.generation == theirs.generation  # the same number on two connections
+    before = Connection.objects.get(pk=other.pk).lease_expires_at
+    time.sleep(0.01)
+    lease_extend(lease)
+    later = timezone.now() + dt.timedelta(minutes=7)
+    assert lease_release(lease, next_sync_at=later)
+    other.refresh_from_db()
+    mine.refresh_from_db()
+    assert (other.lease_owner, other.lease_expires_at) == ("w2", before)
+    assert (mine.lease_owner, mine.next_sync_at) == ("", later)
+
+
+@pytest.mark.django_db
+def test_it_reads_back_the_generation_of_the_connection_it_took() -> None:
+    first, second = ConnectionFactory(), ConnectionFactory()
+    for _ in range(3):  # the second connection changed hands before
+        Connection.objects.filter(pk=second.pk).update(lease_expires_at=None)
+        lease_acquire(connection_id=second.pk, owner="someone")
+        Connection.objects.filter(pk=second.pk).update(lease_owner="", lease_expires_at=None)
+    assert lease_acquire(connection_id=first.pk, owner="w1") is not None
+    lease = lease_acquire(connection_id=second.pk, owner="w1")
+    assert lease is not None
+    assert lease.generation == Connection.objects.get(pk=second.pk).lease_generation == 4
