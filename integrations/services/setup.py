@@ -461,6 +461,9 @@ def rule_update(
     sides = _sides(fields_a, fields_b, capabilities_a, capabilities_b)
     new_undo = rule.undo if undo is None else undo
     new_name = rule.name if name is None else name
+    if new_name == ALL_CONTACTS and conditions:
+        # The set-up's name for a rule without conditions would now say the wrong thing.
+        new_name = ""
     with transaction.atomic():
         own, mirrored = _plan_rules(
             rule.connection, rule.direction, conditions, actions, sides, wanted_mirror

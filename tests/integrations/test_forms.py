@@ -398,6 +398,22 @@ def test_it_edits_a_rule_and_keeps_its_mirror_in_step(connection: Connection) ->
     assert mirror.undo is True
 
 
+def test_it_drops_the_all_contacts_name_once_a_rule_has_conditions(
+    connection: Connection,
+) -> None:
+    rule = connection.rules.get(direction=Rule.Direction.A_TO_B, name="All contacts")
+    edit = RuleForm(
+        rule_data([("company", "contains", "Acme")], name="All contacts"),
+        fields=loaded(),
+        connection=connection,
+        instance=rule,
+    )
+    assert edit.is_valid(), (edit.errors, edit.conditions.errors)
+    edit.save()
+    rule.refresh_from_db()
+    assert rule.name == ""
+
+
 def test_it_deletes_the_mirror_when_the_toggle_goes_off(connection: Connection) -> None:
     form = RuleForm(
         rule_data([("company", "contains", "Acme")], mirror="on"),
