@@ -414,7 +414,9 @@ class KustomerEmulator(Emulator):
         if roles is None:
             raise ApiError(405, "method_not_allowed", "Method Not Allowed")
         token = auth.authorize(org, request, roles)
-        ids = _ids(request.args.get("ids"), self.bulk_max) if "ids" in request.args else None
+        # ``ids`` belongs to bulk update and delete; a bulk create is always checked whole.
+        wants_ids = method != "POST" and "ids" in request.args
+        ids = _ids(request.args.get("ids"), self.bulk_max) if wants_ids else None
         if method == "DELETE":
             if ids is None:
                 raise bad_request("ids is required", parameter="ids")

@@ -381,3 +381,9 @@ def test_it_answers_the_documents_own_search_examples_oldest_first(
 
     assert len(examples) == 2 and [a.status_code for a in answers] == [200, 200]
     assert [[c["id"] for c in a.json()["data"]] for a in answers] == [[older, newer]] * 2
+
+
+def test_it_checks_a_bulk_create_whole_even_with_an_ids_parameter(call: Call) -> None:
+    body = [{"name": "Link", "sharedSocials": [{"type": "web", "url": 5}]}]
+    response = call("POST", "/customers/bulk", params={"ids": "a,b"}, json=body)
+    assert_kustomer_error(response, 400, "bad_request")

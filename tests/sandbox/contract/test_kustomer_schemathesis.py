@@ -74,7 +74,17 @@ def document() -> dict[str, Any]:
             body = (op.get("requestBody") or {}).get("content", {}).get("application/json")
             if body is not None:
                 _request_errata(body["schema"])
+    _one_body_for_ids(doc)
     return doc
+
+
+def _one_body_for_ids(doc: dict[str, Any]) -> None:
+    """Kustomer's bulk-operations guide (api-notes C12) also takes ``PUT /customers/bulk?ids=``
+    with one customer body applied to every id; the document only describes the array form."""
+    content = doc["paths"]["/customers/bulk"]["put"]["requestBody"]["content"]
+    one = doc["paths"]["/customers/{id}"]["patch"]["requestBody"]["content"]["application/json"]
+    array = content["application/json"]["schema"]
+    content["application/json"]["schema"] = {"anyOf": [array, copy.deepcopy(one["schema"])]}
 
 
 def _request_errata(schema: dict[str, Any]) -> None:
