@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import ConnectedAccount, Workspace
+from integrations.sync.mapping import value_map_problem
 from integrations.sync.records import checkpoint_problem
 
 
@@ -35,6 +36,12 @@ def validate_checkpoint(value: Any) -> None:
             f"This checkpoint {problem}; leave it empty ({{}}) to scan again.",
             code="checkpoint",
         )
+
+
+def validate_value_map(value: Any) -> None:
+    problem = value_map_problem(value)
+    if problem:
+        raise ValidationError(f"This value map {problem}.", code="value_map")
 
 
 class Connection(models.Model):
@@ -274,7 +281,7 @@ class FieldMapping(models.Model):
     enabled = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False, editable=False)
     # For enum ↔ enum mappings: value on A -> value on B.
-    value_map = models.JSONField(default=dict, blank=True)
+    value_map = models.JSONField(default=dict, blank=True, validators=[validate_value_map])
 
     class Meta:
         ordering = ["connection", "-is_default", "field_a", "id"]

@@ -198,6 +198,12 @@ def load_config(connection: Connection, connector_a: Connector, connector_b: Con
         if spec_a is None or spec_b is None:
             logger.warning("connection %s: mapping %s names a field gone", connection.pk, row)
             continue
+        if mapping_mod.value_map_problem(row.value_map):
+            # Stored before value maps were validated: skip the mapping, keep the run going.
+            logger.warning(
+                "connection %s: mapping %s has an unusable value map", connection.pk, row
+            )
+            continue
         mappings.append(
             mapping_mod.Mapping(
                 field_a=row.field_a,

@@ -166,6 +166,17 @@ def mapping_refusals(
     return [reason for reason in reasons if reason]
 
 
+def value_map_problem(value: object) -> str:
+    """What is wrong with a stored value map, or ``""``: it must be an object whose keys and
+    values are texts (a dropdown value on one side -> the value on the other)."""
+    if not isinstance(value, dict):
+        return f"is {type(value).__name__}, not an object of values"
+    bad = [key for key, mapped in value.items() if not isinstance(mapped, str)]
+    if bad:
+        return f"maps {bad[0]!r} to something that is not a text"
+    return ""
+
+
 def validate_mapping(
     spec_a: FieldSpec,
     spec_b: FieldSpec,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import ConnectedAccount
 from integrations import services
 from integrations.connectors.http import HttpClient
-from integrations.models import MAX_SYNC_INTERVAL, Connection, SyncRun
+from integrations.models import MAX_SYNC_INTERVAL, Connection, FieldMapping, SyncRun
 from integrations.services.runs import next_sync_after
 from integrations.sync import engine
 from tests.factories import ConnectedAccountFactory, ConnectionFactory
@@ -220,3 +220,11 @@ def test_it_fails_a_run_whose_app_hands_over_an_unusable_checkpoint() -> None:
     with pytest.raises(ConnectorError, match="Alpha handed over a checkpoint that must be"):
         pair.run()
     assert pair.refresh().checkpoint_a == {}
+
+
+@pytest.mark.parametrize("value_map", [[1, 2], "gold", {"gold": 1}])
+def test_it_refuses_a_value_map_that_is_not_texts_to_texts(value_map: object) -> None:
+    mapping = FieldMapping(field_a="tier", field_b="level", value_map=value_map)
+    with pytest.raises(ValidationError) as refused:
+        mapping.clean_fields(exclude=["connection"])
+    assert "value_map" in refused.value.message_dict

@@ -11,7 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.leases import Lease, LeaseLost, lease_acquire
-from integrations.models import Connection, CreateIntent, RecordIssue, RecordLink, Rule
+from integrations.models import (
+    Connection,
+    CreateIntent,
+    FieldMapping,
+    RecordIssue,
+    RecordLink,
+    Rule,
+)
 from integrations.services.runs import connection_resync
 from integrations.services.setup import rule_create
 from integrations.sync.engine import TRASH_TAG, UNSUBSCRIBE_TAG, BreakerTripped
@@ -615,3 +622,17 @@ def test_a_run_after_a_lost_lease_links_what_the_stale_run_created(pair: Pair) -
     pair.lease = Lease(pair.connection.pk, "next", pair.refresh().lease_generation)
     pair.run()
     assert (len(pair.b.records), len(linked(pair))) == (1, 1)
+
+
+def test_it_skips_a_mapping_whose_stored_value_map_is_unusable_and_syncs_the_rest(
+    pair: Pair,
+) -> None:
+    FieldMapping.objects.filter(connection=pair.connection, field_a="company").update(
+        value_map=[1, 2]
+    )
+    pair.a.add(person("ann@example.com", "Ann Lee", company="Acme"))
+    run = pair.run()
+    [created] = pair.b.live()
+    assert run.failed == 0
+    assert created.values["emails"] == ["ann@example.com"]
+    assert "company" not in created.values
