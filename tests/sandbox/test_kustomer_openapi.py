@@ -16,10 +16,7 @@ sign-in; Kustomer publishes no such endpoint) and the bulk job polls ``GET /v1/b
 from __future__ import annotations
 
 import copy
-import functools
-import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,33 +24,11 @@ import requests
 from openapi_schema_validator import OAS30Validator
 
 from sandbox.kustomer import DEMO_API_KEY, DEMO_SUBDOMAIN, seed_demo
+from sandbox.kustomer.schema import document, inline
 from sandbox.server import Sandbox
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = ROOT / "tests" / "fixtures" / "kustomer" / "openapi.json"
-
-
-@functools.cache
-def spec() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(SPEC_PATH.read_text())
-    return document
-
-
-def inline(node: Any, seen: tuple[str, ...] = ()) -> Any:
-    """The schema with every local ``$ref`` replaced by its target (cycles left open)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            if ref in seen:
-                return {}
-            target: Any = spec()
-            for part in ref[2:].split("/"):
-                target = target[part]
-            return inline(target, (*seen, ref))
-        return {key: inline(value, seen) for key, value in node.items()}
-    if isinstance(node, list):
-        return [inline(item, seen) for item in node]
-    return node
+# The emulator reads the same document (tests/fixtures/kustomer/openapi.json) the same way.
+spec = document
 
 
 def at(schema: dict[str, Any], *path: str) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from sandbox.kustomer import ALL_ROLES, KustomerEmulator
+from sandbox.kustomer.schema import SPEC_PATH
 from sandbox.server import Sandbox
-from tests.sandbox.test_kustomer_openapi import SPEC_PATH
 
 KEY = "contract-key"
 ORG = "contract"

@@ -27,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from sandbox.kustomer import ALL_ROLES, KustomerEmulator
-from sandbox.kustomer.schema import CUSTOM_SCHEMA
+from sandbox.kustomer.schema import CUSTOM_SCHEMA, SPEC_PATH
 from sandbox.server import Sandbox
-from tests.sandbox.test_kustomer_openapi import ERRATA, SPEC_PATH, response_schema
+from tests.sandbox.test_kustomer_openapi import ERRATA, response_schema
 
 KEY = "schemathesis-key"
 ORG = "fuzz"
