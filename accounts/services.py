@@ -349,7 +349,7 @@ def _same_identity(fields: Any, account: ConnectedAccount, cleaned: Mapping[str,
 
 
 class AccountInUse(ValidationError):
-    pass
+    """A connection still uses the account, so it cannot be disconnected."""
 
 
 def connected_account_disconnect(*, account: ConnectedAccount) -> None:
