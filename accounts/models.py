@@ -69,6 +69,9 @@ class Workspace(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Ops staff see only the workspaces they are members of in the admin; this one grants
+        # every workspace (see accounts/admin_scope.py).
+        permissions = [("support_all_workspaces", "May support every workspace")]
 
     def __str__(self) -> str:
         return self.name
