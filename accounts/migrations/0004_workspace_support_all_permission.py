@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_connected_account_incident_notified_at'),
+        ("accounts", "0003_connected_account_incident_notified_at"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='workspace',
-            options={'ordering': ['name'], 'permissions': [('support_all_workspaces', 'May support every workspace')]},
+            name="workspace",
+            options={
+                "ordering": ["name"],
+                "permissions": [("support_all_workspaces", "May support every workspace")],
+            },
         ),
     ]
