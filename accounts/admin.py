@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from accounts.admin_scope import WorkspaceScopedAdmin
 from accounts.models import ConnectedAccount, Invitation, Membership, User, Workspace
 from integrations.admin import CascadesHistory
 from integrations.connectors.base import ConnectorError
@@ -45,7 +46,8 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(CascadesHistory):
+class WorkspaceAdmin(WorkspaceScopedAdmin, CascadesHistory):
+    workspace_path = ""
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
@@ -53,7 +55,7 @@ class WorkspaceAdmin(CascadesHistory):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(WorkspaceScopedAdmin):
     list_display = ["user", "workspace", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "workspace__name"]
@@ -129,7 +131,7 @@ class ConnectedAccountForm(forms.ModelForm):
 
 
 @admin.register(ConnectedAccount)
-class ConnectedAccountAdmin(CascadesHistory):
+class ConnectedAccountAdmin(WorkspaceScopedAdmin, CascadesHistory):
     form = ConnectedAccountForm
     list_display = ["label", "app", "workspace", "status", "credentials_state", "last_verified_at"]
     list_filter = ["app", "status"]
@@ -214,7 +216,7 @@ class ConnectedAccountAdmin(CascadesHistory):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(WorkspaceScopedAdmin):
     """Invitations are sent from the team page (the token lives only in the email); ops read
     them and may revoke one by deleting it."""
 

@@ -1,6 +1,8 @@
 """The ops admin. Configuration goes through the same validated forms as the customer pages
 (``integrations/forms.py``), so a condition, mapping or option the engine cannot honour is a
-form error here too. Run history is read-only; actions need the change permission."""
+form error here too. Run history is read-only; actions need the change permission. Staff see
+only their own workspaces' objects unless they may support every workspace
+(``accounts/admin_scope.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from accounts.admin_scope import WorkspaceScopedAdmin
 from integrations import services
 from integrations.connectors.base import Capabilities, ConnectorError
 from integrations.connectors.registry import connector_class
@@ -108,7 +111,7 @@ class CascadesHistory(admin.ModelAdmin):
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History is written by the sync loop only; ops staff read it."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -271,7 +274,7 @@ class ConnectionAdminForm(forms.ModelForm):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(CascadesHistory):
+class ConnectionAdmin(WorkspaceScopedAdmin, CascadesHistory):
     form = ConnectionAdminForm
     list_display = [
         "__str__", "workspace", "direction", "status", "next_sync_at", "last_run_at",
@@ -523,9 +526,11 @@ class RuleAdminForm(forms.ModelForm):
         if self.instance.connection_id:
             return self.instance.connection
         wanted = self.initial.get("connection") or self.data.get(self.add_prefix("connection"))
-        if not str(wanted).isdigit():
+        field = self.fields.get("connection")
+        if not str(wanted).isdigit() or not isinstance(field, forms.ModelChoiceField):
             return None
-        return Connection.objects.filter(pk=int(str(wanted))).first()
+        # Only among the choices: another workspace's connection names no apps here.
+        return field.queryset.filter(pk=int(str(wanted))).first()  # type: ignore[union-attr]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -571,7 +576,8 @@ def _rule_by_apps(rule: Rule) -> str:
 
 
 @admin.register(Rule)
-class RuleAdmin(admin.ModelAdmin):
+class RuleAdmin(WorkspaceScopedAdmin):
+    workspace_path = "connection__workspace"
     form = RuleAdminForm
     list_display = ["__str__", "connection", "direction", "position", "undo"]
     list_filter = ["direction", "undo"]
@@ -662,9 +668,11 @@ def _keep_partner_in_step(model_admin: admin.ModelAdmin, request: HttpRequest, r
         )
 
 
-class _PartAdmin(admin.ModelAdmin):
+class _PartAdmin(WorkspaceScopedAdmin):
     """A condition or action edited on its own page, through the rule's validated form;
     new ones are added on their rule's page, where the rule's apps are known."""
+
+    workspace_path = "rule__connection__workspace"
 
     part_form: type[forms.BaseForm] = forms.ModelForm
     readonly_fields = ["rule"]
@@ -719,9 +727,11 @@ class ActionAdmin(_PartAdmin):
 
 
 @admin.register(FieldMapping)
-class FieldMappingAdmin(admin.ModelAdmin):
+class FieldMappingAdmin(WorkspaceScopedAdmin):
     """Changing or toggling one mapping; new custom mappings are added on their connection's
     page, where both apps' fields are known."""
+
+    workspace_path = "connection__workspace"
 
     list_display = ["__str__", "connection", "direction", "enabled", "is_default"]
     list_filter = ["direction", "enabled", "is_default"]
@@ -754,21 +764,24 @@ class FieldMappingAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecordLink)
-class RecordLinkAdmin(ReadOnlyAdmin):
+class RecordLinkAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "connection__workspace"
     list_display = ["id_a", "id_b", "connection", "synced_at", "deleted_a", "deleted_b"]
     list_filter = ["deleted_a", "deleted_b"]
     search_fields = ["id_a", "id_b", "connection__name"]
 
 
 @admin.register(CreateIntent)
-class CreateIntentAdmin(ReadOnlyAdmin):
+class CreateIntentAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "connection__workspace"
     list_display = ["key", "connection", "target", "source_id", "created_at", "completed_at"]
     list_filter = ["target"]
     search_fields = ["source_id", "target_id", "connection__name"]
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdmin):
+class SyncRunAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "connection__workspace"
     list_display = [
         "started_at", "connection", "phase", "outcome", "dry_run", "read_a", "read_b",
         "created_a", "created_b", "updated_a", "updated_b", "failed", "api_calls",
@@ -779,7 +792,8 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RecordIssue)
-class RecordIssueAdmin(ReadOnlyAdmin):
+class RecordIssueAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "connection__workspace"
     list_display = [
         "record_id", "connection", "side", "target", "reason", "attempts", "last_seen_at",
         "resolved_at",
@@ -789,7 +803,8 @@ class RecordIssueAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "connection__workspace"
     list_display = ["created_at", "connection", "run", "side", "record_id", "kind", "field", "why"]
     list_filter = ["kind", "why", "side"]
     search_fields = ["record_id", "field", "connection__name"]
@@ -797,7 +812,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RunNote)
-class RunNoteAdmin(ReadOnlyAdmin):
+class RunNoteAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "connection__workspace"
     list_display = ["created_at", "connection", "run", "kind", "side", "record_id", "reason"]
     list_filter = ["kind", "side"]
     search_fields = ["record_id", "field", "reason", "connection__name"]

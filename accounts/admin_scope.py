@@ -1,0 +1,104 @@
+"""Which workspaces a staff user sees and acts on in the admin, decided in one place.
+
+Superusers and staff holding ``accounts.support_all_workspaces`` see every workspace. Any other
+staff user sees, changes and acts on only the workspaces they are a member of. A
+``WorkspaceScopedAdmin`` names the path from its model to the workspace; its queryset is
+filtered by it, and everything the admin does with an object goes through that queryset: the
+changelist, its actions, the change, delete and history pages, the autocomplete answers, and
+any custom object view that looks its object up with ``get_object``. The choices of foreign
+keys to scoped models are filtered the same way, so an add form cannot place an object in
+another workspace. An object outside the scope answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+
+from accounts.models import Membership
+
+SUPPORT_ALL_WORKSPACES = "accounts.support_all_workspaces"
+
+
+def workspaces_in_scope(request: HttpRequest) -> frozenset[int] | None:
+    """The ids of the workspaces ``request.user`` may see in the admin; ``None`` for all."""
+    cached: dict[str, frozenset[int] | None] = request.__dict__.setdefault("_workspace_scope", {})
+    if "ids" not in cached:
+        user: Any = request.user
+        if user.has_perm(SUPPORT_ALL_WORKSPACES):  # true for every active superuser
+            cached["ids"] = None
+        else:
+            cached["ids"] = frozenset(
+                Membership.objects.filter(user_id=user.pk).values_list("workspace_id", flat=True)
+            )
+    return cached["ids"]
+
+
+def scope_queryset(queryset: QuerySet[Any], request: HttpRequest, path: str) -> QuerySet[Any]:
+    """``queryset`` narrowed to the workspaces in scope; ``path`` leads from its model to the
+    workspace (``""`` when the model is the workspace)."""
+    ids = workspaces_in_scope(request)
+    if ids is None:
+        return queryset
+    return queryset.filter(**{f"{path}__in" if path else "pk__in": ids})
+
+
+def workspace_id_of(obj: Model, path: str) -> int | None:
+    """The id of the workspace ``obj`` (saved or not) belongs to by ``path``."""
+    if not path:
+        return obj.pk
+    *hops, last = path.split("__")
+    target: Any = obj
+    for hop in hops:
+        target = getattr(target, hop, None)
+        if target is None:
+            return None
+    return getattr(target, f"{last}_id", None)
+
+
+class WorkspaceScopedAdmin(admin.ModelAdmin):
+    """A model admin that shows a staff user only the objects of their workspaces."""
+
+    # The lookup path from the model to its workspace; "" for the workspace itself.
+    workspace_path = "workspace"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scope_queryset(super().get_queryset(request), request, self.workspace_path)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # The same answer for another workspace's object and a missing one: nothing tells
+            # which ids exist elsewhere.
+            raise Http404(f"No {self.opts.verbose_name} with this id in your workspaces.")
+        return obj
+
+    def get_field_queryset(self, db: Any, db_field: Any, request: HttpRequest) -> Any:
+        queryset = super().get_field_queryset(db, db_field, request)
+        related = db_field.remote_field.model
+        related_admin = self.admin_site._registry.get(related)
+        if not isinstance(related_admin, WorkspaceScopedAdmin):
+            return queryset
+        if queryset is None:
+            queryset = related._default_manager.using(db)
+        return scope_queryset(queryset, request, related_admin.workspace_path)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A new workspace would be outside its maker's scope from its first moment.
+        if not self.workspace_path and workspaces_in_scope(request) is not None:
+            return False
+        return super().has_add_permission(request)
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        obj = super().save_form(request, form, change)
+        ids = workspaces_in_scope(request)
+        if ids is not None and workspace_id_of(obj, self.workspace_path) not in ids:
+            # The form's choices are scoped already; this holds for fields set another way.
+            raise PermissionDenied
+        return obj
