@@ -15,9 +15,9 @@ import pstats
 import random
 
 from bench.common import Table, timed
-from integrations.connectors.base import ConditionSpec, FieldSpec, FieldType, NameStyle
 from integrations.sync import mapping as mapping_mod
 from integrations.sync.conditions import ConditionData, rule_matches
+from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType, NameStyle
 from integrations.sync.merge import merge
 from integrations.sync.records import Contact
 from sandbox.demo_people import demo_people

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from integrations.connectors.base import (
-    Capabilities,
-    ConditionSpec,
-    CredentialField,
-    FieldSpec,
-)
+from integrations.connectors.base import Capabilities, CredentialField
 from integrations.connectors.registry import CONNECTORS, app_label, connector_class
 from integrations.sync import mapping as mapping_mod
+from integrations.sync.fields import ConditionSpec, FieldSpec
 from integrations.sync.records import NAME
 
 ACTION_LABELS = {

@@ -51,19 +51,14 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import ConnectedAccount, Workspace
 from integrations.connectors.accounts import connector_for
-from integrations.connectors.base import (
-    Capabilities,
-    ConditionSpec,
-    ConnectorError,
-    FieldSpec,
-    FieldType,
-)
+from integrations.connectors.base import Capabilities, ConnectorError
 from integrations.connectors.registry import connector_class
 from integrations.models import Action, Condition, Connection, FieldMapping, Rule, Side
 from integrations.services import setup
 from integrations.sync import actions as actions_mod
 from integrations.sync import conditions as conditions_mod
 from integrations.sync import mapping as mapping_mod
+from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType
 from integrations.sync.records import NAME
 
 EXISTS_IN_OTHER = conditions_mod.EXISTS_IN_OTHER

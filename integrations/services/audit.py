@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from integrations.connectors.base import ConnectorError, FieldSpec, FieldType
+from integrations.connectors.base import ConnectorError
 from integrations.models import AuditEntry, Connection, RecordLink, RunNote, SyncRun
+from integrations.sync.fields import FieldSpec, FieldType
 
 logger = logging.getLogger(__name__)
 

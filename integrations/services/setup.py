@@ -21,11 +21,12 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import ConnectedAccount, Workspace
-from integrations.connectors.base import Capabilities, FieldSpec, NameStyle
+from integrations.connectors.base import Capabilities
 from integrations.models import Action, Condition, Connection, FieldMapping, Rule, Side
 from integrations.sync import actions as actions_mod
 from integrations.sync import conditions as conditions_mod
 from integrations.sync import mapping as mapping_mod
+from integrations.sync.fields import FieldSpec, NameStyle
 from integrations.sync.records import (
     FIRST_NAME,
     FULL_NAME,

@@ -15,8 +15,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import FieldSpec
 from integrations.sync import mapping
+from integrations.sync.fields import FieldSpec
 from integrations.sync.records import TAGS
 
 SET_FIELD = "set_field"

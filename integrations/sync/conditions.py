@@ -14,8 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import ConditionSpec, FieldSpec, FieldType
 from integrations.sync import mapping
+from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType
 from integrations.sync.records import Contact
 
 FIELD = "field"

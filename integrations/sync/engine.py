@@ -52,13 +52,7 @@ from django.db import connection, models
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from integrations.connectors.base import (
-    Capabilities,
-    ConditionSpec,
-    Connector,
-    ConnectorError,
-    FieldSpec,
-)
+from integrations.connectors.base import Capabilities, Connector, ConnectorError
 from integrations.leases import Heartbeat, Lease, fenced
 from integrations.models import (
     AuditEntry,
@@ -76,6 +70,7 @@ from integrations.sync import conditions as conditions_mod
 from integrations.sync import mapping as mapping_mod
 from integrations.sync.actions import ActionData, Effects
 from integrations.sync.conditions import ConditionData
+from integrations.sync.fields import ConditionSpec, FieldSpec
 from integrations.sync.listing import Listing
 from integrations.sync.merge import MergeResult, merge, other
 from integrations.sync.records import (

@@ -19,8 +19,8 @@ from typing import Any
 import phonenumbers
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import ADDRESS_PARTS, FieldSpec, FieldType, NameStyle
 from integrations.sync import names
+from integrations.sync.fields import ADDRESS_PARTS, FieldSpec, FieldType, NameStyle
 from integrations.sync.records import (
     FIRST_NAME,
     FULL_NAME,

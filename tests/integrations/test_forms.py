@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from accounts.models import ConnectedAccount, Workspace
-from integrations.connectors.base import ConnectorError, FieldSpec, FieldType
+from integrations.connectors.base import ConnectorError
 from integrations.connectors.google_contacts.connector import (
     STANDARD_FIELDS as GOOGLE_STANDARD,
 )
@@ -29,6 +29,7 @@ from integrations.forms import (
 )
 from integrations.models import Condition, Connection, FieldMapping, Rule
 from integrations.services import setup
+from integrations.sync.fields import FieldSpec, FieldType
 from tests.e2e.conftest import pair  # noqa: F401  (the real apps on the sandbox)
 from tests.factories import ConnectedAccountFactory
 

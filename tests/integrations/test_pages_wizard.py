@@ -14,11 +14,11 @@ from django.urls import reverse
 
 from accounts.models import ConnectedAccount, Membership, User, Workspace
 from integrations.catalog import standard_fields
-from integrations.connectors.base import FieldSpec, FieldType
 from integrations.connectors.registry import connector_class
 from integrations.forms import ConnectionFields, FieldsUnavailable
 from integrations.models import Condition, Connection, FieldMapping, Rule, SyncRun
 from integrations.services import setup
+from integrations.sync.fields import FieldSpec, FieldType
 from tests.factories import ConnectedAccountFactory, ConnectionFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db

@@ -16,19 +16,13 @@ from django.utils import timezone
 
 from accounts.models import ConnectedAccount
 from integrations import selectors, services, tasks
-from integrations.connectors.base import (
-    AccountInfo,
-    Capabilities,
-    Connector,
-    ConnectorError,
-    FieldSpec,
-    NameStyle,
-)
+from integrations.connectors.base import AccountInfo, Capabilities, Connector, ConnectorError
 from integrations.connectors.http import HttpClient
 from integrations.leases import Lease, fenced
 from integrations.models import Connection, SyncRun
 from integrations.services import runs
 from integrations.sync import engine
+from integrations.sync.fields import FieldSpec, NameStyle
 from integrations.sync.records import Contact, ContactUpdate, NewContact, Page, WriteResult
 from tests.factories import ConnectionFactory
 

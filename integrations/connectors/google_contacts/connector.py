@@ -39,13 +39,9 @@ from integrations.connectors.base import (
     AUTH_OAUTH2,
     AccountInfo,
     Capabilities,
-    ConditionSpec,
     Connector,
     ConnectorError,
     CredentialField,
-    FieldSpec,
-    FieldType,
-    NameStyle,
 )
 from integrations.connectors.batch import chunked, throttled
 from integrations.connectors.google_contacts import mappers
@@ -55,6 +51,7 @@ from integrations.connectors.google_contacts.client import (
     GoogleApiError,
     PeopleClient,
 )
+from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType, NameStyle
 from integrations.sync.records import (
     CUSTOM_PREFIX,
     Checkpoint,

@@ -13,12 +13,9 @@ from integrations.connectors import feed
 from integrations.connectors.base import (
     AccountInfo,
     Capabilities,
-    ConditionSpec,
     Connector,
     ConnectorError,
     CredentialField,
-    FieldSpec,
-    NameStyle,
 )
 from integrations.connectors.batch import chunked, failed
 from integrations.connectors.http import HttpClient
@@ -29,6 +26,7 @@ from integrations.connectors.kustomer.client import (
     KustomerClient,
     KustomerRefusal,
 )
+from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
 from integrations.sync.records import (
     BIRTHDAY,
     Checkpoint,

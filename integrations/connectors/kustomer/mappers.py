@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from integrations.connectors.base import FieldSpec, FieldType
+from integrations.sync.fields import FieldSpec, FieldType
 from integrations.sync.records import (
     ADDRESSES,
     BIRTHDAY,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from integrations.connectors.base import NameStyle
 from integrations.leases import Lease
 from integrations.models import Connection, SyncRun
 from integrations.services.setup import connection_create
 from integrations.sync.engine import Journal, SyncEngine
+from integrations.sync.fields import NameStyle
 from tests.factories import ConnectedAccountFactory, WorkspaceFactory
 from tests.integrations.sync.memory_app import MemoryApp
 

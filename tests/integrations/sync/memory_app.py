@@ -20,16 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from integrations.connectors.base import (
-    AccountInfo,
-    Capabilities,
-    ConditionSpec,
-    Connector,
-    FieldSpec,
-    FieldType,
-    NameStyle,
-)
+from integrations.connectors.base import AccountInfo, Capabilities, Connector
 from integrations.connectors.http import HttpClient
+from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType, NameStyle
 from integrations.sync.records import (
     Checkpoint,
     Contact,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import FieldSpec, FieldType
 from integrations.sync import actions
 from integrations.sync.actions import ActionData
+from integrations.sync.fields import FieldSpec, FieldType
 
 FIELDS = {
     "custom.tierStr": FieldSpec("custom.tierStr", "Tier", FieldType.TEXT, custom=True),

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import ConditionSpec, FieldSpec, FieldType
 from integrations.sync import conditions
 from integrations.sync.conditions import ConditionData
+from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType
 from integrations.sync.records import Contact
 
 T = FieldType

@@ -8,8 +8,8 @@ import itertools
 import pytest
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import FieldSpec, FieldType, NameStyle
 from integrations.sync import mapping
+from integrations.sync.fields import FieldSpec, FieldType, NameStyle
 from integrations.sync.mapping import UNCONVERTIBLE, Mapping
 from integrations.sync.records import NAME
 from tests.integrations.sync.memory_app import standard_fields

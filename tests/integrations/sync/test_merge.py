@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from integrations.connectors.base import FieldSpec, FieldType, NameStyle
+from integrations.sync.fields import FieldSpec, FieldType, NameStyle
 from integrations.sync.mapping import Mapping
 from integrations.sync.merge import merge
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from integrations.connectors.base import ConditionSpec, FieldSpec, FieldType
 from integrations.models import Connection, FieldMapping, Rule
 from integrations.services import setup
+from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType
 from tests.factories import ConnectedAccountFactory, WorkspaceFactory
 from tests.integrations.sync.conftest import Pair, make_pair
 from tests.integrations.sync.memory_app import MemoryApp

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from integrations.connectors.base import ConditionSpec
 from integrations.connectors.google_contacts import mappers
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
+from integrations.sync.fields import ConditionSpec
 from integrations.sync.records import Contact
 
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from integrations.connectors.base import ConnectorError, FieldType
+from integrations.connectors.base import ConnectorError
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
 from integrations.connectors.http import HttpClient
+from integrations.sync.fields import FieldType
 from integrations.sync.records import ContactUpdate, NewContact
 from sandbox.google_contacts import GoogleContactsEmulator
 from tests.integrations.connectors.google_contacts.conftest import EMAIL, person

@@ -13,11 +13,9 @@ from integrations.connectors.base import (
     Connector,
     ConnectorError,
     CredentialField,
-    FieldSpec,
-    FieldType,
-    NameStyle,
     OAuth2,
 )
+from integrations.sync.fields import FieldSpec, FieldType, NameStyle
 from integrations.sync.records import Contact, ContactUpdate, NewContact, Page, WriteResult
 
 SLUG = "acmecrm"

@@ -11,9 +11,10 @@ from django.urls import reverse
 
 from accounts.views import oauth_start_url
 from integrations.catalog import app_info
-from integrations.connectors.base import AUTH_OAUTH2, Capabilities, NameStyle
+from integrations.connectors.base import AUTH_OAUTH2, Capabilities
 from integrations.connectors.google_contacts.client import OAUTH as GOOGLE_OAUTH
 from integrations.connectors.registry import CONNECTORS, connector_class
+from integrations.sync.fields import NameStyle
 from tests.factories import ConnectedAccountFactory
 from tests.integrations.connectors.kit.acmecrm import STANDARD_FIELDS
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from integrations.connectors.base import FieldType
 from integrations.connectors.kustomer.connector import KustomerConnector
+from integrations.sync.fields import FieldType
 from integrations.sync.records import Contact
 from sandbox.kustomer import KustomerEmulator
 from tests.integrations.connectors.kustomer.conftest import SUBDOMAIN
