@@ -30,6 +30,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 REDACTED = "[redacted]"
 # A wait is slept in slices this long, beating the heartbeat between them.
 HEARTBEAT_SLICE = 10.0
+# An announced wait is believed up to a day: "inf" or a year would overflow the gate's cache
+# timeout (and hold every worker of the account back for as long).
+MAX_ANNOUNCED_WAIT = 24 * 3600.0
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -39,20 +42,25 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _announced(seconds: float) -> float:
+    """An announced wait as seconds to believe: none below zero (nor for "nan"), a day at most."""
+    return min(max(0.0, seconds), MAX_ANNOUNCED_WAIT)
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        return _announced(float(value))
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return _announced(when.timestamp() - (time.time() if now is None else now))
 
 
 def parse_ratelimit_reset(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
@@ -66,7 +74,7 @@ def parse_ratelimit_reset(headers: Mapping[str, str], *, now: float | None = Non
         return None
     current = time.time() if now is None else now
     # Epoch timestamps are large; small numbers are a delta in seconds.
-    return max(0.0, reset - current) if reset > 1_000_000_000 else max(0.0, reset)
+    return _announced(reset - current if reset > 1_000_000_000 else reset)
 
 
 class HttpError(Exception):

@@ -1,0 +1,390 @@
+"""The HTTP seam's parts, one behaviour each: header parsing, safe URLs, redaction, the shared
+rate gate, waits and the defaults taken from settings.
+
+The end-to-end behaviour goes over real HTTP in ``test_http.py``; here the transport is a
+scripted session, so each branch can be reached directly and fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+import requests
+from django.core.cache import cache
+from requests.structures import CaseInsensitiveDict
+
+from integrations.connectors.http import (
+    MAX_ANNOUNCED_WAIT,
+    REDACTED,
+    HttpClient,
+    HttpError,
+    RateGate,
+    parse_ratelimit_reset,
+    parse_retry_after,
+    redact,
+    safe_url,
+)
+
+URL = "https://api.example.com/v1/things"
+NOW = 1_700_000_000.0
+
+
+def answer(status: int = 200, headers: dict[str, str] | None = None, body: str = "{}") -> Any:
+    response = requests.Response()
+    response.status_code = status
+    response.headers = CaseInsensitiveDict(headers or {})
+    response._content = body.encode()
+    return response
+
+
+class ScriptedSession:
+    """Answers each request with the next scripted response (200 once the script runs out) and
+    keeps the keyword arguments every request was sent with."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.sent: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.sent.append(kwargs)
+        return self.answers.pop(0) if self.answers else answer()
+
+
+def client(*answers: Any, sleeps: list[float] | None = None, **options: Any) -> HttpClient:
+    return HttpClient(
+        app="testapp",
+        sleep=(sleeps if sleeps is not None else []).append,
+        session=ScriptedSession(*answers),  # type: ignore[arg-type]
+        **options,
+    )
+
+
+# redact
+
+
+def test_redact_hides_a_secret_of_four_characters() -> None:
+    assert redact("token abcd sent", ["abcd"]) == f"token {REDACTED} sent"
+
+
+def test_redact_leaves_strings_shorter_than_four_characters_alone() -> None:
+    # Three characters would redact half of every message (and every "com" of a host name).
+    assert redact("the abc of it", ["abc", ""]) == "the abc of it"
+
+
+# parse_retry_after
+
+
+def test_parse_retry_after_counts_an_http_date_from_the_given_now() -> None:
+    # 2015-10-21 07:28:00 GMT is 1445412480.
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1_445_412_480.0) == 30.0
+
+
+def test_parse_retry_after_never_answers_a_negative_wait() -> None:
+    assert parse_retry_after("-3") == 0.0
+
+
+# parse_ratelimit_reset
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"x-ratelimit-reset": "30"}, 30.0),  # a delta in seconds
+        ({"x-ratelimit-reset": "-5"}, 0.0),  # a delta in the past: no wait
+        ({"x-ratelimit-reset": str(NOW + 30)}, 30.0),  # an epoch timestamp
+        ({"x-ratelimit-reset": str(NOW - 10)}, 0.0),  # an epoch already past
+        ({"x-ratelimit-reset": "soon"}, None),
+        ({"x-ratelimit-reset": ""}, None),
+        ({}, None),
+    ],
+)
+def test_parse_ratelimit_reset_reads_a_delta_or_an_epoch(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    assert parse_ratelimit_reset(headers, now=NOW) == seconds
+
+
+def test_parse_ratelimit_reset_counts_an_epoch_from_the_clock_by_default() -> None:
+    seconds = parse_ratelimit_reset({"x-ratelimit-reset": str(time.time() + 30)})
+    assert seconds is not None and 29.0 <= seconds <= 30.0
+
+
+@pytest.mark.parametrize("header", ["inf", "1e300", str(NOW + 10 * 24 * 3600)])
+def test_a_budget_reset_is_believed_up_to_a_day(header: str) -> None:
+    assert parse_ratelimit_reset({"x-ratelimit-reset": header}, now=NOW) == MAX_ANNOUNCED_WAIT
+
+
+@pytest.mark.parametrize("header", ["inf", "1e300"])
+def test_a_retry_after_is_believed_up_to_a_day(header: str) -> None:
+    assert parse_retry_after(header) == MAX_ANNOUNCED_WAIT
+
+
+@pytest.mark.parametrize("header", ["nan", "-inf"])
+def test_a_wait_that_is_not_a_number_of_seconds_is_no_wait(header: str) -> None:
+    assert parse_retry_after(header) == 0.0
+    assert parse_ratelimit_reset({"x-ratelimit-reset": header}, now=NOW) == 0.0
+
+
+def test_a_throttled_answer_announcing_an_endless_wait_is_retried_after_the_cap() -> None:
+    # Before: RateGate.block(inf) raised OverflowError out of the seam.
+    sleeps: list[float] = []
+    seam = client(answer(429, {"Retry-After": "inf"}), sleeps=sleeps, gate_key="acct", max_wait=7)
+    assert seam.request("GET", URL).status_code == 200
+    assert sleeps and max(sleeps) == 7.0  # each wait capped: its own retry, then the gate
+    assert RateGate("acct").blocked_for() <= MAX_ANNOUNCED_WAIT
+
+
+def test_an_exhausted_budget_resetting_never_does_not_break_the_answer() -> None:
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "inf"}
+    seam = client(answer(200, headers), gate_key="acct")
+    assert seam.request("GET", URL).status_code == 200
+
+
+# safe_url
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        (
+            "https://user:pa55@api.example.com:8443/v1/x?token=t#f",
+            "https://api.example.com:8443/v1/x",
+        ),
+        ("https://api.example.com/v1/x?access_token=t", "https://api.example.com/v1/x"),
+        ("http://[::1]:8080/v1/x", "http://[::1]:8080/v1/x"),
+        ("http://api.example.com:99999/v1/x", "http://api.example.com/v1/x"),  # a bad port
+        ("file:///var/x", "file:///var/x"),  # no host: none made up
+        ("/v1/x?token=t", "/v1/x"),  # no scheme: the path alone
+    ],
+)
+def test_safe_url_keeps_scheme_host_port_and_path_only(url: str, safe: str) -> None:
+    assert safe_url(url) == safe
+
+
+# HttpError
+
+
+def test_an_http_error_keeps_its_message_status_response_and_url() -> None:
+    response = answer(404)
+    error = HttpError("testapp: gone", status=404, response=response, url="https://x/y")
+    assert (str(error), error.status, error.response, error.url) == (
+        "testapp: gone",
+        404,
+        response,
+        "https://x/y",
+    )
+
+
+def test_an_http_error_has_no_url_unless_given_one() -> None:
+    assert HttpError("m", status=None, response=None).url == ""
+
+
+def test_an_error_names_the_app_and_the_call() -> None:
+    with pytest.raises(HttpError) as excinfo:
+        client(answer(400)).request("GET", URL)
+    assert str(excinfo.value) == "testapp: GET /v1/things answered 400"
+
+
+# RateGate
+
+
+def test_an_untouched_gate_holds_nobody_back() -> None:
+    assert RateGate("acct").blocked_for() == 0.0
+
+
+def test_a_block_that_has_run_out_holds_nobody_back() -> None:
+    RateGate("acct").block(0.0)
+    assert RateGate("acct").blocked_for() == 0.0
+
+
+def test_a_shorter_block_never_shortens_a_longer_one() -> None:
+    RateGate("acct").block(30)
+    RateGate("acct").block(5)
+    assert 25 <= RateGate("acct").blocked_for() <= 30
+
+
+def test_a_longer_block_extends_a_shorter_one() -> None:
+    RateGate("acct").block(5)
+    RateGate("acct").block(30)
+    assert RateGate("acct").blocked_for() > 25
+
+
+def test_a_block_under_a_second_still_holds_others_back() -> None:
+    RateGate("acct").block(0.5)
+    assert RateGate("acct").blocked_for() > 0.0
+
+
+def test_a_gate_leaves_the_cache_about_a_second_after_its_block() -> None:
+    gate = RateGate("acct")
+    gate.block(0.01)
+    assert cache.get(gate.key) is not None
+    time.sleep(1.05)
+    assert cache.get(gate.key) is None
+
+
+# HttpClient defaults
+
+
+def test_a_request_carries_the_timeouts_from_settings_by_default(settings) -> None:
+    settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT = 2.0, 9.0
+    seam = client()
+    seam.request("GET", URL)
+    assert seam.session.sent[0]["timeout"] == (2.0, 9.0)  # type: ignore[attr-defined]
+
+
+def test_a_request_carries_the_timeouts_it_was_given() -> None:
+    seam = client(timeout=(1.0, 3.0))
+    seam.request("GET", URL)
+    assert seam.session.sent[0]["timeout"] == (1.0, 3.0)  # type: ignore[attr-defined]
+
+
+def test_a_client_retries_as_often_as_settings_say_by_default(settings) -> None:
+    settings.HTTP_MAX_RETRIES = 2
+    seam = client(*[answer(503)] * 5)
+    with pytest.raises(HttpError):
+        seam.request("GET", URL)
+    assert seam.total_calls == 3
+
+
+def test_a_client_backs_off_from_the_settings_base_by_default(settings) -> None:
+    settings.HTTP_BACKOFF_BASE = 0.25
+    sleeps: list[float] = []
+    client(answer(503), sleeps=sleeps, max_retries=1).request("GET", URL)
+    (slept,) = sleeps
+    assert 0.25 <= slept <= 0.5
+
+
+def test_a_client_backs_off_from_the_base_it_was_given(settings) -> None:
+    settings.HTTP_BACKOFF_BASE = 0.25
+    sleeps: list[float] = []
+    client(answer(503), sleeps=sleeps, max_retries=1, backoff_base=2.0).request("GET", URL)
+    (slept,) = sleeps
+    assert 2.0 <= slept <= 4.0
+
+
+def test_a_client_caps_a_wait_at_the_settings_maximum_by_default(settings) -> None:
+    settings.HTTP_MAX_WAIT = 4.0
+    sleeps: list[float] = []
+    client(answer(503, {"Retry-After": "30"}), sleeps=sleeps, max_retries=1).request("GET", URL)
+    assert sleeps == [4.0]
+
+
+def test_a_client_without_a_gate_key_holds_no_other_client_back() -> None:
+    first = client(answer(429, {"Retry-After": "3"}), max_retries=0)
+    with pytest.raises(HttpError):
+        first.request("GET", URL)
+    sleeps: list[float] = []
+    client(sleeps=sleeps).request("GET", URL)
+    assert sleeps == []
+
+
+def test_a_client_drops_empty_secrets_and_redacts_the_rest() -> None:
+    seam = client(answer(400, body="bad key tok-1234"), secrets=["", "tok-1234"])
+    assert seam.secrets == ["tok-1234"]
+    with pytest.raises(HttpError) as excinfo:
+        seam.request("GET", URL)
+    assert seam.error_text(excinfo.value.response) == f"bad key {REDACTED}"  # type: ignore[arg-type]
+
+
+def test_error_text_is_cut_to_three_hundred_characters() -> None:
+    assert client().error_text(answer(400, body="x" * 400)) == "x" * 300
+
+
+# Waits
+
+
+def test_a_zero_wait_sleeps_nothing() -> None:
+    sleeps: list[float] = []
+    client(answer(503, {"Retry-After": "0"}), sleeps=sleeps, max_retries=1).request("GET", URL)
+    assert sleeps == []
+
+
+def test_a_wait_under_a_second_is_slept() -> None:
+    sleeps: list[float] = []
+    client(answer(503, {"Retry-After": "0.5"}), sleeps=sleeps, max_retries=1).request("GET", URL)
+    assert sleeps == [0.5]
+
+
+def test_a_wait_without_a_heartbeat_is_one_sleep() -> None:
+    sleeps: list[float] = []
+    seam = client(answer(503, {"Retry-After": "25"}), sleeps=sleeps, max_retries=1, max_wait=60)
+    seam.request("GET", URL)
+    assert sleeps == [25.0]
+
+
+def test_a_wait_with_a_heartbeat_sleeps_its_last_slice_however_short() -> None:
+    sleeps: list[float] = []
+    seam = client(answer(503, {"Retry-After": "20.5"}), sleeps=sleeps, max_retries=1, max_wait=60)
+    seam.heartbeat = lambda: None
+    seam.request("GET", URL)
+    assert sleeps == [10.0, 10.0, 0.5]
+
+
+def test_a_wait_is_logged_with_who_waits_how_long_and_why(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="integrations.connectors.http")
+    client(answer(503, {"Retry-After": "0.5"}), max_retries=1).request("GET", URL)
+    assert "testapp: waiting 0.50s (status 503)" in [r.getMessage() for r in caplog.records]
+
+
+# What a retry waits for
+
+
+def test_a_throttled_call_waits_for_the_budget_reset() -> None:
+    sleeps: list[float] = []
+    seam = client(
+        answer(429, {"x-ratelimit-reset": "20"}), sleeps=sleeps, max_retries=1, max_wait=60
+    )
+    seam.request("GET", URL)
+    (slept,) = sleeps
+    assert 20.0 <= slept <= 21.0
+
+
+def test_a_throttled_call_waits_for_the_longer_of_the_announced_waits() -> None:
+    sleeps: list[float] = []
+    headers = {"Retry-After": "5", "x-ratelimit-reset": "20"}
+    client(answer(429, headers), sleeps=sleeps, max_retries=1, max_wait=60).request("GET", URL)
+    (slept,) = sleeps
+    assert 20.0 <= slept <= 21.0
+
+
+def test_a_server_error_ignores_the_budget_reset() -> None:
+    # Kustomer sends x-ratelimit-reset on every answer; only a 429 means the budget is spent.
+    sleeps: list[float] = []
+    seam = client(answer(503, {"x-ratelimit-reset": "20"}), sleeps=sleeps, max_retries=1)
+    seam.request("GET", URL, idempotent=True)
+    (slept,) = sleeps
+    assert slept < 1.0
+
+
+# The budget
+
+
+def test_a_budget_with_calls_left_holds_nobody_back() -> None:
+    headers = {"x-ratelimit-remaining": "5", "x-ratelimit-reset": "30"}
+    client(answer(200, headers), gate_key="acct").request("GET", URL)
+    assert RateGate("acct").blocked_for() == 0.0
+
+
+def test_a_spent_budget_holds_the_account_back_until_it_resets() -> None:
+    headers = {"x-ratelimit-remaining": " 0 ", "x-ratelimit-reset": "30"}
+    client(answer(200, headers), gate_key="acct").request("GET", URL)
+    assert 25 <= RateGate("acct").blocked_for() <= 30
+
+
+def test_a_spent_budget_seen_without_a_gate_is_no_error() -> None:
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "30"}
+    assert client(answer(200, headers)).request("GET", URL).status_code == 200
+
+
+# Secrets added later
+
+
+def test_a_secret_added_later_is_redacted_from_errors() -> None:
+    seam = client(answer(400))
+    seam.add_secret("tok-5678")
+    with pytest.raises(HttpError) as excinfo:
+        seam.request("GET", f"{URL}/tok-5678")
+    assert "tok-5678" not in str(excinfo.value)
