@@ -21,6 +21,7 @@ their routes (see ``control``).
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import json
 import re
@@ -31,7 +32,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sandbox.kit import Emulator, drop_connection, json_response, parse_iso, sleep_for
-from sandbox.kustomer import auth, schema
+from sandbox.kustomer import auth, schema, webhooks
 from sandbox.kustomer.auth import (
     ALL_ROLES,
     ROLE_BULK,
@@ -89,6 +90,7 @@ class KustomerEmulator(Emulator):
             self.max_pages = 100
             self.bulk_max = 100
             self._seq = 0
+            webhooks.reset(self)
 
     def seed_demo(self) -> dict[str, Any]:
         from sandbox.kustomer.seed import seed_demo
@@ -333,6 +335,8 @@ class KustomerEmulator(Emulator):
         method = request.method
         if path == "/auth/login" and method == "POST":
             return auth.login(org, _body(request))
+        if path.startswith("/outbound-webhooks"):
+            return webhooks.route(self, org, request, path, _body(request))
         if path == "/customers" and method == "GET":
             auth.authorize(org, request, ROLE_READ)
             return 200, self._list(org, request)
@@ -613,6 +617,7 @@ class KustomerEmulator(Emulator):
         doc["attrs"].update(body)
         org.customers[doc["id"]] = doc
         self._reindex(org, doc)
+        webhooks.customer_changed(self, org, doc, None)
         return doc
 
     def update(
@@ -637,6 +642,7 @@ class KustomerEmulator(Emulator):
             )
         check_rules(body, org.metadata)
         check_unique(org, body, doc["id"])
+        before = copy.deepcopy(doc["attrs"])
         if replace:
             doc["attrs"] = {}
         for key, value in body.items():
@@ -650,6 +656,7 @@ class KustomerEmulator(Emulator):
                 doc["attrs"][key] = value
         self._touch(doc, user_id)
         self._reindex(org, doc)
+        webhooks.customer_changed(self, org, doc, before)
 
     def _delete(self, org: Org, doc: dict[str, Any], user_id: str) -> None:
         doc["deleted"] = True
