@@ -33,6 +33,7 @@ EMULATORS: dict[str, str] = {
     "kustomer": "sandbox.kustomer.KustomerEmulator",
     "google_contacts": "sandbox.google_contacts.GoogleContactsEmulator",
     "mailchimp": "sandbox.mailchimp.MailchimpEmulator",
+    "hubspot": "sandbox.hubspot.HubSpotEmulator",
 }
 
 
