@@ -1,0 +1,165 @@
+"""The merge's less travelled paths, each found by the mutation run (docs/reliability.md): a
+field that may not flow before one that may, a conflict whose winner may not flow, values
+written toward A, a single value written into a list, a name kept in the target's own split,
+and what the merge reports (conflict names, the plan's before and after)."""
+
+from __future__ import annotations
+
+from integrations.sync.fields import FieldSpec, FieldType, NameStyle
+from integrations.sync.mapping import Mapping, name_spec
+from integrations.sync.merge import merge
+from integrations.sync.records import FIRST_NAME, FULL_NAME, LAST_NAME, NAME
+
+COMPANY = Mapping(
+    field_a="company",
+    field_b="org",
+    spec_a=FieldSpec("company", "Company", FieldType.TEXT),
+    spec_b=FieldSpec("org", "Organization", FieldType.TEXT),
+    style_a=NameStyle.FULL,
+    style_b=NameStyle.SPLIT,
+)
+TITLE = Mapping(
+    field_a="title",
+    field_b="job",
+    spec_a=FieldSpec("title", "Title", FieldType.TEXT),
+    spec_b=FieldSpec("job", "Job title", FieldType.TEXT),
+    style_a=NameStyle.FULL,
+    style_b=NameStyle.SPLIT,
+)
+BOTH_FLOW = {"a": True, "b": True}
+SNAP = {"a": {"company": "Acme", "title": "CEO"}, "b": {"org": "Acme", "job": "CEO"}}
+
+
+def test_a_field_that_may_not_flow_does_not_stop_the_next_one() -> None:
+    # The company changed on B only, and B may not flow; the title changed on A.
+    result = merge(
+        [COMPANY, TITLE],
+        {"company": "Acme", "title": "CTO"},
+        {"org": "Initech", "job": "CEO"},
+        SNAP,
+        winner="a",
+        may_flow={"a": True, "b": False},
+    )
+    assert result.changes == {"a": {}, "b": {"job": "CTO"}}
+
+
+def test_a_conflict_whose_winner_may_not_flow_takes_the_other_side() -> None:
+    result = merge(
+        [COMPANY],
+        {"company": "Globex"},
+        {"org": "Initech"},
+        SNAP,
+        winner="a",
+        may_flow={"a": False, "b": True},
+    )
+    assert result.changes == {"a": {"company": "Initech"}, "b": {}}
+    assert result.conflicts == ["company"]
+
+
+def test_a_conflict_nothing_may_settle_is_still_reported() -> None:
+    result = merge(
+        [COMPANY],
+        {"company": "Globex"},
+        {"org": "Initech"},
+        SNAP,
+        winner="a",
+        may_flow={"a": False, "b": False},
+    )
+    assert result.changes == {"a": {}, "b": {}}
+    assert result.conflicts == ["company"]
+
+
+def test_a_conflict_is_named_by_its_field_on_a() -> None:
+    result = merge(
+        [COMPANY], {"company": "Globex"}, {"org": "Initech"}, SNAP, winner="b", may_flow=BOTH_FLOW
+    )
+    assert result.conflicts == ["company"]
+
+
+def test_a_planned_write_records_the_value_before_and_after() -> None:
+    result = merge(
+        [COMPANY], {"company": "Globex"}, {"org": "Acme"}, SNAP, winner="a", may_flow=BOTH_FLOW
+    )
+    assert result.diffs == {"a": {}, "b": {"org": {"before": "Acme", "after": "Globex"}}}
+
+
+def test_a_value_written_to_a_is_snapshotted_under_a_s_field() -> None:
+    result = merge(
+        [COMPANY], {"company": "Acme"}, {"org": "Initech"}, SNAP, winner="a", may_flow=BOTH_FLOW
+    )
+    assert result.snapshot == {
+        "a": {"company": "Initech", "title": "CEO"},
+        "b": {"org": "Initech", "job": "CEO"},
+    }
+
+
+def test_an_edit_on_b_after_a_write_to_a_flows_without_a_conflict() -> None:
+    first = merge(
+        [COMPANY], {"company": "Acme"}, {"org": "Initech"}, SNAP, winner="a", may_flow=BOTH_FLOW
+    )
+    # A now holds what was written; B is edited again before the next run.
+    second = merge(
+        [COMPANY],
+        {"company": "Initech"},
+        {"org": "Umbrella"},
+        first.snapshot,
+        winner="a",
+        may_flow=BOTH_FLOW,
+    )
+    assert second.conflicts == []
+    assert second.changes == {"a": {"company": "Umbrella"}, "b": {}}
+
+
+EMAILS = Mapping(
+    field_a="email",
+    field_b="emails",
+    spec_a=FieldSpec("email", "Email", FieldType.EMAIL),
+    spec_b=FieldSpec("emails", "Emails", FieldType.EMAIL, multi=True),
+    style_a=NameStyle.FULL,
+    style_b=NameStyle.SPLIT,
+)
+
+
+def test_a_single_value_written_into_a_list_keeps_the_list_s_other_items() -> None:
+    result = merge(
+        [EMAILS],
+        {"email": "new@acme.example"},
+        {"emails": ["ann@acme.example", "ann@home.example"]},
+        {
+            "a": {"email": "ann@acme.example"},
+            "b": {"emails": ["ann@acme.example", "ann@home.example"]},
+        },
+        winner="a",
+        may_flow=BOTH_FLOW,
+    )
+    assert result.changes["b"] == {"emails": ["new@acme.example", "ann@home.example"]}
+
+
+FULL_TO_SPLIT = Mapping(
+    field_a=NAME,
+    field_b=NAME,
+    spec_a=name_spec([FieldSpec(FULL_NAME, "Name", FieldType.TEXT)], NameStyle.FULL),
+    spec_b=name_spec(
+        [
+            FieldSpec(FIRST_NAME, "First name", FieldType.TEXT),
+            FieldSpec(LAST_NAME, "Last name", FieldType.TEXT),
+        ],
+        NameStyle.SPLIT,
+    ),
+    style_a=NameStyle.FULL,
+    style_b=NameStyle.SPLIT,
+)
+
+
+def test_a_full_name_edit_keeps_the_target_s_own_split() -> None:
+    # On B the user split "Jean Paul Smith" as Jean / Paul Smith; a parser alone would say
+    # Jean Paul / Smith.
+    result = merge(
+        [FULL_TO_SPLIT],
+        {FULL_NAME: "Jean Paul Smyth"},
+        {FIRST_NAME: "Jean", LAST_NAME: "Paul Smith"},
+        {"a": {NAME: "Jean Paul Smith"}, "b": {NAME: {"first": "Jean", "last": "Paul Smith"}}},
+        winner="a",
+        may_flow=BOTH_FLOW,
+    )
+    assert result.changes["b"] == {FIRST_NAME: "Jean", LAST_NAME: "Paul Smyth"}
