@@ -235,6 +235,10 @@ GOOGLE_OAUTH_TOKEN_URL = env.str(
     "GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token"
 )
 GOOGLE_PEOPLE_BASE_URL = env.str("GOOGLE_PEOPLE_BASE_URL", default="https://people.googleapis.com")
+# The API key's data-center suffix ("...-us19") picks the host.
+MAILCHIMP_BASE_URL_TEMPLATE = env.str(
+    "MAILCHIMP_BASE_URL_TEMPLATE", default="https://{dc}.api.mailchimp.com/3.0"
+)
 
 LOGGING = {
     "version": 1,

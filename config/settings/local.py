@@ -29,3 +29,6 @@ GOOGLE_OAUTH_TOKEN_URL = env.str(
     "GOOGLE_OAUTH_TOKEN_URL", default=SANDBOX_URL + "/google_contacts/token"
 )
 GOOGLE_PEOPLE_BASE_URL = env.str("GOOGLE_PEOPLE_BASE_URL", default=SANDBOX_URL + "/google_contacts")
+MAILCHIMP_BASE_URL_TEMPLATE = env.str(
+    "MAILCHIMP_BASE_URL_TEMPLATE", default=SANDBOX_URL + "/mailchimp/{dc}/3.0"
+)
