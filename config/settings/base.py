@@ -235,6 +235,15 @@ GOOGLE_OAUTH_TOKEN_URL = env.str(
     "GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token"
 )
 GOOGLE_PEOPLE_BASE_URL = env.str("GOOGLE_PEOPLE_BASE_URL", default="https://people.googleapis.com")
+HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
+HUBSPOT_OAUTH_CLIENT_ID = env.str("HUBSPOT_OAUTH_CLIENT_ID", default="")
+HUBSPOT_OAUTH_CLIENT_SECRET = env.str("HUBSPOT_OAUTH_CLIENT_SECRET", default="")
+HUBSPOT_OAUTH_AUTHORIZE_URL = env.str(
+    "HUBSPOT_OAUTH_AUTHORIZE_URL", default="https://app.hubspot.com/oauth/authorize"
+)
+HUBSPOT_OAUTH_TOKEN_URL = env.str(
+    "HUBSPOT_OAUTH_TOKEN_URL", default="https://api.hubapi.com/oauth/v1/token"
+)
 # The API key's data-center suffix ("...-us19") picks the host.
 MAILCHIMP_BASE_URL_TEMPLATE = env.str(
     "MAILCHIMP_BASE_URL_TEMPLATE", default="https://{dc}.api.mailchimp.com/3.0"

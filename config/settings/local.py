@@ -29,6 +29,15 @@ GOOGLE_OAUTH_TOKEN_URL = env.str(
     "GOOGLE_OAUTH_TOKEN_URL", default=SANDBOX_URL + "/google_contacts/token"
 )
 GOOGLE_PEOPLE_BASE_URL = env.str("GOOGLE_PEOPLE_BASE_URL", default=SANDBOX_URL + "/google_contacts")
+HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default=SANDBOX_URL + "/hubspot")
+HUBSPOT_OAUTH_CLIENT_ID = env.str("HUBSPOT_OAUTH_CLIENT_ID", default="tandem-demo")
+HUBSPOT_OAUTH_CLIENT_SECRET = env.str("HUBSPOT_OAUTH_CLIENT_SECRET", default="tandem-demo-secret")
+HUBSPOT_OAUTH_AUTHORIZE_URL = env.str(
+    "HUBSPOT_OAUTH_AUTHORIZE_URL", default=SANDBOX_URL + "/hubspot/oauth/authorize"
+)
+HUBSPOT_OAUTH_TOKEN_URL = env.str(
+    "HUBSPOT_OAUTH_TOKEN_URL", default=SANDBOX_URL + "/hubspot/oauth/v1/token"
+)
 MAILCHIMP_BASE_URL_TEMPLATE = env.str(
     "MAILCHIMP_BASE_URL_TEMPLATE", default=SANDBOX_URL + "/mailchimp/{dc}/3.0"
 )
