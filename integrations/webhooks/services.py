@@ -1,0 +1,254 @@
+"""Subscribing an account's app to Tandem's receiver, and taking a delivery.
+
+Taking a delivery does no sync work: it verifies, records the events once, drops what is
+already applied or an echo of Tandem's own write, adds the rest to the connections' wake-ups
+and answers. A run follows on a worker (``wake``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import ConnectedAccount
+from integrations.connectors.base import Connector, ConnectorError
+from integrations.webhooks.base import Event, Refused, Registration, WebhookSource
+from integrations.webhooks.models import WebhookCount, WebhookDelivery, WebhookSubscription
+from integrations.webhooks.verify import RECEIVERS
+from integrations.webhooks.wake import Change, applied_changes, connections_of_account, wake_request
+
+logger = logging.getLogger(__name__)
+
+# The connectors whose app sends change notifications, by app: a class wrapping the connector.
+SOURCES = {
+    "kustomer": "integrations.connectors.kustomer.webhooks.KustomerWebhooks",
+}
+
+
+def webhook_source_for(connector: Connector) -> WebhookSource | None:
+    """What registers the receiver on the connector's app; None when the app sends none."""
+    if isinstance(connector, WebhookSource):
+        return connector
+    path = SOURCES.get(connector.slug)
+    if path is None:
+        return None
+    source: WebhookSource = import_string(path)(connector)
+    return source
+
+
+def receiver_url(app: str, key: str) -> str:
+    """The receiver's public URL for one subscription (``TANDEM_PUBLIC_URL`` + its path)."""
+    path = reverse("webhooks:receive", kwargs={"app": app, "key": key})
+    return settings.TANDEM_PUBLIC_URL.rstrip("/") + path
+
+
+# ---- subscribing ------------------------------------------------------------------------------
+
+
+def webhooks_account_connected(*, account: ConnectedAccount) -> None:
+    """Once the account's transaction commits, register the receiver on its app (a task: the
+    app is called outside the person's request). Nothing without ``TANDEM_PUBLIC_URL``."""
+    if not settings.TANDEM_PUBLIC_URL or account.app not in SOURCES:
+        return
+    from integrations.webhooks.tasks import webhook_subscribe_task
+
+    account_id = account.pk
+    transaction.on_commit(lambda: webhook_subscribe_task.delay(account_id))
+
+
+@sensitive_variables("registration")
+def webhooks_subscribe(*, account: ConnectedAccount) -> WebhookSubscription | None:
+    """Register Tandem's receiver on the account's app, once. None when the app sends no
+    notifications, no public URL is set, or the app refused (logged: polling goes on)."""
+    from integrations.connectors.accounts import connector_for
+
+    if not settings.TANDEM_PUBLIC_URL:
+        return None
+    existing = WebhookSubscription.objects.filter(account=account).first()
+    if existing is not None:
+        return existing
+    connector = connector_for(account)
+    source = webhook_source_for(connector)
+    if source is None:
+        return None
+    key = secrets.token_urlsafe(32)
+    try:
+        registration: Registration = source.webhook_register(receiver_url(account.app, key))
+    except ConnectorError as exc:
+        logger.warning(
+            "account %s: %s refused the webhook; polling only: %s",
+            account.pk,
+            account.app,
+            exc.message,
+        )
+        return None
+    try:
+        with transaction.atomic():
+            return WebhookSubscription.objects.create(
+                account=account,
+                app=account.app,
+                key=key,
+                remote_id=registration.remote_id,
+                secret=registration.secret,
+                author_id=registration.author_id,
+            )
+    except IntegrityError:
+        # Another worker subscribed the same account meanwhile: keep one registration.
+        _unregister(source, account, registration.remote_id)
+        return WebhookSubscription.objects.filter(account=account).first()
+
+
+def webhooks_unsubscribe(*, account: ConnectedAccount) -> bool:
+    """Remove the receiver from the account's app and forget the subscription. A refusal is
+    logged, not raised: the subscription is forgotten anyway, so its deliveries are refused as
+    unknown (and the app disables a webhook that keeps failing). True when one existed."""
+    from integrations.connectors.accounts import connector_for
+
+    subscription = WebhookSubscription.objects.filter(account=account).first()
+    if subscription is None:
+        return False
+    source = webhook_source_for(connector_for(account))
+    if source is not None:
+        _unregister(source, account, subscription.remote_id)
+    subscription.delete()
+    return True
+
+
+def _unregister(source: WebhookSource, account: ConnectedAccount, remote_id: str) -> None:
+    try:
+        source.webhook_unregister(remote_id)
+    except ConnectorError as exc:
+        logger.warning(
+            "account %s: could not remove the webhook from %s: %s",
+            account.pk,
+            account.app,
+            exc.message,
+        )
+
+
+# ---- receiving --------------------------------------------------------------------------------
+
+
+@dataclass
+class Receipt:
+    """What became of one delivery: the HTTP status to answer, the outcome counted, and the
+    connections whose run was queued by it."""
+
+    status: int
+    outcome: str
+    queued: list[int] = field(default_factory=list)
+
+
+def delivery_receive(*, app: str, key: str, request: HttpRequest) -> Receipt:
+    """Verify one delivery and schedule what it changed; the outcome is counted."""
+    now = timezone.now()
+    receiver = RECEIVERS.get(app)
+    subscription = (
+        WebhookSubscription.objects.filter(app=app, key=key).select_related("account").first()
+        if receiver is not None
+        else None
+    )
+    if receiver is None or subscription is None:
+        count(app if receiver is not None else "unknown", "unknown")
+        return Receipt(404, "unknown")
+    try:
+        events = receiver.verify(request, subscription, now=now)
+    except Refused as refused:
+        count(app, refused.outcome)
+        logger.warning(
+            "webhook: refused a %s delivery for account %s (%s): %s",
+            app,
+            subscription.account_id,
+            refused.outcome,
+            refused.reason,
+        )
+        return Receipt(400 if refused.outcome == "malformed" else 401, refused.outcome)
+    with transaction.atomic():
+        fresh = [event for event in events if _take(app, event, now)]
+        WebhookSubscription.objects.filter(pk=subscription.pk).update(last_delivery_at=now)
+        queued: list[int] = []
+        if events and not fresh:
+            outcome = "duplicate"
+        else:
+            outcome, queued = _schedule(subscription, fresh)
+    count(app, outcome)
+    return Receipt(200, outcome, queued)
+
+
+def _take(app: str, event: Event, now: dt.datetime) -> bool:
+    """Record the event's key; False when it was taken before (a duplicate or a replay)."""
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.create(app=app, event_key=event.key, received_at=now)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _schedule(subscription: WebhookSubscription, events: list[Event]) -> tuple[str, list[int]]:
+    """Wake every connection using the account for the events it has not applied yet.
+
+    An event is nothing new to a connection whose link already holds that version of the
+    record (its own write, or a run that read it). An event Tandem wrote (its author is the
+    account's machine user) is an echo when a single connection uses the account: that
+    connection made it. With several, another connection may still need to carry it on."""
+    using = connections_of_account(subscription.account_id)
+    queued: list[int] = []
+    woken = False
+    for connection_id, side in using:
+        changes: list[Change] = []
+        force = False
+        for event in events:
+            own = bool(event.author) and event.author == subscription.author_id
+            if own and len(using) == 1:
+                continue
+            if event.record_id:
+                changes.append((side, event.record_id, event.version))
+            else:
+                force = True
+        changes = [c for c in changes if c not in applied_changes(connection_id, changes)]
+        if not changes and not force:
+            continue
+        woken = True
+        if wake_request(connection_id=connection_id, changes=changes, force=force):
+            queued.append(connection_id)
+    if not events:
+        return "accepted", queued
+    return ("accepted" if woken else "echo"), queued
+
+
+def count(app: str, outcome: str) -> None:
+    """One more delivery of ``app`` ended with ``outcome``."""
+    now = timezone.now()
+    counted = WebhookCount.objects.filter(app=app, outcome=outcome).update(
+        count=F("count") + 1, last_at=now
+    )
+    if counted:
+        return
+    try:
+        with transaction.atomic():
+            WebhookCount.objects.create(app=app, outcome=outcome, count=1, last_at=now)
+    except IntegrityError:
+        WebhookCount.objects.filter(app=app, outcome=outcome).update(
+            count=F("count") + 1, last_at=now
+        )
+
+
+def counts(app: str | None = None) -> dict[str, int]:
+    """The counters, by outcome (of one app, or summed over every app)."""
+    rows = WebhookCount.objects.all() if app is None else WebhookCount.objects.filter(app=app)
+    totals: dict[str, int] = {}
+    for outcome, number in rows.values_list("outcome", "count"):
+        totals[outcome] = totals.get(outcome, 0) + number
+    return totals

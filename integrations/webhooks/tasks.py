@@ -1,0 +1,26 @@
+"""Thin Celery tasks of the webhooks: they take ids and call a service (listed in
+``CELERY_IMPORTS`` so workers know them)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts.models import ConnectedAccount
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_subscribe_task(account_id: int) -> None:
+    """Register Tandem's receiver on a newly connected account's app."""
+    from integrations.webhooks.services import webhooks_subscribe
+
+    account = ConnectedAccount.objects.filter(pk=account_id).first()
+    if account is not None:
+        webhooks_subscribe(account=account)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_run_task(connection_id: int, attempt: int = 0) -> None:
+    """Run a connection for the deliveries gathered since its last webhook run."""
+    from integrations.webhooks.wake import wake_run
+
+    wake_run(connection_id=connection_id, attempt=attempt)

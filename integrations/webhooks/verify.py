@@ -1,0 +1,124 @@
+"""Each app's verification of a delivery and the events it carries.
+
+A receiver checks the signature first, with ``hmac.compare_digest`` over the raw body, before
+reading anything else; then the freshness window, then the shape. What it refuses raises
+``Refused`` with the outcome counted ("forged", "stale", "malformed"); it never echoes the secret
+or the signature it expected.
+
+Replays: a delivery's events are taken once by their key (``WebhookDelivery``), and a delivery
+older than the app's window is refused as stale, so a captured delivery sent again is refused
+or changes nothing. Keys are kept longer than the window (``DEDUPE_KEEP``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any, ClassVar
+
+from django.http import HttpRequest, HttpResponse
+
+from integrations.webhooks.base import Event, Refused
+from integrations.webhooks.models import WebhookSubscription
+
+
+def hmac_sha256(key: str, message: bytes) -> bytes:
+    return hmac.new(key.encode(), message, hashlib.sha256).digest()
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """An ISO 8601 date-time with a zone, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def check_window(when: dt.datetime, now: dt.datetime, window: dt.timedelta) -> None:
+    """Refuse a delivery stamped further than ``window`` from now, either way."""
+    if abs(now - when) > window:
+        raise Refused("stale", "the delivery's timestamp is outside the freshness window")
+
+
+class Receiver:
+    """The verification of one app's deliveries."""
+
+    app: ClassVar[str] = ""
+    # Deliveries stamped further from now than this are refused as stale.
+    window: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+
+    def verify(
+        self, request: HttpRequest, subscription: WebhookSubscription, *, now: dt.datetime
+    ) -> list[Event]:
+        """The delivery's events, or ``Refused``."""
+        raise NotImplementedError
+
+    def handshake(self, request: HttpRequest, subscription: WebhookSubscription) -> HttpResponse:
+        """The answer to a GET on the receiver's URL (an app checking the URL exists)."""
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+
+
+class KustomerReceiver(Receiver):
+    """Kustomer (api-notes §1.11): ``X-Kustomer-Webhook-Signature`` is the lowercase hex
+    HMAC-SHA256 of the raw body keyed with the webhook's token. The signature covers no header
+    timestamp, so freshness is the signed envelope's ``createdAt``: Kustomer retries for about an
+    hour (1, 1, 2, 5, 10, 15, 30 minutes), so the window is 70 minutes. The event id is the key;
+    the customer's ``rev`` its version and ``relationships.modifiedBy`` its author."""
+
+    app = "kustomer"
+    window = dt.timedelta(minutes=70)
+    events = ("kustomer.customer.create", "kustomer.customer.update")
+
+    def verify(
+        self, request: HttpRequest, subscription: WebhookSubscription, *, now: dt.datetime
+    ) -> list[Event]:
+        body = request.body
+        given = request.headers.get("X-Kustomer-Webhook-Signature", "").strip().lower()
+        expected = hmac_sha256(subscription.secret, body).hex()
+        if not given or not hmac.compare_digest(expected, given):
+            raise Refused("forged", "the signature does not match the webhook's token")
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            raise Refused("malformed", "the body is not JSON") from None
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("id"), str):
+            raise Refused("malformed", "the body is not an event envelope")
+        created = envelope.get("createdAt")
+        if created is not None:
+            when = parse_time(created)
+            if when is None:
+                raise Refused("malformed", "createdAt is not a date-time")
+            check_window(when, now, self.window)
+        if envelope.get("name") not in self.events:
+            return []  # an event Tandem did not ask for: taken, nothing to do
+        data = envelope.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise Refused("malformed", "the event names no customer")
+        attributes = data.get("attributes") if isinstance(data.get("attributes"), dict) else {}
+        rev = attributes.get("rev") if isinstance(attributes, dict) else None
+        return [
+            Event(
+                key=envelope["id"][:128],
+                record_id=data["id"],
+                version="" if rev is None else str(rev),
+                author=_modified_by(data),
+            )
+        ]
+
+
+def _modified_by(data: dict[str, Any]) -> str:
+    relationships = data.get("relationships")
+    if not isinstance(relationships, dict):
+        return ""
+    modified = relationships.get("modifiedBy")
+    inner = modified.get("data") if isinstance(modified, dict) else None
+    author = inner.get("id") if isinstance(inner, dict) else None
+    return author if isinstance(author, str) else ""
+
+
+RECEIVERS: dict[str, Receiver] = {receiver.app: receiver for receiver in (KustomerReceiver(),)}
