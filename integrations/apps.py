@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        # The webhooks' models live in their own package and belong to this app.
+        from integrations.webhooks import models  # noqa: F401
