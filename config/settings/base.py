@@ -198,6 +198,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Modules with tasks beyond each app's tasks.py.
+CELERY_IMPORTS = ("integrations.webhooks.tasks",)
 
 # The sync loop.
 TANDEM_SYNC_INTERVAL_SECONDS = env.int("TANDEM_SYNC_INTERVAL_SECONDS", default=300)
@@ -213,6 +215,11 @@ TANDEM_HEALTH_BEAT_MAX_AGE = env.int("TANDEM_HEALTH_BEAT_MAX_AGE", default=180)
 TANDEM_HEALTH_BROKER_TIMEOUT = env.float("TANDEM_HEALTH_BROKER_TIMEOUT", default=2.0)
 # Days the audit of what runs wrote (and can be undone) is kept.
 TANDEM_AUDIT_DAYS = env.int("TANDEM_AUDIT_DAYS", default=90)
+# Real time: the address the apps reach Tandem's webhook receiver at (https in production, e.g.
+# https://tandem.example.com). Empty: no webhooks are registered and polling alone syncs.
+TANDEM_PUBLIC_URL = env.str("TANDEM_PUBLIC_URL", default="")
+# A burst of deliveries within this many seconds becomes one run of each connection.
+TANDEM_WEBHOOK_DEBOUNCE_SECONDS = env.float("TANDEM_WEBHOOK_DEBOUNCE_SECONDS", default=1.0)
 
 # The HTTP seam.
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
