@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("connect/", include("integrations.connectors.urls")),
+    path("webhooks/", include("integrations.webhooks.urls")),
     path("", include("accounts.urls")),
     path("", include("integrations.urls")),
 ]
