@@ -248,6 +248,9 @@ def connected_account_upsert(
     # Working again: the next incident gets its own email.
     account.incident_notified_at = None
     account.save()
+    from integrations.webhooks.services import webhooks_account_connected
+
+    webhooks_account_connected(account=account)
     if previous_status != ConnectedAccount.Status.OK:
         connections_resume_for_account(account=account, previous_error=previous_error)
     return account
@@ -365,6 +368,9 @@ def connected_account_disconnect(*, account: ConnectedAccount) -> None:
             f"{account.app_name} account {account.label} is used by {names}. Delete or change "
             "those connections first."
         )
+    from integrations.webhooks.services import webhooks_unsubscribe
+
+    webhooks_unsubscribe(account=account)
     account.delete()
 
 
