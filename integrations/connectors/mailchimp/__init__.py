@@ -1,0 +1,1 @@
+"""Mailchimp: one audience per connection, members read by ``since_last_changed``."""

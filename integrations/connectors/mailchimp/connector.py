@@ -1,0 +1,428 @@
+"""The Mailchimp connector: the members of one audience, read by ``since_last_changed``.
+
+One connection syncs one audience: the connection choice ``list_id`` (options from the account's
+audiences). Until connections store their choices, the choice travels with the account's
+credentials (``list_id``; empty when the account has one audience) or as ``choices=``.
+
+Writes never change anyone's subscription status: new members are added with ``PUT`` on the
+subscriber hash and ``status_if_new`` (an existing member keeps the status it has), updates send
+merge fields and the email only, so nobody who unsubscribed or was cleaned is subscribed again.
+Nothing is ever deleted: no code path archives a member or deletes one permanently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
+from integrations.connectors import feed
+from integrations.connectors.base import (
+    AccountInfo,
+    Capabilities,
+    ConnectionChoice,
+    Connector,
+    ConnectorError,
+    CredentialField,
+)
+from integrations.connectors.batch import failed, write_each
+from integrations.connectors.http import HttpClient
+from integrations.connectors.mailchimp import mappers
+from integrations.connectors.mailchimp.client import MAX_COUNT, MailchimpClient
+from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
+from integrations.sync.records import (
+    TAGS,
+    Checkpoint,
+    Contact,
+    ContactUpdate,
+    NewContact,
+    Page,
+    WriteResult,
+    normalize_email,
+)
+
+API_KEY_RE = re.compile(r"^[0-9a-zA-Z]{8,64}-([a-z]{2}\d{1,3})$")
+LIST_CHOICE = "list_id"
+# New members join as subscribed (an existing member keeps its status).
+STATUS_IF_NEW = "subscribed"
+ONE_SECOND = dt.timedelta(seconds=1)
+
+
+def data_center(api_key: Any) -> str:
+    """The data center an API key belongs to (``...-us19`` -> ``us19``); ``ValueError``
+    saying what is wrong otherwise."""
+    match = API_KEY_RE.fullmatch(str(api_key or "").strip())
+    if match is None:
+        raise ValueError(
+            "A Mailchimp API key ends with its data center after a dash, like "
+            "0123abcd...-us19; copy the whole key from Account > Extras > API keys."
+        )
+    return match.group(1)
+
+
+def _status_is(record: Contact, value: Any) -> bool:
+    return bool(value) and record.facts.get(mappers.STATUS_FACT) == value
+
+
+def _has_tag(record: Contact, value: Any) -> bool:
+    wanted = str(value or "").strip().casefold()
+    return bool(wanted) and any(t.casefold() == wanted for t in record.tags)
+
+
+def _lacks_tag(record: Contact, value: Any) -> bool:
+    return not _has_tag(record, value)
+
+
+class MailchimpConnector(Connector):
+    slug = "mailchimp"
+    name = "Mailchimp"
+    credential_fields = (
+        CredentialField(
+            "api_key",
+            "API key",
+            secret=True,
+            help_text="Account > Extras > API keys; it ends like -us19",
+        ),
+        CredentialField(
+            "list_id",
+            "Audience ID",
+            required=False,
+            help_text="Audience > Settings > Audience name and defaults; leave it "
+            "empty when the account has one audience",
+        ),
+    )
+    secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    capabilities = Capabilities(
+        name_style=NameStyle.SPLIT,
+        tag_noun="tag",
+        supports_deletions=True,
+        supports_unsubscribes=True,
+        read_page_size=MAX_COUNT,
+        create_batch_size=50,
+        update_batch_size=50,
+        lookup_batch_size=50,
+        connection_choices=(
+            ConnectionChoice(
+                LIST_CHOICE, "Audience", "The Mailchimp audience this connection syncs."
+            ),
+        ),
+        conditions=(
+            ConditionSpec(
+                "mailchimp.status", "Subscription status", _status_is, choices=mappers.STATUSES
+            ),
+            ConditionSpec("mailchimp.has_tag", "Has tag", _has_tag),
+            ConditionSpec("mailchimp.lacks_tag", "Does not have tag", _lacks_tag),
+        ),
+    )
+
+    @sensitive_variables()
+    def __init__(
+        self,
+        credentials: Mapping[str, Any],
+        *,
+        http: HttpClient | None = None,
+        choices: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(credentials, http=http, **kwargs)
+        try:
+            self.dc = data_center(self.credentials.get("api_key"))
+        except ValueError as exc:
+            raise ConnectorError(f"Mailchimp: {exc}", permanent=True) from None
+        base_url = settings.MAILCHIMP_BASE_URL_TEMPLATE.format(dc=self.dc)
+        self.client = MailchimpClient(self.http, base_url, api_key=self._api_key)
+        chosen = (choices or {}).get(LIST_CHOICE) or self.credentials.get(LIST_CHOICE) or ""
+        self._list_id = str(chosen).strip()
+        self._merge: dict[str, FieldSpec] | None = None
+
+    @classmethod
+    @sensitive_variables()
+    def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        cleaned = super().validate_credentials(credentials)
+        data_center(cleaned.get("api_key"))
+        list_id = str(cleaned.get(LIST_CHOICE) or "")
+        if list_id and not re.fullmatch(r"[0-9a-z]{1,32}", list_id):
+            raise ValueError("A Mailchimp audience ID is letters and digits, like a6b5da1054.")
+        return cleaned
+
+    @sensitive_variables()
+    def _api_key(self) -> str:
+        return str(self.credentials.get("api_key") or "").strip()
+
+    # ---- the audience ------------------------------------------------------------------------
+
+    def connection_choice_options(self, key: str) -> list[tuple[str, str]]:
+        if key != LIST_CHOICE:
+            return super().connection_choice_options(key)
+        return [(str(a["id"]), str(a.get("name") or a["id"])) for a in self.client.lists()]
+
+    @property
+    def list_id(self) -> str:
+        """The audience this connector syncs: the choice made, or the account's only one."""
+        if not self._list_id:
+            audiences = self.client.lists()
+            if len(audiences) != 1:
+                raise ConnectorError(
+                    f"Mailchimp: the account has {len(audiences)} audiences; choose the one to "
+                    "sync (the connection's Audience).",
+                    permanent=True,
+                )
+            self._list_id = str(audiences[0]["id"])
+        return self._list_id
+
+    def _merge_fields(self) -> dict[str, FieldSpec]:
+        """The audience's merge fields: merge tag -> Tandem field (read once)."""
+        if self._merge is None:
+            self._merge = dict(mappers.field_of(m) for m in self.client.merge_fields(self.list_id))
+        return self._merge
+
+    # ---- calls -------------------------------------------------------------------------------
+
+    def check(self) -> AccountInfo:
+        """The key is tried on ``/ping``; then the audience chosen must be one of the account's."""
+        try:
+            self.client.ping()
+        except ConnectorError as exc:
+            if exc.status is None and not exc.permanent:
+                raise ConnectorError(
+                    f"Mailchimp: the {self.dc} data center could not be reached; check the "
+                    "API key's suffix.",
+                ) from None
+            raise
+        audiences = {str(a["id"]): str(a.get("name") or "") for a in self.client.lists()}
+        details: dict[str, Any] = {"dc": self.dc, "audiences": len(audiences)}
+        label = f"Mailchimp ({self.dc})"
+        if self._list_id and self._list_id not in audiences:
+            raise ConnectorError(
+                f"Mailchimp: this account has no audience {self._list_id!r}.", permanent=True
+            )
+        if self._list_id or len(audiences) == 1:
+            list_id = self._list_id or next(iter(audiences))
+            details.update(list_id=list_id, audience=audiences[list_id])
+            label = f"{audiences[list_id]} ({self.dc})"
+        return AccountInfo(label=label, details=details)
+
+    @classmethod
+    def standard_fields(cls) -> tuple[FieldSpec, ...]:
+        return mappers.STANDARD_FIELDS
+
+    def fields(self) -> list[FieldSpec]:
+        merge = list(self._merge_fields().values())
+        return [mappers.EMAIL_FIELD, *merge, mappers.TAGS_FIELD]
+
+    def _contact(self, member: Mapping[str, Any]) -> Contact:
+        return mappers.contact_from_member(member, self._merge_fields())
+
+    def list_changed(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        """Members changed since the checkpoint, oldest ``last_changed`` first, then the
+        members archived since then (archived members are listed only by their status).
+
+        Offset paging shifts when members change meanwhile, so each full page re-anchors the
+        read on the last ``last_changed`` it saw (the kit's cursor drops the ties already
+        applied). The checkpoint holds the kit's cursor and ``archived_since`` /
+        ``archived_seen`` for the archived members."""
+        self._merge_fields()
+        checkpoint = checkpoint or {}
+        main = {k: checkpoint[k] for k in ("updated_at", "seen_ids", "revs") if k in checkpoint}
+        archived = {
+            k: checkpoint[k] for k in ("archived_since", "archived_seen") if k in checkpoint
+        }
+        latest: Checkpoint = dict(main)
+        for page in feed.updated_at_pages(main or None, self._search_changed, app_name=self.name):
+            latest = dict(page.checkpoint)
+            page.checkpoint = {**latest, **archived}
+            yield page
+        yield from self._archived_pages(latest, archived)
+
+    def _search_changed(self, since: str | None) -> Iterator[feed.Listed]:
+        anchor = mappers.parse_time(since)
+        offset = 0
+        while True:
+            # ``since_last_changed`` is "changed after": ask from one second earlier and keep
+            # the stamps at or after the anchor, so no member sharing its second is missed.
+            query = None if anchor is None else (anchor - ONE_SECOND).isoformat()
+            body = self.client.members(self.list_id, since=query, offset=offset)
+            page = body.get("members") or []
+            kept = [m for m in page if _at_or_after(m, anchor)]
+            full = len(page) >= MAX_COUNT
+            yield feed.Listed(
+                [(self._contact(m), m.get("last_changed")) for m in kept], last=not full
+            )
+            if not full:
+                return
+            last = mappers.parse_time(page[-1].get("last_changed"))
+            if last is not None and last != anchor:
+                anchor, offset = last, 0
+            else:
+                offset += len(page)  # a whole page in one second: page on within it
+
+    def _archived_pages(self, main: Checkpoint, archived: Checkpoint) -> Iterator[Page]:
+        since = mappers.parse_time(archived.get("archived_since"))
+        seen = set(filter(None, str(archived.get("archived_seen") or "").split(",")))
+        stamp = str(archived.get("archived_since") or "")
+        query = None if since is None else (since - ONE_SECOND).isoformat()
+        offset = 0
+        while True:
+            body = self.client.members(
+                self.list_id, since=query, status=mappers.ARCHIVED, offset=offset
+            )
+            page = body.get("members") or []
+            records = []
+            for member in page:
+                if not _at_or_after(member, since):
+                    continue
+                at = str(member.get("last_changed") or "")
+                if at == stamp and str(member.get("id")) in seen:
+                    continue
+                if at != stamp:
+                    stamp, seen = at, set()
+                seen.add(str(member.get("id")))
+                records.append(self._contact(member))
+            offset += len(page)
+            last = len(page) < MAX_COUNT
+            if records or last:
+                state = {"archived_since": stamp or None, "archived_seen": ",".join(sorted(seen))}
+                yield Page(records=records, checkpoint={**main, **state}, full_scan=since is None)
+            if last:
+                return
+
+    def get_many(self, ids: list[str]) -> list[Contact]:
+        found = []
+        for record_id in ids:
+            member = self.client.member(self.list_id, record_id)
+            if member is not None:
+                found.append(self._contact(member))
+        return found
+
+    def find_by_emails(self, emails: list[str]) -> dict[str, list[Contact]]:
+        """Members by email (one read each: the id is the email's hash); archived ones are
+        left out, as deleted records are."""
+        found: dict[str, list[Contact]] = {}
+        for email in dict.fromkeys(normalize_email(e) for e in emails if e and e.strip()):
+            member = self.client.member(self.list_id, mappers.subscriber_hash(email))
+            if member is not None and member.get("status") != mappers.ARCHIVED:
+                found[email] = [self._contact(member)]
+        return found
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def _problem(self, values: Mapping[str, Any]) -> str:
+        """Why Mailchimp would refuse these values, checked before anything is sent."""
+        merge = {spec.key: spec for spec in self._merge_fields().values()}
+        for key, value in values.items():
+            if key in (mappers.EMAIL, TAGS, "emails"):
+                continue
+            spec = merge.get(key)
+            if spec is None:
+                return f"Mailchimp refused {key}: this audience has no such merge field"
+            reason = mappers.value_problem(spec, value)
+            if reason:
+                return f"Mailchimp refused {key}: {reason}"
+        return ""
+
+    def create_many(self, items: list[NewContact]) -> list[WriteResult]:
+        """``PUT`` on each new member's subscriber hash with ``status_if_new``: a member that
+        exists after all (a retry, a race) is updated and keeps its status."""
+        return write_each(items, ref=lambda item: item.ref, write=self._create)
+
+    def _create(self, item: NewContact) -> WriteResult:
+        email = _email_of(item.values)
+        if not email:
+            return WriteResult(ref=item.ref, error="Mailchimp needs an email address for a member")
+        problem = self._problem(item.values)
+        if problem:
+            return WriteResult(ref=item.ref, error=problem, permanent=True)
+        body: dict[str, Any] = {
+            "email_address": email,
+            "status_if_new": STATUS_IF_NEW,
+            "merge_fields": mappers.merge_body(item.values, self._merge_fields()),
+        }
+        member_hash = mappers.subscriber_hash(email)
+        member = self.client.upsert_member(self.list_id, member_hash, body)
+        tags = [str(t) for t in item.values.get(TAGS) or []]
+        if tags:
+            self.client.set_tags(
+                self.list_id, member_hash, [{"name": t, "status": "active"} for t in tags]
+            )
+            member = self.client.member(self.list_id, member_hash) or member
+        return WriteResult(ref=item.ref, record=self._contact(member))
+
+    def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
+        """``PATCH`` the changed merge fields (and the email when it is no longer the
+        member's); a changed email changes the member's id, which the result carries."""
+        return write_each(items, ref=lambda item: item.id, write=self._update)
+
+    def _update(self, item: ContactUpdate) -> WriteResult:
+        problem = self._problem(item.changes)
+        if problem:
+            return WriteResult(ref=item.id, error=problem, permanent=True)
+        current = self.client.member(self.list_id, item.id)
+        if current is None or current.get("status") == mappers.ARCHIVED:
+            return WriteResult(ref=item.id, error="Mailchimp: the member is gone (archived)")
+        body: dict[str, Any] = {}
+        merge = mappers.merge_body(item.changes, self._merge_fields())
+        if merge:
+            body["merge_fields"] = merge
+        email = _email_of(item.changes)
+        if email and normalize_email(email) != normalize_email(str(current["email_address"])):
+            body["email_address"] = email
+        member = self.client.update_member(self.list_id, item.id, body) if body else current
+        if TAGS in item.changes:
+            wanted = {str(t) for t in item.changes[TAGS] or []}
+            have = {str(t.get("name")) for t in member.get("tags") or []}
+            tags = [{"name": t, "status": "active"} for t in sorted(wanted - have)]
+            tags += [{"name": t, "status": "inactive"} for t in sorted(have - wanted)]
+            if tags:
+                self.client.set_tags(self.list_id, str(member["id"]), tags)
+                member = self.client.member(self.list_id, str(member["id"])) or member
+        record = self._contact(member)
+        if record.id != item.id:
+            record.facts["previous_ids"] = [item.id]
+        return WriteResult(ref=item.id, record=record)
+
+    def _retag(self, ids: list[str], tag: str, active: bool) -> list[WriteResult]:
+        results = []
+        for record_id in ids:
+            try:
+                self.client.set_tags(
+                    self.list_id,
+                    record_id,
+                    [{"name": tag, "status": "active" if active else "inactive"}],
+                )
+                member = self.client.member(self.list_id, record_id)
+            except ConnectorError as exc:
+                if exc.status == 404:
+                    results.append(WriteResult(ref=record_id, error="Mailchimp: member not found"))
+                    continue
+                results.append(failed(record_id, exc))
+                continue
+            if member is None:
+                results.append(WriteResult(ref=record_id, error="Mailchimp: member not found"))
+            else:
+                results.append(WriteResult(ref=record_id, record=self._contact(member)))
+        return results
+
+    def tag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        return self._retag(ids, tag, True)
+
+    def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
+        return self._retag(ids, tag, False)
+
+
+def _email_of(values: Mapping[str, Any]) -> str:
+    email = values.get(mappers.EMAIL)
+    if not email:
+        emails = values.get("emails") or []
+        email = emails[0] if emails else ""
+    return str(email or "").strip()
+
+
+def _at_or_after(member: Mapping[str, Any], anchor: dt.datetime | None) -> bool:
+    if anchor is None:
+        return True
+    stamp = mappers.parse_time(member.get("last_changed"))
+    return stamp is not None and stamp >= anchor
