@@ -15,6 +15,7 @@ from accounts.models import ConnectedAccount
 from integrations import tasks
 from integrations.models import Connection
 from integrations.services import connections_claim_due
+from integrations.services.runs import connection_is_runnable
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +122,48 @@ def test_it_claims_each_connection_once_with_concurrent_dispatchers() -> None:
     assert errors == []
     claimed = [pk for claim in claims for pk in claim]
     assert sorted(claimed) == sorted(ids)
+
+
+def test_it_leaves_a_paused_connection_whose_accounts_are_fine() -> None:
+    due(status=Connection.Status.PAUSED)
+    assert connections_claim_due() == []
+
+
+def test_it_claims_a_connection_never_scheduled() -> None:
+    connection = ConnectionFactory(next_sync_at=None)
+    assert connections_claim_due() == [connection.pk]
+
+
+def test_it_claims_the_longest_overdue_connections_first() -> None:
+    now = timezone.now()
+    later = due(next_sync_at=now - dt.timedelta(minutes=1))
+    earlier = due(next_sync_at=now - dt.timedelta(minutes=9))
+    assert connections_claim_due(now=now, limit=1) == [earlier.pk]
+    assert connections_claim_due(now=now, limit=1) == [later.pk]
+
+
+def test_it_claims_a_batch_of_the_configured_size_by_default(settings) -> None:
+    settings.TANDEM_DISPATCH_BATCH = 2
+    for _ in range(3):
+        due()
+    assert len(connections_claim_due()) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "account_status", "runnable"),
+    [
+        ("active", "ok", True),
+        ("scanning", "error", True),  # its own run finds and reports the refused account
+        ("error", "ok", True),  # runs failing: retried
+        ("error", "error", False),  # a refused credential: waits for re-authorization
+        ("paused", "ok", False),
+        ("draft", "ok", False),
+    ],
+)
+def test_it_tells_whether_a_connection_may_run(
+    status: str, account_status: str, runnable: bool
+) -> None:
+    connection = ConnectionFactory(status=status)
+    ConnectedAccount.objects.filter(pk=connection.account_b_id).update(status=account_status)
+    connection.refresh_from_db()
+    assert connection_is_runnable(Connection.objects.get(pk=connection.pk)) is runnable
