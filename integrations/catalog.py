@@ -34,7 +34,6 @@ class PipelineApp:
 
 PIPELINE: tuple[PipelineApp, ...] = (
     PipelineApp("hubspot", "HubSpot", "CRM and marketing"),
-    PipelineApp("mailchimp", "Mailchimp", "Email marketing"),
     PipelineApp("salesforce", "Salesforce", "CRM"),
     PipelineApp("pipedrive", "Pipedrive", "CRM"),
     PipelineApp("intercom", "Intercom", "Customer messaging"),

@@ -20,6 +20,7 @@ CONNECTORS: dict[str, tuple[str, str]] = {
         "Google Contacts",
         "integrations.connectors.google_contacts.connector.GoogleContactsConnector",
     ),
+    "mailchimp": ("Mailchimp", "integrations.connectors.mailchimp.connector.MailchimpConnector"),
 }
 
 APP_CHOICES: list[tuple[str, str]] = [(slug, label) for slug, (label, _) in CONNECTORS.items()]
