@@ -26,9 +26,7 @@ Control: the kit's (faults, clock, requests, stats, reset) plus ``create_account
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
-import json
 import re
 import secrets
 import time
@@ -39,7 +37,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from sandbox.kit import Emulator, drop_connection, json_response, parse_iso, sleep_for
-from sandbox.mailchimp import oauth
+from sandbox.mailchimp import control, oauth
 from sandbox.mailchimp.audiences import (
     STATUSES,
     UNARCHIVABLE,
@@ -54,13 +52,21 @@ from sandbox.mailchimp.audiences import (
     new_member,
     normalized_merge_values,
     render,
+    render_list,
     subscriber_hash,
 )
 from sandbox.mailchimp.errors import ApiError, invalid, not_found, problem_response
+from sandbox.mailchimp.query import (
+    body_of,
+    hash_of,
+    paging,
+    route_of,
+    shaped,
+    time_arg,
+    without,
+)
 from sandbox.mailchimp.schema import check_body
 
-MAX_COUNT = 1000
-DEFAULT_COUNT = 10
 DEFAULT_MERGE_FIELDS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("FNAME", "First Name", "text", {}),
     ("LNAME", "Last Name", "text", {}),
@@ -70,27 +76,6 @@ DEFAULT_MERGE_FIELDS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
 )
 SORT_FIELDS = ("timestamp_opt", "timestamp_signup", "last_changed")
 KEY_RE = re.compile(r"^[0-9a-f]{32}-([a-z]{2}\d{1,3})$")
-MEMBER = r"[^/]+"
-LIST = r"[0-9a-z]+"
-ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern))
-    for kind, pattern in (
-        ("/ping", r"/ping"),
-        ("/lists", r"/lists"),
-        ("/lists/{list_id}", rf"/lists/({LIST})"),
-        ("/lists/{list_id}/merge-fields", rf"/lists/({LIST})/merge-fields"),
-        ("/lists/{list_id}/members", rf"/lists/({LIST})/members"),
-        ("/lists/{list_id}/members/{subscriber_hash}", rf"/lists/({LIST})/members/({MEMBER})"),
-        (
-            "/lists/{list_id}/members/{subscriber_hash}/tags",
-            rf"/lists/({LIST})/members/({MEMBER})/tags",
-        ),
-        (
-            "/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent",
-            rf"/lists/({LIST})/members/({MEMBER})/actions/delete-permanent",
-        ),
-    )
-)
 
 
 class MailchimpEmulator(Emulator):
@@ -262,7 +247,7 @@ class MailchimpEmulator(Emulator):
         if len(parts) < 2 or parts[1] != "3.0":
             return problem_response(not_found())
         dc, rest = parts[0], "/" + (parts[2] if len(parts) > 2 else "")
-        kind, match = _route_of(rest)
+        kind, match = route_of(rest)
         with self.lock:
             self.requests.record(f"{request.method} {kind}")
             fault = self.faults.pop()
@@ -294,7 +279,7 @@ class MailchimpEmulator(Emulator):
                 return problem_response(ApiError(fault.status))
             if status == 204:
                 return Response(status=204)
-            return json_response(_shaped(body, request.args), status)
+            return json_response(shaped(body, request.args), status)
         finally:
             with self.lock:
                 self.in_flight[account.user_id] -= 1
@@ -326,10 +311,10 @@ class MailchimpEmulator(Emulator):
         if kind == "/ping" and method == "GET":
             return 200, {"health_status": "Everything's Chimpy!"}
         if kind == "/lists" and method == "GET":
-            count, offset = _paging(request.args)
+            count, offset = paging(request.args)
             lists = list(account.audiences.values())
             return 200, {
-                "lists": [self._render_list(a) for a in lists[offset : offset + count]],
+                "lists": [render_list(a) for a in lists[offset : offset + count]],
                 "total_items": len(lists),
                 "constraints": {
                     "may_create": True,
@@ -342,10 +327,10 @@ class MailchimpEmulator(Emulator):
         if audience is None:
             raise not_found()
         if kind == "/lists/{list_id}" and method == "GET":
-            return 200, self._render_list(audience)
+            return 200, render_list(audience)
         if kind == "/lists/{list_id}/merge-fields":
             if method == "GET":
-                count, offset = _paging(request.args)
+                count, offset = paging(request.args)
                 fields = audience.merge_fields
                 return 200, {
                     "merge_fields": [dict(f) for f in fields[offset : offset + count]],
@@ -354,28 +339,28 @@ class MailchimpEmulator(Emulator):
                     "_links": [],
                 }
             if method == "POST":
-                return 200, self.add_merge_field(audience.id, _body(request))
+                return 200, self.add_merge_field(audience.id, body_of(request))
         skip = request.args.get("skip_merge_validation") == "true"
         if kind == "/lists/{list_id}/members":
             if method == "GET":
                 return 200, self._list_members(audience, request.args)
             if method == "POST":
-                return 200, render(audience, self._add(audience, _body(request), skip))
+                return 200, render(audience, self._add(audience, body_of(request), skip))
         if len(groups) < 2:
             raise ApiError(405, detail="The requested method and resource are not compatible.")
-        member_hash = _hash_of(groups[1])
+        member_hash = hash_of(groups[1])
         member = audience.members.get(member_hash)
         if kind == "/lists/{list_id}/members/{subscriber_hash}":
             if method == "PUT":
                 return 200, render(
-                    audience, self._upsert(audience, member_hash, _body(request), skip)
+                    audience, self._upsert(audience, member_hash, body_of(request), skip)
                 )
             if member is None:
                 raise not_found()
             if method == "GET":
                 return 200, render(audience, member)
             if method == "PATCH":
-                return 200, render(audience, self._patch(audience, member, _body(request), skip))
+                return 200, render(audience, self._patch(audience, member, body_of(request), skip))
             if method == "DELETE":
                 self._archive(member)
                 return 204, None
@@ -401,7 +386,7 @@ class MailchimpEmulator(Emulator):
             }
         if kind.endswith("/tags") and method == "POST":
             body = check_body(
-                "/lists/{list_id}/members/{subscriber_hash}/tags", "post", _body(request)
+                "/lists/{list_id}/members/{subscriber_hash}/tags", "post", body_of(request)
             )
             self._retag(audience, member, body["tags"])
             return 204, None
@@ -409,67 +394,8 @@ class MailchimpEmulator(Emulator):
 
     # ---- members -----------------------------------------------------------------------------
 
-    def _render_list(self, audience: Audience) -> dict[str, Any]:
-        members = list(audience.members.values())
-        count = {s: sum(1 for m in members if m["status"] == s) for s in STATUSES}
-        return {
-            "id": audience.id,
-            "web_id": audience.web_id,
-            "name": audience.name,
-            "contact": {
-                "company": audience.name,
-                "address1": "1 Main St",
-                "address2": "",
-                "city": "Atlanta",
-                "state": "GA",
-                "zip": "30308",
-                "country": "US",
-                "phone": "",
-            },
-            "permission_reminder": "You signed up on our website.",
-            "use_archive_bar": True,
-            "campaign_defaults": {
-                "from_name": audience.name,
-                "from_email": "news@example.com",
-                "subject": "",
-                "language": "en",
-            },
-            "notify_on_subscribe": "",
-            "notify_on_unsubscribe": "",
-            "date_created": audience.date_created,
-            "list_rating": 3,
-            "email_type_option": False,
-            "subscribe_url_short": "http://eepurl.com/demo",
-            "subscribe_url_long": f"https://list-manage.example/subscribe?id={audience.id}",
-            "beamer_address": f"{audience.id}@inbound.mailchimp.example",
-            "visibility": "prv",
-            "double_optin": False,
-            "has_welcome": False,
-            "marketing_permissions": False,
-            "modules": [],
-            "stats": {
-                "member_count": count["subscribed"],
-                "unsubscribe_count": count["unsubscribed"],
-                "cleaned_count": count["cleaned"],
-                "member_count_since_send": 0,
-                "unsubscribe_count_since_send": 0,
-                "cleaned_count_since_send": 0,
-                "campaign_count": 0,
-                "campaign_last_sent": "",
-                "merge_field_count": len(audience.merge_fields),
-                "avg_sub_rate": 0,
-                "avg_unsub_rate": 0,
-                "target_sub_rate": 0,
-                "open_rate": 0,
-                "click_rate": 0,
-                "last_sub_date": "",
-                "last_unsub_date": "",
-            },
-            "_links": [],
-        }
-
     def _list_members(self, audience: Audience, args: MultiDict[str, str]) -> dict[str, Any]:
-        count, offset = _paging(args)
+        count, offset = paging(args)
         status = args.get("status")
         if status is not None and status not in STATUSES:
             raise invalid(
@@ -481,13 +407,13 @@ class MailchimpEmulator(Emulator):
             for m in audience.members.values()
             if (m["status"] == status if status else m["status"] != "archived")
         ]
-        since = _time_arg(args, "since_last_changed")
-        before = _time_arg(args, "before_last_changed")
+        since = time_arg(args, "since_last_changed")
+        before = time_arg(args, "before_last_changed")
         if since is not None:
             found = [m for m in found if parse_iso(m["last_changed"]) > since]
         if before is not None:
             found = [m for m in found if parse_iso(m["last_changed"]) < before]
-        unsubscribed_since = _time_arg(args, "unsubscribed_since")
+        unsubscribed_since = time_arg(args, "unsubscribed_since")
         if unsubscribed_since is not None:
             if status != "unsubscribed":
                 raise invalid("unsubscribed_since can only be used with status=unsubscribed.")
@@ -591,7 +517,7 @@ class MailchimpEmulator(Emulator):
                 )
             return self._add(
                 audience,
-                {**_without(body, "status", "status_if_new"), "status": body["status_if_new"]},
+                {**without(body, "status", "status_if_new"), "status": body["status_if_new"]},
                 skip_validation,
             )
         check_merge_fields(
@@ -686,159 +612,5 @@ class MailchimpEmulator(Emulator):
     def control(
         self, method: str, path: str, body: Any, args: Mapping[str, str]
     ) -> Response | None:
-        """Mailchimp's own control routes (after the kit's)::
-
-        POST /_sandbox/accounts                 {dc, name, login_email, api_key?}
-                                                 -> {user_id, api_key}
-        POST /_sandbox/accounts/<user>/audiences {name, list_id?} -> {id}
-        POST /_sandbox/audiences/<id>/members   [member bodies as for POST .../members]
-        GET  /_sandbox/audiences/<id>/members   every member, archived ones too
-        POST /_sandbox/audiences/<id>/unsubscribe {email, cleaned?}
-        POST /_sandbox/audiences/<id>/archive   {email}
-        POST /_sandbox/clients                  {client_id, client_secret}
-        POST /_sandbox/knobs                    {max_connections, latency}
-        """
-        options: Any = {} if body is None else body
-        if path == "accounts" and method == "POST":
-            account, key = self.create_account(
-                str(options["dc"]),
-                name=str(options.get("name") or "Account"),
-                login_email=str(options["login_email"]),
-                api_key=options.get("api_key"),
-            )
-            return json_response({"user_id": account.user_id, "api_key": key}, 201)
-        if path == "clients" and method == "POST":
-            self.add_client(str(options["client_id"]), str(options["client_secret"]))
-            return json_response({"ok": True}, 201)
-        if path == "knobs" and method == "POST":
-            if "max_connections" in options:
-                self.max_connections = int(options["max_connections"])
-            if "latency" in options:
-                self.latency = float(options["latency"])
-            return json_response({"max_connections": self.max_connections, "latency": self.latency})
-        match = re.fullmatch(r"accounts/([^/]+)/audiences", path)
-        if match and method == "POST":
-            audience = self.create_audience(
-                match.group(1), str(options["name"]), list_id=options.get("list_id")
-            )
-            return json_response({"id": audience.id}, 201)
-        match = re.fullmatch(r"audiences/([^/]+)/(members|unsubscribe|archive)", path)
-        if match is None:
-            return None
-        list_id, what = match.groups()
-        if list_id not in self.audience_owner:
-            return json_response({"error": f"no audience {list_id}"}, 404)
-        try:
-            if what == "members" and method == "POST":
-                return json_response([self.add_member(list_id, b) for b in options], 201)
-            if what == "members" and method == "GET":
-                return json_response(self.members(list_id))
-            if what == "unsubscribe" and method == "POST":
-                self.unsubscribe(
-                    list_id, str(options["email"]), cleaned=bool(options.get("cleaned"))
-                )
-                return json_response({"ok": True})
-            if what == "archive" and method == "POST":
-                self.archive(list_id, str(options["email"]))
-                return json_response({"ok": True})
-        except ApiError as exc:
-            return problem_response(exc)
-        return None
-
-
-# ---- helpers ---------------------------------------------------------------------------------
-
-
-def _route_of(path: str) -> tuple[str, re.Match[str] | None]:
-    for kind, pattern in ROUTES:
-        match = pattern.fullmatch(path.rstrip("/") or "/")
-        if match is not None:
-            return kind, match
-    return path, None
-
-
-def _hash_of(value: str) -> str:
-    """The path's member: a subscriber hash, or an email address (hashed)."""
-    return subscriber_hash(value) if "@" in value else value.lower()
-
-
-def _body(request: Request) -> Any:
-    raw = request.get_data(cache=True)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ApiError(
-            400, "JSON Parse Exception", "We encountered an unspecified JSON parsing error."
-        ) from None
-
-
-def _without(body: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in keys}
-
-
-def _paging(args: MultiDict[str, str]) -> tuple[int, int]:
-    try:
-        count = int(args.get("count", DEFAULT_COUNT))
-        offset = int(args.get("offset", 0))
-    except ValueError:
-        raise invalid("count and offset must be whole numbers.") from None
-    if not 0 <= count <= MAX_COUNT or offset < 0:
-        raise invalid(
-            f"count must be 0 to {MAX_COUNT} and offset 0 or more.",
-            [{"field": "count", "message": f"Maximum is {MAX_COUNT}"}],
-        )
-    return count, offset
-
-
-def _time_arg(args: MultiDict[str, str], name: str) -> dt.datetime | None:
-    value = args.get(name)
-    if value is None:
-        return None
-    try:
-        when = parse_iso(value.replace(" ", "+"))
-    except ValueError:
-        raise invalid(
-            f"{name} must be an ISO 8601 time such as 2015-10-21T15:41:36+00:00.",
-            [{"field": name, "message": "Invalid date-time"}],
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-def _shaped(body: Any, args: MultiDict[str, str]) -> Any:
-    """``fields`` keeps only the named (dot-separated) paths, ``exclude_fields`` drops them."""
-    fields = [f for f in (args.get("fields") or "").split(",") if f.strip()]
-    excluded = [f for f in (args.get("exclude_fields") or "").split(",") if f.strip()]
-    if fields:
-        body = _pick(body, [f.strip().split(".") for f in fields])
-    if excluded:
-        body = json.loads(json.dumps(body))  # a copy: the stored member stays whole
-    for path in excluded:
-        _drop(body, path.strip().split("."))
-    return body
-
-
-def _pick(node: Any, paths: list[list[str]]) -> Any:
-    if isinstance(node, list):
-        return [_pick(item, paths) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key in dict.fromkeys(p[0] for p in paths):
-        if key not in node:
-            continue
-        rest = [p[1:] for p in paths if p[0] == key]
-        out[key] = node[key] if any(not r for r in rest) else _pick(node[key], rest)
-    return out
-
-
-def _drop(node: Any, path: list[str]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _drop(item, path)
-    elif isinstance(node, dict) and path and path[0] in node:
-        if len(path) == 1:
-            del node[path[0]]
-        else:
-            _drop(node[path[0]], path[1:])
+        """Mailchimp's own control routes (after the kit's): see ``sandbox.mailchimp.control``."""
+        return control.route(self, method, path, {} if body is None else body)

@@ -289,3 +289,64 @@ def merge_field_spec(audience: Audience, body: Mapping[str, Any]) -> dict[str, A
         "help_text": str(body.get("help_text") or ""),
         "list_id": audience.id,
     }
+
+
+def render_list(audience: Audience) -> dict[str, Any]:
+    """An audience as ``GET /lists/{id}`` answers it (``Subscriber_List``)."""
+    members = list(audience.members.values())
+    count = {s: sum(1 for m in members if m["status"] == s) for s in STATUSES}
+    return {
+        "id": audience.id,
+        "web_id": audience.web_id,
+        "name": audience.name,
+        "contact": {
+            "company": audience.name,
+            "address1": "1 Main St",
+            "address2": "",
+            "city": "Atlanta",
+            "state": "GA",
+            "zip": "30308",
+            "country": "US",
+            "phone": "",
+        },
+        "permission_reminder": "You signed up on our website.",
+        "use_archive_bar": True,
+        "campaign_defaults": {
+            "from_name": audience.name,
+            "from_email": "news@example.com",
+            "subject": "",
+            "language": "en",
+        },
+        "notify_on_subscribe": "",
+        "notify_on_unsubscribe": "",
+        "date_created": audience.date_created,
+        "list_rating": 3,
+        "email_type_option": False,
+        "subscribe_url_short": "http://eepurl.com/demo",
+        "subscribe_url_long": f"https://list-manage.example/subscribe?id={audience.id}",
+        "beamer_address": f"{audience.id}@inbound.mailchimp.example",
+        "visibility": "prv",
+        "double_optin": False,
+        "has_welcome": False,
+        "marketing_permissions": False,
+        "modules": [],
+        "stats": {
+            "member_count": count["subscribed"],
+            "unsubscribe_count": count["unsubscribed"],
+            "cleaned_count": count["cleaned"],
+            "member_count_since_send": 0,
+            "unsubscribe_count_since_send": 0,
+            "cleaned_count_since_send": 0,
+            "campaign_count": 0,
+            "campaign_last_sent": "",
+            "merge_field_count": len(audience.merge_fields),
+            "avg_sub_rate": 0,
+            "avg_unsub_rate": 0,
+            "target_sub_rate": 0,
+            "open_rate": 0,
+            "click_rate": 0,
+            "last_sub_date": "",
+            "last_unsub_date": "",
+        },
+        "_links": [],
+    }
