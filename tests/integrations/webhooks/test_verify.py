@@ -1,0 +1,85 @@
+"""Kustomer's deliveries verified: the signature over the raw body with the webhook's token, the
+freshness of the signed envelope, and the event read from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import RequestFactory
+
+from integrations.webhooks.base import Event, Refused
+from integrations.webhooks.models import WebhookSubscription
+from integrations.webhooks.verify import KustomerReceiver
+from tests.integrations.webhooks.deliveries import kustomer_envelope, kustomer_signed
+
+SECRET = "a" * 64
+NOW = dt.datetime(2026, 10, 21, 15, 0, tzinfo=dt.UTC)
+
+
+def verify(body: bytes, headers: dict[str, str]) -> list[Event]:
+    request = RequestFactory().post(
+        "/webhooks/kustomer/k/", data=body, content_type="application/json", **headers
+    )
+    return KustomerReceiver().verify(request, WebhookSubscription(secret=SECRET), now=NOW)
+
+
+def test_it_reads_the_customer_its_version_and_author_from_a_good_delivery() -> None:
+    envelope = kustomer_envelope("6717c29de5b1f00012ab34b9", rev=7, created=NOW, event_id="e1")
+    assert verify(*kustomer_signed(SECRET, envelope)) == [
+        Event(
+            key="e1",
+            record_id="6717c29de5b1f00012ab34b9",
+            version="7",
+            author="5f00000000000000000000aa",
+        )
+    ]
+
+
+def test_it_refuses_a_body_signed_with_another_token_as_forged() -> None:
+    body, headers = kustomer_signed("b" * 64, kustomer_envelope("c1", created=NOW))
+    with pytest.raises(Refused) as refused:
+        verify(body, headers)
+    assert refused.value.outcome == "forged"
+
+
+def test_it_refuses_a_body_changed_after_signing_as_forged() -> None:
+    body, headers = kustomer_signed(SECRET, kustomer_envelope("c1", rev=2, created=NOW))
+    with pytest.raises(Refused) as refused:
+        verify(body.replace(b'"rev": 2', b'"rev": 3'), headers)
+    assert refused.value.outcome == "forged"
+
+
+def test_it_refuses_a_delivery_without_a_signature_as_forged() -> None:
+    body, headers = kustomer_signed(SECRET, kustomer_envelope("c1", created=NOW))
+    del headers["HTTP_X_KUSTOMER_WEBHOOK_SIGNATURE"]
+    with pytest.raises(Refused) as refused:
+        verify(body, headers)
+    assert refused.value.outcome == "forged"
+
+
+@pytest.mark.parametrize("minutes", [-71, 71])
+def test_it_refuses_a_delivery_stamped_outside_the_window_as_stale(minutes: int) -> None:
+    created = NOW + dt.timedelta(minutes=minutes)
+    body, headers = kustomer_signed(SECRET, kustomer_envelope("c1", created=created))
+    with pytest.raises(Refused) as refused:
+        verify(body, headers)
+    assert refused.value.outcome == "stale"
+
+
+def test_it_takes_a_retry_an_hour_after_the_event() -> None:
+    created = NOW - dt.timedelta(minutes=64)
+    events = verify(*kustomer_signed(SECRET, kustomer_envelope("c1", created=created)))
+    assert [e.record_id for e in events] == ["c1"]
+
+
+def test_it_refuses_a_signed_body_that_is_not_an_event_as_malformed() -> None:
+    body, headers = kustomer_signed(SECRET, {"hello": "world"})
+    with pytest.raises(Refused) as refused:
+        verify(body, headers)
+    assert refused.value.outcome == "malformed"
+
+
+def test_it_takes_an_event_it_did_not_ask_for_without_a_change() -> None:
+    envelope = kustomer_envelope("c1", name="kustomer.conversation.create", created=NOW)
+    assert verify(*kustomer_signed(SECRET, envelope)) == []
