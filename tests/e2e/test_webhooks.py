@@ -1,0 +1,195 @@
+"""Real time over real HTTP: connecting a Kustomer account registers Tandem's receiver (Django's
+live server) on the Kustomer emulator; an edit in Kustomer is delivered, signed, to the receiver,
+which queues the connection's run (Celery is eager here: the run follows on commit); the contact
+reaches the Google emulator long before the poll interval; disconnecting removes the webhook."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from accounts.models import ConnectedAccount, Workspace
+from accounts.services import connected_account_disconnect, connected_account_upsert
+from integrations.models import Connection, SyncRun
+from integrations.services import connection_create_for_accounts, connection_sync
+from integrations.services.connections import connection_delete
+from integrations.webhooks.models import WebhookSubscription
+from integrations.webhooks.services import counts
+from sandbox.google_contacts import GoogleContactsEmulator
+from sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
+from sandbox.kustomer.webhooks import ROLE_WEBHOOKS, sender
+from tests.e2e.conftest import person
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@dataclass
+class Live:
+    kustomer: KustomerEmulator
+    google: GoogleContactsEmulator
+    subdomain: str
+    api_key: str
+    google_email: str
+    workspace: Workspace
+    kustomer_account: ConnectedAccount
+    google_account: ConnectedAccount
+    api: str
+    public_url: str
+
+    def hooks(self) -> list[dict[str, Any]]:
+        response = requests.get(
+            f"{self.api}/outbound-webhooks",
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=5,
+        )
+        response.raise_for_status()
+        return list(response.json()["data"])
+
+    def edit(self, customer_id: str, body: dict[str, Any]) -> None:
+        """A change in Kustomer through its API, as another integration would make it."""
+        response = requests.patch(
+            f"{self.api}/customers/{customer_id}",
+            json=body,
+            headers={"Authorization": "Bearer someone-else"},
+            timeout=5,
+        )
+        response.raise_for_status()
+
+    def contact(self, email: str) -> dict[str, Any] | None:
+        for contact in self.google.contacts(self.google_email):
+            if email in [e["value"] for e in contact.get("emailAddresses") or []]:
+                return dict(contact)
+        return None
+
+
+def wait_for(check: Callable[[], Any], seconds: float = 15.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not within {seconds}s")
+
+
+@pytest.fixture
+def live(live_server: Any, sandbox_server: Any, settings: Any, acme: Workspace) -> Iterator[Live]:
+    kustomer: KustomerEmulator = sandbox_server.emulator("kustomer")
+    google: GoogleContactsEmulator = sandbox_server.emulator("google_contacts")
+    settings.TANDEM_PUBLIC_URL = live_server.url
+    settings.TANDEM_WEBHOOK_DEBOUNCE_SECONDS = 0
+    settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox_server.base_url("kustomer") + "/{subdomain}"
+    settings.GOOGLE_OAUTH_TOKEN_URL = sandbox_server.base_url("google_contacts") + "/token"
+    settings.GOOGLE_PEOPLE_BASE_URL = sandbox_server.base_url("google_contacts")
+    settings.GOOGLE_OAUTH_CLIENT_ID = "tandem-demo"
+    settings.GOOGLE_OAUTH_CLIENT_SECRET = "tandem-demo-secret"
+    subdomain = f"w{uuid.uuid4().hex[:12]}"
+    api_key = f"key-{uuid.uuid4().hex}"
+    kustomer.create_org(
+        subdomain,
+        api_keys={api_key: set(ALL_ROLES) | {ROLE_WEBHOOKS[0]}, "someone-else": ALL_ROLES},
+        metadata=DEMO_METADATA,
+    )
+    google_email = f"{subdomain}@gmail.example"
+    google.add_user(google_email)
+    tokens = google.issue_tokens(google_email)
+    kustomer_account = connected_account_upsert(
+        workspace=acme,
+        app="kustomer",
+        label=f"{subdomain}.kustomerapp.com",
+        credentials={"subdomain": subdomain, "api_key": api_key},
+    )
+    google_account = connected_account_upsert(
+        workspace=acme,
+        app="google_contacts",
+        label=google_email,
+        credentials={"refresh_token": tokens["refresh_token"]},
+    )
+    yield Live(
+        kustomer,
+        google,
+        subdomain,
+        api_key,
+        google_email,
+        acme,
+        kustomer_account,
+        google_account,
+        sandbox_server.base_url("kustomer") + f"/{subdomain}/v1",
+        live_server.url,
+    )
+    sender(kustomer).wait_idle(5)
+
+
+def connect(live: Live) -> Connection:
+    connection = connection_create_for_accounts(
+        workspace=live.workspace, account_a=live.kustomer_account, account_b=live.google_account
+    )
+    connection_sync(connection_id=connection.pk)  # the first scan, as the beat would start it
+    return connection
+
+
+def test_connecting_an_account_registers_the_receiver_on_kustomer(live: Live) -> None:
+    subscription = WebhookSubscription.objects.get(account=live.kustomer_account)
+    (hook,) = live.hooks()
+    assert hook["id"] == subscription.remote_id
+    assert hook["attributes"]["url"] == (f"{live.public_url}/webhooks/kustomer/{subscription.key}/")
+    assert hook["attributes"]["events"] == [
+        "kustomer.customer.create",
+        "kustomer.customer.update",
+    ]
+    assert not WebhookSubscription.objects.filter(account=live.google_account).exists()
+
+
+def test_an_edit_in_kustomer_reaches_google_without_waiting_for_the_poll(live: Live) -> None:
+    connection = connect(live)
+    customer = live.kustomer.add_customer(
+        live.subdomain, {"name": "Ann Lee", "emails": [{"type": "work", "email": "ann@ex.com"}]}
+    )
+    created = wait_for(lambda: live.contact("ann@ex.com"))
+    assert created["names"][0]["familyName"] == "Lee"
+    live.edit(customer["id"], {"name": "Ann Park"})
+    wait_for(
+        lambda: (live.contact("ann@ex.com") or {}).get("names", [{}])[0].get("familyName") == "Park"
+    )
+    # Nothing else runs it here (no beat): the scan, then one run per delivered edit.
+    assert SyncRun.objects.filter(connection=connection).count() == 3
+    wait_for(lambda: counts("kustomer").get("accepted") == 2)
+    assert set(counts("kustomer")) == {"accepted"}
+
+
+def test_the_echo_of_tandems_own_write_runs_nothing(live: Live) -> None:
+    connection = connect(live)
+    live.google.add_contact(live.google_email, person("Bo", "Chen", "bo@ex.com"))
+    run = connection_sync(connection_id=connection.pk)
+    assert run is not None and run.created_a == 1
+    wait_for(lambda: counts("kustomer").get("echo") == 1)
+    assert sender(live.kustomer).wait_idle(5)
+    assert SyncRun.objects.filter(connection=connection).count() == 2
+    assert set(counts("kustomer")) == {"echo"}
+
+
+def test_a_forged_delivery_over_http_is_refused_and_counted(live: Live) -> None:
+    (hook,) = live.hooks()
+    response = requests.post(
+        hook["attributes"]["url"],
+        data=b'{"id": "x", "name": "kustomer.customer.update"}',
+        headers={"X-Kustomer-Webhook-Signature": "0" * 64, "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 401
+    assert counts("kustomer") == {"forged": 1}
+
+
+def test_disconnecting_the_account_removes_the_receiver(live: Live) -> None:
+    connection = connect(live)
+    assert len(live.hooks()) == 1
+    connection_delete(connection=connection)
+    connected_account_disconnect(account=live.kustomer_account)
+    assert live.hooks() == []
+    assert not WebhookSubscription.objects.exists()
