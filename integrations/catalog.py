@@ -33,7 +33,6 @@ class PipelineApp:
 
 
 PIPELINE: tuple[PipelineApp, ...] = (
-    PipelineApp("hubspot", "HubSpot", "CRM and marketing"),
     PipelineApp("salesforce", "Salesforce", "CRM"),
     PipelineApp("pipedrive", "Pipedrive", "CRM"),
     PipelineApp("intercom", "Intercom", "Customer messaging"),

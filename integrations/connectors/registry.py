@@ -21,6 +21,7 @@ CONNECTORS: dict[str, tuple[str, str]] = {
         "integrations.connectors.google_contacts.connector.GoogleContactsConnector",
     ),
     "mailchimp": ("Mailchimp", "integrations.connectors.mailchimp.connector.MailchimpConnector"),
+    "hubspot": ("HubSpot", "integrations.connectors.hubspot.connector.HubSpotConnector"),
 }
 
 APP_CHOICES: list[tuple[str, str]] = [(slug, label) for slug, (label, _) in CONNECTORS.items()]

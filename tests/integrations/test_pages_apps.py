@@ -63,22 +63,22 @@ def test_it_knows_standard_fields_without_credentials() -> None:
 
 
 def test_it_answers_404_for_an_unknown_app(client: Client) -> None:
-    assert client.get(reverse("integrations:app_detail", args=["hubspot"])).status_code == 404
+    assert client.get(reverse("integrations:app_detail", args=["salesforce"])).status_code == 404
 
 
 def test_it_counts_a_vote(client_alice: Client, alice: User) -> None:
-    response = client_alice.post(reverse("integrations:app_vote", args=["hubspot"]), follow=True)
-    assert AppVote.objects.filter(user=alice, app="hubspot").count() == 1
+    response = client_alice.post(reverse("integrations:app_vote", args=["salesforce"]), follow=True)
+    assert AppVote.objects.filter(user=alice, app="salesforce").count() == 1
     page = response.content.decode()
-    assert "your vote for HubSpot is counted" in page
+    assert "your vote for Salesforce is counted" in page
     assert "You voted" in page
 
 
 def test_it_refuses_a_second_vote_for_the_same_app(client_alice: Client, alice: User) -> None:
-    client_alice.post(reverse("integrations:app_vote", args=["hubspot"]))
-    response = client_alice.post(reverse("integrations:app_vote", args=["hubspot"]), follow=True)
-    assert "You already voted for HubSpot." in response.content.decode()
-    assert AppVote.objects.filter(user=alice, app="hubspot").count() == 1
+    client_alice.post(reverse("integrations:app_vote", args=["salesforce"]))
+    response = client_alice.post(reverse("integrations:app_vote", args=["salesforce"]), follow=True)
+    assert "You already voted for Salesforce." in response.content.decode()
+    assert AppVote.objects.filter(user=alice, app="salesforce").count() == 1
 
 
 def test_it_refuses_a_vote_for_an_app_not_on_the_pipeline(client_alice: Client) -> None:
@@ -88,7 +88,7 @@ def test_it_refuses_a_vote_for_an_app_not_on_the_pipeline(client_alice: Client) 
 
 
 def test_it_needs_a_login_to_vote(client: Client, db: None) -> None:
-    response = client.post(reverse("integrations:app_vote", args=["hubspot"]))
+    response = client.post(reverse("integrations:app_vote", args=["salesforce"]))
     assert response.status_code == 302
     assert reverse("accounts:login") in response["Location"]
     assert not AppVote.objects.exists()
@@ -120,5 +120,5 @@ def test_it_shows_a_missing_app_name_beside_the_field(client_alice: Client) -> N
 def test_it_enforces_csrf_on_votes(alice: User) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
-    assert client.post(reverse("integrations:app_vote", args=["hubspot"])).status_code == 403
+    assert client.post(reverse("integrations:app_vote", args=["salesforce"])).status_code == 403
     assert not AppVote.objects.exists()
