@@ -55,7 +55,7 @@ def build_mappings() -> list[mapping_mod.Mapping]:
             FULL_FIELDS, SPLIT_FIELDS, style_a=NameStyle.FULL, style_b=NameStyle.SPLIT
         )
     ]
-    pairs.append(("custom.loyaltyTierStr", "custom.loyalty", "both"))
+    pairs.append(("custom.loyaltyTierStr", "custom.loyalty", "two_way"))
     built = []
     for field_a, field_b, direction in pairs:
         spec_a = mapping_mod.spec_for(field_a, fields_a, NameStyle.FULL)

@@ -166,7 +166,7 @@ class ConnectionFields:
     def mapping_direction_choices(self) -> list[tuple[str, str]]:
         a, b = self.a.app, self.b.app
         return [
-            (FieldMapping.Direction.BOTH, f"Both ways ({a} ⇄ {b})"),
+            (FieldMapping.Direction.TWO_WAY, f"Both ways ({a} ⇄ {b})"),
             (FieldMapping.Direction.A_TO_B, f"{a} → {b} only"),
             (FieldMapping.Direction.B_TO_A, f"{b} → {a} only"),
         ]
@@ -998,7 +998,7 @@ class FieldMappingForm(forms.ModelForm):
             if spec_b.choices:
                 target = _choice(f"{b.app} field {spec_b.label}", spec_b.choices, target)
             canonical[source] = target
-        if direction in (FieldMapping.Direction.BOTH, FieldMapping.Direction.B_TO_A):
+        if direction in (FieldMapping.Direction.TWO_WAY, FieldMapping.Direction.B_TO_A):
             seen: dict[str, str] = {}
             for source, target in canonical.items():
                 if target in seen:

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import ConnectedAccount, Workspace
+from integrations.sync import sides
 from integrations.sync.mapping import value_map_problem
 from integrations.sync.records import checkpoint_problem
 
@@ -19,8 +20,16 @@ class Side(models.TextChoices):
     B = "b", "Side B"
 
 
-def other_side(side: str) -> str:
-    return Side.B if side == Side.A else Side.A
+class Direction(models.TextChoices):
+    """The one vocabulary of directions (``sync.sides.Direction``): a connection's and a field
+    mapping's are any of the three, a rule's one of the two one-way directions."""
+
+    TWO_WAY = sides.Direction.TWO_WAY.value, "Two-way"
+    A_TO_B = sides.Direction.A_TO_B.value, "A → B"
+    B_TO_A = sides.Direction.B_TO_A.value, "B → A"
+
+
+ONE_WAY_CHOICES = [(Direction.A_TO_B.value, "A → B"), (Direction.B_TO_A.value, "B → A")]
 
 
 # A run is scheduled at most this far ahead: a longer interval would be a connection that never
@@ -47,10 +56,7 @@ def validate_value_map(value: Any) -> None:
 class Connection(models.Model):
     """A pair of connected accounts of one workspace kept in sync."""
 
-    class Direction(models.TextChoices):
-        TWO_WAY = "two_way", "Two-way"
-        A_TO_B = "a_to_b", "A → B"
-        B_TO_A = "b_to_a", "B → A"
+    Direction = Direction
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -159,20 +165,16 @@ class Connection(models.Model):
 
     def syncs_towards(self, target: str) -> bool:
         """Whether records flow into ``target`` at all."""
-        if self.direction == self.Direction.TWO_WAY:
-            return True
-        return (self.direction == self.Direction.A_TO_B) == (target == Side.B)
+        return sides.Direction(self.direction).flows_into(target)
 
 
 class Rule(models.Model):
     """For one direction: IF all conditions hold THEN sync the contact and apply the actions."""
 
-    class Direction(models.TextChoices):
-        A_TO_B = "a_to_b", "A → B"
-        B_TO_A = "b_to_a", "B → A"
+    Direction = Direction
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rules")
-    direction = models.CharField(max_length=8, choices=Direction.choices)
+    direction = models.CharField(max_length=8, choices=ONE_WAY_CHOICES)
     position = models.PositiveIntegerField(default=0)
     name = models.CharField(max_length=200, blank=True)
     undo = models.BooleanField(
@@ -201,7 +203,7 @@ class Rule(models.Model):
 
     @property
     def source_side(self) -> str:
-        return Side.A if self.direction == self.Direction.A_TO_B else Side.B
+        return sides.Direction(self.direction).source
 
 
 class Condition(models.Model):
@@ -267,17 +269,14 @@ class Action(models.Model):
 
 
 class FieldMapping(models.Model):
-    class Direction(models.TextChoices):
-        BOTH = "both", "Both ways"
-        A_TO_B = "a_to_b", "A → B"
-        B_TO_A = "b_to_a", "B → A"
+    Direction = Direction
 
     connection = models.ForeignKey(
         Connection, on_delete=models.CASCADE, related_name="field_mappings"
     )
     field_a = models.CharField(max_length=200)
     field_b = models.CharField(max_length=200)
-    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.BOTH)
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.TWO_WAY)
     enabled = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False, editable=False)
     # For enum ↔ enum mappings: value on A -> value on B.
@@ -290,7 +289,7 @@ class FieldMapping(models.Model):
                 fields=["connection", "field_a", "field_b"], name="field_mapping_unique"
             ),
             models.CheckConstraint(
-                condition=Q(direction__in=["both", "a_to_b", "b_to_a"]),
+                condition=Q(direction__in=["two_way", "a_to_b", "b_to_a"]),
                 name="field_mapping_direction_valid",
             ),
             models.CheckConstraint(
@@ -299,7 +298,7 @@ class FieldMapping(models.Model):
         ]
 
     def __str__(self) -> str:
-        arrow = {"both": "⇄", "a_to_b": "→", "b_to_a": "←"}[self.direction]
+        arrow = {"two_way": "⇄", "a_to_b": "→", "b_to_a": "←"}[self.direction]
         return f"{self.field_a} {arrow} {self.field_b}"
 
 
@@ -339,6 +338,12 @@ class RecordLink(models.Model):
 
     def record_id(self, side: str) -> str:
         return self.id_a if side == Side.A else self.id_b
+
+    def version(self, side: str) -> str:
+        return self.version_a if side == Side.A else self.version_b
+
+    def deleted(self, side: str) -> bool:
+        return self.deleted_a if side == Side.A else self.deleted_b
 
 
 class CreateIntent(models.Model):

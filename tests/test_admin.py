@@ -461,7 +461,7 @@ def connection_page(client: Client, connection: Connection) -> tuple[str, dict[s
 def with_mapping(data: dict[str, Any], **values: str) -> dict[str, Any]:
     index = int(data["field_mappings-TOTAL_FORMS"])
     data = data | {"field_mappings-TOTAL_FORMS": str(index + 1)}
-    row = {"direction": "both", "enabled": "on", "value_map": "", **values}
+    row = {"direction": "two_way", "enabled": "on", "value_map": "", **values}
     return data | {f"field_mappings-{index}-{key}": value for key, value in row.items()}
 
 

@@ -282,7 +282,7 @@ def field_mapping_add(
 
 def _connection_mapping_direction(connection: Connection) -> str:
     return {
-        Connection.Direction.TWO_WAY: FieldMapping.Direction.BOTH,
+        Connection.Direction.TWO_WAY: FieldMapping.Direction.TWO_WAY,
         Connection.Direction.A_TO_B: FieldMapping.Direction.A_TO_B,
         Connection.Direction.B_TO_A: FieldMapping.Direction.B_TO_A,
     }[Connection.Direction(connection.direction)]

@@ -30,11 +30,7 @@ from integrations.sync.records import (
     NAME_SUFFIX,
     Contact,
 )
-
-BOTH = "both"
-A_TO_B = "a_to_b"
-B_TO_A = "b_to_a"
-DIRECTIONS = (BOTH, A_TO_B, B_TO_A)
+from integrations.sync.sides import Direction, other
 
 CANONICAL_FULL_NAME = "name.full"
 CANONICAL_FIRST_NAME = "name.first"
@@ -151,16 +147,16 @@ def mapping_refusals(
     spec_a: FieldSpec,
     spec_b: FieldSpec,
     *,
-    direction: str = BOTH,
+    direction: str = Direction.TWO_WAY,
     value_map: MappingABC[str, str] | None = None,
 ) -> list[str]:
     """Why a mapping of ``spec_a`` and ``spec_b`` in ``direction`` is refused; empty if allowed."""
-    if direction not in DIRECTIONS:
+    if direction not in set(Direction):
         return [f"Unknown direction {direction!r}."]
     reasons = []
-    if direction in (BOTH, A_TO_B):
+    if Direction(direction).flows_from("a"):
         reasons.append(flow_refusal(spec_a, spec_b, value_map=value_map))
-    if direction in (BOTH, B_TO_A):
+    if Direction(direction).flows_from("b"):
         inverse = {v: k for k, v in (value_map or {}).items()}
         reasons.append(flow_refusal(spec_b, spec_a, value_map=inverse))
     return [reason for reason in reasons if reason]
@@ -181,7 +177,7 @@ def validate_mapping(
     spec_a: FieldSpec,
     spec_b: FieldSpec,
     *,
-    direction: str = BOTH,
+    direction: str = Direction.TWO_WAY,
     value_map: MappingABC[str, str] | None = None,
 ) -> None:
     reasons = mapping_refusals(spec_a, spec_b, direction=direction, value_map=value_map)
@@ -208,7 +204,7 @@ def widest_direction(
     spec_a: FieldSpec, spec_b: FieldSpec, value_map: MappingABC[str, str] | None = None
 ) -> str | None:
     """The most a mapping of these two fields may do: both ways, one way, or nothing (None)."""
-    for direction in (BOTH, A_TO_B, B_TO_A):
+    for direction in Direction:
         if not mapping_refusals(spec_a, spec_b, direction=direction, value_map=value_map):
             return direction
     return None
@@ -432,7 +428,7 @@ class Mapping:
     spec_b: FieldSpec
     style_a: NameStyle
     style_b: NameStyle
-    direction: str = BOTH
+    direction: str = Direction.TWO_WAY
     value_map: dict[str, str] = field(default_factory=dict)
 
     def key(self, side: str) -> str:
@@ -446,9 +442,8 @@ class Mapping:
 
     def flows(self, source: str) -> bool:
         """Whether this mapping lets values flow from ``source`` to the other side."""
-        wanted = A_TO_B if source == "a" else B_TO_A
-        return self.direction in (BOTH, wanted) and not flow_refusal(
-            self.spec(source), self.spec(_other(source)), value_map=self._map_from(source)
+        return Direction(self.direction).flows_from(source) and not flow_refusal(
+            self.spec(source), self.spec(other(source)), value_map=self._map_from(source)
         )
 
     def _map_from(self, source: str) -> dict[str, str]:
@@ -494,7 +489,7 @@ class Mapping:
         replaces its primary entry and keeps the rest); the snapshots let a name split keep the
         user's earlier split.
         """
-        target = _other(source)
+        target = other(source)
         src, tgt = self.spec(source), self.spec(target)
         if src.type == FieldType.NAME:
             converted = _convert_name(
@@ -536,7 +531,7 @@ class Mapping:
             else ("a", "b")
         )
         for source in order:
-            target = _other(source)
+            target = other(source)
             converted = self.convert(source, values[source], target_now=values[target])
             if converted is not UNCONVERTIBLE and converted == values[target]:
                 return True
@@ -568,10 +563,6 @@ class Mapping:
 TEXT_LIKE = frozenset(
     {FieldType.TEXT, FieldType.LONG_TEXT, FieldType.URL, FieldType.EMAIL, FieldType.PHONE}
 )
-
-
-def _other(side: str) -> str:
-    return "b" if side == "a" else "a"
 
 
 def _convert_name(

@@ -20,12 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integrations.sync.mapping import UNCONVERTIBLE, Mapping, is_empty
+from integrations.sync.sides import other
 
 MISSING: Any = object()
-
-
-def other(side: str) -> str:
-    return "b" if side == "a" else "a"
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,7 @@ def merge_field(
         # The empty winner yields: a filled value is never erased by winning. A winner that
         # may not flow (a one-way connection the other way round) yields too: the direction
         # outranks the winner.
-        sources = [other(winner)] if is_empty(now[winner]) else [winner, other(winner)]
+        sources: list[str] = [other(winner)] if is_empty(now[winner]) else [winner, other(winner)]
     else:
         sources = [side for side in ("a", "b") if changed[side]]
     for source in sources:

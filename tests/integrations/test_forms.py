@@ -459,7 +459,7 @@ def test_it_offers_no_mirror_on_a_one_way_connection(acme: Workspace) -> None:
 
 def mapping(connection: Connection, **data: str) -> FieldMappingForm:
     form = FieldMappingForm(
-        {"direction": "both", "enabled": "on", "value_map": "", **data},
+        {"direction": "two_way", "enabled": "on", "value_map": "", **data},
         fields=loaded(),
         connection=connection,
     )
@@ -481,7 +481,7 @@ def test_it_refuses_a_mapping_to_a_field_that_does_not_exist(connection: Connect
 
 
 def test_it_refuses_incompatible_types_naming_both(connection: Connection) -> None:
-    form = mapping(connection, field_a=SEATS.key, field_b=PLAN.key, direction="both")
+    form = mapping(connection, field_a=SEATS.key, field_b=PLAN.key, direction="two_way")
     message = text(form)
     assert "Seats (number)" in message and "Plan (text)" in message
     assert not FieldMapping.objects.filter(field_a=SEATS.key).exists()

@@ -360,14 +360,14 @@ def test_it_turns_a_default_mapping_off_and_on(client_alice: Client, draft: Conn
 def test_it_adds_a_custom_mapping_with_a_value_map(client_alice: Client, draft: Connection) -> None:
     response = client_alice.post(
         reverse("integrations:connection_mappings", args=[draft.pk]),
-        {"field_a": "custom.tierStr", "field_b": "custom.plan", "direction": "both",
+        {"field_a": "custom.tierStr", "field_b": "custom.plan", "direction": "two_way",
          "enabled": "on", "value_map": "gold = Gold plan\nsilver = Silver plan"},
     )  # fmt: skip
     assert response.status_code == 302
     mapping = FieldMapping.objects.get(connection=draft, field_a="custom.tierStr")
     assert (mapping.field_b, mapping.direction, mapping.value_map, mapping.is_default) == (
         "custom.plan",
-        "both",
+        "two_way",
         {"gold": "Gold plan", "silver": "Silver plan"},
         False,
     )
@@ -378,7 +378,7 @@ def test_it_refuses_an_incompatible_mapping_with_the_reason(
 ) -> None:
     response = client_alice.post(
         reverse("integrations:connection_mappings", args=[draft.pk]),
-        {"field_a": "custom.seatsNum", "field_b": "custom.plan", "direction": "both",
+        {"field_a": "custom.seatsNum", "field_b": "custom.plan", "direction": "two_way",
          "enabled": "on", "value_map": ""},
     )  # fmt: skip
     assert response.status_code == 200
@@ -528,7 +528,7 @@ def test_it_refuses_a_value_map_on_fields_that_are_no_dropdowns(
     mapping = FieldMapping.objects.get(connection=draft, field_a="company")
     response = client_alice.post(
         reverse("integrations:mapping_edit", args=[draft.pk, mapping.pk]),
-        {"direction": "both", "enabled": "on", "value_map": "a = b"},
+        {"direction": "two_way", "enabled": "on", "value_map": "a = b"},
     )
     assert response.status_code == 200
     assert response.context["form"].errors["value_map"]

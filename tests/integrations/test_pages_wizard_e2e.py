@@ -81,7 +81,7 @@ def test_it_sets_up_a_connection_and_syncs(
     response = browser.post(
         reverse("integrations:connection_mappings", args=[connection.pk]),
         {"field_a": "custom.loyaltyTierStr", "field_b": "custom.loyalty tier",
-         "direction": "both", "enabled": "on",
+         "direction": "two_way", "enabled": "on",
          "value_map": "bronze = bronze\nsilver = silver\ngold = gold"},
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()

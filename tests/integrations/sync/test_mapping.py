@@ -12,6 +12,7 @@ from integrations.sync import mapping
 from integrations.sync.fields import FieldSpec, FieldType, NameStyle
 from integrations.sync.mapping import UNCONVERTIBLE, Mapping
 from integrations.sync.records import NAME
+from integrations.sync.sides import Direction
 from tests.integrations.sync.memory_app import standard_fields
 
 T = FieldType
@@ -50,18 +51,18 @@ def test_it_allows_exactly_the_flows_of_the_compatibility_table(
 
 @pytest.mark.parametrize("source", [T.NUMBER, T.BOOLEAN, T.DATE, T.DATETIME, T.ENUM])
 def test_it_maps_typed_fields_into_text_one_way_only(source: FieldType) -> None:
-    assert mapping.widest_direction(spec(source), spec(T.TEXT)) == mapping.A_TO_B
+    assert mapping.widest_direction(spec(source), spec(T.TEXT)) == Direction.A_TO_B
 
 
 @pytest.mark.parametrize("target", [T.NUMBER, T.BOOLEAN])
 def test_it_refuses_text_into_numbers_and_booleans_saying_why(target: FieldType) -> None:
     with pytest.raises(ValidationError, match="free text"):
-        mapping.validate_mapping(spec(T.TEXT), spec(target), direction=mapping.A_TO_B)
+        mapping.validate_mapping(spec(T.TEXT), spec(target), direction=Direction.A_TO_B)
 
 
 def test_it_refuses_a_two_way_number_to_text_mapping_saying_why() -> None:
     with pytest.raises(ValidationError, match="only flow the other way"):
-        mapping.validate_mapping(spec(T.NUMBER), spec(T.TEXT), direction=mapping.BOTH)
+        mapping.validate_mapping(spec(T.NUMBER), spec(T.TEXT), direction=Direction.TWO_WAY)
 
 
 def test_it_refuses_dropdowns_without_a_value_map() -> None:
@@ -86,7 +87,7 @@ def test_it_refuses_writing_into_a_read_only_field() -> None:
 
 
 def test_it_maps_a_read_only_target_one_way() -> None:
-    assert mapping.widest_direction(spec(T.TEXT), spec(T.TEXT, read_only=True)) == mapping.B_TO_A
+    assert mapping.widest_direction(spec(T.TEXT), spec(T.TEXT, read_only=True)) == Direction.B_TO_A
 
 
 def test_it_refuses_unrelated_types_saying_why() -> None:
@@ -312,11 +313,11 @@ def test_it_maps_every_shared_standard_field_both_ways_except_tags() -> None:
         style_b=NameStyle.SPLIT,
     )
     assert {(m.field_a, m.direction) for m in found} == {
-        (NAME, "both"),
-        ("emails", "both"),
-        ("phones", "both"),
-        ("company", "both"),
-        ("job_title", "both"),
+        (NAME, "two_way"),
+        ("emails", "two_way"),
+        ("phones", "two_way"),
+        ("company", "two_way"),
+        ("job_title", "two_way"),
     }
 
 

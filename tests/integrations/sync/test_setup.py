@@ -30,11 +30,11 @@ def mappings(pair: Pair) -> set[tuple[str, str, str]]:
 
 def test_it_starts_a_connection_with_the_default_mappings(pair: Pair) -> None:
     assert mappings(pair) == {
-        ("name", "name", "both"),
-        ("emails", "emails", "both"),
-        ("phones", "phones", "both"),
-        ("company", "company", "both"),
-        ("job_title", "job_title", "both"),
+        ("name", "name", "two_way"),
+        ("emails", "emails", "two_way"),
+        ("phones", "phones", "two_way"),
+        ("company", "company", "two_way"),
+        ("job_title", "job_title", "two_way"),
     }
 
 
@@ -108,7 +108,7 @@ def add(pair: Pair, field_a: str, field_b: str, **options: Any) -> FieldMapping:
 
 
 def test_it_adds_a_custom_mapping_following_the_connections_direction(pair: Pair) -> None:
-    assert add(pair, "custom.planStr", "custom.planStr").direction == "both"
+    assert add(pair, "custom.planStr", "custom.planStr").direction == "two_way"
 
 
 def test_it_refuses_a_custom_mapping_of_incompatible_types_saying_why(pair: Pair) -> None:
