@@ -428,6 +428,7 @@ class HubSpotEmulator(Emulator):
                 str((i.get("properties") or {}).get("email") or "").casefold() for i in inputs
             ]
             for index, item in enumerate(inputs):
+                trace = item.get("objectWriteTraceId")
                 try:
                     if what == "create":
                         if emails[index] and emails.index(emails[index]) != index:
@@ -443,9 +444,17 @@ class HubSpotEmulator(Emulator):
                                 f"Id: {item.get('id')}"
                             )
                         portal.update(contact, _props(item), now)
-                    results.append(portal.render(contact, contact["properties"]))
+                    rendered = portal.render(contact, contact["properties"])
+                    if trace is not None:
+                        rendered["objectWriteTraceId"] = str(trace)
+                    results.append(rendered)
                 except ApiError as exc:
-                    exc.context.setdefault("index", [str(index)])
+                    # The trace id the input carried names it in the error (HubSpot answers
+                    # a batch's results in no particular order).
+                    if trace is not None:
+                        exc.context["objectWriteTraceId"] = [str(trace)]
+                    if what == "update":
+                        exc.context.setdefault("ids", [str(item.get("id"))])
                     errors.append(exc.batch_error())
         answer: dict[str, Any] = {
             "status": "COMPLETE",

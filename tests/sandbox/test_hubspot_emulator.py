@@ -465,3 +465,20 @@ def test_it_answers_an_injected_fault_in_hubspots_shape(api: Api, hub: HubSpotEm
     response = api("GET", "/crm/v3/objects/contacts")
     assert response.status_code == 503 and response.json()["status"] == "error"
     assert api("GET", "/crm/v3/objects/contacts").status_code == 200
+
+
+def test_it_names_each_refused_input_by_its_write_trace_id(api: Api) -> None:
+    create(api, email="taken@acme.example")
+    response = api(
+        "POST",
+        "/crm/v3/objects/contacts/batch/create",
+        json={
+            "inputs": [
+                {"properties": {"email": "new@acme.example"}, "objectWriteTraceId": "one"},
+                {"properties": {"email": "taken@acme.example"}, "objectWriteTraceId": "two"},
+            ]
+        },
+    )
+    body = response.json()
+    assert [r["objectWriteTraceId"] for r in body["results"]] == ["one"]
+    assert body["errors"][0]["context"]["objectWriteTraceId"] == ["two"]
