@@ -10,8 +10,9 @@ which may disable the subscription, as the real apps do.
 
 The queue is bounded (``max_queue``): past it a delivery is dropped and counted, never blocking
 the app. ``retry_scale`` shrinks the schedule for tests (0.001 turns minutes into
-milliseconds). ``sent`` keeps the last deliveries as sent (URL, headers, body), so a test can
-send one again: a duplicate, a replay, or several in another order.
+milliseconds); ``hold`` queues without sending until ``release``. ``sent`` keeps the last
+deliveries as sent (URL, headers, body), so a test can send one again: a duplicate, a replay,
+or several in another order.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class WebhookSender:
         self._in_flight = 0
         self._wake = threading.Condition()
         self._stopping = False
+        self._held = False
         self._thread: threading.Thread | None = None
         self._session = requests.Session()
 
@@ -130,6 +132,17 @@ class WebhookSender:
 
     # ---- tests' side ---------------------------------------------------------------------
 
+    def hold(self) -> None:
+        """Queue deliveries without sending them until ``release`` (a receiver that is down,
+        or deliveries to be sent together)."""
+        with self._wake:
+            self._held = True
+
+    def release(self) -> None:
+        with self._wake:
+            self._held = False
+            self._wake.notify_all()
+
     def pending(self) -> int:
         with self._wake:
             return len(self._heap) + self._in_flight
@@ -164,7 +177,7 @@ class WebhookSender:
     def _next(self) -> _Pending | None:
         with self._wake:
             while not self._stopping:
-                if self._heap:
+                if self._heap and not self._held:
                     wait = self._heap[0].due - time.monotonic()
                     if wait <= 0:
                         self._in_flight += 1
