@@ -96,6 +96,8 @@ class MailchimpConnector(Connector):
         ),
     )
     secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    # Members per listing page: the API's largest.
+    page_size: ClassVar[int] = MAX_COUNT
     capabilities = Capabilities(
         name_style=NameStyle.SPLIT,
         tag_noun="tag",
@@ -245,10 +247,12 @@ class MailchimpConnector(Connector):
             # ``since_last_changed`` is "changed after": ask from one second earlier and keep
             # the stamps at or after the anchor, so no member sharing its second is missed.
             query = None if anchor is None else (anchor - ONE_SECOND).isoformat()
-            body = self.client.members(self.list_id, since=query, offset=offset)
+            body = self.client.members(
+                self.list_id, since=query, offset=offset, count=self.page_size
+            )
             page = body.get("members") or []
             kept = [m for m in page if _at_or_after(m, anchor)]
-            full = len(page) >= MAX_COUNT
+            full = len(page) >= self.page_size
             yield feed.Listed(
                 [(self._contact(m), m.get("last_changed")) for m in kept], last=not full
             )
@@ -268,7 +272,11 @@ class MailchimpConnector(Connector):
         offset = 0
         while True:
             body = self.client.members(
-                self.list_id, since=query, status=mappers.ARCHIVED, offset=offset
+                self.list_id,
+                since=query,
+                status=mappers.ARCHIVED,
+                offset=offset,
+                count=self.page_size,
             )
             page = body.get("members") or []
             records = []
@@ -283,7 +291,7 @@ class MailchimpConnector(Connector):
                 seen.add(str(member.get("id")))
                 records.append(self._contact(member))
             offset += len(page)
-            last = len(page) < MAX_COUNT
+            last = len(page) < self.page_size
             if records or last:
                 state = {"archived_since": stamp or None, "archived_seen": ",".join(sorted(seen))}
                 yield Page(records=records, checkpoint={**main, **state}, full_scan=since is None)
