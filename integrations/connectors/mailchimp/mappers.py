@@ -1,7 +1,9 @@
 """Pure translations between Mailchimp list members and Tandem's ``Contact``.
 
 ``id`` is the subscriber hash (``md5`` of the lower-cased email: it changes with the email),
-``version`` and ``updated_at`` come from ``last_changed`` (which moves on every write), ``deleted``
+``updated_at`` is ``last_changed`` (which moves on every write, to the second) and ``version`` that
+stamp with a digest of what the member holds, so two changes within one second are two versions;
+``deleted``
 is the ``archived`` status and ``unsubscribed`` the ``unsubscribed`` and ``cleaned`` ones. Merge
 fields are typed by the audience's merge-fields API: the default ones (FNAME, LNAME, ADDRESS,
 PHONE, BIRTHDAY) are standard fields, every other one is ``custom.<TAG>``.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -197,10 +200,12 @@ def contact_from_member(member: Mapping[str, Any], fields: Mapping[str, FieldSpe
             values[spec.key] = value_from(spec, merge[tag])
     values[TAGS] = [str(t.get("name")) for t in member.get("tags") or [] if t.get("name")]
     stamp = str(member.get("last_changed") or "")
+    held = json.dumps([status, values], sort_keys=True, default=str).encode()
+    digest = hashlib.sha256(held).hexdigest()[:12]
     return Contact(
         id=str(member.get("id") or subscriber_hash(email)),
         updated_at=parse_time(stamp),
-        version=stamp,
+        version=f"{stamp}#{digest}",
         values=values,
         deleted=status == ARCHIVED,
         unsubscribed=status in UNSUBSCRIBED,

@@ -160,3 +160,15 @@ def test_find_by_emails_reads_each_member_by_its_hash_and_skips_archived_ones(
     found = connector.find_by_emails(["ann@x.example", "gone@x.example", "none@x.example"])
     assert list(found) == ["ann@x.example"]
     assert found["ann@x.example"][0].values["email"] == "Ann@X.example"
+
+
+def test_a_change_within_the_second_of_the_last_read_is_still_read(
+    connector: MailchimpConnector, emulator: MailchimpEmulator
+) -> None:
+    emulator.freeze_clock(dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC))
+    add(emulator, "a@x.example", merge_fields={"FNAME": "Ann"})
+    _, checkpoint = read(connector, None)
+    emulator.edit_member(LIST_ID, "a@x.example", {"FNAME": "Anna"})
+    records, checkpoint = read(connector, checkpoint)
+    assert [r.values["first_name"] for r in records] == ["Anna"]
+    assert read(connector, checkpoint)[0] == []
