@@ -47,9 +47,19 @@ from integrations.models import (
     SyncRun,
 )
 from integrations.services import setup
+from integrations.webhooks.models import (
+    WebhookCount,
+    WebhookDelivery,
+    WebhookSubscription,
+    WebhookWake,
+)
 
-# What the sync loop writes and nobody edits; deleting their owner still deletes them.
-HISTORY_MODELS = (SyncRun, RecordLink, CreateIntent, RecordIssue, AuditEntry, RunNote, BeatTick)
+# What the sync loop (or the webhook receiver) writes and nobody edits; deleting their owner
+# still deletes them.
+HISTORY_MODELS = (
+    SyncRun, RecordLink, CreateIntent, RecordIssue, AuditEntry, RunNote, BeatTick,
+    WebhookSubscription, WebhookWake,
+)  # fmt: skip
 
 
 def _capabilities(app: str) -> Capabilities | None:
@@ -823,6 +833,41 @@ class RunNoteAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
 @admin.register(BeatTick)
 class BeatTickAdmin(ReadOnlyAdmin):
     list_display = ["name", "at"]
+
+
+# -- Webhooks: written by the receiver, read here ------------------------------------------------
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "account__workspace"
+    # The signing secret and the receiver URL's key are secrets: never shown.
+    fields = readonly_fields = (
+        "account", "app", "remote_id", "author_id", "created_at", "last_delivery_at",
+    )  # fmt: skip
+    list_display = ["__str__", "account", "app", "created_at", "last_delivery_at"]
+    list_filter = ["app"]
+    search_fields = ["account__label", "remote_id"]
+
+
+@admin.register(WebhookWake)
+class WebhookWakeAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    workspace_path = "connection__workspace"
+    list_display = ["__str__", "overflow", "requested_at", "queued_at"]
+    search_fields = ["connection__name"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["app", "event_key", "received_at"]
+    list_filter = ["app"]
+    search_fields = ["event_key"]
+
+
+@admin.register(WebhookCount)
+class WebhookCountAdmin(ReadOnlyAdmin):
+    list_display = ["app", "outcome", "count", "last_at"]
+    list_filter = ["app", "outcome"]
 
 
 # -- The apps pipeline ----------------------------------------------------------------------------

@@ -46,6 +46,12 @@ from integrations.models import (
     RunNote,
     SyncRun,
 )
+from integrations.webhooks.models import (
+    WebhookCount,
+    WebhookDelivery,
+    WebhookSubscription,
+    WebhookWake,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,14 +63,16 @@ GLOBAL: dict[type[Model], str] = {
     AppVote: "a user's vote for an app not yet supported, holding no customer data",
     AppRequest: "a user's request for a new app, holding no customer data",
     BeatTick: "the scheduler's heartbeat, one row per periodic task for all workspaces",
+    WebhookDelivery: "the ids of deliveries taken, per app, to refuse a replay; no workspace's",
+    WebhookCount: "the receiver's counters per app and outcome, for all workspaces",
 }
 
 ARG = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 def workspace_path(model: type[Model]) -> str | None:
-    """The shortest lookup path along non-null foreign keys from ``model`` to ``Workspace``
-    (``""`` for the workspace itself); ``None`` when there is none."""
+    """The shortest lookup path along non-null foreign keys (one-to-one too) from ``model`` to
+    ``Workspace`` (``""`` for the workspace itself); ``None`` when there is none."""
     queue: deque[tuple[type[Model], str]] = deque([(model, "")])
     seen = {model}
     while queue:
@@ -72,7 +80,8 @@ def workspace_path(model: type[Model]) -> str | None:
         if current is Workspace:
             return path
         for field in current._meta.get_fields():
-            if not (field.many_to_one and field.concrete and not field.null):
+            forward = field.many_to_one or field.one_to_one
+            if not (forward and field.concrete and not field.null):
                 continue
             related = field.related_model
             if isinstance(related, type) and related not in seen:
@@ -132,6 +141,10 @@ def populate(workspace: Workspace, member: User, tag: str) -> None:
     )
     RunNote.objects.create(run=run, connection=connection, kind="excluded", side="a",
                            record_id=f"{tag}-3", reason="no email")  # fmt: skip
+    WebhookSubscription.objects.create(
+        account=account_a, app="kustomer", key=f"{tag}-key", remote_id=f"{tag}-hook"
+    )
+    WebhookWake.objects.create(connection=connection, changes=[["a", f"{tag}-1", "v1"]])
 
 
 @pytest.fixture
