@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from accounts.models import ConnectedAccount, Workspace
 from accounts.services import connected_account_upsert
 from integrations import tasks
+from integrations.forms import ConnectionOptionsForm
 from integrations.models import Connection, FieldMapping, SyncRun
 from integrations.services import connection_create_for_accounts
 from sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
@@ -161,3 +162,5 @@ def test_the_unsubscribe_and_deletion_options_need_both_apps(pair: KustomerMailc
     with pytest.raises(ValidationError) as caught:
         pair.connect(sync_unsubscribes=True, sync_deletions=True)
     assert set(caught.value.message_dict) == {"sync_unsubscribes", "sync_deletions"}
+    offered = set(ConnectionOptionsForm(instance=pair.connect()).fields)
+    assert not offered & {"sync_unsubscribes", "sync_deletions"}
