@@ -208,7 +208,8 @@ def rows_of_every_table() -> Iterator[tuple[str, str, Any]]:
             cursor.execute(f"SELECT {quoted} FROM {db.ops.quote_name(table)}")
             for row in cursor.fetchall():
                 for column, value in zip(columns, row, strict=True):
-                    yield table, column, value
+                    # PostgreSQL hands binary columns (bytea) over as memoryview.
+                    yield table, column, bytes(value) if isinstance(value, memoryview) else value
 
 
 def customer_urls(workspace: Workspace) -> list[str]:
