@@ -32,7 +32,7 @@ __all__ = ["EMULATORS", "Emulator", "Sandbox"]
 EMULATORS: dict[str, str] = {
     "kustomer": "sandbox.kustomer.KustomerEmulator",
     "google_contacts": "sandbox.google_contacts.GoogleContactsEmulator",
-    "mailchimp": "sandbox.mailchimp.MailchimpEmulator",
+    "mailchimp": "sandbox.mailchimp.webhooks.MailchimpWebhookEmulator",
     "hubspot": "sandbox.hubspot.HubSpotEmulator",
 }
 
