@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # The connectors whose app sends change notifications, by app: a class wrapping the connector.
 SOURCES = {
     "kustomer": "integrations.connectors.kustomer.webhooks.KustomerWebhooks",
+    "mailchimp": "integrations.connectors.mailchimp.webhooks.MailchimpWebhooks",
 }
 
 
@@ -82,10 +83,20 @@ def webhooks_subscribe(*, account: ConnectedAccount) -> WebhookSubscription | No
     source = webhook_source_for(connector)
     if source is None:
         return None
-    key = secrets.token_urlsafe(32)
+    # The row comes first: an app may call the URL back before it answers (Mailchimp's GET).
     try:
-        registration: Registration = source.webhook_register(receiver_url(account.app, key))
+        with transaction.atomic():
+            subscription = WebhookSubscription.objects.create(
+                account=account, app=account.app, key=secrets.token_urlsafe(32)
+            )
+    except IntegrityError:  # another worker is subscribing the same account
+        return WebhookSubscription.objects.filter(account=account).first()
+    try:
+        registration: Registration = source.webhook_register(
+            receiver_url(account.app, subscription.key)
+        )
     except ConnectorError as exc:
+        subscription.delete()
         logger.warning(
             "account %s: %s refused the webhook; polling only: %s",
             account.pk,
@@ -93,20 +104,11 @@ def webhooks_subscribe(*, account: ConnectedAccount) -> WebhookSubscription | No
             exc.message,
         )
         return None
-    try:
-        with transaction.atomic():
-            return WebhookSubscription.objects.create(
-                account=account,
-                app=account.app,
-                key=key,
-                remote_id=registration.remote_id,
-                secret=registration.secret,
-                author_id=registration.author_id,
-            )
-    except IntegrityError:
-        # Another worker subscribed the same account meanwhile: keep one registration.
-        _unregister(source, account, registration.remote_id)
-        return WebhookSubscription.objects.filter(account=account).first()
+    subscription.remote_id = registration.remote_id
+    subscription.secret = registration.secret
+    subscription.author_id = registration.author_id
+    subscription.save(update_fields=["remote_id", "secret", "author_id"])
+    return subscription
 
 
 def webhooks_unsubscribe(*, account: ConnectedAccount) -> bool:

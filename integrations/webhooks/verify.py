@@ -77,6 +77,8 @@ class KustomerReceiver(Receiver):
     def verify(
         self, request: HttpRequest, subscription: WebhookSubscription, *, now: dt.datetime
     ) -> list[Event]:
+        if not subscription.secret:
+            raise Refused("forged", "the subscription has no signing key yet")
         body = request.body
         given = request.headers.get("X-Kustomer-Webhook-Signature", "").strip().lower()
         expected = hmac_sha256(subscription.secret, body).hex()
@@ -121,4 +123,44 @@ def _modified_by(data: dict[str, Any]) -> str:
     return author if isinstance(author, str) else ""
 
 
-RECEIVERS: dict[str, Receiver] = {receiver.app: receiver for receiver in (KustomerReceiver(),)}
+class MailchimpReceiver(Receiver):
+    """Mailchimp (api-notes §4.4) signs nothing: the subscription's random key in the URL is the
+    secret (a URL without it is unknown). Deliveries are form-encoded: ``type``, ``fired_at``
+    (UTC) and ``data[...]``. Freshness is ``fired_at``, within 90 minutes (the emulated retries
+    last 81); the key of an event is a digest of the body, as Mailchimp gives no event id. The
+    record is the member's subscriber hash (the MD5 of the lower-cased email, the new one after
+    an email change). Mailchimp answers a GET on the URL before taking it: 200."""
+
+    app = "mailchimp"
+    window = dt.timedelta(minutes=90)
+    events = ("subscribe", "unsubscribe", "profile", "cleaned", "upemail")
+
+    def verify(
+        self, request: HttpRequest, subscription: WebhookSubscription, *, now: dt.datetime
+    ) -> list[Event]:
+        body = request.body  # read first: the digest is of the raw body
+        form = request.POST
+        kind, fired = form.get("type"), form.get("fired_at")
+        if not kind or not fired:
+            raise Refused("malformed", "the delivery has no type or fired_at")
+        try:
+            when = dt.datetime.strptime(fired, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+        except ValueError:
+            raise Refused("malformed", "fired_at is not a date-time") from None
+        check_window(when, now, self.window)
+        if kind not in self.events:
+            return []
+        email = form.get("data[new_email]") if kind == "upemail" else form.get("data[email]")
+        if not email:
+            raise Refused("malformed", "the delivery names no member")
+        digest = hashlib.sha256(body).hexdigest()
+        member = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+        return [Event(key=digest, record_id=member)]
+
+    def handshake(self, request: HttpRequest, subscription: WebhookSubscription) -> HttpResponse:
+        return HttpResponse("", status=200)
+
+
+RECEIVERS: dict[str, Receiver] = {
+    receiver.app: receiver for receiver in (KustomerReceiver(), MailchimpReceiver())
+}
