@@ -6,51 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from sandbox.kustomer import ALL_ROLES, KustomerEmulator
 from sandbox.kustomer.webhooks import RETRY_SCHEDULE, ROLE_WEBHOOKS, sender
 from sandbox.webhooks import WebhookSender
-
-
-@dataclass
-class Receiver:
-    """A local HTTP receiver answering the statuses queued in ``answers`` (then 200)."""
-
-    url: str
-    answers: list[int] = field(default_factory=list)
-    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.got]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver("")
-
-    @Request.application
-    def app(request: Request) -> Response:
-        found.got.append((dict(request.headers), request.get_data()))
-        return Response("", status=found.answers.pop(0) if found.answers else 200)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    found.url = f"http://127.0.0.1:{server.server_port}/hook"
-    yield found
-    server.shutdown()
-    thread.join(5)
+from tests.integrations.webhooks.conftest import Receiver
 
 
 @dataclass

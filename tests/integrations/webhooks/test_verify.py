@@ -4,13 +4,15 @@ freshness of the signed envelope, and the event read from it."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from urllib.parse import urlencode
 
 import pytest
 from django.test import RequestFactory
 
 from integrations.webhooks.base import Event, Refused
 from integrations.webhooks.models import WebhookSubscription
-from integrations.webhooks.verify import KustomerReceiver
+from integrations.webhooks.verify import KustomerReceiver, MailchimpReceiver
 from tests.integrations.webhooks.deliveries import kustomer_envelope, kustomer_signed
 
 SECRET = "a" * 64
@@ -83,3 +85,51 @@ def test_it_refuses_a_signed_body_that_is_not_an_event_as_malformed() -> None:
 def test_it_takes_an_event_it_did_not_ask_for_without_a_change() -> None:
     envelope = kustomer_envelope("c1", name="kustomer.conversation.create", created=NOW)
     assert verify(*kustomer_signed(SECRET, envelope)) == []
+
+
+# ---- Mailchimp ----------------------------------------------------------------------------------
+
+
+def mailchimp(fields: dict[str, str]) -> list[Event]:
+    request = RequestFactory().post(
+        "/webhooks/mailchimp/k/",
+        data=urlencode(fields),
+        content_type="application/x-www-form-urlencoded",
+    )
+    return MailchimpReceiver().verify(request, WebhookSubscription(), now=NOW)
+
+
+def test_it_reads_the_member_of_a_mailchimp_delivery_by_its_subscriber_hash() -> None:
+    (event,) = mailchimp(
+        {"type": "profile", "fired_at": "2026-10-21 14:59:00", "data[email]": "Ann@Ex.com"}
+    )
+    assert event.record_id == hashlib.md5(b"ann@ex.com").hexdigest()
+
+
+def test_it_reads_the_new_address_of_a_mailchimp_email_change() -> None:
+    (event,) = mailchimp(
+        {
+            "type": "upemail",
+            "fired_at": "2026-10-21 14:59:00",
+            "data[old_email]": "ann@ex.com",
+            "data[new_email]": "ann@new.example",
+        }
+    )
+    assert event.record_id == hashlib.md5(b"ann@new.example").hexdigest()
+
+
+def test_it_refuses_a_mailchimp_delivery_fired_hours_ago_as_stale() -> None:
+    with pytest.raises(Refused) as refused:
+        mailchimp({"type": "profile", "fired_at": "2026-10-21 12:00:00", "data[email]": "a@b.c"})
+    assert refused.value.outcome == "stale"
+
+
+def test_it_refuses_a_mailchimp_delivery_without_a_type_as_malformed() -> None:
+    with pytest.raises(Refused) as refused:
+        mailchimp({"fired_at": "2026-10-21 14:59:00", "data[email]": "a@b.c"})
+    assert refused.value.outcome == "malformed"
+
+
+def test_it_answers_mailchimps_url_check() -> None:
+    request = RequestFactory().get("/webhooks/mailchimp/k/")
+    assert MailchimpReceiver().handshake(request, WebhookSubscription()).status_code == 200
