@@ -4,7 +4,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -13,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from accounts.admin_scope import WorkspaceScopedAdmin
+from accounts.admin_scope import PeopleAdmin, WorkspaceFreeAdmin, WorkspaceScopedAdmin
 from accounts.models import ConnectedAccount, Invitation, Membership, User, Workspace
 from integrations.admin import CascadesHistory
 from integrations.connectors.base import ConnectorError
@@ -22,7 +24,7 @@ from integrations.selectors import connections_using
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PeopleAdmin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
@@ -37,6 +39,15 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+# A group's permissions open every workspace: only staff who support every one change groups.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(WorkspaceFreeAdmin, DjangoGroupAdmin):
+    pass
 
 
 class MembershipInline(admin.TabularInline):

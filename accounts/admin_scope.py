@@ -8,6 +8,12 @@ changelist, its actions, the change, delete and history pages, the autocomplete 
 any custom object view that looks its object up with ``get_object``. The choices of foreign
 keys to scoped models are filtered the same way, so an add form cannot place an object in
 another workspace. An object outside the scope answers 404, as if it did not exist.
+
+Models of no workspace (users, groups, the apps pipeline, the scheduler's and the webhook
+receiver's bookkeeping) use ``WorkspaceFreeAdmin``: only staff who support every workspace add,
+change or delete them, since a user's or a group's permissions open every workspace. Other
+staff may look, and of the users they see only the people of their own workspaces and
+themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest
 
 from accounts.models import Membership
@@ -60,6 +66,14 @@ def workspace_id_of(obj: Model, path: str) -> int | None:
     return getattr(target, f"{last}_id", None)
 
 
+def _found(admin_view: admin.ModelAdmin, obj: Any) -> Any:
+    if obj is None:
+        # The same answer for another workspace's object and a missing one: nothing tells
+        # which ids exist elsewhere.
+        raise Http404(f"No {admin_view.opts.verbose_name} with this id in your workspaces.")
+    return obj
+
+
 class WorkspaceScopedAdmin(admin.ModelAdmin):
     """A model admin that shows a staff user only the objects of their workspaces."""
 
@@ -72,12 +86,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
     ) -> Any:
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            # The same answer for another workspace's object and a missing one: nothing tells
-            # which ids exist elsewhere.
-            raise Http404(f"No {self.opts.verbose_name} with this id in your workspaces.")
-        return obj
+        return _found(self, super().get_object(request, object_id, from_field))
 
     def get_field_queryset(self, db: Any, db_field: Any, request: HttpRequest) -> Any:
         queryset = super().get_field_queryset(db, db_field, request)
@@ -102,3 +111,37 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
             # The form's choices are scoped already; this holds for fields set another way.
             raise PermissionDenied
         return obj
+
+
+class WorkspaceFreeAdmin(admin.ModelAdmin):
+    """A model admin for objects of no workspace: staff who do not support every workspace may
+    only look."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return workspaces_in_scope(request) is None and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return workspaces_in_scope(request) is None and allowed
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return workspaces_in_scope(request) is None and allowed
+
+
+class PeopleAdmin(WorkspaceFreeAdmin):
+    """Users: staff who do not support every workspace see the members of their own
+    workspaces and themselves, nobody else."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        ids = workspaces_in_scope(request)
+        if ids is None:
+            return queryset
+        mine = Q(memberships__workspace__in=ids) | Q(pk=getattr(request.user, "pk", None))
+        return queryset.filter(pk__in=queryset.filter(mine).values("pk"))
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        return _found(self, super().get_object(request, object_id, from_field))

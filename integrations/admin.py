@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from accounts.admin_scope import WorkspaceScopedAdmin
+from accounts.admin_scope import WorkspaceFreeAdmin, WorkspaceScopedAdmin
 from integrations import services
 from integrations.connectors.base import Capabilities, ConnectorError
 from integrations.connectors.registry import connector_class
@@ -831,7 +831,7 @@ class RunNoteAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
 
 
 @admin.register(BeatTick)
-class BeatTickAdmin(ReadOnlyAdmin):
+class BeatTickAdmin(WorkspaceFreeAdmin, ReadOnlyAdmin):
     list_display = ["name", "at"]
 
 
@@ -858,14 +858,14 @@ class WebhookWakeAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(WorkspaceFreeAdmin, ReadOnlyAdmin):
     list_display = ["app", "event_key", "received_at"]
     list_filter = ["app"]
     search_fields = ["event_key"]
 
 
 @admin.register(WebhookCount)
-class WebhookCountAdmin(ReadOnlyAdmin):
+class WebhookCountAdmin(WorkspaceFreeAdmin, ReadOnlyAdmin):
     list_display = ["app", "outcome", "count", "last_at"]
     list_filter = ["app", "outcome"]
 
@@ -874,7 +874,7 @@ class WebhookCountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AppVote)
-class AppVoteAdmin(admin.ModelAdmin):
+class AppVoteAdmin(WorkspaceFreeAdmin, admin.ModelAdmin):
     list_display = ["app", "user", "created_at"]
     list_filter = ["app"]
     search_fields = ["app", "user__email"]
@@ -882,7 +882,7 @@ class AppVoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(AppRequest)
-class AppRequestAdmin(admin.ModelAdmin):
+class AppRequestAdmin(WorkspaceFreeAdmin, admin.ModelAdmin):
     list_display = ["name", "user", "created_at"]
     search_fields = ["name", "note", "user__email"]
     raw_id_fields = ["user"]

@@ -28,7 +28,7 @@ from django.test import Client, RequestFactory
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from accounts.admin_scope import WorkspaceScopedAdmin
+from accounts.admin_scope import WorkspaceFreeAdmin, WorkspaceScopedAdmin
 from accounts.models import ConnectedAccount, Invitation, Membership, User, Workspace
 from integrations.models import (
     Action,
@@ -456,6 +456,62 @@ def test_it_answers_no_autocomplete_with_another_workspaces_objects(
             assert {o.pk for o in objects_in(related, acme)} <= answered
     count("autocompletes", asked)
     assert asked >= 4
+
+
+# -- Objects of no workspace -----------------------------------------------------------------
+
+
+@pytest.fixture
+def one_of_each_global(world: None) -> None:
+    bob = User.objects.get(email="bob@globex.example")
+    Group.objects.create(name="support")
+    AppVote.objects.create(user=bob, app="pipedrive")
+    AppRequest.objects.create(user=bob, name="Zoho", note="for our sales team")
+    BeatTick.objects.create(name="dispatch", at=timezone.now())
+    WebhookDelivery.objects.create(app="kustomer", event_key="e-1", received_at=timezone.now())
+    WebhookCount.objects.create(app="kustomer", outcome="accepted", count=1)
+
+
+def test_it_lets_only_staff_of_every_workspace_change_objects_of_no_workspace(
+    scoped: User, one_of_each_global: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="django.request")
+    client, token = logged_in(scoped)
+    before = everything()
+    answers = {}
+    for model in GLOBAL:
+        assert isinstance(admin.site._registry[model], WorkspaceFreeAdmin), model
+        base = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        obj = scoped if model is User else model._default_manager.first()
+        assert obj is not None, model
+        data = {"csrfmiddlewaretoken": token, "post": "yes", "name": "taken over",
+                "email": "taken@over.example", "is_superuser": "on"}  # fmt: skip
+        for url in (
+            reverse(f"{base}_add"),
+            reverse(f"{base}_change", args=[obj.pk]),
+            reverse(f"{base}_delete", args=[obj.pk]),
+        ):
+            answers[url] = client.post(url, data).status_code
+    count("posts on objects of no workspace", len(answers))
+    assert {url: status for url, status in answers.items() if status != 403} == {}
+    assert everything() == before
+
+
+def test_it_shows_staff_only_the_people_of_their_workspaces(scoped: User, acme: Workspace) -> None:
+    client, _ = logged_in(scoped)
+    listed = client.get(reverse("admin:accounts_user_changelist")).context["cl"].result_list
+    assert {u.email for u in listed} == {"alice@acme.example", "scoped@tandem.example"}
+    bob = User.objects.get(email="bob@globex.example")
+    for name in ("change", "history", "delete"):
+        assert client.get(reverse(f"admin:accounts_user_{name}", args=[bob.pk])).status_code == 404
+
+
+def test_it_offers_global_support_staff_a_users_form(world: None) -> None:
+    client, _ = logged_in(staff_with_every_permission("s@tandem.example", support_all=True))
+    bob = User.objects.get(email="bob@globex.example")
+    url = reverse("admin:accounts_user_change", args=[bob.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="email"' in page.content.decode()
 
 
 # -- CSRF -----------------------------------------------------------------------------------
