@@ -24,6 +24,7 @@ from integrations.webhooks.services import counts
 from sandbox.google_contacts import GoogleContactsEmulator
 from sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
 from sandbox.kustomer.webhooks import ROLE_WEBHOOKS, sender
+from sandbox.mailchimp.webhooks import MailchimpWebhookEmulator
 from tests.e2e.conftest import person
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,3 +194,107 @@ def test_disconnecting_the_account_removes_the_receiver(live: Live) -> None:
     connected_account_disconnect(account=live.kustomer_account)
     assert live.hooks() == []
     assert not WebhookSubscription.objects.exists()
+
+
+# ---- Mailchimp ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LiveMailchimp:
+    mailchimp: MailchimpWebhookEmulator
+    list_id: str
+    kustomer: KustomerEmulator
+    subdomain: str
+    connection: Connection
+    mailchimp_account: ConnectedAccount
+
+    def customer_name(self, email: str) -> str:
+        for customer in self.kustomer.customers(self.subdomain):
+            emails = [e["email"] for e in customer["attributes"].get("emails") or []]
+            if email in emails:
+                return str(customer["attributes"].get("name") or "")
+        return ""
+
+
+@pytest.fixture
+def live_mailchimp(
+    live_server: Any, sandbox_server: Any, settings: Any, acme: Workspace
+) -> Iterator[LiveMailchimp]:
+    kustomer: KustomerEmulator = sandbox_server.emulator("kustomer")
+    mailchimp: MailchimpWebhookEmulator = sandbox_server.emulator("mailchimp")
+    settings.TANDEM_PUBLIC_URL = live_server.url
+    settings.TANDEM_WEBHOOK_DEBOUNCE_SECONDS = 0
+    settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox_server.base_url("kustomer") + "/{subdomain}"
+    settings.MAILCHIMP_BASE_URL_TEMPLATE = sandbox_server.base_url("mailchimp") + "/{dc}/3.0"
+    subdomain = f"m{uuid.uuid4().hex[:12]}"
+    kustomer_key = f"key-{uuid.uuid4().hex}"
+    kustomer.create_org(subdomain, api_keys={kustomer_key: ALL_ROLES}, metadata=DEMO_METADATA)
+    account, mailchimp_key = mailchimp.create_account(
+        "us7", name=subdomain, login_email=f"{subdomain}@acme.example"
+    )
+    audience = mailchimp.create_audience(account.user_id, "Customers")
+    kustomer_account = connected_account_upsert(
+        workspace=acme,
+        app="kustomer",
+        label=f"{subdomain}.kustomerapp.com",
+        credentials={"subdomain": subdomain, "api_key": kustomer_key},
+    )
+    mailchimp_account = connected_account_upsert(
+        workspace=acme,
+        app="mailchimp",
+        label=f"Customers ({subdomain})",
+        credentials={"api_key": mailchimp_key, "list_id": audience.id},
+    )
+    connection = connection_create_for_accounts(
+        workspace=acme, account_a=kustomer_account, account_b=mailchimp_account
+    )
+    connection_sync(connection_id=connection.pk)
+    yield LiveMailchimp(mailchimp, audience.id, kustomer, subdomain, connection, mailchimp_account)
+    mailchimp.webhook_sender.wait_idle(5)
+
+
+def test_connecting_mailchimp_registers_the_receiver_on_the_audience(
+    live_mailchimp: LiveMailchimp,
+) -> None:
+    subscription = WebhookSubscription.objects.get(account=live_mailchimp.mailchimp_account)
+    (hook,) = live_mailchimp.mailchimp.webhooks[live_mailchimp.list_id].values()
+    assert subscription.remote_id == f"{live_mailchimp.list_id}/{hook['id']}"
+    assert hook["url"].endswith(f"/webhooks/mailchimp/{subscription.key}/")
+    assert hook["sources"] == {"user": True, "admin": True, "api": False}
+
+
+def test_an_edit_in_mailchimp_reaches_kustomer_through_its_webhook(
+    live_mailchimp: LiveMailchimp,
+) -> None:
+    mailchimp, list_id = live_mailchimp.mailchimp, live_mailchimp.list_id
+    delivered = mailchimp.webhook_sender.stats.delivered
+    mailchimp.add_member(
+        list_id,
+        {
+            "email_address": "cy@ex.com",
+            "status": "subscribed",
+            "merge_fields": {"FNAME": "Cy", "LNAME": "Dunn"},
+        },
+    )
+    wait_for(lambda: live_mailchimp.customer_name("cy@ex.com") == "Cy Dunn")
+    mailchimp.edit_member(list_id, "cy@ex.com", {"LNAME": "Ford"})
+    wait_for(lambda: live_mailchimp.customer_name("cy@ex.com") == "Cy Ford")
+    runs = SyncRun.objects.filter(connection=live_mailchimp.connection).count()
+    assert runs == 3  # the scan, then one run per delivered change
+    assert mailchimp.webhook_sender.wait_idle(5)
+    assert mailchimp.webhook_sender.stats.delivered == delivered + 2
+
+
+def test_tandems_writes_to_mailchimp_are_not_delivered_back(
+    live_mailchimp: LiveMailchimp,
+) -> None:
+    delivered = live_mailchimp.mailchimp.webhook_sender.stats.delivered
+    live_mailchimp.kustomer.add_customer(
+        live_mailchimp.subdomain,
+        {"name": "Di Eng", "emails": [{"type": "work", "email": "di@ex.com"}]},
+    )
+    connection_sync(connection_id=live_mailchimp.connection.pk)
+    assert live_mailchimp.mailchimp.member(live_mailchimp.list_id, "di@ex.com") is not None
+    assert live_mailchimp.mailchimp.webhook_sender.wait_idle(5)
+    assert live_mailchimp.mailchimp.webhook_sender.stats.delivered == delivered
+    assert counts("mailchimp") == {}
