@@ -1,8 +1,9 @@
 """A canary secret through every flow never appears anywhere but its encrypted column.
 
 Alice's workspace holds a Kustomer account signed in by a canary password, one with a canary
-API key and a Google account with a canary OAuth refresh token (and the session and access
-tokens the apps mint from them). Then every flow runs: a successful sync and failing ones (the
+API key and a Google account connected through the OAuth flow with Tandem's canary client
+secret (its authorization code, refresh and access tokens and Kustomer's session token are
+canaries too). Then every flow runs: a successful sync and failing ones (the
 sandbox answering errors; an app whose error quotes the request's key), run as Celery
 messages through a real Celery app on an in-memory broker; the debug page and the error email
 of a crash while credentials are in hand; notification, invitation and password-reset emails;
@@ -22,6 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
@@ -212,6 +214,26 @@ def rows_of_every_table() -> Iterator[tuple[str, str, Any]]:
                     yield table, column, bytes(value) if isinstance(value, memoryview) else value
 
 
+def authorize_google(browser: Client, workspace: Workspace, email: str) -> str:
+    """Connect ``email``'s Google account as a customer does; the authorization code."""
+    start = browser.get(reverse("connectors:connect", args=["google_contacts"]),
+                        {"workspace": workspace.pk})  # fmt: skip
+    assert start.status_code == 302
+    authorize_url = str(start["Location"])
+    params = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+    consent = requests.post(
+        authorize_url.split("?")[0],
+        data={**params, "email": email, "decision": "approve"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert consent.status_code == 302
+    answer = {k: v[0] for k, v in parse_qs(urlsplit(consent.headers["Location"]).query).items()}
+    callback = browser.get(urlsplit(consent.headers["Location"]).path, answer)
+    assert callback.status_code == 302, callback.content[:500]
+    return answer["code"]
+
+
 def customer_urls(workspace: Workspace) -> list[str]:
     """Every customer page of ``workspace``, its ids filled in by what each argument names."""
     connections = list(Connection.objects.filter(workspace=workspace))
@@ -269,11 +291,18 @@ def test_it_keeps_a_canary_secret_out_of_every_flow(
     google = sandbox_server.emulator("google_contacts")
     sandbox_kustomer = sandbox_server.base_url("kustomer") + "/{subdomain}"
     settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox_kustomer
-    settings.GOOGLE_OAUTH_TOKEN_URL = sandbox_server.base_url("google_contacts") + "/token"
-    settings.GOOGLE_PEOPLE_BASE_URL = sandbox_server.base_url("google_contacts")
-    settings.GOOGLE_OAUTH_CLIENT_ID = "tandem-demo"
-    settings.GOOGLE_OAUTH_CLIENT_SECRET = "tandem-demo-secret"
+    google_base = sandbox_server.base_url("google_contacts")
+    settings.GOOGLE_OAUTH_AUTHORIZE_URL = google_base + "/o/oauth2/v2/auth"
+    settings.GOOGLE_OAUTH_TOKEN_URL = google_base + "/token"
+    settings.GOOGLE_PEOPLE_BASE_URL = google_base
+    # Tandem's own OAuth client secret is one more canary.
+    client_id, client_secret = f"tandem-{uuid.uuid4().hex[:8]}", canary("clientsecret")
+    google.add_client(client_id, client_secret)
+    settings.GOOGLE_OAUTH_CLIENT_ID = client_id
+    settings.GOOGLE_OAUTH_CLIENT_SECRET = client_secret
     search = Search()
+    browser = Client()
+    browser.force_login(alice)
 
     # The canaries, stored in connected accounts.
     password, api_key = canary("password"), canary("apikey")
@@ -282,7 +311,7 @@ def test_it_keeps_a_canary_secret_out_of_every_flow(
     kustomer.create_org(south, api_keys={api_key: ALL_ROLES}, metadata=DEMO_METADATA)
     kustomer.add_customer(north, {"name": "Ann North", "emails": [{"email": "ann@north.example"}]})
     google_email = f"{north}@gmail.example"
-    refresh_token = google.issue_tokens(google_email)["refresh_token"]
+    google.add_user(google_email)
     by_password = connected_account_upsert(
         workspace=acme, app="kustomer", label="north",
         credentials={"subdomain": north, "email": "ops@north.example", "password": password},
@@ -291,11 +320,11 @@ def test_it_keeps_a_canary_secret_out_of_every_flow(
         workspace=acme, app="kustomer", label="south",
         credentials={"subdomain": south, "api_key": api_key},
     )  # fmt: skip
-    by_oauth = connected_account_upsert(
-        workspace=acme, app="google_contacts", label=google_email,
-        credentials={"refresh_token": refresh_token},
-    )  # fmt: skip
-    search.secrets += [password, api_key, refresh_token]
+    # Google through the OAuth flow: consent on the emulator, then the callback's exchange.
+    code = authorize_google(browser, acme, google_email)
+    by_oauth = ConnectedAccount.objects.get(workspace=acme, app="google_contacts")
+    refresh_token = by_oauth.get_credentials()["refresh_token"]
+    search.secrets += [password, api_key, client_secret, code, refresh_token]
     working = connection_create_for_accounts(
         workspace=acme, account_a=by_password, account_b=by_oauth
     )
@@ -330,8 +359,6 @@ def test_it_keeps_a_canary_secret_out_of_every_flow(
     broker.send_and_run(tasks.dispatch_due_connections_task)
 
     # Emails: an invitation and a password reset (the notifications were sent above).
-    browser = Client()
-    browser.force_login(alice)
     browser.post(reverse("accounts:team"), {"email": "new@acme.example", "role": "member"})
     Client().post(reverse("accounts:password_reset"), {"email": alice.email})
     kinds = {m.subject for m in mail.outbox}
