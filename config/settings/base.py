@@ -245,6 +245,10 @@ GOOGLE_PEOPLE_BASE_URL = env.str("GOOGLE_PEOPLE_BASE_URL", default="https://peop
 HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
 HUBSPOT_OAUTH_CLIENT_ID = env.str("HUBSPOT_OAUTH_CLIENT_ID", default="")
 HUBSPOT_OAUTH_CLIENT_SECRET = env.str("HUBSPOT_OAUTH_CLIENT_SECRET", default="")
+# Webhooks of Tandem's HubSpot app (signed with the client secret above): its id and the
+# developer API key that sets its target URL and subscriptions. Empty: HubSpot is polled only.
+HUBSPOT_APP_ID = env.str("HUBSPOT_APP_ID", default="")
+HUBSPOT_DEVELOPER_API_KEY = env.str("HUBSPOT_DEVELOPER_API_KEY", default="")
 HUBSPOT_OAUTH_AUTHORIZE_URL = env.str(
     "HUBSPOT_OAUTH_AUTHORIZE_URL", default="https://app.hubspot.com/oauth/authorize"
 )
