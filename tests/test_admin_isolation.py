@@ -416,6 +416,43 @@ def test_it_creates_nothing_in_another_workspace_from_any_add_form(
     assert everything() == before
 
 
+def choices(page: Any) -> dict[str, list[tuple[str, str]]]:
+    form = page.context["adminform"].form
+    return {
+        name: [(str(value), str(label)) for value, label in field.choices]
+        for name, field in form.fields.items()
+        if isinstance(field, forms.ChoiceField)
+    }
+
+
+def test_it_shows_nothing_of_another_workspace_on_an_add_page_prefilled_with_its_ids(
+    scoped: User, globex: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An add page takes initial values from its query string (the connection page's "Add a
+    rule" link does): another workspace's id there must not name that object."""
+    caplog.set_level(logging.ERROR, logger="django.request")
+    client, _ = logged_in(scoped)
+    shown = 0
+    for model in scoped_models():
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
+        response = client.get(url)
+        if response.status_code == 403:
+            continue
+        prefill = {
+            name: objects_in(field.queryset.model, globex)[0].pk
+            for name, field in _choice_fields(response.context["adminform"].form).items()
+            if field.queryset.model not in GLOBAL
+        }
+        page = client.get(url, prefill)
+        assert page.status_code == 200, model._meta.label
+        assert "globex" not in page.content.decode().lower(), model._meta.label
+        # Nor is any choice worded after it (a rule's directions by its connection's apps).
+        assert choices(page) == choices(response), model._meta.label
+        shown += 1
+    count("add pages prefilled", shown)
+    assert shown >= 4
+
+
 def test_it_refuses_adding_a_workspace_to_staff_scoped_to_their_own(
     scoped: User, caplog: pytest.LogCaptureFixture
 ) -> None:
