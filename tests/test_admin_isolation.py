@@ -23,6 +23,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, reverse
@@ -451,6 +452,21 @@ def test_it_shows_nothing_of_another_workspace_on_an_add_page_prefilled_with_its
         shown += 1
     count("add pages prefilled", shown)
     assert shown >= 4
+
+
+def test_it_refuses_saving_into_another_workspace_from_a_form_the_scope_did_not_build(
+    scoped: User, globex: Workspace
+) -> None:
+    """The last guard: whatever form placed it there, an object of another workspace is not
+    saved."""
+    request = RequestFactory().post("/")
+    request.user = scoped
+    form_class = forms.modelform_factory(Membership, fields=["workspace", "user", "role"])
+    form = form_class({"workspace": globex.pk, "user": scoped.pk, "role": "owner"})
+    assert form.is_valid(), form.errors
+    with pytest.raises(PermissionDenied):
+        admin.site._registry[Membership].save_form(request, form, change=False)
+    assert not Membership.objects.filter(workspace=globex, user=scoped).exists()
 
 
 def test_it_refuses_adding_a_workspace_to_staff_scoped_to_their_own(
