@@ -116,6 +116,7 @@ class Command(BaseCommand):
     def _demo_connection(self, user: User) -> tuple[Connection, bool]:
         try:
             from sandbox import google_contacts as google_sandbox
+            from sandbox import hubspot as hubspot_sandbox
             from sandbox import kustomer as kustomer_sandbox
             from sandbox.server import Sandbox
         except ModuleNotFoundError as error:
@@ -143,6 +144,13 @@ class Command(BaseCommand):
             "google_contacts",
             google_sandbox.DEMO_EMAIL,
             {"refresh_token": google_sandbox.DEMO_REFRESH_TOKEN},
+        )
+        # Ready for a connection the demo user makes in the wizard (Google ⇄ HubSpot ...).
+        self._account(
+            workspace,
+            "hubspot",
+            f"HubSpot account {hubspot_sandbox.DEMO_HUB_ID}",
+            {"private_app_token": hubspot_sandbox.DEMO_TOKEN},
         )
         existing = (
             Connection.objects.filter(workspace=workspace)
