@@ -178,3 +178,7 @@ def test_it_labels_a_contact_archived_in_hubspot_tandem_trash_in_google(
         if m["contactGroupMembership"]["contactGroupResourceName"] in groups
     }
     assert "Tandem Trash" in labels
+    # Read again on the next run (archived since the cursor), it changes nothing.
+    again = apps.sync(connection)
+    assert again.outcome == "success", again.error
+    assert (again.tagged_a, again.tagged_b, again.updated_a, again.created_a) == (0, 0, 0, 0)

@@ -482,3 +482,85 @@ def test_it_names_each_refused_input_by_its_write_trace_id(api: Api) -> None:
     body = response.json()
     assert [r["objectWriteTraceId"] for r in body["results"]] == ["one"]
     assert body["errors"][0]["context"]["objectWriteTraceId"] == ["two"]
+
+
+def filtered(api: Api, *filters: dict[str, Any]) -> list[str]:
+    response = search(api, filterGroups=[{"filters": list(filters)}], properties=["email"])
+    assert response.status_code == 200, response.text
+    return sorted(c["properties"]["email"] for c in response.json()["results"])
+
+
+def test_it_compares_numbers_as_numbers_and_tokens_with_wildcards(
+    api: Api, hub: HubSpotEmulator
+) -> None:
+    hub.set_limits(1, search_per_second=100)
+    api(
+        "POST",
+        "/crm/v3/properties/contacts",
+        json={
+            "name": "score",
+            "label": "Score",
+            "type": "number",
+            "fieldType": "number",
+            "groupName": "contactinformation",
+        },
+    )
+    create(api, email="nine@acme.example", score="9", company="Acme Rockets")
+    create(api, email="ten@acme.example", score="10")
+    create(api, email="none@other.example")
+    between = {"propertyName": "score", "operator": "BETWEEN", "value": "5", "highValue": "9.5"}
+    assert filtered(api, between) == ["nine@acme.example"]
+    assert filtered(api, {"propertyName": "score", "operator": "GT", "value": "9"}) == [
+        "ten@acme.example"
+    ]
+    assert filtered(api, {"propertyName": "score", "operator": "NOT_HAS_PROPERTY"}) == [
+        "none@other.example"
+    ]
+    token = {"propertyName": "company", "operator": "CONTAINS_TOKEN", "value": "rock*"}
+    assert filtered(api, token) == ["nine@acme.example"]
+    assert search(api, query="acme rockets").json()["total"] == 1
+
+
+def test_it_sorts_descending_when_asked(api: Api, hub: HubSpotEmulator) -> None:
+    create(api, email="first@acme.example")
+    hub.advance_clock(1)
+    create(api, email="second@acme.example")
+    found = search(api, sorts=[{"propertyName": "createdate", "direction": "DESCENDING"}])
+    assert [c["properties"]["email"] for c in found.json()["results"]] == [
+        "second@acme.example",
+        "first@acme.example",
+    ]
+
+
+def test_it_makes_a_portal_with_a_token_through_its_control_route(server: Sandbox) -> None:
+    base = server.base_url("hubspot")
+    made = requests.post(f"{base}/_sandbox/portals", json={"token": "pat-control"}, timeout=10)
+    assert made.status_code == 201
+    hub_id = made.json()["hub_id"]
+    seeded = requests.post(
+        f"{base}/_sandbox/portals/{hub_id}/contacts",
+        json=[{"email": "a@acme.example"}],
+        timeout=10,
+    )
+    assert seeded.status_code == 201
+    listed = Api(base, "pat-control")("GET", "/crm/v3/objects/contacts").json()["results"]
+    assert [c["properties"]["email"] for c in listed] == ["a@acme.example"]
+
+
+def test_it_sends_a_denied_install_back_with_access_denied(
+    server: Sandbox, hub: HubSpotEmulator
+) -> None:
+    hub.add_client("client", "secret")
+    answer = requests.post(
+        server.base_url("hubspot") + "/oauth/authorize",
+        data={
+            "client_id": "client",
+            "redirect_uri": "https://tandem.example/cb",
+            "state": "s1",
+            "decision": "deny",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "https://tandem.example/cb?error=access_denied&state=s1"
