@@ -90,7 +90,7 @@ class WebhookSender:
         self.sent: deque[Sent] = deque(maxlen=keep_sent)
         self._heap: list[_Pending] = []
         self._seq = itertools.count()
-        self._in_flight = 0
+        self._sending: list[Sent] = []
         self._wake = threading.Condition()
         self._stopping = False
         self._held = False
@@ -143,18 +143,24 @@ class WebhookSender:
             self._held = False
             self._wake.notify_all()
 
-    def pending(self) -> int:
+    def pending(self, subscription: str | None = None) -> int:
+        """Deliveries queued or in flight (retries included), of one subscription or all."""
         with self._wake:
-            return len(self._heap) + self._in_flight
+            return sum(
+                1
+                for delivery in [p.delivery for p in self._heap] + self._sending
+                if subscription is None or delivery.subscription == subscription
+            )
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until nothing is queued or in flight (retries included); ``False`` on timeout."""
+    def wait_idle(self, timeout: float = 10.0, subscription: str | None = None) -> bool:
+        """Wait until nothing is queued or in flight, for one subscription or all; ``False`` on
+        timeout."""
         deadline = time.monotonic() + timeout
-        with self._wake:
-            while self._heap or self._in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
+        while self.pending(subscription):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with self._wake:
                 self._wake.wait(min(left, 0.05))
         return True
 
@@ -180,8 +186,9 @@ class WebhookSender:
                 if self._heap and not self._held:
                     wait = self._heap[0].due - time.monotonic()
                     if wait <= 0:
-                        self._in_flight += 1
-                        return heapq.heappop(self._heap)
+                        pending = heapq.heappop(self._heap)
+                        self._sending.append(pending.delivery)
+                        return pending
                     self._wake.wait(min(wait, 1.0))
                 else:
                     self._wake.wait(1.0)
@@ -198,7 +205,7 @@ class WebhookSender:
                 logger.exception("sandbox: %s delivery failed", self.name)
             finally:
                 with self._wake:
-                    self._in_flight -= 1
+                    self._sending.remove(pending.delivery)
                     self._wake.notify_all()
 
     def _attempt(self, pending: _Pending) -> None:

@@ -24,6 +24,7 @@ from integrations.webhooks.services import counts
 from sandbox.google_contacts import GoogleContactsEmulator
 from sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
 from sandbox.kustomer.webhooks import ROLE_WEBHOOKS, sender
+from sandbox.kustomer.webhooks import hooks as kustomer_hooks
 from sandbox.mailchimp.webhooks import MailchimpWebhookEmulator
 from tests.e2e.conftest import person
 
@@ -42,6 +43,11 @@ class Live:
     google_account: ConnectedAccount
     api: str
     public_url: str
+
+    def idle(self, timeout: float = 5.0) -> bool:
+        """Every delivery to this org's webhooks made (or given up)."""
+        out, org = sender(self.kustomer), self.kustomer.org(self.subdomain)
+        return all(out.wait_idle(timeout, h) for h in list(kustomer_hooks(self.kustomer, org)))
 
     def hooks(self) -> list[dict[str, Any]]:
         response = requests.get(
@@ -112,7 +118,7 @@ def live(live_server: Any, sandbox_server: Any, settings: Any, acme: Workspace) 
         label=google_email,
         credentials={"refresh_token": tokens["refresh_token"]},
     )
-    yield Live(
+    live = Live(
         kustomer,
         google,
         subdomain,
@@ -124,7 +130,10 @@ def live(live_server: Any, sandbox_server: Any, settings: Any, acme: Workspace) 
         sandbox_server.base_url("kustomer") + f"/{subdomain}/v1",
         live_server.url,
     )
-    sender(kustomer).wait_idle(5)
+    yield live
+    live.idle()
+    for hook_id in list(kustomer_hooks(kustomer, kustomer.org(subdomain))):
+        sender(kustomer).forget(hook_id)
 
 
 def connect(live: Live) -> Connection:
@@ -170,7 +179,7 @@ def test_the_echo_of_tandems_own_write_runs_nothing(live: Live) -> None:
     run = connection_sync(connection_id=connection.pk)
     assert run is not None and run.created_a == 1
     wait_for(lambda: counts("kustomer").get("echo") == 1)
-    assert sender(live.kustomer).wait_idle(5)
+    assert live.idle()
     assert SyncRun.objects.filter(connection=connection).count() == 2
     assert set(counts("kustomer")) == {"echo"}
 
@@ -207,6 +216,11 @@ class LiveMailchimp:
     subdomain: str
     connection: Connection
     mailchimp_account: ConnectedAccount
+
+    def idle(self, timeout: float = 5.0) -> bool:
+        out = self.mailchimp.webhook_sender
+        ids = list(self.mailchimp.webhooks.get(self.list_id, {}))
+        return all(out.wait_idle(timeout, hook_id) for hook_id in ids)
 
     def customer_name(self, email: str) -> str:
         for customer in self.kustomer.customers(self.subdomain):
@@ -249,8 +263,11 @@ def live_mailchimp(
         workspace=acme, account_a=kustomer_account, account_b=mailchimp_account
     )
     connection_sync(connection_id=connection.pk)
-    yield LiveMailchimp(mailchimp, audience.id, kustomer, subdomain, connection, mailchimp_account)
-    mailchimp.webhook_sender.wait_idle(5)
+    live = LiveMailchimp(mailchimp, audience.id, kustomer, subdomain, connection, mailchimp_account)
+    yield live
+    live.idle()
+    for hook_id in list(mailchimp.webhooks.get(audience.id, {})):
+        mailchimp.webhook_sender.forget(hook_id)
 
 
 def test_connecting_mailchimp_registers_the_receiver_on_the_audience(
@@ -281,7 +298,7 @@ def test_an_edit_in_mailchimp_reaches_kustomer_through_its_webhook(
     wait_for(lambda: live_mailchimp.customer_name("cy@ex.com") == "Cy Ford")
     runs = SyncRun.objects.filter(connection=live_mailchimp.connection).count()
     assert runs == 3  # the scan, then one run per delivered change
-    assert mailchimp.webhook_sender.wait_idle(5)
+    assert live_mailchimp.idle()
     assert mailchimp.webhook_sender.stats.delivered == delivered + 2
 
 
@@ -295,6 +312,6 @@ def test_tandems_writes_to_mailchimp_are_not_delivered_back(
     )
     connection_sync(connection_id=live_mailchimp.connection.pk)
     assert live_mailchimp.mailchimp.member(live_mailchimp.list_id, "di@ex.com") is not None
-    assert live_mailchimp.mailchimp.webhook_sender.wait_idle(5)
+    assert live_mailchimp.idle()
     assert live_mailchimp.mailchimp.webhook_sender.stats.delivered == delivered
     assert counts("mailchimp") == {}
