@@ -185,7 +185,8 @@ class MailchimpConnector(Connector):
     # ---- calls -------------------------------------------------------------------------------
 
     def check(self) -> AccountInfo:
-        """The key is tried on ``/ping``; then the audience chosen must be one of the account's."""
+        """The key is tried on ``/ping``; then the audience must be one of the account's, and
+        an account of several audiences must say which one (they are named in the error)."""
         try:
             self.client.ping()
         except ConnectorError as exc:
@@ -196,17 +197,19 @@ class MailchimpConnector(Connector):
                 ) from None
             raise
         audiences = {str(a["id"]): str(a.get("name") or "") for a in self.client.lists()}
-        details: dict[str, Any] = {"dc": self.dc, "audiences": len(audiences)}
-        label = f"Mailchimp ({self.dc})"
-        if self._list_id and self._list_id not in audiences:
+        if self._list_id not in audiences and (self._list_id or len(audiences) != 1):
+            named = "; ".join(f"{name} ({list_id})" for list_id, name in audiences.items())
+            wrong = f"has no audience {self._list_id!r}" if self._list_id else "has several"
             raise ConnectorError(
-                f"Mailchimp: this account has no audience {self._list_id!r}.", permanent=True
+                f"Mailchimp: this account {wrong}; give the Audience ID of the one to sync: "
+                f"{named or 'none found'}.",
+                permanent=True,
             )
-        if self._list_id or len(audiences) == 1:
-            list_id = self._list_id or next(iter(audiences))
-            details.update(list_id=list_id, audience=audiences[list_id])
-            label = f"{audiences[list_id]} ({self.dc})"
-        return AccountInfo(label=label, details=details)
+        list_id = self._list_id or next(iter(audiences))
+        return AccountInfo(
+            label=f"{audiences[list_id]} ({self.dc})",
+            details={"dc": self.dc, "list_id": list_id, "audience": audiences[list_id]},
+        )
 
     @classmethod
     def standard_fields(cls) -> tuple[FieldSpec, ...]:

@@ -65,6 +65,26 @@ def test_without_a_choice_an_account_of_two_audiences_cannot_sync(make_connector
     assert caught.value.permanent
 
 
+@pytest.mark.parametrize("list_id", ["", "nope000000"])
+def test_check_names_the_audiences_to_choose_from_when_none_fits(
+    make_connector: Make, list_id: str
+) -> None:
+    with pytest.raises(ConnectorError) as caught:
+        make_connector(list_id=list_id).check()
+    assert caught.value.permanent
+    assert f"Newsletter ({LIST_ID}); Other ({OTHER_LIST_ID})" in caught.value.message
+
+
+def test_an_account_of_one_audience_needs_no_choice(
+    make_connector: Make, emulator: MailchimpEmulator
+) -> None:
+    account, key = emulator.create_account("us6", name="Solo", login_email="solo@x.example")
+    emulator.create_audience(account.user_id, "Only one", list_id="solo000001")
+    connector = make_connector(api_key=key, list_id="")
+    assert connector.check().details["list_id"] == "solo000001"
+    assert connector.list_id == "solo000001"
+
+
 def test_merge_fields_are_typed_from_the_merge_fields_api(connector: MailchimpConnector) -> None:
     fields = connector.field_map()
     assert fields["first_name"].type == FieldType.TEXT
