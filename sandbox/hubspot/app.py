@@ -141,6 +141,7 @@ class HubSpotEmulator(Emulator):
         oauth_burst: int | None = None,
         search_per_second: int | None = None,
         daily: int | None = None,
+        search_lag: float | None = None,
     ) -> None:
         with self.lock:
             portal = self.portals[hub_id]
@@ -152,6 +153,8 @@ class HubSpotEmulator(Emulator):
                 portal.search_per_second = search_per_second
             if daily is not None:
                 portal.daily_limit = daily
+            if search_lag is not None:
+                portal.search_lag = search_lag
             portal.window.clear()
             portal.search_window.clear()
             portal.day_used = 0
@@ -363,11 +366,7 @@ class HubSpotEmulator(Emulator):
 
     def _search(self, portal: Portal, body: Any) -> dict[str, Any]:
         query = Search(body, portal.properties)
-        found = [
-            c
-            for c in portal.contacts.values()
-            if not c["archived"] and query.matches(c["properties"])
-        ]
+        found = [c for c in portal.searchable(self.clock.time()) if query.matches(c["properties"])]
         found.sort(key=query.sort_key, reverse=query.descending)
         chunk = found[query.offset : query.offset + query.limit]
         out: dict[str, Any] = {
@@ -517,7 +516,7 @@ class HubSpotEmulator(Emulator):
         POST /_sandbox/portals/<hub>/contacts        [properties, ...]  (seed)
         GET  /_sandbox/portals/<hub>/contacts        every stored contact, archived ones too
         POST /_sandbox/portals/<hub>/limits          {burst, oauth_burst, search_per_second,
-                                                      daily}
+                                                      daily, search_lag (seconds)}
         POST /_sandbox/clients                       {client_id, client_secret}
         POST /_sandbox/expire_access_tokens
         """
@@ -550,7 +549,12 @@ class HubSpotEmulator(Emulator):
                 return exc.response()
             return json_response({"results": made}, 201)
         if match.group(2) == "limits" and method == "POST":
-            self.set_limits(hub_id, **{k: int(v) for k, v in options.items()})
+            lag = options.pop("search_lag", None)
+            self.set_limits(
+                hub_id,
+                search_lag=None if lag is None else float(lag),
+                **{k: int(v) for k, v in options.items()},
+            )
             return json_response({"ok": True})
         return None
 

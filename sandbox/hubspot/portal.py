@@ -9,6 +9,7 @@ emulator's clock. Emails are unique among live contacts, compared case-insensiti
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ class Portal:
     search_window: collections.deque[float] = field(default_factory=collections.deque)
     day: str = ""
     day_used: int = 0
+    # Search reads an index that lags behind writes (api-notes §3.3: "seconds"): a contact
+    # written less than ``search_lag`` seconds ago shows in search as it was before (a new one
+    # not at all). ``search_view``: id -> (when the write shows, the contact as search shows
+    # it until then, or None).
+    search_lag: float = 0.0
+    search_view: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
 
     # ---- contacts --------------------------------------------------------------------------
 
@@ -79,9 +86,31 @@ class Portal:
         if holder is not None and holder != contact_id:
             raise conflict_existing(holder)
 
+    def _lagging(self, contact_id: str, before: dict[str, Any] | None, now: dt.datetime) -> None:
+        if self.search_lag <= 0:
+            return
+        pending = self.search_view.get(contact_id)
+        shown = pending[1] if pending is not None else before
+        self.search_view[contact_id] = (now.timestamp() + self.search_lag, shown)
+
+    def searchable(self, now: float) -> list[dict[str, Any]]:
+        """The contacts as search's index holds them at ``now`` (archived ones left out)."""
+        found = []
+        for contact_id, contact in self.contacts.items():
+            pending = self.search_view.get(contact_id)
+            if pending is not None and pending[0] > now:
+                shown = pending[1]
+            else:
+                self.search_view.pop(contact_id, None)
+                shown = contact
+            if shown is not None and not shown["archived"]:
+                found.append(shown)
+        return found
+
     def create(self, new_id: str, body_props: Any, now: dt.datetime) -> dict[str, Any]:
         values = self._values(body_props)
         self._check_email(values, None)
+        self._lagging(new_id, None, now)
         stamp = iso(now)
         props = {k: v for k, v in values.items() if v != ""}
         props.update(createdate=stamp, lastmodifieddate=stamp, hs_object_id=new_id)
@@ -102,6 +131,7 @@ class Portal:
         """Set the given properties ("" clears one) and move the modification stamps."""
         values = self._values(body_props)
         self._check_email(values, contact["id"])
+        self._lagging(contact["id"], copy.deepcopy(contact), now)
         old_email = contact["properties"].get("email")
         for name, value in values.items():
             if value == "":
@@ -124,6 +154,7 @@ class Portal:
     def archive(self, contact: dict[str, Any], now: dt.datetime) -> None:
         if contact["archived"]:
             return
+        self._lagging(contact["id"], copy.deepcopy(contact), now)
         contact["archived"] = True
         contact["archivedAt"] = iso(now)
         self.touch(contact, now)

@@ -564,3 +564,19 @@ def test_it_sends_a_denied_install_back_with_access_denied(
     )
     assert answer.status_code == 302
     assert answer.headers["Location"] == "https://tandem.example/cb?error=access_denied&state=s1"
+
+
+def test_it_shows_a_write_in_search_only_once_indexed(api: Api, hub: HubSpotEmulator) -> None:
+    made = create(api, email="ann@acme.example", company="Old Co")
+    hub.set_limits(1, search_lag=30, search_per_second=100)
+    api("PATCH", f"/crm/v3/objects/contacts/{made['id']}", json={"properties": {"company": "New"}})
+    create(api, email="bob@acme.example")
+    asked = {"properties": ["email", "company"]}
+    before = search(api, **asked).json()["results"]
+    assert [(c["properties"]["email"], c["properties"]["company"]) for c in before] == [
+        ("ann@acme.example", "Old Co")
+    ]
+    hub.advance_clock(31)
+    after = search(api, **asked).json()["results"]
+    assert [c["properties"]["email"] for c in after] == ["ann@acme.example", "bob@acme.example"]
+    assert after[0]["properties"]["company"] == "New"

@@ -6,8 +6,9 @@ private app's static access token stored as the ``private_app_token`` credential
 Change feed: the first run lists every contact with ``GET /crm/v3/objects/contacts`` (100 a
 page, the largest the endpoint allows), anchoring the next run at the time HubSpot answered the
 listing's first page (less an overlap). Later runs search ``lastmodifieddate >= cursor``
-ascending, 200 a page, with the kit's ``updated_at`` cursor: HubSpot stops a search at 10,000
-results, so the search is started again from the last stamp seen (ties at the cursor dropped).
+(less ``SEARCH_OVERLAP``: search's index lags behind writes) ascending, 200 a page, with the kit's
+``updated_at`` cursor: HubSpot stops a search at 10,000 results, so the search is started again
+from the last stamp seen (ties at the cursor dropped).
 Search leaves archived contacts out; they are read from ``?archived=true`` and those archived
 since the cursor come as deletions.
 
@@ -59,6 +60,10 @@ SEARCH_MAX_RESULTS = 10_000
 # writes made while the listing ran, and search's indexing delay, fall inside it.
 SCAN_OVERLAP = 120.0
 MAX_ARCHIVED_PAGES = 100
+# Search reads an index that lags behind writes by seconds (api-notes §3.3): each change search
+# starts this long before the cursor, so a change indexed after a later one is still found.
+# What is read again is dropped by id and version.
+SEARCH_OVERLAP = 60.0
 
 
 def _in_list(record: Contact, value: Any) -> bool:
@@ -132,6 +137,7 @@ class HubSpotConnector(Connector):
         self._custom: dict[str, FieldSpec] | None = None
         # Lists by id: (name, static).
         self._lists: dict[str, tuple[str, bool]] | None = None
+        self._overlap = 0.0
 
     @classmethod
     @sensitive_variables()
@@ -279,6 +285,7 @@ class HubSpotConnector(Connector):
             yield from self._scan()
             return
         last: Checkpoint = dict(checkpoint or {})
+        self._overlap = SEARCH_OVERLAP
         for page in feed.updated_at_pages(checkpoint, self._search_changed, app_name=self.name):
             last = page.checkpoint
             yield page
@@ -315,6 +322,9 @@ class HubSpotConnector(Connector):
             return
 
     def _search_changed(self, since: str | None) -> Iterator[feed.Listed]:
+        # The overlap goes with a run's first search only: a restart past the 10,000-result cap
+        # starts at its last stamp, or a burst of writes in the overlap would never be passed.
+        overlap, self._overlap = self._overlap, 0.0
         filters = (
             [
                 {
@@ -322,7 +332,7 @@ class HubSpotConnector(Connector):
                         {
                             "propertyName": "lastmodifieddate",
                             "operator": "GTE",
-                            "value": mappers.epoch_ms(since),
+                            "value": str(int(mappers.epoch_ms(since)) - int(overlap * 1000)),
                         }
                     ]
                 }

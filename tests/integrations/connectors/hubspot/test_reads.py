@@ -136,3 +136,23 @@ def test_it_finds_contacts_by_email_in_one_call(
     assert [c.id for c in found["ann@acme.example"]] == [made]
     assert "nobody@acme.example" not in found
     assert emulator.requests["POST /crm/v3/objects/contacts/batch/read"] == 1
+
+
+def test_it_finds_a_change_search_indexed_after_a_later_one(
+    emulator: HubSpotEmulator, connector: HubSpotConnector
+) -> None:
+    emulator.advance_clock(-3600)
+    late = add(emulator, "late@acme.example")
+    emulator.advance_clock(3600)
+    checkpoint = list(connector.list_changed(None))[-1].checkpoint
+    emulator.advance_clock(200)
+    emulator.set_limits(HUB, search_lag=30)
+    emulator.edit_contact(HUB, late, {"firstname": "Lata"})  # indexed 30 s from now
+    emulator.set_limits(HUB, search_lag=0)
+    emulator.advance_clock(5)
+    add(emulator, "quick@acme.example")  # indexed at once, stamped after the other
+    first = list(connector.list_changed(checkpoint))
+    assert [r.values["emails"] for p in first for r in p.records] == [["quick@acme.example"]]
+    emulator.advance_clock(30)
+    second = [r for p in connector.list_changed(first[-1].checkpoint) for r in p.records]
+    assert [r.values.get("first_name") for r in second if r.id == late] == ["Lata"]
