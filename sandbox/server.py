@@ -33,7 +33,7 @@ EMULATORS: dict[str, str] = {
     "kustomer": "sandbox.kustomer.KustomerEmulator",
     "google_contacts": "sandbox.google_contacts.GoogleContactsEmulator",
     "mailchimp": "sandbox.mailchimp.webhooks.MailchimpWebhookEmulator",
-    "hubspot": "sandbox.hubspot.HubSpotEmulator",
+    "hubspot": "sandbox.hubspot.webhooks.HubSpotWebhookEmulator",
 }
 
 
