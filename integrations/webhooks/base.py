@@ -17,6 +17,8 @@ class Event:
     record_id: str = ""
     version: str = ""
     author: str = ""
+    # For an app whose one URL serves every account (HubSpot): the app's id of the account.
+    scope: str = ""
 
 
 class Refused(Exception):

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 SOURCES = {
     "kustomer": "integrations.connectors.kustomer.webhooks.KustomerWebhooks",
     "mailchimp": "integrations.connectors.mailchimp.webhooks.MailchimpWebhooks",
+    "hubspot": "integrations.connectors.hubspot.webhooks.HubSpotWebhooks",
 }
 
 
@@ -152,17 +153,25 @@ class Receipt:
     queued: list[int] = field(default_factory=list)
 
 
+# The last part of the URL of an app whose one URL serves every account (HubSpot).
+APP_LEVEL_KEY = "app"
+
+
 def delivery_receive(*, app: str, key: str, request: HttpRequest) -> Receipt:
     """Verify one delivery and schedule what it changed; the outcome is counted."""
     now = timezone.now()
     receiver = RECEIVERS.get(app)
-    subscription = (
-        WebhookSubscription.objects.filter(app=app, key=key).select_related("account").first()
-        if receiver is not None
-        else None
-    )
-    if receiver is None or subscription is None:
-        count(app if receiver is not None else "unknown", "unknown")
+    if receiver is None:
+        count("unknown", "unknown")
+        return Receipt(404, "unknown")
+    if receiver.app_level:
+        subscription = WebhookSubscription(app=app) if key == APP_LEVEL_KEY else None
+    else:
+        subscription = (
+            WebhookSubscription.objects.filter(app=app, key=key).select_related("account").first()
+        )
+    if subscription is None:
+        count(app, "unknown")
         return Receipt(404, "unknown")
     try:
         events = receiver.verify(request, subscription, now=now)
@@ -171,21 +180,42 @@ def delivery_receive(*, app: str, key: str, request: HttpRequest) -> Receipt:
         logger.warning(
             "webhook: refused a %s delivery for account %s (%s): %s",
             app,
-            subscription.account_id,
+            subscription.account_id or "(any)",
             refused.outcome,
             refused.reason,
         )
         return Receipt(400 if refused.outcome == "malformed" else 401, refused.outcome)
     with transaction.atomic():
         fresh = [event for event in events if _take(app, event, now)]
-        WebhookSubscription.objects.filter(pk=subscription.pk).update(last_delivery_at=now)
         queued: list[int] = []
         if events and not fresh:
             outcome = "duplicate"
-        else:
+        elif not receiver.app_level:
+            WebhookSubscription.objects.filter(pk=subscription.pk).update(last_delivery_at=now)
             outcome, queued = _schedule(subscription, fresh)
+        else:
+            outcome, queued = _schedule_by_scope(app, fresh, now)
     count(app, outcome)
     return Receipt(200, outcome, queued)
+
+
+def _schedule_by_scope(app: str, events: list[Event], now: dt.datetime) -> tuple[str, list[int]]:
+    """Events of an app-level URL go to the subscriptions of the accounts they name; events of
+    an account Tandem does not know are dropped ("unknown" when none was known)."""
+    scopes = {event.scope for event in events}
+    subscriptions = list(
+        WebhookSubscription.objects.filter(app=app, remote_id__in=scopes).exclude(remote_id="")
+    )
+    if events and not subscriptions:
+        return "unknown", []
+    outcomes, queued = set(), []
+    for subscription in subscriptions:
+        WebhookSubscription.objects.filter(pk=subscription.pk).update(last_delivery_at=now)
+        mine = [event for event in events if event.scope == subscription.remote_id]
+        outcome, woken = _schedule(subscription, mine)
+        outcomes.add(outcome)
+        queued += woken
+    return ("accepted" if "accepted" in outcomes or not events else "echo"), queued
 
 
 def _take(app: str, event: Event, now: dt.datetime) -> bool:

@@ -12,12 +12,14 @@ or changes nothing. Keys are kept longer than the window (``DEDUPE_KEEP``).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from integrations.webhooks.base import Event, Refused
@@ -51,6 +53,9 @@ class Receiver:
     app: ClassVar[str] = ""
     # Deliveries stamped further from now than this are refused as stale.
     window: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+    # One URL for every account of the app (``/webhooks/<app>/app/``): events name their
+    # account (``Event.scope``), and ``verify`` gets no subscription.
+    app_level: ClassVar[bool] = False
 
     def verify(
         self, request: HttpRequest, subscription: WebhookSubscription, *, now: dt.datetime
@@ -161,6 +166,61 @@ class MailchimpReceiver(Receiver):
         return HttpResponse("", status=200)
 
 
+class HubSpotReceiver(Receiver):
+    """HubSpot's v3 signature (api-notes §3): ``X-HubSpot-Signature-v3`` is the base64
+    HMAC-SHA256, keyed with the app's client secret, of the method, the URL HubSpot called
+    (``TANDEM_PUBLIC_URL`` and the path), the raw body and ``X-HubSpot-Request-Timestamp`` (ms),
+    concatenated; a timestamp more than 5 minutes away is refused. One URL serves every portal:
+    each event names its ``portalId``. The key of an event is its portal and ``eventId``; the
+    record its ``objectId``; an ``INTEGRATION`` change's author is the app (``sourceId``)."""
+
+    app = "hubspot"
+    window = dt.timedelta(minutes=5)
+    app_level = True
+
+    def verify(
+        self, request: HttpRequest, subscription: WebhookSubscription, *, now: dt.datetime
+    ) -> list[Event]:
+        secret = str(settings.HUBSPOT_OAUTH_CLIENT_SECRET)
+        if not secret:
+            raise Refused("forged", "no HubSpot app secret is configured")
+        body = request.body
+        stamp = request.headers.get("X-HubSpot-Request-Timestamp", "")
+        given = request.headers.get("X-HubSpot-Signature-v3", "")
+        url = settings.TANDEM_PUBLIC_URL.rstrip("/") + request.get_full_path()
+        message = str(request.method).encode() + url.encode() + body + stamp.encode()
+        expected = base64.b64encode(hmac_sha256(secret, message)).decode()
+        if not given or not hmac.compare_digest(expected, given):
+            raise Refused("forged", "the v3 signature does not match the app's secret")
+        if not stamp.isdigit():
+            raise Refused("malformed", "the timestamp is not milliseconds")
+        check_window(dt.datetime.fromtimestamp(int(stamp) / 1000, dt.UTC), now, self.window)
+        try:
+            events = json.loads(body)
+        except ValueError:
+            raise Refused("malformed", "the body is not JSON") from None
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise Refused("malformed", "the body is not a list of events")
+        out = []
+        for event in events:
+            portal, event_id, record = (
+                event.get("portalId"), event.get("eventId"), event.get("objectId")
+            )  # fmt: skip
+            if portal is None or event_id is None:
+                raise Refused("malformed", "an event has no portalId or eventId")
+            source = event.get("changeSource")
+            out.append(
+                Event(
+                    key=f"{portal}:{event_id}"[:128],
+                    record_id="" if record is None else str(record),
+                    author=str(event.get("sourceId") or "") if source == "INTEGRATION" else "",
+                    scope=str(portal),
+                )
+            )
+        return out
+
+
 RECEIVERS: dict[str, Receiver] = {
-    receiver.app: receiver for receiver in (KustomerReceiver(), MailchimpReceiver())
+    receiver.app: receiver
+    for receiver in (KustomerReceiver(), MailchimpReceiver(), HubSpotReceiver())
 }
