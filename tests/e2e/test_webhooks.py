@@ -22,6 +22,8 @@ from integrations.services.connections import connection_delete
 from integrations.webhooks.models import WebhookSubscription
 from integrations.webhooks.services import counts
 from sandbox.google_contacts import GoogleContactsEmulator
+from sandbox.hubspot import add_demo_properties
+from sandbox.hubspot.webhooks import HubSpotWebhookEmulator
 from sandbox.kustomer import ALL_ROLES, DEMO_METADATA, KustomerEmulator
 from sandbox.kustomer.webhooks import ROLE_WEBHOOKS, sender
 from sandbox.kustomer.webhooks import hooks as kustomer_hooks
@@ -176,7 +178,12 @@ def test_an_edit_in_kustomer_reaches_google_without_waiting_for_the_poll(live: L
 def test_the_echo_of_tandems_own_write_runs_nothing(live: Live) -> None:
     connection = connect(live)
     live.google.add_contact(live.google_email, person("Bo", "Chen", "bo@ex.com"))
-    run = connection_sync(connection_id=connection.pk)
+    # Deliveries wait for the end of the run (the tests' SQLite takes one writer at a time).
+    sender(live.kustomer).hold()
+    try:
+        run = connection_sync(connection_id=connection.pk)
+    finally:
+        sender(live.kustomer).release()
     assert run is not None and run.created_a == 1
     wait_for(lambda: counts("kustomer").get("echo") == 1)
     assert live.idle()
@@ -315,3 +322,120 @@ def test_tandems_writes_to_mailchimp_are_not_delivered_back(
     assert live_mailchimp.idle()
     assert live_mailchimp.mailchimp.webhook_sender.stats.delivered == delivered
     assert counts("mailchimp") == {}
+
+
+# ---- HubSpot ------------------------------------------------------------------------------------
+
+HUBSPOT_APP = "7001"
+
+
+@dataclass
+class LiveHubSpot:
+    hubspot: HubSpotWebhookEmulator
+    google: GoogleContactsEmulator
+    hub_id: int
+    google_email: str
+    connection: Connection
+    hubspot_account: ConnectedAccount
+    target: str
+
+    def idle(self, timeout: float = 5.0) -> bool:
+        return self.hubspot.webhook_sender.wait_idle(timeout, self.target)
+
+    def family(self, email: str) -> str:
+        for contact in self.google.contacts(self.google_email):
+            if email in [e["value"] for e in contact.get("emailAddresses") or []]:
+                return str(contact["names"][0].get("familyName") or "")
+        return ""
+
+
+@pytest.fixture
+def live_hubspot(
+    live_server: Any, sandbox_server: Any, settings: Any, acme: Workspace
+) -> Iterator[LiveHubSpot]:
+    hubspot: HubSpotWebhookEmulator = sandbox_server.emulator("hubspot")
+    google: GoogleContactsEmulator = sandbox_server.emulator("google_contacts")
+    secret, developer_key = f"secret-{uuid.uuid4().hex}", f"dev-{uuid.uuid4().hex}"
+    settings.TANDEM_PUBLIC_URL = live_server.url
+    settings.TANDEM_WEBHOOK_DEBOUNCE_SECONDS = 0
+    settings.HUBSPOT_BASE_URL = sandbox_server.base_url("hubspot")
+    settings.HUBSPOT_OAUTH_TOKEN_URL = sandbox_server.base_url("hubspot") + "/oauth/v1/token"
+    settings.HUBSPOT_OAUTH_CLIENT_ID = "tandem-hubspot"
+    settings.HUBSPOT_OAUTH_CLIENT_SECRET = secret
+    settings.HUBSPOT_APP_ID = HUBSPOT_APP
+    settings.HUBSPOT_DEVELOPER_API_KEY = developer_key
+    settings.GOOGLE_OAUTH_TOKEN_URL = sandbox_server.base_url("google_contacts") + "/token"
+    settings.GOOGLE_PEOPLE_BASE_URL = sandbox_server.base_url("google_contacts")
+    settings.GOOGLE_OAUTH_CLIENT_ID = "tandem-demo"
+    settings.GOOGLE_OAUTH_CLIENT_SECRET = "tandem-demo-secret"
+    hubspot.add_client("tandem-hubspot", secret)
+    hubspot.add_webhook_app(int(HUBSPOT_APP), developer_key, secret)
+    portal = hubspot.create_portal()
+    add_demo_properties(hubspot, portal.hub_id)
+    tokens = hubspot.issue_tokens(portal.hub_id)
+    google_email = f"h{uuid.uuid4().hex[:12]}@gmail.example"
+    google.add_user(google_email)
+    hubspot_account = connected_account_upsert(
+        workspace=acme,
+        app="hubspot",
+        label=f"HubSpot {portal.hub_id}",
+        credentials={"refresh_token": tokens["refresh_token"]},
+    )
+    google_account = connected_account_upsert(
+        workspace=acme,
+        app="google_contacts",
+        label=google_email,
+        credentials={"refresh_token": google.issue_tokens(google_email)["refresh_token"]},
+    )
+    connection = connection_create_for_accounts(
+        workspace=acme, account_a=hubspot_account, account_b=google_account
+    )
+    connection_sync(connection_id=connection.pk)
+    target = f"{live_server.url}/webhooks/hubspot/app/"
+    live = LiveHubSpot(
+        hubspot, google, portal.hub_id, google_email, connection, hubspot_account, target
+    )
+    yield live
+    live.idle()
+    hubspot.webhook_sender.forget(target)
+
+
+def test_connecting_hubspot_points_the_apps_webhooks_at_the_receiver(
+    live_hubspot: LiveHubSpot,
+) -> None:
+    subscription = WebhookSubscription.objects.get(account=live_hubspot.hubspot_account)
+    assert subscription.remote_id == str(live_hubspot.hub_id)
+    app = live_hubspot.hubspot.webhook_apps[HUBSPOT_APP]
+    assert app["settings"]["targetUrl"] == live_hubspot.target
+    kinds = {(s["eventType"], s["propertyName"]) for s in app["subscriptions"].values()}
+    assert {("contact.creation", None), ("contact.propertyChange", "lastname")} <= kinds
+
+
+def test_an_edit_in_hubspot_reaches_google_through_the_apps_webhook(
+    live_hubspot: LiveHubSpot,
+) -> None:
+    hubspot, hub = live_hubspot.hubspot, live_hubspot.hub_id
+    contact = hubspot.add_contact(
+        hub, {"email": "hank@ex.com", "firstname": "Hank", "lastname": "Hill"}
+    )
+    wait_for(lambda: live_hubspot.family("hank@ex.com") == "Hill")
+    hubspot.advance_clock(1)
+    hubspot.edit_contact(hub, contact["id"], {"lastname": "Hilton"})
+    wait_for(lambda: live_hubspot.family("hank@ex.com") == "Hilton")
+    assert live_hubspot.idle()
+    assert SyncRun.objects.filter(connection=live_hubspot.connection).count() == 3
+    assert counts("hubspot").get("accepted") == 2
+
+
+def test_tandems_writes_to_hubspot_come_back_as_echoes(live_hubspot: LiveHubSpot) -> None:
+    live_hubspot.google.add_contact(live_hubspot.google_email, person("Ida", "Ito", "ida@ex.com"))
+    # Deliveries wait for the end of the run (the tests' SQLite takes one writer at a time).
+    live_hubspot.hubspot.webhook_sender.hold()
+    try:
+        run = connection_sync(connection_id=live_hubspot.connection.pk)
+    finally:
+        live_hubspot.hubspot.webhook_sender.release()
+    assert run is not None and run.created_a == 1
+    assert live_hubspot.idle()
+    wait_for(lambda: counts("hubspot").get("echo") == 1)
+    assert SyncRun.objects.filter(connection=live_hubspot.connection).count() == 2

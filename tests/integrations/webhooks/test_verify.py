@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -12,7 +14,8 @@ from django.test import RequestFactory
 
 from integrations.webhooks.base import Event, Refused
 from integrations.webhooks.models import WebhookSubscription
-from integrations.webhooks.verify import KustomerReceiver, MailchimpReceiver
+from integrations.webhooks.verify import HubSpotReceiver, KustomerReceiver, MailchimpReceiver
+from sandbox.hubspot.webhooks import signature_v3
 from tests.integrations.webhooks.deliveries import kustomer_envelope, kustomer_signed
 
 SECRET = "a" * 64
@@ -133,3 +136,67 @@ def test_it_refuses_a_mailchimp_delivery_without_a_type_as_malformed() -> None:
 def test_it_answers_mailchimps_url_check() -> None:
     request = RequestFactory().get("/webhooks/mailchimp/k/")
     assert MailchimpReceiver().handshake(request, WebhookSubscription()).status_code == 200
+
+
+# ---- HubSpot ------------------------------------------------------------------------------------
+
+HUBSPOT_SECRET = "hubspot-app-secret"
+
+
+def hubspot(
+    events: Any, *, stamp: dt.datetime = NOW, secret: str = HUBSPOT_SECRET, settings: Any
+) -> list[Event]:
+    settings.HUBSPOT_OAUTH_CLIENT_SECRET = HUBSPOT_SECRET
+    settings.TANDEM_PUBLIC_URL = "https://tandem.example.com"
+    body = json.dumps(events).encode()
+    millis = str(int(stamp.timestamp() * 1000))
+    url = "https://tandem.example.com/webhooks/hubspot/app/"
+    signature = signature_v3(secret, "POST", url, body, millis)
+    request = RequestFactory().post(
+        "/webhooks/hubspot/app/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_HUBSPOT_REQUEST_TIMESTAMP=millis,
+        HTTP_X_HUBSPOT_SIGNATURE_V3=signature,
+    )
+    return HubSpotReceiver().verify(request, WebhookSubscription(app="hubspot"), now=NOW)
+
+
+def hubspot_event(**extra: Any) -> dict[str, Any]:
+    return {
+        "eventId": 7,
+        "portalId": 20000001,
+        "objectId": 101,
+        "subscriptionType": "contact.propertyChange",
+        "changeSource": "CRM_UI",
+        "sourceId": "userId:1",
+        **extra,
+    }
+
+
+def test_it_reads_each_event_of_a_hubspot_delivery_with_its_portal(settings: Any) -> None:
+    assert hubspot(
+        [hubspot_event(), hubspot_event(eventId=8, objectId=102)], settings=settings
+    ) == [
+        Event(key="20000001:7", record_id="101", scope="20000001"),
+        Event(key="20000001:8", record_id="102", scope="20000001"),
+    ]
+
+
+def test_it_takes_the_app_as_the_author_of_an_integration_change(settings: Any) -> None:
+    (event,) = hubspot(
+        [hubspot_event(changeSource="INTEGRATION", sourceId="7001")], settings=settings
+    )
+    assert event.author == "7001"
+
+
+def test_it_refuses_a_hubspot_delivery_signed_with_another_secret_as_forged(settings: Any) -> None:
+    with pytest.raises(Refused) as refused:
+        hubspot([hubspot_event()], secret="another", settings=settings)
+    assert refused.value.outcome == "forged"
+
+
+def test_it_refuses_a_hubspot_delivery_older_than_five_minutes_as_stale(settings: Any) -> None:
+    with pytest.raises(Refused) as refused:
+        hubspot([hubspot_event()], stamp=NOW - dt.timedelta(minutes=6), settings=settings)
+    assert refused.value.outcome == "stale"
