@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from django.views.decorators.debug import sensitive_variables
@@ -204,9 +204,6 @@ class HubSpotConnector(Connector):
 
     def fields(self) -> list[FieldSpec]:
         return [*self.standard_fields(), *self.custom_fields().values()]
-
-    def fields_for_sync(self, keys: Collection[str]) -> dict[str, FieldSpec]:
-        return self.field_map()
 
     def _properties(self) -> list[str]:
         return mappers.properties_to_read(key[len("custom.") :] for key in self.custom_fields())

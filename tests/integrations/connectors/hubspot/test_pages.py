@@ -64,3 +64,27 @@ def test_it_connects_an_account_through_hubspots_install_page(
     credentials = account.get_credentials()
     assert credentials["refresh_token"] and credentials["access_token"]
     assert credentials["email"] == "owner@acme.example"
+
+
+def test_the_admin_stores_a_private_app_token_write_only(
+    client: Client, staff: User, acme: Workspace
+) -> None:
+    client.force_login(staff)
+    add = reverse("admin:accounts_connectedaccount_add")
+    assert "cred_hubspot__private_app_token" in client.get(add).content.decode()
+    response = client.post(
+        add,
+        {
+            "workspace": acme.pk,
+            "app": "hubspot",
+            "label": "Acme HubSpot",
+            "status": "ok",
+            "last_error": "",
+            "cred_hubspot__private_app_token": "pat-na1-secret-123456",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    account = ConnectedAccount.objects.get(app="hubspot")
+    assert account.get_credentials()["private_app_token"] == "pat-na1-secret-123456"
+    page = client.get(reverse("admin:accounts_connectedaccount_change", args=[account.pk]))
+    assert "pat-na1-secret-123456" not in page.content.decode()
