@@ -163,3 +163,35 @@ def test_a_full_name_edit_keeps_the_target_s_own_split() -> None:
         may_flow=BOTH_FLOW,
     )
     assert result.changes["b"] == {FIRST_NAME: "Jean", LAST_NAME: "Paul Smyth"}
+
+
+def test_a_planned_write_to_a_is_keyed_by_a_s_field() -> None:
+    result = merge(
+        [COMPANY], {"company": "Acme"}, {"org": "Initech"}, SNAP, winner="a", may_flow=BOTH_FLOW
+    )
+    assert result.diffs == {"a": {"company": {"before": "Acme", "after": "Initech"}}, "b": {}}
+
+
+TIER = Mapping(
+    field_a="tier",
+    field_b="level",
+    spec_a=FieldSpec("tier", "Tier", FieldType.ENUM, choices=("gold", "silver", "bronze")),
+    spec_b=FieldSpec("level", "Level", FieldType.ENUM, choices=("Gold", "Bronze")),
+    style_a=NameStyle.FULL,
+    style_b=NameStyle.SPLIT,
+    value_map={"gold": "Gold", "bronze": "Bronze"},
+)
+
+
+def test_a_conflict_whose_winner_cannot_be_converted_takes_the_other_side() -> None:
+    # "silver" has no choice on B; B's "Bronze" has one on A.
+    result = merge(
+        [TIER],
+        {"tier": "silver"},
+        {"level": "Bronze"},
+        {"a": {"tier": "gold"}, "b": {"level": "Gold"}},
+        winner="a",
+        may_flow=BOTH_FLOW,
+    )
+    assert result.changes == {"a": {"tier": "bronze"}, "b": {}}
+    assert result.conflicts == ["tier"]
