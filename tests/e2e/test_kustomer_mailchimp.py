@@ -4,14 +4,17 @@ stored data. Mailchimp never subscribes again a member who unsubscribed."""
 
 from __future__ import annotations
 
+import html
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 
-from accounts.models import ConnectedAccount, Workspace
+from accounts.models import ConnectedAccount, User, Workspace
 from accounts.services import connected_account_upsert
 from integrations import tasks
 from integrations.forms import ConnectionOptionsForm
@@ -164,3 +167,20 @@ def test_the_unsubscribe_and_deletion_options_need_both_apps(pair: KustomerMailc
     assert set(caught.value.message_dict) == {"sync_unsubscribes", "sync_deletions"}
     offered = set(ConnectionOptionsForm(instance=pair.connect()).fields)
     assert not offered & {"sync_unsubscribes", "sync_deletions"}
+
+
+def test_connecting_a_mailchimp_account_chooses_its_audience(
+    pair: KustomerMailchimp, client: Client, alice: User
+) -> None:
+    client.force_login(alice)
+    url = reverse("accounts:connected_account_new", kwargs={"app": "mailchimp"})
+    key = pair.account_b.get_credentials()["api_key"]
+    page = client.post(url, {"api_key": key, "list_id": ""})
+    assert page.status_code == 200
+    assert f"Customers ({pair.list_id})" in html.unescape(page.content.decode())
+    chosen = client.post(url, {"api_key": key, "list_id": pair.list_id})
+    assert chosen.status_code == 302
+    account = ConnectedAccount.objects.get(
+        workspace=pair.workspace, app="mailchimp", label="Customers (us7)"
+    )
+    assert account.get_credentials()["list_id"] == pair.list_id

@@ -206,6 +206,11 @@ class MailchimpConnector(Connector):
                 permanent=True,
             )
         list_id = self._list_id or next(iter(audiences))
+        if not self._list_id:
+            # The account's only audience: kept with the credentials, so a second audience
+            # added later does not leave the account without its choice.
+            self._list_id = list_id
+            self.save_credentials({**self.credentials, LIST_CHOICE: list_id})
         return AccountInfo(
             label=f"{audiences[list_id]} ({self.dc})",
             details={"dc": self.dc, "list_id": list_id, "audience": audiences[list_id]},

@@ -192,3 +192,14 @@ def test_a_change_within_the_second_of_the_last_read_is_still_read(
     records, checkpoint = read(connector, checkpoint)
     assert [r.values["first_name"] for r in records] == ["Anna"]
     assert read(connector, checkpoint)[0] == []
+
+
+def test_the_only_audience_is_kept_with_the_credentials_when_verified(
+    emulator: MailchimpEmulator, mailchimp_sandbox: object
+) -> None:
+    account, key = emulator.create_account("us6", name="Solo", login_email="solo@x.example")
+    emulator.create_audience(account.user_id, "Only one", list_id="solo000001")
+    kept: list[dict[str, object]] = []
+    connector = MailchimpConnector({"api_key": key}, on_credentials_changed=kept.append)
+    connector.check()
+    assert kept == [{"api_key": key, "list_id": "solo000001"}]
