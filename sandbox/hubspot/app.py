@@ -17,6 +17,7 @@ Control: ``create_portal``, ``add_private_app``, ``add_client``, ``issue_tokens`
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import secrets
@@ -171,6 +172,16 @@ class HubSpotEmulator(Emulator):
         with self.lock:
             portal = self.portals[hub_id]
             portal.update(portal.contacts[contact_id], dict(properties), self.clock.now())
+
+    def unsubscribe_contact(self, hub_id: int, contact_id: str) -> None:
+        """The contact unsubscribes from all email (``hs_email_optout``), as from a footer
+        link; the API cannot set it."""
+        with self.lock:
+            portal = self.portals[hub_id]
+            contact = portal.contacts[contact_id]
+            portal.lagging(contact_id, copy.deepcopy(contact), self.clock.now())
+            contact["properties"]["hs_email_optout"] = "true"
+            portal.touch(contact, self.clock.now())
 
     def archive_contact(self, hub_id: int, contact_id: str) -> None:
         with self.lock:

@@ -86,7 +86,8 @@ class Portal:
         if holder is not None and holder != contact_id:
             raise conflict_existing(holder)
 
-    def _lagging(self, contact_id: str, before: dict[str, Any] | None, now: dt.datetime) -> None:
+    def lagging(self, contact_id: str, before: dict[str, Any] | None, now: dt.datetime) -> None:
+        """Note a write to the contact for search's index (``before``: as it was)."""
         if self.search_lag <= 0:
             return
         pending = self.search_view.get(contact_id)
@@ -110,7 +111,7 @@ class Portal:
     def create(self, new_id: str, body_props: Any, now: dt.datetime) -> dict[str, Any]:
         values = self._values(body_props)
         self._check_email(values, None)
-        self._lagging(new_id, None, now)
+        self.lagging(new_id, None, now)
         stamp = iso(now)
         props = {k: v for k, v in values.items() if v != ""}
         props.update(createdate=stamp, lastmodifieddate=stamp, hs_object_id=new_id)
@@ -131,7 +132,7 @@ class Portal:
         """Set the given properties ("" clears one) and move the modification stamps."""
         values = self._values(body_props)
         self._check_email(values, contact["id"])
-        self._lagging(contact["id"], copy.deepcopy(contact), now)
+        self.lagging(contact["id"], copy.deepcopy(contact), now)
         old_email = contact["properties"].get("email")
         for name, value in values.items():
             if value == "":
@@ -154,7 +155,7 @@ class Portal:
     def archive(self, contact: dict[str, Any], now: dt.datetime) -> None:
         if contact["archived"]:
             return
-        self._lagging(contact["id"], copy.deepcopy(contact), now)
+        self.lagging(contact["id"], copy.deepcopy(contact), now)
         contact["archived"] = True
         contact["archivedAt"] = iso(now)
         self.touch(contact, now)

@@ -40,7 +40,8 @@ LIFECYCLE_STAGES = (
     ("other", "Other"),
 )
 # Properties HubSpot sets itself: a write to one is refused (READ_ONLY_VALUE).
-READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
+# ``hs_email_optout`` (unsubscribed from all email) is set by HubSpot's subscription system.
+READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_email_optout"})
 # What search and reads answer when no ``properties`` are asked for (api-notes §3.2).
 DEFAULT_ANSWERED = (
     "createdate",
@@ -119,6 +120,15 @@ def default_properties(now: str) -> dict[str, dict[str, Any]]:
             "enumeration",
             "radio",
             options=LIFECYCLE_STAGES,
+        ),
+        _default(
+            "hs_email_optout",
+            "Unsubscribed from all email",
+            "bool",
+            "booleancheckbox",
+            group="emailinformation",
+            options=(("true", "Yes"), ("false", "No")),
+            read_only=True,
         ),
         _default("hs_object_id", "Record ID", "number", "number", read_only=True),
         _default("createdate", "Create Date", "datetime", "date", read_only=True),

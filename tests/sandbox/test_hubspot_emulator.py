@@ -580,3 +580,21 @@ def test_it_shows_a_write_in_search_only_once_indexed(api: Api, hub: HubSpotEmul
     after = search(api, **asked).json()["results"]
     assert [c["properties"]["email"] for c in after] == ["ann@acme.example", "bob@acme.example"]
     assert after[0]["properties"]["company"] == "New"
+
+
+def test_it_keeps_unsubscribed_from_all_email_out_of_the_apis_reach(
+    api: Api, hub: HubSpotEmulator
+) -> None:
+    made = create(api, email="ann@acme.example")
+    refused = api(
+        "PATCH",
+        f"/crm/v3/objects/contacts/{made['id']}",
+        json={"properties": {"hs_email_optout": "true"}},
+    )
+    assert refused.status_code == 400 and "READ_ONLY_VALUE" in refused.text
+    hub.unsubscribe_contact(1, made["id"])
+    read = api(
+        "GET", f"/crm/v3/objects/contacts/{made['id']}", params={"properties": "hs_email_optout"}
+    )
+    assert read.json()["properties"]["hs_email_optout"] == "true"
+    assert read.json()["updatedAt"] >= made["updatedAt"]

@@ -12,7 +12,8 @@ from the last stamp seen (ties at the cursor dropped).
 Search leaves archived contacts out; they are read from ``?archived=true`` and those archived
 since the cursor come as deletions.
 
-Tags are static lists (``MANUAL`` lists of contacts): read with the records' list memberships,
+A contact unsubscribed from all email (``hs_email_optout``) is read as unsubscribed. Tags are
+static lists (``MANUAL`` lists of contacts): read with the records' list memberships,
 added and removed through the lists API. Creates and updates go 100 at a time through the batch
 endpoints; a 207 multi-status is read record by record (each input carries an
 ``objectWriteTraceId``, since HubSpot answers a batch in no particular order).
@@ -107,7 +108,8 @@ class HubSpotConnector(Connector):
         tag_noun="list",
         supports_tags=True,
         supports_deletions=True,
-        supports_unsubscribes=False,
+        # Unsubscribed from all email (``hs_email_optout``) is read; lists can be tagged.
+        supports_unsubscribes=True,
         read_page_size=SEARCH_PAGE_SIZE,
         create_batch_size=BATCH,
         update_batch_size=BATCH,

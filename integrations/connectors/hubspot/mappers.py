@@ -70,7 +70,8 @@ ADDRESS_PROPERTIES = {
     "postal_code": "zip",
     "country": "country",
 }
-SYSTEM_PROPERTIES = ("hs_object_id", "createdate", "lastmodifieddate")
+# ``hs_email_optout``: unsubscribed from all email (read-only: HubSpot's subscriptions set it).
+SYSTEM_PROPERTIES = ("hs_object_id", "createdate", "lastmodifieddate", "hs_email_optout")
 
 STANDARD_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(FIRST_NAME, "First name", FieldType.TEXT, canonical="name.first"),
@@ -220,6 +221,7 @@ def contact_from_object(
         version=updated,
         values=values,
         deleted=bool(obj.get("archived")),
+        unsubscribed=str(props.get("hs_email_optout") or "").lower() == "true",
         facts={"lifecycle_stage": stage, "lists": sorted(set(all_lists) | set(lists))},
     ).make_storable()
 

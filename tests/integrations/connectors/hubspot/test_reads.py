@@ -156,3 +156,12 @@ def test_it_finds_a_change_search_indexed_after_a_later_one(
     emulator.advance_clock(30)
     second = [r for p in connector.list_changed(first[-1].checkpoint) for r in p.records]
     assert [r.values.get("first_name") for r in second if r.id == late] == ["Lata"]
+
+
+def test_it_reads_a_contact_unsubscribed_from_all_email(
+    emulator: HubSpotEmulator, connector: HubSpotConnector
+) -> None:
+    made = add(emulator, "ann@acme.example")
+    emulator.unsubscribe_contact(HUB, made)
+    (record,) = connector.get_many([made])
+    assert record.unsubscribed is True
