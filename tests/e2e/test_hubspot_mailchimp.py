@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from accounts.models import ConnectedAccount, Workspace
 from accounts.services import connected_account_upsert
@@ -186,13 +185,6 @@ def test_the_setup_offers_each_option_exactly_where_both_apps_support_it(
     assert mailchimp.capabilities.supports_unsubscribes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValidationError,
-    reason="HubSpot declares supports_unsubscribes=False (integrations/connectors/hubspot), so "
-    "the setup refuses 'sync unsubscribes' for HubSpot ↔ Mailchimp; passes once HubSpot "
-    "reports unsubscribed contacts and declares it.",
-)
 def test_an_unsubscribe_in_mailchimp_puts_the_contact_on_the_unsubscribes_list(
     apps: HubSpotMailchimp,
 ) -> None:
