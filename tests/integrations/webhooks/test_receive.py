@@ -14,7 +14,7 @@ from integrations.webhooks.models import WebhookWake
 from integrations.webhooks.services import counts
 from integrations.webhooks.wake import wake_run
 from tests.e2e.conftest import person
-from tests.integrations.webhooks.conftest import Hooked
+from tests.integrations.webhooks.conftest import SECRET, Hooked
 from tests.integrations.webhooks.deliveries import kustomer_envelope
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +182,15 @@ def test_it_never_runs_a_connection_twice_at_once(
     assert wake_run(connection_id=hooked.connection.pk, attempt=1) == "ran"
     assert runs(hooked) == before + 1
     assert hooked.pair.contact_by_email("ann@example.com")
+
+
+def test_it_logs_no_receiver_key_when_it_refuses_a_delivery(
+    hooked: Hooked, caplog: pytest.LogCaptureFixture
+) -> None:
+    customer = hooked.pair.add_customer("Ann Lee", "ann@example.com")
+    with caplog.at_level("DEBUG"):
+        response = hooked.deliver(hooked.event_for(customer), secret="not-the-token")
+    assert response.status_code == 401
+    assert "forged" in caplog.text
+    assert hooked.subscription.key not in caplog.text
+    assert SECRET not in caplog.text
