@@ -33,6 +33,7 @@ from integrations.connectors.batch import failed, write_each
 from integrations.connectors.http import HttpClient
 from integrations.connectors.mailchimp import mappers
 from integrations.connectors.mailchimp.client import MAX_COUNT, MailchimpClient
+from integrations.connectors.mailchimp.slots import ConnectionSlots, slots_key
 from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
 from integrations.sync.records import (
     TAGS,
@@ -136,6 +137,8 @@ class MailchimpConnector(Connector):
         except ValueError as exc:
             raise ConnectorError(f"Mailchimp: {exc}", permanent=True) from None
         base_url = settings.MAILCHIMP_BASE_URL_TEMPLATE.format(dc=self.dc)
+        if not isinstance(self.http.session, ConnectionSlots):
+            self.http.session = ConnectionSlots(self.http.session, slots_key(self._api_key()))
         self.client = MailchimpClient(self.http, base_url, api_key=self._api_key)
         chosen = (choices or {}).get(LIST_CHOICE) or self.credentials.get(LIST_CHOICE) or ""
         self._list_id = str(chosen).strip()
