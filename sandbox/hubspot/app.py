@@ -397,6 +397,12 @@ class HubSpotEmulator(Emulator):
             raise invalid("Invalid input JSON on line 1: inputs is required")
         if len(inputs) > self.max_batch:
             raise invalid(f"Batch input limit is {self.max_batch}; got {len(inputs)}")
+        # A body that breaks the document's schema is refused whole, before anything is done.
+        for index, item in enumerate(inputs):
+            if what in ("create", "update") and not isinstance(item.get("properties"), dict):
+                raise invalid(f"Invalid input JSON: inputs[{index}].properties must be an object")
+            if what != "create" and not isinstance(item.get("id"), str | int):
+                raise invalid(f"Invalid input JSON: inputs[{index}].id is required")
         started = iso(self.clock.now())
         now = self.clock.now()
         results: list[dict[str, Any]] = []
@@ -435,7 +441,10 @@ class HubSpotEmulator(Emulator):
                 )
         else:
             emails = [
-                str((i.get("properties") or {}).get("email") or "").casefold() for i in inputs
+                str(i["properties"].get("email") or "").casefold()
+                if isinstance(i.get("properties"), dict)
+                else ""
+                for i in inputs
             ]
             for index, item in enumerate(inputs):
                 trace = item.get("objectWriteTraceId")

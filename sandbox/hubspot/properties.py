@@ -173,11 +173,14 @@ def custom_property(body: Any, existing: Mapping[str, Any], now: str) -> dict[st
             or not option["value"]
         ):
             raise invalid("Invalid input JSON: each option needs a label and a value")
+        order_given = option.get("displayOrder", order)
+        if isinstance(order_given, bool) or not isinstance(order_given, int):
+            raise invalid("Invalid input JSON: an option's displayOrder must be a number")
         cleaned.append(
             {
                 "label": option["label"],
                 "value": option["value"],
-                "displayOrder": int(option.get("displayOrder", order)),
+                "displayOrder": order_given,
                 "hidden": bool(option.get("hidden", False)),
             }
         )

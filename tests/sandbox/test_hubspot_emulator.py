@@ -598,3 +598,33 @@ def test_it_keeps_unsubscribed_from_all_email_out_of_the_apis_reach(
     )
     assert read.json()["properties"]["hs_email_optout"] == "true"
     assert read.json()["updatedAt"] >= made["updatedAt"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/crm/v3/objects/contacts/batch/update", {"inputs": [{"id": "1", "properties": "x"}]}),
+        ("/crm/v3/objects/contacts/batch/create", {"inputs": [{"properties": ["x"]}]}),
+        ("/crm/v3/objects/contacts/batch/read", {"inputs": [{"id": {"nested": 1}}]}),
+        (
+            "/crm/v3/properties/contacts",
+            {
+                "name": "tier",
+                "label": "Tier",
+                "type": "enumeration",
+                "fieldType": "select",
+                "groupName": "contactinformation",
+                "options": [{"label": "A", "value": "a", "displayOrder": "first"}],
+            },
+        ),
+        ("/crm/v3/objects/contacts/search", {"filterGroups": [{"filters": [1]}]}),
+    ],
+)
+def test_it_refuses_a_malformed_body_whole_with_a_400(
+    api: Api, hub: HubSpotEmulator, path: str, body: dict[str, Any]
+) -> None:
+    create(api, email="kept@acme.example")
+    response = api("POST", path, json=body)
+    assert response.status_code == 400
+    assert response.json()["category"] == "VALIDATION_ERROR"
+    assert len(hub.contacts(1)) == 1
