@@ -118,6 +118,7 @@ class Command(BaseCommand):
             from sandbox import google_contacts as google_sandbox
             from sandbox import hubspot as hubspot_sandbox
             from sandbox import kustomer as kustomer_sandbox
+            from sandbox import mailchimp as mailchimp_sandbox
             from sandbox.server import Sandbox
         except ModuleNotFoundError as error:
             # An installed product (pip install .) ships no emulator; --no-connection still works.
@@ -151,6 +152,12 @@ class Command(BaseCommand):
             "hubspot",
             f"HubSpot account {hubspot_sandbox.DEMO_HUB_ID}",
             {"private_app_token": hubspot_sandbox.DEMO_TOKEN},
+        )
+        self._account(
+            workspace,
+            "mailchimp",
+            f"Newsletter ({mailchimp_sandbox.DEMO_DC})",
+            {"api_key": mailchimp_sandbox.DEMO_API_KEY, "list_id": mailchimp_sandbox.DEMO_LIST_ID},
         )
         existing = (
             Connection.objects.filter(workspace=workspace)
