@@ -27,6 +27,7 @@ from typing import Any
 
 import requests
 
+from bench import figures
 from bench.common import Table
 from bench.sandbox_host import SandboxHost
 from sandbox.demo_people import DemoPerson, demo_people
@@ -453,7 +454,7 @@ def run(quick: bool) -> tuple[list[Table], str]:
         "(calls of each; time: the median round, and each)",
         ["N per side", "linked", "idle calls", "idle wall s", "changes calls",
          "changes wall s (median)", "rounds wall s", "calls by kind (median round)",
-         "arrived K->G", "arrived G->K", "peak RSS MB"],
+         "arrived K->G", "arrived G->K", "peak RSS MB", "idle peak RSS MB"],
     )  # fmt: skip
     latent = Table(
         f"Sync, initial at N = {FLOOR_MAX:,} with {LATENCY_MS} ms added to every request "
@@ -487,10 +488,18 @@ def run(quick: bool) -> tuple[list[Table], str]:
                 kinds(first.by_kind),
                 first.rss_after,
             )
+            figures.record("sync.initial.wall", first.wall, n)
+            figures.record("sync.initial.calls", first.calls, n)
+            figures.record(
+                "sync.initial.records_per_s", (world.customers + world.contacts) / first.wall, n
+            )
+            figures.record("sync.initial.rss_mb", first.rss_after, n)
             if n <= FLOOR_MAX:
                 floor_wall, floor_calls = floor_sync(seed(host, n), host.base_urls)
                 floor_total = sum(floor_calls.values())
                 ratios[n] = (first.wall / floor_wall, first.calls / floor_total)
+                figures.record("sync.floor.wall", floor_wall, n)
+                figures.record("sync.floor.calls", floor_total, n)
                 floor.add(
                     n,
                     floor_wall,
@@ -507,6 +516,11 @@ def run(quick: bool) -> tuple[list[Table], str]:
                 finally:
                     host.call("set_latency", 0.0)
                 latent_ratio = slow.wall / slow_floor_wall
+                figures.record("sync.latency.ms", LATENCY_MS)
+                figures.record("sync.latency.wall", slow.wall, n)
+                figures.record("sync.latency.floor_wall", slow_floor_wall, n)
+                figures.record("sync.latency.calls", slow.calls, n)
+                figures.record("sync.latency.floor_calls", sum(slow_floor_calls.values()), n)
                 latent.add(
                     n,
                     LATENCY_MS,
@@ -547,6 +561,12 @@ def run(quick: bool) -> tuple[list[Table], str]:
                 got["g"], got["k"] = got["g"] + got_g, got["k"] + got_k
             changed = sorted(rounds, key=lambda m: m.wall)[len(rounds) // 2]
             inc[n] = changed
+            figures.record("sync.idle.calls", idle.calls, n)
+            figures.record("sync.idle.wall", idle.wall, n)
+            figures.record("sync.idle.rss_mb", idle.rss_after, n)
+            figures.record("sync.incremental.wall", changed.wall, n)
+            figures.record("sync.incremental.calls", max(m.calls for m in rounds), n)
+            figures.record("sync.incremental.rss_mb", max(m.rss_after for m in rounds), n)
             incremental.add(
                 n,
                 RecordLink.objects.filter(connection_id=connection_id).count(),
@@ -559,6 +579,7 @@ def run(quick: bool) -> tuple[list[Table], str]:
                 f"{got['g']}/{sent['g']}",
                 f"{got['k']}/{sent['k']}",
                 max(m.rss_after for m in rounds),
+                idle.rss_after,
             )
     finally:
         overrides.disable()
