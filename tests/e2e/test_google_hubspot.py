@@ -182,3 +182,34 @@ def test_it_labels_a_contact_archived_in_hubspot_tandem_trash_in_google(
     again = apps.sync(connection)
     assert again.outcome == "success", again.error
     assert (again.tagged_a, again.tagged_b, again.updated_a, again.created_a) == (0, 0, 0, 0)
+
+
+def test_it_creates_no_duplicate_when_a_batch_create_is_applied_but_its_answer_is_lost(
+    apps: GoogleHubSpot,
+) -> None:
+    apps.add_contact(person("Gina", "Gold", "gina@acme.example"))
+    connection = apps.connect()
+    # The scan's reads go through; the batch create is applied, then the connection drops
+    # (the kit's faults apply to the next request, so the fault is queued as the create comes).
+    apps.hubspot.faults = []
+    apps.hubspot.requests.clear()
+    original = apps.hubspot.dispatch
+
+    def drop_the_create(request: Any) -> Any:
+        if request.path.endswith("/batch/create") and not apps.hubspot.faults:
+            apps.hubspot.fail_next(1, after_commit=True, drop=True)
+        return original(request)
+
+    apps.hubspot.dispatch = drop_the_create  # type: ignore[method-assign]
+    try:
+        first = apps.sync(connection)
+    finally:
+        del apps.hubspot.dispatch
+        apps.hubspot.faults = []
+    assert first.failed == 1
+    second = apps.sync(connection)
+    assert second.outcome == "success", second.error
+    assert second.created_b == 0  # found by its email, not created again
+    assert apps.hubspot_emails() == {"gina@acme.example": 1}
+    third = apps.sync(connection)
+    assert (third.created_a, third.created_b) == (0, 0)
