@@ -160,7 +160,7 @@ def test_it_keeps_credentials_when_the_form_leaves_them_empty(client: Client, st
 @pytest.fixture
 def fake_apps(monkeypatch: pytest.MonkeyPatch) -> None:
     """Both apps answer with fixed fields (custom ones included), without HTTP."""
-    monkeypatch.setattr("integrations.forms.connector_for", FakeConnector)
+    monkeypatch.setattr("integrations.forms.fields.connector_for", FakeConnector)
 
 
 def page_data(response: Any) -> dict[str, Any]:
@@ -355,7 +355,7 @@ def test_it_refuses_setting_an_unknown_field_on_the_action_page(
 def test_it_shows_the_rule_read_only_when_an_app_cannot_answer(
     client: Client, staff: User, rule: Rule, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("integrations.forms.connector_for", UnreachableConnector)
+    monkeypatch.setattr("integrations.forms.fields.connector_for", UnreachableConnector)
     client.force_login(staff)
     response = client.get(reverse("admin:integrations_rule_change", args=[rule.pk]))
     assert response.status_code == 200

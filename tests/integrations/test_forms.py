@@ -571,7 +571,7 @@ def test_it_refuses_an_interval_it_does_not_offer(connection: Connection) -> Non
 def test_it_creates_a_connection_named_by_its_apps(
     acme: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("integrations.forms.connector_for", FakeConnector)
+    monkeypatch.setattr("integrations.forms.fields.connector_for", FakeConnector)
     kustomer = ConnectedAccountFactory(workspace=acme, app="kustomer")
     google = ConnectedAccountFactory(workspace=acme, app="google_contacts")
     form = ConnectionForm(
@@ -587,7 +587,7 @@ def test_it_creates_a_connection_named_by_its_apps(
 def test_it_shows_an_app_that_cannot_answer_as_a_form_error(
     acme: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("integrations.forms.connector_for", UnreachableConnector)
+    monkeypatch.setattr("integrations.forms.fields.connector_for", UnreachableConnector)
     form = ConnectionForm(
         {
             "account_a": ConnectedAccountFactory(workspace=acme, app="kustomer").pk,
