@@ -65,11 +65,11 @@ def client(*answers: Any, sleeps: list[float] | None = None, **options: Any) -> 
 # redact
 
 
-def test_redact_hides_a_secret_of_four_characters() -> None:
+def test_it_redacts_a_secret_of_four_characters() -> None:
     assert redact("token abcd sent", ["abcd"]) == f"token {REDACTED} sent"
 
 
-def test_redact_leaves_strings_shorter_than_four_characters_alone() -> None:
+def test_it_leaves_strings_shorter_than_four_characters_unredacted() -> None:
     # Three characters would redact half of every message (and every "com" of a host name).
     assert redact("the abc of it", ["abc", ""]) == "the abc of it"
 
@@ -77,12 +77,12 @@ def test_redact_leaves_strings_shorter_than_four_characters_alone() -> None:
 # parse_retry_after
 
 
-def test_parse_retry_after_counts_an_http_date_from_the_given_now() -> None:
+def test_it_counts_a_retry_after_date_from_the_given_now() -> None:
     # 2015-10-21 07:28:00 GMT is 1445412480.
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1_445_412_480.0) == 30.0
 
 
-def test_parse_retry_after_never_answers_a_negative_wait() -> None:
+def test_it_never_reads_a_negative_retry_after() -> None:
     assert parse_retry_after("-3") == 0.0
 
 
@@ -101,34 +101,34 @@ def test_parse_retry_after_never_answers_a_negative_wait() -> None:
         ({}, None),
     ],
 )
-def test_parse_ratelimit_reset_reads_a_delta_or_an_epoch(
+def test_it_reads_a_budget_reset_as_a_delta_or_an_epoch(
     headers: dict[str, str], seconds: float | None
 ) -> None:
     assert parse_ratelimit_reset(headers, now=NOW) == seconds
 
 
-def test_parse_ratelimit_reset_counts_an_epoch_from_the_clock_by_default() -> None:
+def test_it_counts_a_reset_epoch_from_the_clock_by_default() -> None:
     seconds = parse_ratelimit_reset({"x-ratelimit-reset": str(time.time() + 30)})
     assert seconds is not None and 29.0 <= seconds <= 30.0
 
 
 @pytest.mark.parametrize("header", ["inf", "1e300", str(NOW + 10 * 24 * 3600)])
-def test_a_budget_reset_is_believed_up_to_a_day(header: str) -> None:
+def test_it_believes_a_budget_reset_up_to_a_day(header: str) -> None:
     assert parse_ratelimit_reset({"x-ratelimit-reset": header}, now=NOW) == MAX_ANNOUNCED_WAIT
 
 
 @pytest.mark.parametrize("header", ["inf", "1e300"])
-def test_a_retry_after_is_believed_up_to_a_day(header: str) -> None:
+def test_it_believes_a_retry_after_up_to_a_day(header: str) -> None:
     assert parse_retry_after(header) == MAX_ANNOUNCED_WAIT
 
 
 @pytest.mark.parametrize("header", ["nan", "-inf"])
-def test_a_wait_that_is_not_a_number_of_seconds_is_no_wait(header: str) -> None:
+def test_it_reads_a_wait_that_is_not_a_number_as_no_wait(header: str) -> None:
     assert parse_retry_after(header) == 0.0
     assert parse_ratelimit_reset({"x-ratelimit-reset": header}, now=NOW) == 0.0
 
 
-def test_a_throttled_answer_announcing_an_endless_wait_is_retried_after_the_cap() -> None:
+def test_it_retries_a_call_throttled_with_an_endless_wait_after_the_cap() -> None:
     # Before: RateGate.block(inf) raised OverflowError out of the seam.
     sleeps: list[float] = []
     seam = client(answer(429, {"Retry-After": "inf"}), sleeps=sleeps, gate_key="acct", max_wait=7)
@@ -137,7 +137,7 @@ def test_a_throttled_answer_announcing_an_endless_wait_is_retried_after_the_cap(
     assert RateGate("acct").blocked_for() <= MAX_ANNOUNCED_WAIT
 
 
-def test_an_exhausted_budget_resetting_never_does_not_break_the_answer() -> None:
+def test_it_returns_an_answer_whose_budget_resets_never() -> None:
     headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "inf"}
     seam = client(answer(200, headers), gate_key="acct")
     assert seam.request("GET", URL).status_code == 200
@@ -160,14 +160,14 @@ def test_an_exhausted_budget_resetting_never_does_not_break_the_answer() -> None
         ("/v1/x?token=t", "/v1/x"),  # no scheme: the path alone
     ],
 )
-def test_safe_url_keeps_scheme_host_port_and_path_only(url: str, safe: str) -> None:
+def test_it_keeps_only_scheme_host_port_and_path_of_a_url(url: str, safe: str) -> None:
     assert safe_url(url) == safe
 
 
 # HttpError
 
 
-def test_an_http_error_keeps_its_message_status_response_and_url() -> None:
+def test_it_keeps_an_errors_message_status_response_and_url() -> None:
     response = answer(404)
     error = HttpError("testapp: gone", status=404, response=response, url="https://x/y")
     assert (str(error), error.status, error.response, error.url) == (
@@ -178,11 +178,11 @@ def test_an_http_error_keeps_its_message_status_response_and_url() -> None:
     )
 
 
-def test_an_http_error_has_no_url_unless_given_one() -> None:
+def test_it_gives_an_error_no_url_unless_told() -> None:
     assert HttpError("m", status=None, response=None).url == ""
 
 
-def test_an_error_names_the_app_and_the_call() -> None:
+def test_it_names_the_app_and_the_call_in_an_error() -> None:
     with pytest.raises(HttpError) as excinfo:
         client(answer(400)).request("GET", URL)
     assert str(excinfo.value) == "testapp: GET /v1/things answered 400"
@@ -191,33 +191,33 @@ def test_an_error_names_the_app_and_the_call() -> None:
 # RateGate
 
 
-def test_an_untouched_gate_holds_nobody_back() -> None:
+def test_it_holds_nobody_back_at_an_untouched_gate() -> None:
     assert RateGate("acct").blocked_for() == 0.0
 
 
-def test_a_block_that_has_run_out_holds_nobody_back() -> None:
+def test_it_holds_nobody_back_once_a_block_has_run_out() -> None:
     RateGate("acct").block(0.0)
     assert RateGate("acct").blocked_for() == 0.0
 
 
-def test_a_shorter_block_never_shortens_a_longer_one() -> None:
+def test_it_never_shortens_a_block_with_a_shorter_one() -> None:
     RateGate("acct").block(30)
     RateGate("acct").block(5)
     assert 25 <= RateGate("acct").blocked_for() <= 30
 
 
-def test_a_longer_block_extends_a_shorter_one() -> None:
+def test_it_extends_a_block_with_a_longer_one() -> None:
     RateGate("acct").block(5)
     RateGate("acct").block(30)
     assert RateGate("acct").blocked_for() > 25
 
 
-def test_a_block_under_a_second_still_holds_others_back() -> None:
+def test_it_holds_others_back_for_a_block_under_a_second() -> None:
     RateGate("acct").block(0.5)
     assert RateGate("acct").blocked_for() > 0.0
 
 
-def test_a_gate_leaves_the_cache_about_a_second_after_its_block() -> None:
+def test_it_drops_a_gates_cache_entry_a_second_after_its_block() -> None:
     gate = RateGate("acct")
     gate.block(0.01)
     assert cache.get(gate.key) is not None
@@ -228,20 +228,20 @@ def test_a_gate_leaves_the_cache_about_a_second_after_its_block() -> None:
 # HttpClient defaults
 
 
-def test_a_request_carries_the_timeouts_from_settings_by_default(settings) -> None:
+def test_it_sends_the_timeouts_from_settings_by_default(settings) -> None:
     settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT = 2.0, 9.0
     seam = client()
     seam.request("GET", URL)
     assert seam.session.sent[0]["timeout"] == (2.0, 9.0)  # type: ignore[attr-defined]
 
 
-def test_a_request_carries_the_timeouts_it_was_given() -> None:
+def test_it_sends_the_timeouts_it_was_given() -> None:
     seam = client(timeout=(1.0, 3.0))
     seam.request("GET", URL)
     assert seam.session.sent[0]["timeout"] == (1.0, 3.0)  # type: ignore[attr-defined]
 
 
-def test_a_client_retries_as_often_as_settings_say_by_default(settings) -> None:
+def test_it_retries_as_often_as_settings_say_by_default(settings) -> None:
     settings.HTTP_MAX_RETRIES = 2
     seam = client(*[answer(503)] * 5)
     with pytest.raises(HttpError):
@@ -249,7 +249,7 @@ def test_a_client_retries_as_often_as_settings_say_by_default(settings) -> None:
     assert seam.total_calls == 3
 
 
-def test_a_client_backs_off_from_the_settings_base_by_default(settings) -> None:
+def test_it_backs_off_from_the_settings_base_by_default(settings) -> None:
     settings.HTTP_BACKOFF_BASE = 0.25
     sleeps: list[float] = []
     client(answer(503), sleeps=sleeps, max_retries=1).request("GET", URL)
@@ -257,7 +257,7 @@ def test_a_client_backs_off_from_the_settings_base_by_default(settings) -> None:
     assert 0.25 <= slept <= 0.5
 
 
-def test_a_client_backs_off_from_the_base_it_was_given(settings) -> None:
+def test_it_backs_off_from_the_base_it_was_given(settings) -> None:
     settings.HTTP_BACKOFF_BASE = 0.25
     sleeps: list[float] = []
     client(answer(503), sleeps=sleeps, max_retries=1, backoff_base=2.0).request("GET", URL)
@@ -265,14 +265,14 @@ def test_a_client_backs_off_from_the_base_it_was_given(settings) -> None:
     assert 2.0 <= slept <= 4.0
 
 
-def test_a_client_caps_a_wait_at_the_settings_maximum_by_default(settings) -> None:
+def test_it_caps_a_wait_at_the_settings_maximum_by_default(settings) -> None:
     settings.HTTP_MAX_WAIT = 4.0
     sleeps: list[float] = []
     client(answer(503, {"Retry-After": "30"}), sleeps=sleeps, max_retries=1).request("GET", URL)
     assert sleeps == [4.0]
 
 
-def test_a_client_without_a_gate_key_holds_no_other_client_back() -> None:
+def test_it_holds_no_other_client_back_without_a_gate_key() -> None:
     first = client(answer(429, {"Retry-After": "3"}), max_retries=0)
     with pytest.raises(HttpError):
         first.request("GET", URL)
@@ -281,7 +281,7 @@ def test_a_client_without_a_gate_key_holds_no_other_client_back() -> None:
     assert sleeps == []
 
 
-def test_a_client_drops_empty_secrets_and_redacts_the_rest() -> None:
+def test_it_drops_empty_secrets_and_redacts_the_rest() -> None:
     seam = client(answer(400, body="bad key tok-1234"), secrets=["", "tok-1234"])
     assert seam.secrets == ["tok-1234"]
     with pytest.raises(HttpError) as excinfo:
@@ -289,33 +289,33 @@ def test_a_client_drops_empty_secrets_and_redacts_the_rest() -> None:
     assert seam.error_text(excinfo.value.response) == f"bad key {REDACTED}"  # type: ignore[arg-type]
 
 
-def test_error_text_is_cut_to_three_hundred_characters() -> None:
+def test_it_cuts_an_error_text_to_three_hundred_characters() -> None:
     assert client().error_text(answer(400, body="x" * 400)) == "x" * 300
 
 
 # Waits
 
 
-def test_a_zero_wait_sleeps_nothing() -> None:
+def test_it_sleeps_nothing_for_a_zero_wait() -> None:
     sleeps: list[float] = []
     client(answer(503, {"Retry-After": "0"}), sleeps=sleeps, max_retries=1).request("GET", URL)
     assert sleeps == []
 
 
-def test_a_wait_under_a_second_is_slept() -> None:
+def test_it_sleeps_a_wait_under_a_second() -> None:
     sleeps: list[float] = []
     client(answer(503, {"Retry-After": "0.5"}), sleeps=sleeps, max_retries=1).request("GET", URL)
     assert sleeps == [0.5]
 
 
-def test_a_wait_without_a_heartbeat_is_one_sleep() -> None:
+def test_it_sleeps_a_wait_in_one_go_without_a_heartbeat() -> None:
     sleeps: list[float] = []
     seam = client(answer(503, {"Retry-After": "25"}), sleeps=sleeps, max_retries=1, max_wait=60)
     seam.request("GET", URL)
     assert sleeps == [25.0]
 
 
-def test_a_wait_with_a_heartbeat_sleeps_its_last_slice_however_short() -> None:
+def test_it_sleeps_the_last_slice_of_a_wait_however_short() -> None:
     sleeps: list[float] = []
     seam = client(answer(503, {"Retry-After": "20.5"}), sleeps=sleeps, max_retries=1, max_wait=60)
     seam.heartbeat = lambda: None
@@ -323,7 +323,7 @@ def test_a_wait_with_a_heartbeat_sleeps_its_last_slice_however_short() -> None:
     assert sleeps == [10.0, 10.0, 0.5]
 
 
-def test_a_wait_is_logged_with_who_waits_how_long_and_why(caplog) -> None:
+def test_it_logs_who_waits_how_long_and_why(caplog) -> None:
     caplog.set_level(logging.INFO, logger="integrations.connectors.http")
     client(answer(503, {"Retry-After": "0.5"}), max_retries=1).request("GET", URL)
     assert "testapp: waiting 0.50s (status 503)" in [r.getMessage() for r in caplog.records]
@@ -332,7 +332,7 @@ def test_a_wait_is_logged_with_who_waits_how_long_and_why(caplog) -> None:
 # What a retry waits for
 
 
-def test_a_throttled_call_waits_for_the_budget_reset() -> None:
+def test_it_waits_for_the_budget_reset_after_a_429() -> None:
     sleeps: list[float] = []
     seam = client(
         answer(429, {"x-ratelimit-reset": "20"}), sleeps=sleeps, max_retries=1, max_wait=60
@@ -342,7 +342,7 @@ def test_a_throttled_call_waits_for_the_budget_reset() -> None:
     assert 20.0 <= slept <= 21.0
 
 
-def test_a_throttled_call_waits_for_the_longer_of_the_announced_waits() -> None:
+def test_it_waits_for_the_longer_of_two_announced_waits() -> None:
     sleeps: list[float] = []
     headers = {"Retry-After": "5", "x-ratelimit-reset": "20"}
     client(answer(429, headers), sleeps=sleeps, max_retries=1, max_wait=60).request("GET", URL)
@@ -350,7 +350,7 @@ def test_a_throttled_call_waits_for_the_longer_of_the_announced_waits() -> None:
     assert 20.0 <= slept <= 21.0
 
 
-def test_a_server_error_ignores_the_budget_reset() -> None:
+def test_it_ignores_the_budget_reset_after_a_server_error() -> None:
     # Kustomer sends x-ratelimit-reset on every answer; only a 429 means the budget is spent.
     sleeps: list[float] = []
     seam = client(answer(503, {"x-ratelimit-reset": "20"}), sleeps=sleeps, max_retries=1)
@@ -362,19 +362,19 @@ def test_a_server_error_ignores_the_budget_reset() -> None:
 # The budget
 
 
-def test_a_budget_with_calls_left_holds_nobody_back() -> None:
+def test_it_holds_nobody_back_while_the_budget_has_calls_left() -> None:
     headers = {"x-ratelimit-remaining": "5", "x-ratelimit-reset": "30"}
     client(answer(200, headers), gate_key="acct").request("GET", URL)
     assert RateGate("acct").blocked_for() == 0.0
 
 
-def test_a_spent_budget_holds_the_account_back_until_it_resets() -> None:
+def test_it_holds_the_account_back_until_a_spent_budget_resets() -> None:
     headers = {"x-ratelimit-remaining": " 0 ", "x-ratelimit-reset": "30"}
     client(answer(200, headers), gate_key="acct").request("GET", URL)
     assert 25 <= RateGate("acct").blocked_for() <= 30
 
 
-def test_a_spent_budget_seen_without_a_gate_is_no_error() -> None:
+def test_it_returns_an_answer_with_a_spent_budget_and_no_gate() -> None:
     headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "30"}
     assert client(answer(200, headers)).request("GET", URL).status_code == 200
 
@@ -382,7 +382,7 @@ def test_a_spent_budget_seen_without_a_gate_is_no_error() -> None:
 # Secrets added later
 
 
-def test_a_secret_added_later_is_redacted_from_errors() -> None:
+def test_it_redacts_a_secret_added_later_from_errors() -> None:
     seam = client(answer(400))
     seam.add_secret("tok-5678")
     with pytest.raises(HttpError) as excinfo:

@@ -30,7 +30,7 @@ BOTH_FLOW = {"a": True, "b": True}
 SNAP = {"a": {"company": "Acme", "title": "CEO"}, "b": {"org": "Acme", "job": "CEO"}}
 
 
-def test_a_field_that_may_not_flow_does_not_stop_the_next_one() -> None:
+def test_it_merges_the_next_field_after_one_that_may_not_flow() -> None:
     # The company changed on B only, and B may not flow; the title changed on A.
     result = merge(
         [COMPANY, TITLE],
@@ -43,7 +43,7 @@ def test_a_field_that_may_not_flow_does_not_stop_the_next_one() -> None:
     assert result.changes == {"a": {}, "b": {"job": "CTO"}}
 
 
-def test_a_conflict_whose_winner_may_not_flow_takes_the_other_side() -> None:
+def test_it_takes_the_other_side_when_the_winner_may_not_flow() -> None:
     result = merge(
         [COMPANY],
         {"company": "Globex"},
@@ -56,7 +56,7 @@ def test_a_conflict_whose_winner_may_not_flow_takes_the_other_side() -> None:
     assert result.conflicts == ["company"]
 
 
-def test_a_conflict_nothing_may_settle_is_still_reported() -> None:
+def test_it_reports_a_conflict_nothing_may_settle() -> None:
     result = merge(
         [COMPANY],
         {"company": "Globex"},
@@ -69,21 +69,21 @@ def test_a_conflict_nothing_may_settle_is_still_reported() -> None:
     assert result.conflicts == ["company"]
 
 
-def test_a_conflict_is_named_by_its_field_on_a() -> None:
+def test_it_names_a_conflict_by_its_field_on_a() -> None:
     result = merge(
         [COMPANY], {"company": "Globex"}, {"org": "Initech"}, SNAP, winner="b", may_flow=BOTH_FLOW
     )
     assert result.conflicts == ["company"]
 
 
-def test_a_planned_write_records_the_value_before_and_after() -> None:
+def test_it_records_a_planned_writes_before_and_after() -> None:
     result = merge(
         [COMPANY], {"company": "Globex"}, {"org": "Acme"}, SNAP, winner="a", may_flow=BOTH_FLOW
     )
     assert result.diffs == {"a": {}, "b": {"org": {"before": "Acme", "after": "Globex"}}}
 
 
-def test_a_value_written_to_a_is_snapshotted_under_a_s_field() -> None:
+def test_it_snapshots_a_value_written_to_a_under_a_s_field() -> None:
     result = merge(
         [COMPANY], {"company": "Acme"}, {"org": "Initech"}, SNAP, winner="a", may_flow=BOTH_FLOW
     )
@@ -93,7 +93,7 @@ def test_a_value_written_to_a_is_snapshotted_under_a_s_field() -> None:
     }
 
 
-def test_an_edit_on_b_after_a_write_to_a_flows_without_a_conflict() -> None:
+def test_it_flows_an_edit_on_b_after_a_write_to_a_without_a_conflict() -> None:
     first = merge(
         [COMPANY], {"company": "Acme"}, {"org": "Initech"}, SNAP, winner="a", may_flow=BOTH_FLOW
     )
@@ -120,7 +120,7 @@ EMAILS = Mapping(
 )
 
 
-def test_a_single_value_written_into_a_list_keeps_the_list_s_other_items() -> None:
+def test_it_keeps_a_list_s_other_items_when_writing_a_single_value_into_it() -> None:
     result = merge(
         [EMAILS],
         {"email": "new@acme.example"},
@@ -151,7 +151,7 @@ FULL_TO_SPLIT = Mapping(
 )
 
 
-def test_a_full_name_edit_keeps_the_target_s_own_split() -> None:
+def test_it_keeps_the_target_s_own_split_of_an_edited_full_name() -> None:
     # On B the user split "Jean Paul Smith" as Jean / Paul Smith; a parser alone would say
     # Jean Paul / Smith.
     result = merge(
@@ -165,7 +165,7 @@ def test_a_full_name_edit_keeps_the_target_s_own_split() -> None:
     assert result.changes["b"] == {FIRST_NAME: "Jean", LAST_NAME: "Paul Smyth"}
 
 
-def test_a_planned_write_to_a_is_keyed_by_a_s_field() -> None:
+def test_it_keys_a_planned_write_to_a_by_a_s_field() -> None:
     result = merge(
         [COMPANY], {"company": "Acme"}, {"org": "Initech"}, SNAP, winner="a", may_flow=BOTH_FLOW
     )
@@ -183,7 +183,7 @@ TIER = Mapping(
 )
 
 
-def test_a_conflict_whose_winner_cannot_be_converted_takes_the_other_side() -> None:
+def test_it_takes_the_other_side_when_the_winner_cannot_be_converted() -> None:
     # "silver" has no choice on B; B's "Bronze" has one on A.
     result = merge(
         [TIER],
