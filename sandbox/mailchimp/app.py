@@ -10,8 +10,8 @@ sent to another data center is refused as Mailchimp refuses it. Served (api-note
 ``before_last_changed``, ``unsubscribed_since``, ``sort_field``/``sort_dir``,
 ``fields``/``exclude_fields``; get by hash or email; ``POST`` add; ``PUT`` upsert with
 ``status_if_new``; ``PATCH``; ``DELETE`` = archive; ``actions/delete-permanent``), member tags
-(``GET``/``POST``). Not served: the batch endpoints (``POST /lists/{id}``, ``/batches``), which
-Tandem does not call.
+(``GET``/``POST``), batch subscribe (``POST /lists/{id}``, ``batch``). Not served: ``/batches``,
+which Tandem does not call.
 
 A listing without ``status`` leaves archived members out (they are listed with
 ``status=archived``); ``since_last_changed`` is exclusive ("changed after"). More than
@@ -37,7 +37,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from sandbox.kit import Emulator, drop_connection, json_response, parse_iso, sleep_for
-from sandbox.mailchimp import control, oauth
+from sandbox.mailchimp import batch, control, oauth
 from sandbox.mailchimp.audiences import (
     STATUSES,
     UNARCHIVABLE,
@@ -328,6 +328,14 @@ class MailchimpEmulator(Emulator):
             raise not_found()
         if kind == "/lists/{list_id}" and method == "GET":
             return 200, render_list(audience)
+        if kind == "/lists/{list_id}" and method == "POST":
+            return 200, batch.subscribe(
+                self,
+                audience,
+                body_of(request),
+                skip_validation=request.args.get("skip_merge_validation") == "true",
+                skip_duplicates=request.args.get("skip_duplicate_check") == "true",
+            )
         if kind == "/lists/{list_id}/merge-fields":
             if method == "GET":
                 count, offset = paging(request.args)
@@ -477,6 +485,19 @@ class MailchimpEmulator(Emulator):
             f"{email} was permanently deleted and cannot be re-imported. The contact must "
             "re-subscribe to get back on the list.",
         )
+
+    def add_to(self, audience: Audience, body: Any, skip_validation: bool) -> dict[str, Any]:
+        """``POST .../members`` on ``audience`` (the batch endpoint adds through this)."""
+        return self._add(audience, body, skip_validation)
+
+    def apply_to(
+        self, audience: Audience, member: dict[str, Any], body: Any, status: str | None
+    ) -> None:
+        """Write ``body``'s fields (and ``status``) to an existing member."""
+        self._apply(audience, member, body)
+        if status is not None:
+            self._set_status(member, status)
+        self._touch(member)
 
     def _add(self, audience: Audience, body: Any, skip_validation: bool) -> dict[str, Any]:
         body = check_body("/lists/{list_id}/members", "post", body)

@@ -388,3 +388,46 @@ def test_a_saved_state_loads_back_whole() -> None:
     copy.load_state(emulator.dump_state())
     assert copy.members(DEMO_LIST_ID) == emulator.members(DEMO_LIST_ID)
     assert copy.keys == emulator.keys
+
+
+def test_batch_subscribe_adds_new_members_and_reports_each_one_it_cannot(
+    call: Call, emulator: MailchimpEmulator
+) -> None:
+    add(call, "old@example.com", status="unsubscribed")
+    emulator.audience("acme000001").forgotten.add(md5("gone@example.com"))
+    members = [
+        {"email_address": e, "status": "subscribed", "merge_fields": {"FNAME": "N"}}
+        for e in ("new@example.com", "old@example.com", "gone@example.com", "new@example.com")
+    ]
+    answer = call("POST", "/lists/acme000001", json={"members": members}).json()
+    assert [m["email_address"] for m in answer["new_members"]] == ["new@example.com"]
+    codes = {e["email_address"]: e["error_code"] for e in answer["errors"]}
+    assert codes == {
+        "old@example.com": "ERROR_CONTACT_EXISTS",
+        "gone@example.com": "ERROR_GENERIC",
+        "new@example.com": "ERROR_GENERIC",
+    }
+    assert (answer["total_created"], answer["error_count"]) == (1, 3)
+
+
+def test_batch_update_existing_never_subscribes_again(call: Call) -> None:
+    add(call, "old@example.com", status="unsubscribed")
+    members = [
+        {
+            "email_address": "old@example.com",
+            "status": "subscribed",
+            "merge_fields": {"FNAME": "Ole"},
+        }
+    ]
+    answer = call(
+        "POST", "/lists/acme000001", json={"members": members, "update_existing": True}
+    ).json()
+    (member,) = answer["updated_members"]
+    assert (member["status"], member["merge_fields"]["FNAME"]) == ("unsubscribed", "Ole")
+
+
+def test_batch_subscribe_takes_at_most_500_members(call: Call) -> None:
+    members = [{"email_address": f"m{i}@example.com", "status": "subscribed"} for i in range(501)]
+    response = call("POST", "/lists/acme000001", json={"members": members})
+    assert (response.status_code, response.json()["title"]) == (400, "Invalid Resource")
+    assert call("GET", MEMBERS).json()["total_items"] == 0

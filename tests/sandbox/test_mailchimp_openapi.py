@@ -121,6 +121,12 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", COLLECTION, f"/lists/{DEMO_LIST_ID}/members", {"params": {"status": "archived"}}),
     (
         "POST",
+        "/lists/{list_id}",
+        f"/lists/{DEMO_LIST_ID}",
+        {"json": {"members": [{"email_address": "b1@example.com", "status": "subscribed"}]}},
+    ),
+    (
+        "POST",
         COLLECTION,
         f"/lists/{DEMO_LIST_ID}/members",
         {
@@ -219,6 +225,13 @@ def test_the_connectors_requests_match_the_document(
     )
     connector.check()
     checkpoint = [page.checkpoint for page in connector.list_changed(None)][-1]
+    batched = connector.create_many(
+        [
+            NewContact(ref=str(i), values={"email": f"b{i}@example.com", "last_name": "B"})
+            for i in range(3)
+        ]
+    )
+    assert all(result.ok for result in batched)
     created = connector.create_many(
         [
             NewContact(

@@ -17,6 +17,8 @@ from integrations.connectors.http import HttpClient, HttpError
 
 # The largest page the members and merge-fields listings serve.
 MAX_COUNT = 1000
+# The most members one batch subscribe takes.
+MAX_BATCH = 500
 # Titles of a 400 that concern the record sent, not the account.
 REFUSALS = frozenset(
     {
@@ -154,6 +156,15 @@ class MailchimpClient(ApiClient):
             params=params,
             kind="members.list",
             what="listing members",
+        )
+
+    # https://mailchimp.com/developer/marketing/api/lists/batch-subscribe-or-unsubscribe/
+    def batch_subscribe(self, list_id: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add new members only (``update_existing`` off): an existing one comes back as an
+        ``ERROR_CONTACT_EXISTS`` error and is left as it is."""
+        body = {"members": members, "update_existing": False}
+        return self.call(
+            "POST", f"/lists/{list_id}", json=body, kind="members.batch", what="adding members"
         )
 
     # https://mailchimp.com/developer/marketing/api/list-members/get-member-info/

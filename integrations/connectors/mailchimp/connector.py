@@ -29,10 +29,15 @@ from integrations.connectors.base import (
     ConnectorError,
     CredentialField,
 )
-from integrations.connectors.batch import failed, write_each
+from integrations.connectors.batch import chunked, failed, write_each
 from integrations.connectors.http import HttpClient
 from integrations.connectors.mailchimp import mappers
-from integrations.connectors.mailchimp.client import MAX_COUNT, MailchimpClient
+from integrations.connectors.mailchimp.client import (
+    MAX_BATCH,
+    MAX_COUNT,
+    MailchimpClient,
+    MailchimpRefusal,
+)
 from integrations.connectors.mailchimp.slots import ConnectionSlots, slots_key
 from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
 from integrations.sync.records import (
@@ -99,13 +104,15 @@ class MailchimpConnector(Connector):
     secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"api_key"})
     # Members per listing page: the API's largest.
     page_size: ClassVar[int] = MAX_COUNT
+    # From this many creates on, batch subscribe (one call) beats one PUT each.
+    batch_min: ClassVar[int] = 3
     capabilities = Capabilities(
         name_style=NameStyle.SPLIT,
         tag_noun="tag",
         supports_deletions=True,
         supports_unsubscribes=True,
         read_page_size=MAX_COUNT,
-        create_batch_size=50,
+        create_batch_size=MAX_BATCH,
         update_batch_size=50,
         lookup_batch_size=50,
         connection_choices=(
@@ -344,31 +351,97 @@ class MailchimpConnector(Connector):
         return ""
 
     def create_many(self, items: list[NewContact]) -> list[WriteResult]:
-        """``PUT`` on each new member's subscriber hash with ``status_if_new``: a member that
-        exists after all (a retry, a race) is updated and keeps its status."""
-        return write_each(items, ref=lambda item: item.ref, write=self._create)
+        """New members join subscribed. From ``batch_min`` items on, they are added by batch
+        subscribe (500 a call, existing members left alone); one that exists after all (a
+        retry, a race) is then written by ``PUT`` on its subscriber hash with
+        ``status_if_new``, so it is updated and keeps its status."""
+        results: dict[int, WriteResult] = {}
+        ready: dict[int, dict[str, Any]] = {}
+        for index, item in enumerate(items):
+            email = _email_of(item.values)
+            problem = self._problem(item.values)
+            if not email:
+                problem = "Mailchimp needs an email address for a member"
+            if problem:
+                results[index] = WriteResult(ref=item.ref, error=problem, permanent=True)
+            else:
+                ready[index] = {
+                    "email_address": email,
+                    "merge_fields": mappers.merge_body(item.values, self._merge_fields()),
+                }
+        one_by_one = list(ready)
+        if len(ready) >= self.batch_min:
+            one_by_one = []
+            for chunk in chunked(list(ready), MAX_BATCH):
+                batched, retry = self._batch_create(items, {i: ready[i] for i in chunk})
+                results.update(batched)
+                one_by_one.extend(retry)
+        written = write_each(
+            one_by_one,
+            ref=lambda index: items[index].ref,
+            write=lambda index: self._create(items[index], ready[index]),
+        )
+        results.update(zip(one_by_one, written, strict=True))
+        return [results[index] for index in range(len(items))]
 
-    def _create(self, item: NewContact) -> WriteResult:
-        email = _email_of(item.values)
-        if not email:
-            return WriteResult(ref=item.ref, error="Mailchimp needs an email address for a member")
-        problem = self._problem(item.values)
-        if problem:
-            return WriteResult(ref=item.ref, error=problem, permanent=True)
-        body: dict[str, Any] = {
-            "email_address": email,
-            "status_if_new": STATUS_IF_NEW,
-            "merge_fields": mappers.merge_body(item.values, self._merge_fields()),
+    def _batch_create(
+        self, items: list[NewContact], bodies: dict[int, dict[str, Any]]
+    ) -> tuple[dict[int, WriteResult], list[int]]:
+        """Results of one batch subscribe, and the items to write one by one (those that
+        exist already, or all of them when Mailchimp refused the batch as a whole)."""
+        members = [{**body, "status": STATUS_IF_NEW} for body in bodies.values()]
+        try:
+            answer = self.client.batch_subscribe(self.list_id, members)
+        except MailchimpRefusal:
+            return {}, list(bodies)
+        except ConnectorError as exc:
+            return {i: failed(items[i].ref, exc) for i in bodies}, []
+        by_email = {
+            normalize_email(str(m.get("email_address") or "")): m
+            for m in answer.get("new_members") or []
         }
-        member_hash = mappers.subscriber_hash(email)
-        member = self.client.upsert_member(self.list_id, member_hash, body)
-        tags = [str(t) for t in item.values.get(TAGS) or []]
-        if tags:
-            self.client.set_tags(
-                self.list_id, member_hash, [{"name": t, "status": "active"} for t in tags]
-            )
-            member = self.client.member(self.list_id, member_hash) or member
+        errors = {
+            normalize_email(str(e.get("email_address") or "")): e
+            for e in answer.get("errors") or []
+        }
+        results: dict[int, WriteResult] = {}
+        retry: list[int] = []
+        for index, body in bodies.items():
+            email = normalize_email(body["email_address"])
+            ref = items[index].ref
+            error = errors.get(email)
+            if email in by_email:
+                member = by_email[email]
+                if items[index].values.get(TAGS):
+                    member = self._add_tags(str(member["id"]), items[index]) or member
+                results[index] = WriteResult(ref=ref, record=self._contact(member))
+            elif error is not None and error.get("error_code") == "ERROR_CONTACT_EXISTS":
+                retry.append(index)
+            elif error is not None:
+                reason = str(error.get("error") or "refused")
+                results[index] = WriteResult(
+                    ref=ref, error=f"Mailchimp refused the member: {reason}"
+                )
+            else:
+                results[index] = WriteResult(
+                    ref=ref, permanent=False, error="Mailchimp: the batch reported no result"
+                )
+        return results, retry
+
+    def _create(self, item: NewContact, body: dict[str, Any]) -> WriteResult:
+        member_hash = mappers.subscriber_hash(body["email_address"])
+        sent = {**body, "status_if_new": STATUS_IF_NEW}
+        member = self.client.upsert_member(self.list_id, member_hash, sent)
+        if item.values.get(TAGS):
+            member = self._add_tags(member_hash, item) or member
         return WriteResult(ref=item.ref, record=self._contact(member))
+
+    def _add_tags(self, member_hash: str, item: NewContact) -> dict[str, Any] | None:
+        tags = [str(t) for t in item.values.get(TAGS) or []]
+        self.client.set_tags(
+            self.list_id, member_hash, [{"name": t, "status": "active"} for t in tags]
+        )
+        return self.client.member(self.list_id, member_hash)
 
     def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
         """``PATCH`` the changed merge fields (and the email when it is no longer the

@@ -163,3 +163,31 @@ def test_no_write_ever_archives_deletes_or_changes_a_status(
     assert not any(k.startswith("DELETE") or "delete-permanent" in k for k in kinds)
     statuses = {m["email_address"]: m["status"] for m in emulator.members(LIST_ID)}
     assert statuses == {"jo@x.example": "unsubscribed", "kay@x.example": "subscribed"}
+
+
+def test_many_new_members_are_added_in_one_batch_and_an_existing_one_keeps_its_status(
+    connector: MailchimpConnector, emulator: MailchimpEmulator
+) -> None:
+    add(emulator, "old@x.example", status="unsubscribed")
+    emulator.audience(LIST_ID).forgotten.add(subscriber_hash("gone@x.example"))
+    emails = ["n1@x.example", "old@x.example", "gone@x.example", "n2@x.example"]
+    results = connector.create_many(
+        [NewContact(ref=e, values={"email": e, "first_name": "F"}) for e in emails]
+    )
+    assert [(r.ref, r.ok) for r in results] == [
+        ("n1@x.example", True),
+        ("old@x.example", True),
+        ("gone@x.example", False),
+        ("n2@x.example", True),
+    ]
+    assert "permanently deleted" in results[2].error and results[2].permanent
+    assert emulator.requests["POST /lists/{list_id}"] == 1
+    assert emulator.requests["PUT /lists/{list_id}/members/{subscriber_hash}"] == 1
+    statuses = {m["email_address"]: m["status"] for m in emulator.members(LIST_ID)}
+    assert statuses == {
+        "old@x.example": "unsubscribed",
+        "n1@x.example": "subscribed",
+        "n2@x.example": "subscribed",
+    }
+    old = emulator.member(LIST_ID, "old@x.example")
+    assert old is not None and old["merge_fields"]["FNAME"] == "F"
