@@ -213,3 +213,24 @@ def test_it_creates_no_duplicate_when_a_batch_create_is_applied_but_its_answer_i
     assert apps.hubspot_emails() == {"gina@acme.example": 1}
     third = apps.sync(connection)
     assert (third.created_a, third.created_b) == (0, 0)
+
+
+def test_it_keeps_the_other_emails_of_a_google_contact_hubspot_holds_one_of(
+    apps: GoogleHubSpot,
+) -> None:
+    body = person("Gina", "Gold", "gina@acme.example")
+    body["emailAddresses"].append({"value": "gina@home.example"})
+    apps.add_contact(body)
+    connection = apps.connect()
+    apps.sync(connection)
+    gina = apps.hubspot_by_email("gina@acme.example")["id"]
+    apps.hubspot.advance_clock(1)
+    apps.hubspot.edit_contact(apps.hub_id, gina, {"lastname": "Golden"})
+    run = apps.sync(connection)
+    assert run.outcome == "success", run.error
+    contact = apps.contact_by_email("gina@acme.example")
+    assert contact["names"][0]["familyName"] == "Golden"
+    assert [e["value"] for e in contact["emailAddresses"]] == [
+        "gina@acme.example",
+        "gina@home.example",
+    ]

@@ -363,7 +363,7 @@ def test_the_connector_asks_per_the_document(hub: HubSpotEmulator) -> None:
     list(connector.list_changed({"updated_at": "2026-01-01T00:00:00.000Z"}))
     connector.find_by_emails(["ann@acme.example"])
     (created,) = connector.create_many(
-        [NewContact(ref="a", values={"emails": ["bob@acme.example"], "custom.vip": True})]
+        [NewContact(ref="a", values={"email": "bob@acme.example", "custom.vip": True})]
     )
     assert created.record is not None
     connector.update_many([ContactUpdate(id=existing, changes={"company": "Acme"})])

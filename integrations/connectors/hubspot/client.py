@@ -96,7 +96,7 @@ def refusal(
         if found:
             field = field_of_property(found.group(1))
         elif category == "CONFLICT":
-            field = "emails"
+            field = "email"
     reason = message or category or "refused"
     if errors and message.startswith("Property values were not valid"):
         reason = "; ".join(str(e.get("message") or "") for e in errors if e.get("message"))

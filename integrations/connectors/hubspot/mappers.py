@@ -6,9 +6,10 @@ numbers ``int``/``float``, booleans ``bool``, dates ``"YYYY-MM-DD"``, date-times
 multiple checkboxes a list of option values (HubSpot joins them with ``;``). Written, they become
 strings again; an empty value is ``""``, which clears the property.
 
-HubSpot holds one email per contact (``email``, its de-duplication key): ``emails`` reads as a
-one-item list and writes its first item. The address is five properties (``address``, ``city``,
-``state``, ``zip``, ``country``) read and written as one address.
+HubSpot holds one email per contact (``email``, its de-duplication key): the ``email`` field is
+single-valued, so an app with several emails maps its first one and keeps the others; the record
+also carries it as ``emails``, which Tandem matches records by. The address is five properties
+(``address``, ``city``, ``state``, ``zip``, ``country``) read and written as one address.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from integrations.sync.records import (
     is_custom_key,
 )
 
+EMAIL = "email"
 PHONE = "phone"
 MOBILE_PHONE = "mobile_phone"
 WEBSITE = "website"
@@ -53,7 +55,7 @@ LIFECYCLE_STAGES = (
 PROPERTY_OF: dict[str, str] = {
     FIRST_NAME: "firstname",
     LAST_NAME: "lastname",
-    EMAILS: "email",
+    EMAIL: "email",
     PHONE: "phone",
     MOBILE_PHONE: "mobilephone",
     COMPANY: "company",
@@ -76,9 +78,7 @@ SYSTEM_PROPERTIES = ("hs_object_id", "createdate", "lastmodifieddate", "hs_email
 STANDARD_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(FIRST_NAME, "First name", FieldType.TEXT, canonical="name.first"),
     FieldSpec(LAST_NAME, "Last name", FieldType.TEXT, canonical="name.last"),
-    # One email, as a list (the engine matches records by ``emails``); multi because it is
-    # compared with other apps' lists of emails, of which HubSpot keeps the first.
-    FieldSpec(EMAILS, "Email", FieldType.EMAIL, multi=True, canonical="email"),
+    FieldSpec(EMAIL, "Email", FieldType.EMAIL, canonical="email"),
     FieldSpec(PHONE, "Phone number", FieldType.PHONE, canonical="phone"),
     FieldSpec(MOBILE_PHONE, "Mobile phone number", FieldType.PHONE),
     FieldSpec(COMPANY, "Company name", FieldType.TEXT, canonical="company"),
@@ -199,7 +199,8 @@ def contact_from_object(
     values: dict[str, Any] = {}
     for key, name in PROPERTY_OF.items():
         text = props.get(name)
-        if key == EMAILS:
+        if key == EMAIL:
+            values[EMAIL] = text or None
             values[EMAILS] = [text] if text else []
         elif text:
             values[key] = text
@@ -252,9 +253,12 @@ def properties_from_values(
     for key, value in values.items():
         if key == TAGS:
             continue
-        if key == EMAILS:
-            emails = [e for e in (value or []) if e]
-            props["email"] = str(emails[0]).strip() if emails else ""
+        if key == EMAILS:  # the matching copy: written only when ``email`` is not
+            if EMAIL not in values:
+                emails = [e for e in (value or []) if e]
+                props["email"] = str(emails[0]).strip() if emails else ""
+        elif key == EMAIL:
+            props["email"] = str(value or "").strip()
         elif key == ADDRESS:
             address = value if isinstance(value, Mapping) else {}
             for part, name in ADDRESS_PROPERTIES.items():

@@ -21,7 +21,7 @@ def test_it_creates_a_batch_in_one_call_and_types_the_values(
         NewContact(
             ref=f"r{n}",
             values={
-                "emails": [f"p{n}@acme.example"],
+                "email": f"p{n}@acme.example",
                 "first_name": f"P{n}",
                 "custom.total_spent": 10.0 + n,
                 "custom.vip": True,
@@ -50,14 +50,14 @@ def test_it_fails_only_the_refused_record_of_a_207(
     emulator.add_contact(HUB, {"email": "taken@acme.example"})
     results = connector.create_many(
         [
-            NewContact(ref="a", values={"emails": ["new@acme.example"]}),
-            NewContact(ref="b", values={"emails": ["taken@acme.example"]}),
+            NewContact(ref="a", values={"email": "new@acme.example"}),
+            NewContact(ref="b", values={"email": "taken@acme.example"}),
         ]
     )
     assert results[0].ok and results[0].ref == "a"
     assert not results[1].ok and results[1].permanent
     assert "Contact already exists" in results[1].error
-    assert results[1].error.startswith("HubSpot refused emails")
+    assert results[1].error.startswith("HubSpot refused email:")
 
 
 def test_it_refuses_a_value_of_the_wrong_type_before_sending_it(
@@ -65,7 +65,7 @@ def test_it_refuses_a_value_of_the_wrong_type_before_sending_it(
 ) -> None:
     emulator.requests.clear()
     (result,) = connector.create_many(
-        [NewContact(ref="a", values={"emails": ["a@acme.example"], "custom.loyalty_tier": "iron"})]
+        [NewContact(ref="a", values={"email": "a@acme.example", "custom.loyalty_tier": "iron"})]
     )
     assert not result.ok and "custom.loyalty_tier" in result.error
     assert emulator.requests["POST /crm/v3/objects/contacts/batch/create"] == 0
@@ -127,7 +127,7 @@ def test_it_joins_the_lists_a_new_contact_asks_for(
     emulator: HubSpotEmulator, connector: HubSpotConnector
 ) -> None:
     (result,) = connector.create_many(
-        [NewContact(ref="a", values={"emails": ["a@acme.example"], "tags": ["VIP"]})]
+        [NewContact(ref="a", values={"email": "a@acme.example", "tags": ["VIP"]})]
     )
     assert result.ok and result.record is not None
     assert emulator.list_members(HUB, "VIP") == {result.record.id}
