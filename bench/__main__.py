@@ -9,9 +9,12 @@ import importlib
 import subprocess
 import sys
 
+from bench import figures, targets
 from bench.common import RESULTS, machine, setup_django
 
-BENCHMARKS = ["dispatcher", "engine_cpu", "sync"]
+# The peer runs after sync (its tables put Tandem's figures beside its own); the targets table
+# comes last, from every figure the run measured.
+BENCHMARKS = ["dispatcher", "engine_cpu", "sync", "peer", "polling"]
 
 
 def _commit() -> str:
@@ -24,6 +27,15 @@ def _commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def _default_interval() -> int:
+    """The polling interval a new connection gets."""
+    import inspect
+
+    from integrations.services import connection_create
+
+    return int(inspect.signature(connection_create).parameters["sync_interval"].default)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,14 +54,21 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     summaries = []
+    figures.clear()
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         tables, summary = module.run(args.quick)
+        figures.harvest(name, tables)
         for table in tables:
             text = table.render()
             print(text, "\n", flush=True)
             out += [text, ""]
         summaries.append(summary)
+    rows = targets.evaluate(figures.snapshot(), default_interval=_default_interval())
+    text = targets.table(rows).render()
+    print(text, "\n", flush=True)
+    out += [text, ""]
+    summaries.append(targets.summary(rows))
     print("SUMMARY " + " | ".join(summaries))
     out += ["SUMMARY " + " | ".join(summaries), ""]
     RESULTS.mkdir(parents=True, exist_ok=True)
