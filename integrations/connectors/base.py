@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors.http import HttpClient
+from integrations.sync.errors import ConnectorError as ConnectorError
+from integrations.sync.errors import RecordRefused as RecordRefused
 from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
 from integrations.sync.records import (
     Checkpoint,
@@ -24,43 +26,6 @@ from integrations.sync.records import (
     Page,
     WriteResult,
 )
-
-
-class ConnectorError(Exception):
-    """Any failure talking to an app.
-
-    ``permanent`` errors will not heal by retrying (bad credentials, missing permission, revoked
-    grant): the connected account needs attention and calls stop. ``reauthorize`` says the fix is
-    to authorize the account again (401, ``invalid_grant``).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool = False,
-        reauthorize: bool = False,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent or reauthorize
-        self.reauthorize = reauthorize
-        self.status = status
-        self.retry_after = retry_after
-
-
-class RecordRefused(ConnectorError):
-    """The app refused one record (a missing or invalid value): that write fails for good, the
-    batch goes on. ``field`` names the Tandem field at fault where the app says which."""
-
-    def __init__(
-        self, message: str, *, field: str = "the record", reason: str = "", status: int | None
-    ) -> None:
-        super().__init__(message, permanent=True, status=status)
-        self.field = field
-        self.reason = reason or message
 
 
 @dataclass(frozen=True)

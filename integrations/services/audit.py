@@ -1,7 +1,7 @@
 """The audit of what runs wrote to the apps: keeping it, pruning it, and undoing a run.
 
-A real run's journal keeps every write the app accepted and the engine saves them as
-``AuditEntry`` rows page by page (``sync/engine.py``). ``run_undo`` reads them back: every field
+A real run's journal keeps every write the app accepted and the store saves them as
+``AuditEntry`` rows page by page (``sync/store.py``). ``run_undo`` reads them back: every field
 the run wrote whose value is still the one it wrote is put back, every tag it added is removed
 (and every tag it removed is added again), and records it created are listed and tagged
 "Tandem Undo" where the app has tags (never deleted). The undo is a ``SyncRun`` of its own
@@ -24,6 +24,7 @@ from django.utils import timezone
 from integrations.connectors.base import ConnectorError
 from integrations.models import AuditEntry, Connection, RecordLink, RunNote, SyncRun
 from integrations.sync.fields import FieldSpec, FieldType
+from integrations.sync.sides import chunks
 
 logger = logging.getLogger(__name__)
 
@@ -288,10 +289,9 @@ class _Undo:
 
     def fetch(self, side: str, ids: list[str]) -> dict[str, Any]:
         connector = self.connectors[side]
-        size = max(1, connector.capabilities.lookup_batch_size)
         found: dict[str, Any] = {}
-        for start in range(0, len(ids), size):
-            for record in connector.get_many(ids[start : start + size]):
+        for batch in chunks(ids, connector.capabilities.lookup_batch_size):
+            for record in connector.get_many(batch):
                 if not record.deleted:
                     found[record.id] = record
         return found
@@ -315,9 +315,8 @@ class _Undo:
         audit: list[AuditEntry] = []
         written: dict[str, tuple[Any, set[str]]] = {}
         ids = list(updates)
-        size = max(1, connector.capabilities.update_batch_size)
-        for start in range(0, len(ids), size):
-            batch = ids[start : start + size]
+        size = connector.capabilities.update_batch_size
+        for batch in chunks(ids, size):
             requests = [
                 ContactUpdate(id=rid, changes=updates[rid], version=current[rid].version)
                 for rid in batch
@@ -338,8 +337,8 @@ class _Undo:
                     )  # fmt: skip
         for (tag, add), record_ids in tag_ops.items():
             call = connector.tag if add else connector.untag
-            for start in range(0, len(record_ids), size):
-                for result in call(record_ids[start : start + size], tag):
+            for tag_batch in chunks(record_ids, size):
+                for result in call(tag_batch, tag):
                     if not result.ok:
                         self.failed(side, result.ref, result.error)
                         continue
@@ -357,7 +356,7 @@ class _Undo:
     def entry(
         self, side: str, record_id: str, kind: str, name: str, *, before: Any, after: Any
     ) -> AuditEntry:
-        from integrations.sync.engine import _jsonable
+        from integrations.sync.findings import jsonable as _jsonable
 
         return AuditEntry(
             run=self.run,
@@ -382,11 +381,12 @@ class _Undo:
         """The restored values become the links' snapshot on that side, so the next run sees
         no change there and does not write the run's values back at once."""
         from integrations.leases import fenced
-        from integrations.sync import engine, mapping
+        from integrations.sync import mapping
+        from integrations.sync.selectors import load_config
 
         if not written:
             return
-        config = engine.load_config(self.connection, self.connectors["a"], self.connectors["b"])
+        config = load_config(self.connection, self.connectors["a"], self.connectors["b"])
         id_field = "id_a" if side == "a" else "id_b"
         links = RecordLink.objects.filter(
             connection=self.connection, **{f"{id_field}__in": list(written)}
@@ -415,7 +415,7 @@ def run_undo(*, run_id: int, dry_run: bool = False) -> SyncRun:
     """
     from integrations.connectors.accounts import connector_for
     from integrations.leases import LeaseLost, lease_acquire, lease_release
-    from integrations.sync.engine import calls_by_kind
+    from integrations.sync.apps import calls_by_kind
 
     original = (
         SyncRun.objects.select_related("connection__account_a", "connection__account_b")

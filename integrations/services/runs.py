@@ -215,7 +215,6 @@ def connection_sync(
             lease=lease,
             connector_a=connectors["a"],
             connector_b=connectors["b"],
-            dry_run=dry_run,
             full=full,
             progress=progress,
         )
@@ -233,7 +232,7 @@ def connection_sync(
         notify_connection_paused(connection=connection, reason=str(exc))
         _finish(run, SyncRun.Outcome.STOPPED, str(exc))
     except ConnectorError as exc:
-        side = _side_of_error(connectors, exc)
+        side = exc.side
         if exc.permanent and side is not None:
             account = connection.account_a if side == "a" else connection.account_b
             if exc.reauthorize:
@@ -252,14 +251,6 @@ def connection_sync(
         _finish(run, SyncRun.Outcome.FAILED, f"internal error ({type(exc).__name__})")
         raise
     finally:
-        # The engine keeps these up to date page by page; this also counts the calls of a run
-        # that failed before the engine started (verifying an account, learning fields).
-        calls = engine.calls_by_kind(connectors)
-        if calls:
-            SyncRun.objects.filter(pk=run.pk).update(
-                api_calls=sum(calls.values()), api_calls_by_kind=calls
-            )
-            run.api_calls, run.api_calls_by_kind = sum(calls.values()), calls
         if lease is not None:
             finished = timezone.now()
             Connection.objects.filter(pk=connection_id, lease_generation=lease.generation).update(
@@ -291,20 +282,6 @@ def _abandon_older_runs(lease: Lease) -> int:
         finished_at=timezone.now(),
         error="Its worker stopped before the run finished; a later run took over.",
     )
-
-
-def _side_of_error(connectors: dict[str, Connector], exc: ConnectorError) -> str | None:
-    """Which side's connector raised ``exc``: the deepest traceback frame that runs a method of
-    one of the two connectors (the same app may sit on both sides, so the slug cannot tell)."""
-    found = None
-    tb = exc.__traceback__
-    while tb is not None:
-        owner = tb.tb_frame.f_locals.get("self")
-        for side, connector in connectors.items():
-            if owner is connector:
-                found = side
-        tb = tb.tb_next
-    return found
 
 
 def connection_pause(*, connection: Connection, reason: str = "Paused by an operator.") -> None:

@@ -1,26 +1,23 @@
 """Field mappings: which field on A pairs with which on B, which way values may flow, how a value
 is converted on the way, and the normalized form two values are compared in.
 
-Everything here is pure. Values are compared normalized (emails case-folded, phones in E.164
-when ``phonenumbers`` can parse them, dates in ISO form ...), so two apps formatting the same
-value differently never look like an edit. Snapshots hold normalized values too.
+Everything here is pure. Values are compared normalized (``sync/values.py``: emails
+case-folded, phones in E.164 when ``phonenumbers`` can parse them, dates in ISO form ...), so two
+apps formatting the same value differently never look like an edit. Snapshots hold normalized
+values too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import phonenumbers
 from django.core.exceptions import ValidationError
 
 from integrations.sync import names
-from integrations.sync.fields import ADDRESS_PARTS, FieldSpec, FieldType, NameStyle
+from integrations.sync.fields import FieldSpec, FieldType, NameStyle
 from integrations.sync.records import (
     FIRST_NAME,
     FULL_NAME,
@@ -31,6 +28,18 @@ from integrations.sync.records import (
     Contact,
 )
 from integrations.sync.sides import Direction, other
+from integrations.sync.values import (
+    _boolean,
+    _date,
+    _datetime,
+    _email,
+    _number,
+    address_text,
+    is_empty,
+    normalize,
+    normalize_name,
+    normalize_phone,
+)
 
 CANONICAL_FULL_NAME = "name.full"
 CANONICAL_FIRST_NAME = "name.first"
@@ -208,185 +217,6 @@ def widest_direction(
         if not mapping_refusals(spec_a, spec_b, direction=direction, value_map=value_map):
             return direction
     return None
-
-
-# -- Normalization ------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    text = str(value).strip()
-    return text or None
-
-
-def _line(value: Any) -> str | None:
-    text = " ".join(str(value).split())
-    return text or None
-
-
-def _email(value: Any) -> str | None:
-    text = str(value).strip().casefold()
-    return text or None
-
-
-def normalize_phone(value: Any) -> str | None:
-    return _phone(str(value).strip())
-
-
-@functools.lru_cache(maxsize=65536)
-def _phone(text: str) -> str | None:
-    """E.164 when the text is a possible number; parsing is costly and a run meets the same
-    numbers several times (read, convert, compare), hence the cache."""
-    if not text:
-        return None
-    try:
-        parsed = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        return " ".join(text.split())
-    if not phonenumbers.is_possible_number(parsed):
-        return " ".join(text.split())
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _number(value: Any) -> int | float | str | None:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        number: Any = value
-    else:
-        text = str(value).strip().replace(",", "")
-        if not text:
-            return None
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return text
-    if float(number) == int(number):
-        return int(number)
-    return float(number)
-
-
-_TRUE = frozenset({"true", "yes", "y", "1", "on"})
-_FALSE = frozenset({"false", "no", "n", "0", "off"})
-
-
-def _boolean(value: Any) -> bool | str | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return bool(value)
-    text = str(value).strip().casefold()
-    if not text:
-        return None
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return text
-
-
-def _date(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text[:10]).isoformat()
-    except ValueError:
-        return text
-
-
-def _datetime(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, dt.date):
-        moment = dt.datetime.combine(value, dt.time())
-    else:
-        text = str(value).strip()
-        if not text:
-            return None
-        try:
-            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return text
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()
-
-
-def _address(value: Any) -> dict[str, str] | None:
-    """An address as its non-empty parts. The kind ("work", "home") is left out: apps name
-    kinds differently, and a kind alone never makes two addresses different places."""
-    if isinstance(value, str):
-        value = {"street": value}
-    if not isinstance(value, dict):
-        return None
-    parts = {key: " ".join(str(value.get(key) or "").split()) for key in ADDRESS_PARTS}
-    kept = {key: part for key, part in parts.items() if part}
-    return kept or None
-
-
-def address_text(value: dict[str, str]) -> str:
-    return ", ".join(value[key] for key in ADDRESS_PARTS if value.get(key))
-
-
-SCALAR_NORMALIZERS: dict[FieldType, Callable[[Any], Any]] = {
-    FieldType.TEXT: _text,
-    FieldType.LONG_TEXT: _text,
-    FieldType.URL: _text,
-    FieldType.ENUM: _text,
-    FieldType.TAGS: _text,
-    FieldType.EMAIL: _email,
-    FieldType.PHONE: normalize_phone,
-    FieldType.NUMBER: _number,
-    FieldType.BOOLEAN: _boolean,
-    FieldType.DATE: _date,
-    FieldType.DATETIME: _datetime,
-    FieldType.NAME: _line,
-    FieldType.ADDRESS: _address,
-}
-
-
-def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
-def normalize(value: Any, spec: FieldSpec) -> Any:
-    """The comparable, JSON-able form of ``value``; every kind of empty becomes ``None``."""
-    scalar = SCALAR_NORMALIZERS[spec.type]
-    if spec.multi or spec.type == FieldType.TAGS:
-        items = value if isinstance(value, list | tuple) else [value]
-        seen: dict[Any, Any] = {}
-        for item in items:
-            if is_empty(item):
-                continue
-            normalized = scalar(item)
-            if normalized is not None:
-                # Addresses are dicts: dedupe them by their parts.
-                key = (
-                    tuple(sorted(normalized.items()))
-                    if isinstance(normalized, dict)
-                    else normalized
-                )
-                seen.setdefault(key, normalized)
-        values = list(seen.values())
-        if spec.type == FieldType.TAGS:
-            values.sort()
-        return values or None
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    return None if is_empty(value) else scalar(value)
-
-
-def normalize_name(value: Any, style: NameStyle) -> Any:
-    """A full name as one string; a split one as ``{"first", "last"}`` plus ``prefix`` and
-    ``suffix`` when set (see ``names.Name.as_dict``)."""
-    if style == NameStyle.FULL:
-        return names.clean(value if isinstance(value, str) else "") or None
-    name = names.Name.of(value if isinstance(value, dict) else {})
-    return name.as_dict() if name else None
 
 
 # -- Compiled mappings --------------------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
-from typing import Literal, TypeVar
+from typing import TypeAlias, TypeVar
 
-Side = Literal["a", "b"]
+# "a" or "b".
+Side: TypeAlias = str
 SIDES: tuple[Side, Side] = ("a", "b")
 
 T = TypeVar("T")
@@ -20,11 +21,9 @@ def other(side: str) -> Side:
 
 def as_side(value: str) -> Side:
     """``value`` checked to be a side."""
-    if value == "a":
-        return "a"
-    if value == "b":
-        return "b"
-    raise ValueError(f"Unknown side {value!r}.")
+    if value not in SIDES:
+        raise ValueError(f"Unknown side {value!r}.")
+    return value
 
 
 class Direction(enum.StrEnum):

@@ -20,9 +20,10 @@ from integrations.management.commands._support import apps_of, connection_or_err
 from integrations.models import Connection, RecordIssue, RecordLink, Rule
 from integrations.services.audit import record_audit_entries
 from integrations.sync import conditions as conditions_mod
-from integrations.sync import engine
 from integrations.sync import mapping as mapping_mod
-from integrations.sync.merge import merge, other
+from integrations.sync.config import Config
+from integrations.sync.findings import jsonable
+from integrations.sync.merge import merge
 from integrations.sync.records import (
     EMAILS,
     FIRST_NAME,
@@ -32,19 +33,19 @@ from integrations.sync.records import (
     Contact,
     normalize_email,
 )
-
-SIDES = ("a", "b")
+from integrations.sync.selectors import load_config
+from integrations.sync.sides import SIDES, other
 
 
 def _jsonable(value: Any) -> Any:
-    return engine._jsonable(value)
+    return jsonable(value)
 
 
 @dataclass
 class Explanation:
     connection: Connection
     query: str
-    config: engine.Config
+    config: Config
     apps: dict[str, str]
     records: dict[str, list[Contact]] = field(default_factory=lambda: {"a": [], "b": []})
     link: RecordLink | None = None
@@ -141,7 +142,7 @@ class Explainer:
         self.apps = {side: str(self.connectors[side].name) for side in SIDES}
 
     def explain(self, query: str) -> Explanation:
-        config = engine.load_config(self.connection, self.connectors["a"], self.connectors["b"])
+        config = load_config(self.connection, self.connectors["a"], self.connectors["b"])
         ex = Explanation(self.connection, query, config, self.apps)
         self.find(ex, query.strip())
         ids = {side: [r.id for r in ex.records[side]] for side in SIDES}

@@ -10,10 +10,33 @@ import pytest
 from integrations.leases import Lease
 from integrations.models import Connection, SyncRun
 from integrations.services.setup import connection_create
-from integrations.sync.engine import Journal, SyncEngine
+from integrations.sync import engine as engine_mod
+from integrations.sync.apps import App
 from integrations.sync.fields import NameStyle
+from integrations.sync.journal import Journal
 from tests.factories import ConnectedAccountFactory, WorkspaceFactory
 from tests.integrations.sync.memory_app import MemoryApp
+
+
+@dataclass
+class Runner:
+    """One run of the engine, kept for a test to start (and read its journal)."""
+
+    connection: Connection
+    run: SyncRun
+    lease: Lease | None
+    a: MemoryApp
+    b: MemoryApp
+    dry_run: bool
+
+    def execute(self) -> Journal:
+        return engine_mod.sync_connection(
+            connection=self.connection,
+            run=self.run,
+            lease=self.lease,
+            apps={"a": App("a", self.a), "b": App("b", self.b)},
+            edges=engine_mod.DRY if self.dry_run else engine_mod.REAL,
+        )
 
 
 @dataclass
@@ -27,18 +50,11 @@ class Pair:
         self.connection.refresh_from_db()
         return self.connection
 
-    def engine(self, *, dry_run: bool = False) -> tuple[SyncEngine, SyncRun]:
+    def engine(self, *, dry_run: bool = False) -> tuple[Runner, SyncRun]:
         self.refresh()
         run = SyncRun.objects.create(connection=self.connection, dry_run=dry_run)
-        engine = SyncEngine(
-            connection=self.connection,
-            run=run,
-            lease=self.lease,
-            connector_a=self.a,
-            connector_b=self.b,
-            dry_run=dry_run,
-        )
-        return engine, run
+        runner = Runner(self.connection, run, self.lease, self.a, self.b, dry_run)
+        return runner, run
 
     def run(self) -> SyncRun:
         """One real run; returns its SyncRun with the counters saved."""

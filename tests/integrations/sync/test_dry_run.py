@@ -43,7 +43,6 @@ def dry_plan(pair: Pair) -> dict[str, Any]:
         lease=None,
         connector_a=pair.a,
         connector_b=pair.b,
-        dry_run=True,
     )
     assert plan is not None
     return plan
@@ -125,9 +124,8 @@ def test_it_counts_the_dry_runs_plan_on_its_run(busy: Pair) -> None:
     connection = busy.refresh()
     run = SyncRun.objects.create(connection=connection, dry_run=True)
     plan = run_sync(
-        connection=connection, run=run, lease=None, connector_a=busy.a, connector_b=busy.b,
-        dry_run=True,
-    )  # fmt: skip
+        connection=connection, run=run, lease=None, connector_a=busy.a, connector_b=busy.b
+    )
     run.refresh_from_db()
     assert plan is not None
     assert (run.created_a, run.created_b, run.phase) == (

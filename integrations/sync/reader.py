@@ -1,0 +1,99 @@
+"""Reading records for a run: a scan lists each app once, keeping the listing on local disk
+(``sync/listing.py``) and an index of its emails; counterparts and email holders then come
+from there, and from the app only when the listing lacks them. An incremental run asks the
+apps: their change feeds, and records by id or by email."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+
+from integrations.sync.apps import App
+from integrations.sync.listing import Listing
+from integrations.sync.records import Checkpoint, Contact, Page, normalize_email, previous_ids
+from integrations.sync.sides import SIDES, chunks
+from integrations.sync.state import EmailIndex, RunState
+
+# A scan processes its listed pages joined into groups of at least this many records.
+SCAN_GROUP = 5000
+# Told of each page a run reads: (stage: "listing" / "scan" / "changes", side, records).
+Progress = Callable[[str, str, int], None]
+
+
+class Reader:
+    def __init__(self, apps: Mapping[str, App], *, scan: bool) -> None:
+        self.apps = apps
+        self.scan = scan
+        self.listings: dict[str, Listing] = {}
+        self.index: dict[str, EmailIndex] = {}
+
+    def list_sides(
+        self, state: RunState, beat: Callable[[], None], progress: Progress | None
+    ) -> None:
+        """The scan's one read of each app: every record indexed by email and kept on disk."""
+        for side in SIDES:
+            index = EmailIndex()
+            listing = self.listings[side] = Listing()
+            for page in self.apps[side].list_changed(None):
+                beat()
+                for record in page.records:
+                    index.add(record)
+                listing.add_page(page)
+                if progress is not None:
+                    progress("listing", side, len(page.records))
+            self.index[side] = index
+            state.side_sizes[side] = index.size
+
+    def pages(self, side: str, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        if self.scan:
+            return self.listings[side].pages(SCAN_GROUP)
+        return self.apps[side].list_changed(checkpoint)
+
+    def fetch(self, side: str, ids: list[str]) -> dict[str, Contact]:
+        """Current records by id (also under a previous id they answered to): from the scan's
+        listing when there is one, else (or when the listing lacks them) from the app."""
+        found: dict[str, Contact] = {}
+        listing = self.listings.get(side)
+        if listing is not None:
+            for asked, record in listing.get_many(ids).items():
+                found[asked] = record
+                found.setdefault(record.id, record)
+            ids = [record_id for record_id in ids if record_id not in found]
+        app = self.apps[side]
+        for batch in chunks(ids, app.caps.lookup_batch_size):
+            for record in app.get_many(batch):
+                found[record.id] = record
+                for old in previous_ids(record):
+                    found.setdefault(old, record)
+        for record in found.values():
+            record.make_storable()
+        return found
+
+    def get_many(self, side: str, ids: list[str]) -> list[Contact]:
+        return self.apps[side].get_many(ids)
+
+    def holders(self, side: str, emails: list[str], state: RunState) -> dict[str, list[str]]:
+        """Ids of live records on ``side`` holding each email (scan: the index; later: the
+        app). Ids they had before are remembered in ``state.previous``."""
+        previous = state.previous[side]
+        if self.scan:
+            index = self.index[side]
+            for email in emails:
+                for record_id in index.holders(email):
+                    if record_id in index.previous:
+                        previous[record_id] = index.previous[record_id]
+            return {email: index.holders(email) for email in emails}
+        found: dict[str, list[str]] = defaultdict(list)
+        app = self.apps[side]
+        for batch in chunks(emails, app.caps.lookup_batch_size):
+            for email, records in app.find_by_emails(batch).items():
+                for record in records:
+                    if not record.deleted and record.id not in found[normalize_email(email)]:
+                        found[normalize_email(email)].append(record.id)
+                        if previous_ids(record):
+                            previous[record.id] = previous_ids(record)
+        return found
+
+    def close(self) -> None:
+        for listing in self.listings.values():
+            listing.close()

@@ -1,0 +1,94 @@
+"""What a run remembers from page to page, as plain data: the records it has dealt with, the
+email index of a scan, the stored link of a pair. The engine passes these along; the planner
+reads them and says what to add."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.sync.records import Contact, previous_ids
+from integrations.sync.sides import SIDES, Side
+
+
+@dataclass
+class Link:
+    """A stored pair (``RecordLink``) as the planner sees it. ``pk`` is ``None`` for a link the
+    run is about to make."""
+
+    id_a: str
+    id_b: str
+    version_a: str = ""
+    version_b: str = ""
+    deleted_a: bool = False
+    deleted_b: bool = False
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    applied_actions: dict[str, Any] = field(default_factory=dict)
+    pk: int | None = None
+
+    def id(self, side: str) -> str:
+        return self.id_a if side == "a" else self.id_b
+
+    def version(self, side: str) -> str:
+        return self.version_a if side == "a" else self.version_b
+
+    def deleted(self, side: str) -> bool:
+        return self.deleted_a if side == "a" else self.deleted_b
+
+    def with_id(self, side: str, record_id: str) -> Link:
+        if side == "a":
+            return dataclasses.replace(self, id_a=record_id)
+        return dataclasses.replace(self, id_b=record_id)
+
+    def with_deleted(self, side: str) -> Link:
+        if side == "a":
+            return dataclasses.replace(self, deleted_a=True)
+        return dataclasses.replace(self, deleted_b=True)
+
+
+class EmailIndex:
+    """Normalized email -> record ids of one side, built by the scan."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, list[str]] = defaultdict(list)
+        # Ids a record had before (Google resourceName changes); only the few that did.
+        self.previous: dict[str, list[str]] = {}
+        self.size = 0
+
+    def add(self, record: Contact) -> None:
+        if record.deleted:
+            return
+        self.size += 1
+        for email in set(record.normalized_emails):
+            self.ids[email].append(record.id)
+        previous = previous_ids(record)
+        if previous:
+            self.previous[record.id] = previous
+
+    def holders(self, email: str) -> list[str]:
+        return self.ids.get(email, [])
+
+
+@dataclass
+class RunState:
+    """A run's memory across pages."""
+
+    # Records of each side already dealt with: a later page (or a retry) leaves them alone.
+    done: dict[Side, set[str]] = field(default_factory=lambda: {s: set() for s in SIDES})
+    # Ids records had before, learned while looking up emails: a link may still hold one.
+    previous: dict[Side, dict[str, list[str]]] = field(
+        default_factory=lambda: {s: {} for s in SIDES}
+    )
+    # Deletion and unsubscribe tags so far, per target side, for the breaker.
+    mass_tagged: Counter[str] = field(default_factory=Counter)
+    # Live links made, less those stopped (a deletion): health's "in sync" moves by this much
+    # after an incremental run, which need not count every link.
+    in_sync_delta: int = 0
+    # Live records per side: a scan counts them; an incremental run counts live links.
+    side_sizes: dict[str, int] = field(default_factory=dict)
+    # Writes from a side that the other app throttled past the HTTP seam's retries: that side
+    # is read no further this run.
+    throttled: Counter[str] = field(default_factory=Counter)
+    throttle_note: str = ""

@@ -1,0 +1,566 @@
+"""The store: what a run reads and keeps in the database.
+
+It reads the links of a page's records and keeps, fenced by the run's lease, the create intents
+(before the apps are written), then per page in one transaction the links, snapshots, intents,
+record issues and the checkpoint; after each page the run's counters, audit and notes. A run
+whose lease was taken over changes none of the fenced rows. ``DryStore`` reads the same and
+keeps nothing but the run's own counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.db import connection as db
+from django.db import models
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from integrations.leases import Lease, fenced
+from integrations.models import (
+    AuditEntry,
+    Connection,
+    CreateIntent,
+    RecordIssue,
+    RecordLink,
+    RunNote,
+    SyncRun,
+)
+from integrations.sync.apps import App, calls_by_kind
+from integrations.sync.errors import ConnectorError
+from integrations.sync.journal import Journal
+from integrations.sync.planner import CreatePlan, Plan
+from integrations.sync.records import (
+    EMAILS,
+    Checkpoint,
+    Contact,
+    checkpoint_problem,
+    normalize_email,
+    previous_ids,
+)
+from integrations.sync.sides import SIDES, other
+from integrations.sync.state import Link, RunState
+from integrations.sync.writer import Intent, Outcomes
+
+ISSUE_RETRY_BASE = dt.timedelta(minutes=5)
+ISSUE_RETRY_MAX = dt.timedelta(days=1)
+LINK_FIELDS = ("pk", "id_a", "id_b", "version_a", "version_b", "deleted_a", "deleted_b",
+               "snapshot", "applied_actions")  # fmt: skip
+
+
+def issue_backoff(attempts: int) -> dt.timedelta:
+    """How long a failing record waits before its next retry: doubling, capped at a day."""
+    delay: dt.timedelta = ISSUE_RETRY_BASE * (2 ** max(0, attempts - 1))
+    return min(delay, ISSUE_RETRY_MAX)
+
+
+class Store:
+    """Reads and keeps one real run's rows."""
+
+    keeps = True
+
+    def __init__(self, connection: Connection, run: SyncRun, lease: Lease | None) -> None:
+        self.connection = connection
+        self.run = run
+        self.lease = lease
+
+    def new_journal(self, phase: str) -> Journal:
+        return Journal(phase, keep=self.keeps)
+
+    # Reading links --------------------------------------------------------------------------
+
+    def _links(self) -> models.QuerySet[RecordLink]:
+        # Unordered: the models' default ordering joins the connection and defeats the index.
+        return RecordLink.objects.filter(connection=self.connection).order_by()
+
+    def applied_ids(self, side: str, records: Iterable[Contact]) -> set[str]:
+        """Records already applied: their link holds this very id and version (the overlap
+        window, or a run's own writes read back). Found reading two columns, not the links."""
+        versions = {r.id: r.version for r in records if r.version}
+        if not versions:
+            return set()
+        id_field, version_field = f"id_{side}", f"version_{side}"
+        rows = self._links().filter(**{f"{id_field}__in": list(versions)})
+        return {
+            record_id
+            for record_id, version in rows.values_list(id_field, version_field)
+            if versions.get(record_id) == version
+        }
+
+    def links_for(self, side: str, records: Iterable[Contact]) -> dict[str, Link]:
+        """Links of these records, by record id, found by id or by an id the record had."""
+        previous: dict[str, str] = {}
+        ids = []
+        for record in records:
+            ids.append(record.id)
+            for old in previous_ids(record):
+                previous[old] = record.id
+        ids.extend(previous)
+        if not ids:
+            return {}
+        rows = self._links().filter(**{f"id_{side}__in": ids}).values_list(*LINK_FIELDS)
+        found: dict[str, Link] = {}
+        for row in sorted(rows, key=lambda row: row[0]):
+            link = _link(row)
+            record_id = link.id(side)
+            found.setdefault(previous.get(record_id, record_id), link)
+        return found
+
+    def linked_ids(self, side: str, ids: list[str], previous: Mapping[str, list[str]]) -> set[str]:
+        """Which of these records already have a link, under their id or an id they had."""
+        if not ids:
+            return set()
+        known_as = {record_id: record_id for record_id in ids}
+        for record_id in ids:
+            for old in previous.get(record_id, []):
+                known_as[old] = record_id
+        field_name = f"id_{side}"
+        found = self._links().filter(**{f"{field_name}__in": list(known_as)})
+        return {known_as[record_id] for record_id in found.values_list(field_name, flat=True)}
+
+    def live_links(self, side: str) -> int:
+        return self._links().filter(**{f"deleted_{side}": False}).count()
+
+    # Create intents -------------------------------------------------------------------------
+
+    def keep_intents(self, creates: list[CreatePlan]) -> dict[str, Intent]:
+        """An intent per create, kept before the apps are written (fenced)."""
+        kept: dict[str, Intent] = {}
+        with fenced(self.lease):
+            for target in SIDES:
+                batch = [c for c in creates if c.target == target]
+                if not batch:
+                    continue
+                # An open intent left for these records was already looked up by the recovery
+                # and found not created; this attempt replaces it.
+                CreateIntent.objects.filter(
+                    connection=self.connection,
+                    target=target,
+                    source_id__in=[c.record.id for c in batch],
+                    completed_at__isnull=True,
+                ).delete()
+                intents = [
+                    CreateIntent(
+                        connection=self.connection,
+                        target=target,
+                        source_id=c.record.id,
+                        key=uuid.uuid4(),
+                        emails=_emails_of(c.values) or c.record.normalized_emails,
+                    )
+                    for c in batch
+                ]
+                CreateIntent.objects.bulk_create(intents)
+                for create, intent in zip(batch, intents, strict=True):
+                    kept[create.record.id] = Intent(pk=intent.pk, key=str(intent.key))
+        return kept
+
+    def open_intents(self, target: str) -> list[CreateIntent]:
+        # Unordered in SQL so the open-intent partial index answers it (completed intents pile
+        # up by the hundred thousand); ordered here.
+        found = CreateIntent.objects.filter(
+            connection=self.connection, target=target, completed_at__isnull=True
+        ).order_by()
+        return sorted(found, key=lambda intent: intent.pk)
+
+    def settle_intents(
+        self,
+        target: str,
+        intents: list[CreateIntent],
+        by_key: Mapping[str, Contact],
+        snapshot: Any,
+        journal: Journal,
+        state: RunState,
+    ) -> None:
+        """Link the records open intents created (``snapshot(record)`` their snapshot); forget
+        the intents that created nothing."""
+        source = other(target)
+        now = timezone.now()
+        with fenced(self.lease):
+            for intent in intents:
+                record = by_key.get(str(intent.key))
+                if record is None:
+                    intent.delete()
+                    continue
+                ids = {source: intent.source_id, target: record.id}
+                taken = RecordLink.objects.filter(
+                    Q(id_a=ids["a"]) | Q(id_b=ids["b"]), connection=self.connection
+                ).exists()
+                if not taken:
+                    state.in_sync_delta += 1
+                    RecordLink.objects.create(
+                        connection=self.connection,
+                        id_a=ids["a"],
+                        id_b=ids["b"],
+                        snapshot=snapshot(record),
+                        synced_at=now,
+                    )
+                    journal.note(
+                        "links",
+                        {"id_a": ids["a"], "id_b": ids["b"], "how": "intent"},
+                        count="linked",
+                    )
+                intent.completed_at = now
+                intent.target_id = record.id
+                intent.save(update_fields=["completed_at", "target_id"])
+
+    # Record issues --------------------------------------------------------------------------
+
+    def due_issue_ids(self, side: str, now: dt.datetime) -> list[str]:
+        due = RecordIssue.objects.filter(
+            connection=self.connection, side=side, resolved_at__isnull=True, next_retry_at__lte=now
+        )
+        return list(due.order_by("pk").values_list("record_id", flat=True))
+
+    def resolve_issues(self, side: str, record_ids: Iterable[str]) -> None:
+        ids = list(record_ids)
+        if ids:
+            RecordIssue.objects.filter(
+                connection=self.connection, side=side, record_id__in=ids, resolved_at__isnull=True
+            ).update(resolved_at=timezone.now())
+
+    def resolve_gone(self, side: str, record_ids: list[str]) -> None:
+        """Issues of records the app no longer has."""
+        with fenced(self.lease):
+            self.resolve_issues(side, record_ids)
+
+    # A page ---------------------------------------------------------------------------------
+
+    def save_page(
+        self,
+        plan: Plan,
+        outcomes: Outcomes,
+        *,
+        side: str,
+        name: str,
+        checkpoint: Checkpoint | None,
+        state: RunState,
+    ) -> None:
+        """Links, snapshots, intents, issues and the checkpoint of a fully applied page, in one
+        fenced transaction: a run whose lease was taken over changes none of them."""
+        problem = checkpoint_problem(checkpoint) if checkpoint is not None else ""
+        if problem:
+            # Stored, it would make every later run scan again: fail this run, saying why.
+            raise ConnectorError(f"{name} handed over a checkpoint that {problem}.")
+        now = timezone.now()
+        ok_ids = {s: set(outcomes.ok_ids[s]) for s in SIDES}
+        with fenced(self.lease):
+            state.in_sync_delta += self._save_creates(plan, outcomes, now)
+            state.in_sync_delta += self._save_pairs(plan, outcomes, ok_ids, now)
+            self._save_issues(plan, outcomes, ok_ids, now)
+            if checkpoint is not None:
+                field_name = f"checkpoint_{side}"
+                Connection.objects.filter(pk=self.connection.pk).update(**{field_name: checkpoint})
+                setattr(self.connection, field_name, checkpoint)
+
+    def _save_creates(self, plan: Plan, outcomes: Outcomes, now: dt.datetime) -> int:
+        links = []
+        completed: list[CreateIntent] = []
+        refused: list[int] = []
+        for create in plan.creates:
+            result = outcomes.create_results.get(create.record.id)
+            intent = outcomes.intents.get(create.record.id)
+            if result is None or intent is None or intent.pk is None:
+                continue
+            if result.ok and result.record is not None:
+                target = create.target
+                ids = {create.source: create.record.id, target: result.record.id}
+                versions = {create.source: create.record.version, target: result.record.version}
+                links.append(
+                    RecordLink(
+                        connection=self.connection,
+                        id_a=ids["a"],
+                        id_b=ids["b"],
+                        snapshot=create.snapshot,
+                        version_a=outcomes.versions["a"].get(ids["a"], versions["a"]),
+                        version_b=outcomes.versions["b"].get(ids["b"], versions["b"]),
+                        applied_actions=create.applied_actions,
+                        synced_at=now,
+                    )
+                )
+                completed.append(
+                    CreateIntent(pk=intent.pk, completed_at=now, target_id=result.record.id)
+                )
+            elif result.permanent or result.throttled:
+                # Nothing was created; a later retry makes a new intent.
+                refused.append(intent.pk)
+        RecordLink.objects.bulk_create(links)
+        _save_fields(completed, ["completed_at", "target_id"])
+        if refused:
+            CreateIntent.objects.filter(pk__in=refused).delete()
+        return len(links)
+
+    def _save_pairs(
+        self, plan: Plan, outcomes: Outcomes, ok_ids: dict[str, set[str]], now: dt.datetime
+    ) -> int:
+        new_links: list[RecordLink] = []
+        changed: dict[int, RecordLink] = {}
+        for touched in plan.touched_links:
+            if touched.pk is not None:
+                changed[touched.pk] = _row(touched, self.connection, synced_at=None)
+        for pair in plan.pairs:
+            ok = not outcomes.pair_failed(pair)
+            ids = {side: pair.record_id(side) for side in SIDES}
+            if ok:
+                for side in SIDES:
+                    ok_ids[side].add(ids[side])
+            versions = {
+                side: outcomes.versions[side].get(ids[side], pair.records[side].version)
+                for side in SIDES
+            }
+            link = pair.link
+            if link is None:
+                # A new match keeps its link even when a write failed: the next run merges the
+                # pair again from an empty snapshot and settles what already agrees.
+                new_links.append(
+                    RecordLink(
+                        connection=self.connection,
+                        id_a=ids["a"],
+                        id_b=ids["b"],
+                        snapshot=pair.merged.snapshot if ok else {},
+                        version_a=versions["a"] if ok else "",
+                        version_b=versions["b"] if ok else "",
+                        applied_actions=pair.applied_actions if ok else {},
+                        synced_at=now,
+                    )
+                )
+                continue
+            if not ok or link.pk is None:
+                continue
+            updated = Link(
+                id_a=link.id_a,
+                id_b=link.id_b,
+                version_a=versions["a"],
+                version_b=versions["b"],
+                snapshot=pair.merged.snapshot,
+                applied_actions=pair.applied_actions,
+                pk=link.pk,
+            )
+            if updated != link:
+                changed[link.pk] = _row(updated, self.connection, synced_at=now)
+            elif link.pk in changed:
+                changed[link.pk] = _row(link, self.connection, synced_at=None)
+        RecordLink.objects.bulk_create(new_links)
+        if changed:
+            rows = list(changed.values())
+            _save_fields([r for r in rows if r.synced_at is not None], LINK_SAVED)
+            _save_fields([r for r in rows if r.synced_at is None], LINK_SAVED[:-1])
+        return len(new_links)
+
+    def _save_issues(
+        self, plan: Plan, outcomes: Outcomes, ok_ids: dict[str, set[str]], now: dt.datetime
+    ) -> None:
+        failures = [*plan.failures, *outcomes.failures]
+        failing = {(f.side, f.record_id) for f in failures}
+        for side in SIDES:
+            self.resolve_issues(side, [i for i in ok_ids[side] if (side, i) not in failing])
+        for failure in failures:
+            issue = (
+                RecordIssue.objects.filter(
+                    connection=self.connection,
+                    side=failure.side,
+                    record_id=failure.record_id,
+                    resolved_at__isnull=True,
+                )
+                .order_by("pk")
+                .first()
+            )
+            if issue is None:
+                RecordIssue.objects.create(
+                    connection=self.connection,
+                    side=failure.side,
+                    record_id=failure.record_id,
+                    target=failure.target,
+                    reason=failure.reason,
+                    next_retry_at=now + issue_backoff(1),
+                )
+                continue
+            issue.attempts += 1
+            issue.reason = failure.reason
+            issue.target = failure.target
+            issue.next_retry_at = now + issue_backoff(issue.attempts)
+            issue.save(
+                update_fields=["attempts", "reason", "target", "next_retry_at", "last_seen_at"]
+            )
+
+    # The run's own record -------------------------------------------------------------------
+
+    def save_audit(self, journal: Journal) -> None:
+        """Keep the accepted writes and notes so far. Not fenced: the apps hold the writes
+        whatever the lease."""
+        self.save_notes(journal)
+        writes = journal.writes
+        if writes:
+            AuditEntry.objects.bulk_create(
+                [AuditEntry(run=self.run, connection=self.connection, **w) for w in writes],
+                batch_size=500,
+            )
+            writes.clear()
+
+    def save_notes(self, journal: Journal) -> None:
+        notes = journal.notes
+        if notes:
+            RunNote.objects.bulk_create(
+                [RunNote(run=self.run, connection=self.connection, **n) for n in notes],
+                batch_size=500,
+            )
+            notes.clear()
+
+    def save_counters(self, journal: Journal, apps: Mapping[str, App]) -> None:
+        for name in SyncRun.COUNTERS:
+            if name != "api_calls":
+                setattr(self.run, name, journal.counts[name])
+        calls = calls_by_kind(apps)
+        self.run.api_calls = sum(calls.values())
+        self.run.api_calls_by_kind = calls
+        self.run.save(update_fields=[*SyncRun.COUNTERS, "api_calls_by_kind", "phase"])
+
+    def start(self, phase: str, error: str) -> None:
+        self.run.phase = phase
+        if error:
+            self.run.error = error
+        self.run.save(update_fields=["phase", "error"])
+
+    def add_error(self, note: str, replaces: str) -> None:
+        """Add ``note`` to the run's error, in place of the earlier note ``replaces``."""
+        previous = self.run.error.replace(replaces, "").strip()
+        self.run.error = " ".join(p for p in (previous, note) if p)
+        self.run.save(update_fields=["error"])
+
+    def finish(self, journal: Journal, state: RunState, *, scan: bool) -> None:
+        """A completed real run: the scan becomes listening, a confirmation is used up, and the
+        connection's health counters are refreshed."""
+        health = dict(self.connection.health or {})
+        previous = health.get("in_sync")
+        if scan or not isinstance(previous, int):
+            in_sync = self._links().filter(deleted_a=False, deleted_b=False).count()
+        else:
+            in_sync = max(0, previous + state.in_sync_delta)
+        failed = {
+            row["reason"]: row["count"]
+            for row in RecordIssue.objects.filter(
+                connection=self.connection, resolved_at__isnull=True
+            )
+            .values("reason")
+            .annotate(count=Count("id"))
+            .order_by("reason")
+        }
+        health["in_sync"] = in_sync
+        health["failed"] = failed
+        if scan:
+            health["excluded"] = journal.counts["excluded"]
+            health["duplicates"] = journal.counts["duplicates"]
+        health.setdefault("excluded", 0)
+        health.setdefault("duplicates", 0)
+        updates: dict[str, Any] = {"health": health}
+        if self.connection.status == Connection.Status.SCANNING:
+            updates["status"] = Connection.Status.ACTIVE
+        if self.connection.mass_tag_confirmed:
+            updates["mass_tag_confirmed"] = False
+        with fenced(self.lease):
+            Connection.objects.filter(pk=self.connection.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(self.connection, name, value)
+
+
+class DryStore(Store):
+    """A dry run's store: reads like a real run's and keeps nothing of the connection's."""
+
+    keeps = False
+
+    def keep_intents(self, creates: list[CreatePlan]) -> dict[str, Intent]:
+        return {c.record.id: Intent(pk=None, key="") for c in creates}
+
+    def open_intents(self, target: str) -> list[CreateIntent]:
+        return []
+
+    def due_issue_ids(self, side: str, now: dt.datetime) -> list[str]:
+        return []
+
+    def resolve_gone(self, side: str, record_ids: list[str]) -> None:
+        pass
+
+    def save_page(
+        self,
+        plan: Plan,
+        outcomes: Outcomes,
+        *,
+        side: str,
+        name: str,
+        checkpoint: Checkpoint | None,
+        state: RunState,
+    ) -> None:
+        pass
+
+    def save_audit(self, journal: Journal) -> None:
+        pass
+
+    def finish(self, journal: Journal, state: RunState, *, scan: bool) -> None:
+        pass
+
+
+LINK_SAVED = ["id_a", "id_b", "snapshot", "version_a", "version_b", "applied_actions",
+              "deleted_a", "deleted_b", "synced_at"]  # fmt: skip
+
+
+def _link(row: Sequence[Any]) -> Link:
+    pk, id_a, id_b, version_a, version_b, deleted_a, deleted_b, snapshot, applied = row
+    return Link(
+        id_a=id_a,
+        id_b=id_b,
+        version_a=version_a,
+        version_b=version_b,
+        deleted_a=deleted_a,
+        deleted_b=deleted_b,
+        snapshot=snapshot or {},
+        applied_actions=applied or {},
+        pk=pk,
+    )
+
+
+def _row(link: Link, connection: Connection, *, synced_at: dt.datetime | None) -> RecordLink:
+    return RecordLink(
+        pk=link.pk,
+        connection=connection,
+        id_a=link.id_a,
+        id_b=link.id_b,
+        version_a=link.version_a,
+        version_b=link.version_b,
+        deleted_a=link.deleted_a,
+        deleted_b=link.deleted_b,
+        snapshot=link.snapshot,
+        applied_actions=link.applied_actions,
+        synced_at=synced_at,
+    )
+
+
+def _emails_of(values: dict[str, Any]) -> list[str]:
+    raw = values.get(EMAILS) or []
+    items = raw if isinstance(raw, list) else [raw]
+    return [normalize_email(str(e)) for e in items if e]
+
+
+def _save_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
+    """Save ``names`` of many rows of one model: one UPDATE per row, sent as one batch
+    (Django's ``bulk_update`` builds a CASE expression per row and field, far slower for
+    thousands of rows)."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    fields: list[models.Field[Any, Any]] = []
+    for name in names:
+        found = meta.get_field(name)
+        assert isinstance(found, models.Field)
+        fields.append(found)
+    quote = db.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    # Only quoted names from the model's own metadata are formatted in; values are parameters.
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
+    rows = [
+        [f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields] + [obj.pk] for obj in objs
+    ]
+    with db.cursor() as cursor:
+        cursor.executemany(sql, rows)

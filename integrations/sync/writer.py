@@ -1,0 +1,208 @@
+"""Writers carry a plan out and say what came of it.
+
+``AppWriter`` writes to the apps in full batches (creates, then updates, then tags), after the
+store has kept an intent for every create; ``DryWriter`` writes nothing and reports every
+planned write as accepted, which is what a dry run's plan counts. Both stop at the breaker: the
+real one raises ``BreakerTripped`` before writing the page, the dry one notes why and stops.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from integrations.sync.apps import App
+from integrations.sync.config import Config
+from integrations.sync.errors import BreakerTripped
+from integrations.sync.planner import CreatePlan, Failure, PairPlan, Plan, TagOp
+from integrations.sync.records import Contact, ContactUpdate, NewContact, WriteResult
+from integrations.sync.sides import SIDES, chunks, other
+
+NO_ANSWER = "The app answered nothing for this record."
+
+
+@dataclass
+class Intent:
+    """A create intent as kept by the store: its row and the key the record is stamped with."""
+
+    pk: int | None
+    key: str
+
+
+@dataclass
+class Outcomes:
+    """What came of a plan's writes, in the order they were made."""
+
+    # Creates the app accepted, with the record it made (``None`` in a dry run).
+    created: list[tuple[CreatePlan, Contact | None]] = field(default_factory=list)
+    # Every create's answer and intent, by source record id (real runs).
+    create_results: dict[str, WriteResult] = field(default_factory=dict)
+    intents: dict[str, Intent] = field(default_factory=dict)
+    updated: list[tuple[str, PairPlan, Contact | None]] = field(default_factory=list)
+    tagged: list[tuple[TagOp, Contact | None]] = field(default_factory=list)
+    # Pairs one of whose writes failed: their link is not advanced.
+    failed_pairs: list[PairPlan] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    # Writes the target app throttled: left for the next run, not failed.
+    throttled: list[Failure] = field(default_factory=list)
+    # Versions the apps answered with, per side and record id.
+    versions: dict[str, dict[str, str]] = field(default_factory=lambda: {s: {} for s in SIDES})
+    # Source records whose create succeeded.
+    ok_ids: dict[str, set[str]] = field(default_factory=lambda: {s: set() for s in SIDES})
+    # Why a dry run stopped before this page (the breaker a real run would trip).
+    stopped: str = ""
+
+    def pair_failed(self, pair: PairPlan) -> bool:
+        return any(p is pair for p in self.failed_pairs)
+
+    def fail(
+        self, side: str, record_id: str, target: str, reason: str, *, throttled: bool = False
+    ) -> None:
+        if throttled:
+            self.throttled.append(Failure(side, record_id, target, reason))
+            return
+        reason = reason or "The app refused the record without a reason."
+        self.failures.append(Failure(side, record_id, target, reason))
+
+
+class IntentKeeper(Protocol):
+    def keep_intents(self, creates: list[CreatePlan]) -> dict[str, Intent]: ...
+
+
+class Writer(Protocol):
+    def write(self, plan: Plan, outcomes: Outcomes, *, breaker: str) -> None: ...
+
+
+class AppWriter:
+    """Writes a plan to the apps."""
+
+    def __init__(self, config: Config, apps: Mapping[str, App], intents: IntentKeeper) -> None:
+        self.cfg = config
+        self.apps = apps
+        self.intents = intents
+
+    def write(self, plan: Plan, outcomes: Outcomes, *, breaker: str) -> None:
+        if breaker:
+            raise BreakerTripped(breaker)
+        tags = self.write_creates(plan, outcomes)
+        self.write_updates(plan, outcomes)
+        self.write_tags([*plan.tags, *tags], outcomes)
+
+    def write_creates(self, plan: Plan, outcomes: Outcomes) -> list[TagOp]:
+        """Creates, batched per target; returns the tags of the records made."""
+        if not plan.creates:
+            return []
+        outcomes.intents.update(self.intents.keep_intents(plan.creates))
+        tags: list[TagOp] = []
+        by_target: dict[str, list[CreatePlan]] = defaultdict(list)
+        for create in plan.creates:
+            by_target[create.target].append(create)
+        for target, creates in by_target.items():
+            app = self.apps[target]
+            for batch in chunks(creates, self.cfg.sides[target].create_batch_size):
+                requests = [
+                    NewContact(
+                        ref=c.record.id,
+                        values=dict(c.values),
+                        idempotency_key=outcomes.intents[c.record.id].key,
+                    )
+                    for c in batch
+                ]
+                results = {r.ref: r for r in app.create_many(requests)}
+                for create in batch:
+                    result = results.get(create.record.id) or WriteResult(
+                        ref=create.record.id, error=NO_ANSWER
+                    )
+                    outcomes.create_results[create.record.id] = result
+                    if result.ok and result.record is not None:
+                        outcomes.created.append((create, result.record))
+                        outcomes.versions[target][result.record.id] = result.record.version
+                        outcomes.ok_ids[create.source].add(create.record.id)
+                        tags.extend(
+                            TagOp(target, tag, True, result.record.id) for tag in create.add_tags
+                        )
+                    else:
+                        outcomes.fail(
+                            create.source, create.record.id, target, result.error,
+                            throttled=result.throttled,
+                        )  # fmt: skip
+        return tags
+
+    def write_updates(self, plan: Plan, outcomes: Outcomes) -> None:
+        for side in SIDES:
+            pairs = [p for p in plan.pairs if p.merged.changes[side]]
+            app = self.apps[side]
+            for batch in chunks(pairs, self.cfg.sides[side].update_batch_size):
+                requests = [
+                    ContactUpdate(
+                        id=p.record_id(side),
+                        changes=dict(p.merged.changes[side]),
+                        version=p.records[side].version,
+                    )
+                    for p in batch
+                ]
+                results = {r.ref: r for r in app.update_many(requests)}
+                for pair in batch:
+                    result = results.get(pair.record_id(side)) or WriteResult(
+                        ref=pair.record_id(side), error=NO_ANSWER
+                    )
+                    if result.ok and result.record is not None:
+                        outcomes.versions[side][pair.record_id(side)] = result.record.version
+                        outcomes.updated.append((side, pair, result.record))
+                    else:
+                        outcomes.failed_pairs.append(pair)
+                        source = other(side)
+                        outcomes.fail(
+                            source, pair.record_id(source), side, result.error,
+                            throttled=result.throttled,
+                        )  # fmt: skip
+
+    def write_tags(self, ops: list[TagOp], outcomes: Outcomes) -> None:
+        grouped: dict[tuple[str, str, bool], dict[str, TagOp]] = defaultdict(dict)
+        for op in ops:
+            grouped[(op.side, op.tag, op.add)][op.record_id] = op
+        for (side, tag, add), owners in grouped.items():
+            app = self.apps[side]
+            call = app.tag if add else app.untag
+            for batch in chunks(list(owners), self.cfg.sides[side].update_batch_size):
+                for result in call(batch, tag):
+                    op = owners.get(result.ref) or TagOp(side, tag, add, result.ref)
+                    if result.ok and result.record is not None:
+                        outcomes.versions[side][result.ref] = result.record.version
+                        outcomes.tagged.append((op, result.record))
+                        continue
+                    if op.pair is not None:
+                        outcomes.failed_pairs.append(op.pair)
+                        source = other(side)
+                        outcomes.fail(
+                            source, op.pair.record_id(source), side, result.error,
+                            throttled=result.throttled,
+                        )  # fmt: skip
+                    else:
+                        # A tag on a record just created or on a deletion's survivor: the
+                        # issue is the tagged record's own. (Even when throttled: reading the
+                        # page again would not redo it, so it is retried as a record issue.)
+                        outcomes.fail(side, result.ref, side, result.error)
+
+
+class DryWriter:
+    """Writes nothing: every planned write counts as accepted, as a real run would hope."""
+
+    def __init__(self, *_: object) -> None:
+        pass
+
+    def write(self, plan: Plan, outcomes: Outcomes, *, breaker: str) -> None:
+        for create in plan.creates:
+            outcomes.created.append((create, None))
+        for pair in plan.pairs:
+            for side in SIDES:
+                if pair.merged.changes[side]:
+                    outcomes.updated.append((side, pair, None))
+        for op in plan.tags:
+            outcomes.tagged.append((op, None))
+        for create in plan.creates:
+            for tag in create.add_tags:
+                outcomes.tagged.append((TagOp(create.target, tag, True, ""), None))
+        outcomes.stopped = breaker
