@@ -5,6 +5,11 @@ reaches the Google emulator long before the poll interval; disconnecting removes
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +21,7 @@ import requests
 
 from accounts.models import ConnectedAccount, Workspace
 from accounts.services import connected_account_disconnect, connected_account_upsert
+from config.celery_app import app
 from integrations.models import Connection, SyncRun
 from integrations.services import connection_create_for_accounts, connection_sync
 from integrations.services.connections import connection_delete
@@ -29,8 +35,18 @@ from sandbox.kustomer.webhooks import ROLE_WEBHOOKS, sender
 from sandbox.kustomer.webhooks import hooks as kustomer_hooks
 from sandbox.mailchimp.webhooks import MailchimpWebhookEmulator
 from tests.e2e.conftest import person
+from tests.e2e.test_celery_worker import ROOT, database_url, use_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _server_threads_close_their_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live server answers each delivery on a thread of its own; with PostgreSQL's kept
+    connections (``CONN_MAX_AGE``) those threads' sessions would outlive the test database."""
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
 
 
 @dataclass
@@ -439,3 +455,74 @@ def test_tandems_writes_to_hubspot_come_back_as_echoes(live_hubspot: LiveHubSpot
     assert live_hubspot.idle()
     wait_for(lambda: counts("hubspot").get("echo") == 1)
     assert SyncRun.objects.filter(connection=live_hubspot.connection).count() == 2
+
+
+# ---- through a real worker ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def real_worker(live: Live, redis_url: str, settings: Any) -> Iterator[subprocess.Popen[str]]:
+    """A Celery worker process on Redis and this test's PostgreSQL database; this process (and
+    its live server) sends tasks through Redis instead of running them in place."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.faults.settings",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": redis_url,
+        "CACHE_URL": redis_url,
+        "KUSTOMER_BASE_URL_TEMPLATE": settings.KUSTOMER_BASE_URL_TEMPLATE,
+        "GOOGLE_OAUTH_TOKEN_URL": settings.GOOGLE_OAUTH_TOKEN_URL,
+        "GOOGLE_PEOPLE_BASE_URL": settings.GOOGLE_PEOPLE_BASE_URL,
+        "GOOGLE_OAUTH_CLIENT_ID": settings.GOOGLE_OAUTH_CLIENT_ID,
+        "GOOGLE_OAUTH_CLIENT_SECRET": settings.GOOGLE_OAUTH_CLIENT_SECRET,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+         "--loglevel", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    previous = (app.conf.broker_url, app.conf.task_always_eager)
+    use_broker(redis_url, eager=False)
+    try:
+        yield process
+    finally:
+        use_broker(previous[0], eager=previous[1])
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+@pytest.mark.postgres
+def test_a_real_worker_runs_what_a_delivery_queued(
+    live: Live, real_worker: subprocess.Popen[str]
+) -> None:
+    connection = connect(live)
+    customer = live.kustomer.add_customer(
+        live.subdomain, {"name": "Wes Work", "emails": [{"type": "work", "email": "wes@ex.com"}]}
+    )
+    try:
+        wait_for(lambda: live.contact("wes@ex.com"), seconds=60)
+        live.edit(customer["id"], {"name": "Wes Worker"})
+        wait_for(
+            lambda: (
+                (live.contact("wes@ex.com") or {}).get("names", [{}])[0].get("familyName")
+                == "Worker"
+            ),
+            seconds=60,
+        )
+    except AssertionError:
+        real_worker.terminate()
+        pytest.fail(f"the worker said:\n{real_worker.communicate(timeout=20)[0][-3000:]}")
+    assert live.idle()
+    runs = SyncRun.objects.filter(connection=connection).order_by("started_at")
+    wait_for(lambda: not runs.filter(outcome="running").exists())
+    assert [r.outcome for r in runs] == ["success", "success", "success"]
+    assert counts("kustomer") == {"accepted": 2}
