@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
-from accounts.models import ConnectedAccount, Workspace
+from accounts.models import ConnectedAccount, User, Workspace
 from accounts.services import connected_account_upsert
 from integrations import tasks
 from integrations.connectors.registry import connector_class
@@ -200,3 +202,14 @@ def test_an_unsubscribe_in_mailchimp_puts_the_contact_on_the_unsubscribes_list(
     member = apps.member("una@acme.example")
     assert (member["status"], member["merge_fields"]["LNAME"]) == ("unsubscribed", "Usherwood")
     apps.nothing_deleted()
+
+
+def test_the_admin_offers_both_options_for_this_pair(
+    apps: HubSpotMailchimp, client: Client, staff: User
+) -> None:
+    connection = apps.connect()
+    client.force_login(staff)
+    page = client.get(reverse("admin:integrations_connection_change", args=[connection.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="sync_deletions"' in body and 'name="sync_unsubscribes"' in body

@@ -184,3 +184,14 @@ def test_connecting_a_mailchimp_account_chooses_its_audience(
         workspace=pair.workspace, app="mailchimp", label="Customers (us7)"
     )
     assert account.get_credentials()["list_id"] == pair.list_id
+
+
+def test_the_admin_offers_neither_option_for_this_pair(
+    pair: KustomerMailchimp, client: Client, staff: User
+) -> None:
+    connection = pair.connect()
+    client.force_login(staff)
+    page = client.get(reverse("admin:integrations_connection_change", args=[connection.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="sync_deletions"' not in body and 'name="sync_unsubscribes"' not in body
