@@ -1,9 +1,14 @@
 """An emulator of Google's OAuth 2.0 endpoints and the People API (contacts), as Tandem uses
-them, split by concern: ``app`` (contact books, listings, sync tokens, routes and control),
+them, split by concern: ``app`` (the store: writes and their propagation, the Python control
+API, the routes), ``book`` (a user's contact book), ``listing`` (connections listings, page and
+sync tokens, search), ``batch`` (the batch endpoints), ``groups`` (contact groups), ``params``
+(reading a request's parameters), ``control`` (the ``/_sandbox/`` routes and knobs),
 ``people`` (the Person resource: fields, write rules, masks), ``oauth`` (consent page and token
 endpoint), ``errors`` (the ``google.rpc.Status`` shape) and ``seed`` (the demo user)."""
 
-from sandbox.google_contacts.app import KNOBS, MAX_BATCH, GoogleContactsEmulator
+from sandbox.google_contacts.app import GoogleContactsEmulator
+from sandbox.google_contacts.batch import MAX_BATCH
+from sandbox.google_contacts.control import KNOBS
 from sandbox.google_contacts.errors import ApiError
 from sandbox.google_contacts.people import PERSON_FIELDS, UPDATABLE_FIELDS
 from sandbox.google_contacts.seed import (
