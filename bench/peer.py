@@ -14,6 +14,7 @@ changes as Tandem's (50 edited vCards on each side, a new company) each followed
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -21,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +106,15 @@ def installed_version(venv: Path) -> str | None:
 
 
 def ensure_installed(venv: Path) -> str | None:
-    """Install the pinned peer unless it is there; None when ready, else why it is not."""
+    """Install the pinned peer unless it is there; None when ready, else why it is not. One
+    installer at a time: two benchmark runs may start together."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / "install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(venv)
+
+
+def _install(venv: Path) -> str | None:
     if installed_version(venv) == PEER_VERSION:
         return None
     for command in install_commands(venv):
@@ -264,8 +274,8 @@ def run(quick: bool) -> tuple[list[Table], str]:
         initial.add(*(["missing"] + [""] * 8 + [note]))
         return [initial], f"peer: missing ({PEER} not installed)"
     for n in sizes(quick):
-        peer = Peer(venv, HOME / "run")
-        shutil.rmtree(peer.workdir, ignore_errors=True)
+        # A directory of this run's own: another benchmark run may be syncing beside it.
+        peer = Peer(venv, Path(tempfile.mkdtemp(prefix="run-", dir=HOME)))
         side_a, side_b = vcards.sides(n)
         records = vcards.write_side(peer.a, side_a) + vcards.write_side(peer.b, side_b)
         try:
