@@ -81,12 +81,14 @@ def _ratio_row(
     return Row(target, "; ".join(others), NOT_MEASURED)
 
 
-def _bound_row(f: _Figures, target: str, name: str, n: int, bound: float, unit: str) -> Row:
+def _bound_row(
+    f: _Figures, target: str, name: str, n: int, bound: float, unit: str, fmt: str = ",.2f"
+) -> Row:
     value = f(name, n)
     if value is None:
-        measured = [f"at {_n(m)}: {f(name, m) or 0:,.2f}{unit}" for m in f.sizes(name)]
+        measured = [f"at {_n(m)}: {f(name, m) or 0:{fmt}}{unit}" for m in f.sizes(name)]
         return Row(target, "; ".join(measured), NOT_MEASURED)
-    return Row(target, f"{value:,.2f}{unit}", _verdict(value <= bound))
+    return Row(target, f"{value:{fmt}}{unit}", _verdict(value <= bound))
 
 
 def evaluate(found: Mapping[str, float], *, default_interval: int) -> list[Row]:
@@ -147,7 +149,7 @@ def _idle_calls_row(f: _Figures) -> Row:
         f"first run after the initial sync at {_n(BIG_N)}: calls ≤ pages + constant "
         f"({pages(0)} + {SMALL_CONSTANT})"
     )
-    return _bound_row(f, target, "sync.idle.calls", BIG_N, bound, " calls")
+    return _bound_row(f, target, "sync.idle.calls", BIG_N, bound, " calls", ",.0f")
 
 
 def _flat_row(f: _Figures) -> Row:
@@ -224,16 +226,14 @@ def _peer_rows(f: _Figures) -> list[Row]:
         ours, peer = f("sync.initial.records_per_s", n), f("peer.initial.records_per_s", n)
         target = f"peer side by side: initial records/s at {_n(n)} (the peer has no HTTP)"
         if ours is None or peer is None:
-            rows.append(Row(target, "", NOT_MEASURED))
+            smaller = [
+                f"at {_n(m)}: {_side_by_side(f, m)}"
+                for m in f.sizes("peer.initial.records_per_s")
+                if m < n and f("sync.initial.records_per_s", m) is not None
+            ]
+            rows.append(Row(target, "; ".join(smaller[-1:]), NOT_MEASURED))
             continue
-        rss, peer_rss = f("sync.initial.rss_mb", n) or 0, f("peer.initial.rss_mb", n) or 0
-        rows.append(
-            Row(
-                target,
-                f"Tandem {ours:,.0f}/s, {rss:.0f} MB; vdirsyncer {peer:,.0f}/s, {peer_rss:.0f} MB",
-                REPORTED,
-            )
-        )
+        rows.append(Row(target, _side_by_side(f, n), REPORTED))
     target = (
         f"peer side by side: {CHANGES} changes, time at {_n(BIG_N)} / at {_n(SMALL_N)}: "
         "Tandem's flat (≤ x1.2) where the peer's grows"
@@ -253,6 +253,12 @@ def _peer_rows(f: _Figures) -> list[Row]:
     )
     rows.append(Row(target, figure, _verdict(growth["Tandem"] <= 1.2)))
     return rows
+
+
+def _side_by_side(f: _Figures, n: int) -> str:
+    ours, peer = f("sync.initial.records_per_s", n) or 0, f("peer.initial.records_per_s", n) or 0
+    rss, peer_rss = f("sync.initial.rss_mb", n) or 0, f("peer.initial.rss_mb", n) or 0
+    return f"Tandem {ours:,.0f}/s, {rss:.0f} MB; vdirsyncer {peer:,.0f}/s, {peer_rss:.0f} MB"
 
 
 def table(rows: list[Row]) -> Table:

@@ -180,3 +180,13 @@ def test_figures_of_table_only_benchmarks_are_read_by_column_heading() -> None:
     assert figures.sizes("dispatcher.queries_per_tick") == [100, 10_000]
     figures.clear()
     assert figures.snapshot() == {}
+
+
+def test_a_quick_run_shows_the_peer_beside_tandem_at_its_size() -> None:
+    found = {
+        "sync.initial.records_per_s@1000": 766, "sync.initial.rss_mb@1000": 91,
+        "peer.initial.records_per_s@1000": 836, "peer.initial.rss_mb@1000": 48,
+    }  # fmt: skip
+    result = row(found, "peer side by side: initial records/s at 10,000")
+    assert result.verdict == targets.NOT_MEASURED
+    assert result.figure == "at 1,000: Tandem 766/s, 91 MB; vdirsyncer 836/s, 48 MB"
