@@ -39,7 +39,13 @@ from integrations.connectors.base import (
 )
 from integrations.connectors.batch import chunked, failed, throttled
 from integrations.connectors.hubspot import mappers
-from integrations.connectors.hubspot.client import OAUTH, PREFIX, HubSpotClient, refusal
+from integrations.connectors.hubspot.client import (
+    OAUTH,
+    PREFIX,
+    HubSpotClient,
+    HubSpotRefusal,
+    refusal,
+)
 from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
 from integrations.sync.records import (
     TAGS,
@@ -61,6 +67,7 @@ SEARCH_MAX_RESULTS = 10_000
 # writes made while the listing ran, and search's indexing delay, fall inside it.
 SCAN_OVERLAP = 120.0
 MAX_ARCHIVED_PAGES = 100
+MAX_LIST_PAGES = 100
 # Search reads an index that lags behind writes by seconds (api-notes §3.3): each change search
 # starts this long before the cursor, so a change indexed after a later one is still found.
 # What is read again is dropped by id and version.
@@ -216,22 +223,32 @@ class HubSpotConnector(Connector):
         if self._lists is None or fresh:
             found: dict[str, tuple[str, bool]] = {}
             offset = 0
-            while True:
+            for _ in range(MAX_LIST_PAGES):
                 page = self.api.search_lists(offset=offset)
                 for item in page.get("lists") or []:
                     static = item.get("processingType") == "MANUAL"
                     found[str(item["listId"])] = (str(item.get("name") or ""), static)
-                if not page.get("hasMore"):
+                next_offset = int(page.get("offset") or 0)
+                if not page.get("hasMore") or next_offset <= offset:
                     break
-                offset = int(page.get("offset") or offset + 500)
+                offset = next_offset
             self._lists = found
         return self._lists
 
     def _list_id(self, name: str, *, create: bool) -> str:
+        """The static list named ``name`` (made when ``create`` and missing); ``""`` when there
+        is none. A list of that name that is not static cannot be a tag: ``RecordRefused``."""
         wanted = name.casefold()
         for fresh in (False, True):
             for list_id, (list_name, static) in self.lists(fresh=fresh).items():
-                if list_name.casefold() == wanted and static:
+                if list_name.casefold() == wanted:
+                    if not static:
+                        raise HubSpotRefusal(
+                            f"HubSpot refused tags: the list {name!r} is not a static list, "
+                            "so contacts cannot be added to or removed from it",
+                            field=TAGS,
+                            status=None,
+                        )
                     return list_id
         if not create:
             return ""
@@ -563,13 +580,14 @@ class HubSpotConnector(Connector):
     def _membership(self, ids: list[str], tag: str, *, add: bool) -> list[WriteResult]:
         if not ids:
             return []
-        list_id = self._list_id(tag, create=add)
         missing: set[str] = set()
-        if list_id:
-            try:
+        try:
+            list_id = self._list_id(tag, create=add)
+            if list_id:
                 answer = self.api.change_members(list_id, list(dict.fromkeys(ids)), add=add)
-            except ConnectorError as exc:
-                return [failed(i, exc) for i in ids]
+        except ConnectorError as exc:
+            return [failed(i, exc) for i in ids]
+        if list_id:
             missing = {str(i) for i in answer.get("recordIdsMissing") or []}
         current = {c.id: c for c in self.get_many([i for i in ids if i not in missing])}
         return [

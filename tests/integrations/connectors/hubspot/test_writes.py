@@ -131,3 +131,17 @@ def test_it_joins_the_lists_a_new_contact_asks_for(
     )
     assert result.ok and result.record is not None
     assert emulator.list_members(HUB, "VIP") == {result.record.id}
+
+
+def test_it_refuses_to_tag_with_a_list_that_is_not_static(
+    emulator: HubSpotEmulator, connector: HubSpotConnector
+) -> None:
+    from sandbox.hubspot import lists
+
+    made = str(emulator.add_contact(HUB, {"email": "a@acme.example"})["id"])
+    portal = emulator.portals[HUB]
+    body = {"name": "Active", "objectTypeId": "0-1", "processingType": "DYNAMIC"}
+    lists.create(portal, body, "77", "2026-01-01T00:00:00.000Z")
+    (result,) = connector.tag([made], "Active")
+    assert not result.ok and result.permanent
+    assert "not a static list" in result.error
