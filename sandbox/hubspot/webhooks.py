@@ -188,15 +188,11 @@ class HubSpotWebhookEmulator(HubSpotEmulator):
         installed = any(hub == hub_id for hub, _ in self.refresh_tokens.values())
         return installed and any(a["settings"] for a in self.webhook_apps.values())
 
-    def _deliver(self, portal: Portal, before: dict[str, tuple[str, bool]], source: str) -> None:
+    def _deliver(self, portal: Portal, before: dict[str, Any], source: str) -> None:
         """One delivery per app of the events of the contacts this write changed."""
         if not self._delivering(portal.hub_id):
             return
-        changed = [
-            c
-            for c in portal.contacts.values()
-            if before.get(c["id"]) != (c["updatedAt"], c["archived"])
-        ]
+        changed = [c for c in portal.contacts.values() if before.get(c["id"]) != _state(c)]
         if not changed:
             return
         occurred = int(self.clock.time() * 1000)
@@ -245,8 +241,13 @@ class HubSpotWebhookEmulator(HubSpotEmulator):
             )
 
 
-def _stamps(portal: Portal) -> dict[str, tuple[str, bool]]:
-    return {c["id"]: (c["updatedAt"], c["archived"]) for c in portal.contacts.values()}
+def _stamps(portal: Portal) -> dict[str, Any]:
+    """Each contact as it is (two edits within a stamp's resolution still differ)."""
+    return {c["id"]: _state(c) for c in portal.contacts.values()}
+
+
+def _state(contact: dict[str, Any]) -> Any:
+    return (contact["archived"], tuple(sorted(contact["properties"].items())))
 
 
 def _events_of(
