@@ -9,8 +9,9 @@ listing's first page (less an overlap). Later runs search ``lastmodifieddate >= 
 (less ``SEARCH_OVERLAP``: search's index lags behind writes) ascending, 200 a page, with the kit's
 ``updated_at`` cursor: HubSpot stops a search at 10,000 results, so the search is started again
 from the last stamp seen (ties at the cursor dropped).
-Search leaves archived contacts out; they are read from ``?archived=true`` and those archived
-since the cursor come as deletions.
+Search leaves archived contacts out; they are read from ``?archived=true`` (one call per 100
+archived contacts a run, at most ``MAX_ARCHIVED_PAGES``: HubSpot keeps archived contacts about
+90 days) and those archived since the cursor come as deletions.
 
 A contact unsubscribed from all email (``hs_email_optout``) is read as unsubscribed. Tags are
 static lists (``MANUAL`` lists of contacts): read with the records' list memberships,
