@@ -51,7 +51,7 @@ from django.utils import timezone
 from integrations.leases import Heartbeat, Lease
 from integrations.models import Connection, SyncRun
 from integrations.sync import matching, planner
-from integrations.sync.apps import App, AppConnector, calls_by_kind
+from integrations.sync.apps import App, AppConnector
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.journal import Journal
@@ -367,8 +367,6 @@ __all__ = [
     "TRASH_TAG",
     "UNSUBSCRIBE_TAG",
     "BreakerTripped",
-    "calls_by_kind",
-    "load_config",
     "run_sync",
     "sync_connection",
 ]

@@ -39,9 +39,10 @@ from integrations.leases import Heartbeat, Lease, LeaseLost, lease_acquire
 from integrations.models import Connection, RecordLink, Rule
 from integrations.services.setup import rule_create
 from integrations.sync import names
-from integrations.sync.engine import TRASH_TAG, UNSUBSCRIBE_TAG, BreakerTripped, load_config
+from integrations.sync.engine import TRASH_TAG, UNSUBSCRIBE_TAG, BreakerTripped
 from integrations.sync.fields import NameStyle
 from integrations.sync.records import normalize_email
+from integrations.sync.selectors import load_config
 from tests.integrations.sync.conftest import Pair, make_pair
 from tests.integrations.sync.memory_app import AppCrash, MemoryApp, Stored
 
