@@ -58,7 +58,6 @@ from sandbox.mailchimp.audiences import (
 from sandbox.mailchimp.errors import ApiError, invalid, not_found, problem_response
 from sandbox.mailchimp.query import (
     body_of,
-    hash_of,
     paging,
     route_of,
     shaped,
@@ -224,6 +223,15 @@ class MailchimpEmulator(Emulator):
             member["merge_fields"].update(normalized_merge_values(audience, merge_fields))
             self._touch(member)
 
+    def change_email(self, list_id: str, email: str, new_email: str) -> None:
+        """The member's email changed in Mailchimp's UI: a new subscriber hash, the same
+        contact_id."""
+        with self.lock:
+            audience = self.audience(list_id)
+            member = audience.members[subscriber_hash(email)]
+            self._rekey(audience, member, check_email(new_email))
+            self._touch(member)
+
     def archive(self, list_id: str, email: str) -> None:
         with self.lock:
             audience = self.audience(list_id)
@@ -356,7 +364,7 @@ class MailchimpEmulator(Emulator):
                 return 200, render(audience, self._add(audience, body_of(request), skip))
         if len(groups) < 2:
             raise ApiError(405, detail="The requested method and resource are not compatible.")
-        member_hash = hash_of(groups[1])
+        member_hash = audience.resolve(groups[1])
         member = audience.members.get(member_hash)
         if kind == "/lists/{list_id}/members/{subscriber_hash}":
             if method == "PUT":
@@ -376,6 +384,7 @@ class MailchimpEmulator(Emulator):
             raise not_found()
         if kind.endswith("/delete-permanent") and method == "POST":
             del audience.members[member_hash]
+            audience.contacts.pop(member["contact_id"], None)
             audience.forgotten.add(member_hash)
             return 204, None
         if kind.endswith("/tags") and method == "GET":
@@ -522,6 +531,7 @@ class MailchimpEmulator(Emulator):
         self._set_status(member, body["status"])
         self._touch(member)
         audience.members[member_hash] = member
+        audience.contacts[member["contact_id"]] = member_hash
         return member
 
     def _upsert(
@@ -587,6 +597,7 @@ class MailchimpEmulator(Emulator):
         member["id"] = new_hash
         member["email_address"] = email
         audience.members[new_hash] = member
+        audience.contacts[member["contact_id"]] = new_hash
 
     def _archive(self, member: dict[str, Any]) -> None:
         if member["status"] in UNARCHIVABLE:

@@ -64,6 +64,15 @@ class Audience:
     forgotten: set[str] = field(default_factory=set)
     tags: dict[str, int] = field(default_factory=dict)
     seq: int = 0
+    # contact_id -> subscriber hash: a member's contact_id stays when its email changes.
+    contacts: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, value: str) -> str:
+        """The subscriber hash a path names: a hash, an email address or a contact_id."""
+        if "@" in value:
+            return subscriber_hash(value)
+        value = value.lower()
+        return value if value in self.members else self.contacts.get(value, value)
 
     def merge_field(self, tag: str) -> dict[str, Any] | None:
         return next((f for f in self.merge_fields if f["tag"] == tag), None)

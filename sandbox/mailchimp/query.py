@@ -13,7 +13,6 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request
 
 from sandbox.kit import parse_iso
-from sandbox.mailchimp.audiences import subscriber_hash
 from sandbox.mailchimp.errors import ApiError, invalid
 
 MAX_COUNT = 1000
@@ -47,11 +46,6 @@ def route_of(path: str) -> tuple[str, re.Match[str] | None]:
         if match is not None:
             return kind, match
     return path, None
-
-
-def hash_of(value: str) -> str:
-    """The path's member: a subscriber hash, or an email address (hashed)."""
-    return subscriber_hash(value) if "@" in value else value.lower()
 
 
 def body_of(request: Request) -> Any:

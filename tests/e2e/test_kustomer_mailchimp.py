@@ -195,3 +195,24 @@ def test_the_admin_offers_neither_option_for_this_pair(
     body = page.content.decode()
     assert page.status_code == 200
     assert 'name="sync_deletions"' not in body and 'name="sync_unsubscribes"' not in body
+
+
+def test_an_email_changed_on_either_side_changes_it_on_the_other(pair: KustomerMailchimp) -> None:
+    customer = pair.add_customer("Carl Cole", "carl@acme.example")
+    pair.add_member("dora@acme.example", "Dora", "Dunn")
+    connection = pair.connect()
+    pair.sync(connection)
+    new_email = [{"type": "work", "email": "carl@new.example"}]
+    pair.kustomer.update_customer(pair.subdomain, customer, {"emails": new_email})
+    pair.mailchimp.change_email(pair.list_id, "dora@acme.example", "dora@new.example")
+    pair.sync(connection)
+    pair.sync(connection)
+    members = {m["email_address"]: m for m in pair.mailchimp.members(pair.list_id)}
+    assert sorted(members) == ["carl@new.example", "dora@new.example"]
+    assert all(m["status"] == "subscribed" and not m["tags"] for m in members.values())
+    emails = sorted(
+        e["email"]
+        for c in pair.kustomer.customers(pair.subdomain)
+        for e in c["attributes"].get("emails") or []
+    )
+    assert emails == ["carl@new.example", "dora@new.example"]

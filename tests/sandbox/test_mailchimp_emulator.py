@@ -431,3 +431,16 @@ def test_batch_subscribe_takes_at_most_500_members(call: Call) -> None:
     response = call("POST", "/lists/acme000001", json={"members": members})
     assert (response.status_code, response.json()["title"]) == (400, "Invalid Resource")
     assert call("GET", MEMBERS).json()["total_items"] == 0
+
+
+def test_a_member_path_takes_its_contact_id_which_an_email_change_keeps(call: Call) -> None:
+    member = add(call, "kim@example.com")
+    changed = call(
+        "PATCH", f"{MEMBERS}/{member['contact_id']}", json={"email_address": "kim@new.example"}
+    ).json()
+    assert (changed["id"], changed["contact_id"]) == (md5("kim@new.example"), member["contact_id"])
+    assert (
+        call("GET", f"{MEMBERS}/{member['contact_id']}").json()["email_address"]
+        == "kim@new.example"
+    )
+    assert call("GET", f"{MEMBERS}/{member['id']}").status_code == 404

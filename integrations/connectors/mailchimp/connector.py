@@ -302,11 +302,11 @@ class MailchimpConnector(Connector):
                 if not _at_or_after(member, since):
                     continue
                 at = str(member.get("last_changed") or "")
-                if at == stamp and str(member.get("id")) in seen:
+                if at == stamp and mappers.member_id(member) in seen:
                     continue
                 if at != stamp:
                     stamp, seen = at, set()
-                seen.add(str(member.get("id")))
+                seen.add(mappers.member_id(member))
                 records.append(self._contact(member))
             offset += len(page)
             last = len(page) < self.page_size
@@ -445,7 +445,7 @@ class MailchimpConnector(Connector):
 
     def update_many(self, items: list[ContactUpdate]) -> list[WriteResult]:
         """``PATCH`` the changed merge fields (and the email when it is no longer the
-        member's); a changed email changes the member's id, which the result carries."""
+        member's) on the member's ``contact_id``, which an email change leaves as it is."""
         return write_each(items, ref=lambda item: item.id, write=self._update)
 
     def _update(self, item: ContactUpdate) -> WriteResult:
@@ -471,10 +471,7 @@ class MailchimpConnector(Connector):
             if tags:
                 self.client.set_tags(self.list_id, str(member["id"]), tags)
                 member = self.client.member(self.list_id, str(member["id"])) or member
-        record = self._contact(member)
-        if record.id != item.id:
-            record.facts["previous_ids"] = [item.id]
-        return WriteResult(ref=item.id, record=record)
+        return WriteResult(ref=item.id, record=self._contact(member))
 
     def _retag(self, ids: list[str], tag: str, active: bool) -> list[WriteResult]:
         results = []

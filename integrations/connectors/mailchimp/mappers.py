@@ -1,12 +1,13 @@
 """Pure translations between Mailchimp list members and Tandem's ``Contact``.
 
-``id`` is the subscriber hash (``md5`` of the lower-cased email: it changes with the email),
-``updated_at`` is ``last_changed`` (which moves on every write, to the second) and ``version`` that
-stamp with a digest of what the member holds, so two changes within one second are two versions;
-``deleted``
-is the ``archived`` status and ``unsubscribed`` the ``unsubscribed`` and ``cleaned`` ones. Merge
-fields are typed by the audience's merge-fields API: the default ones (FNAME, LNAME, ADDRESS,
-PHONE, BIRTHDAY) are standard fields, every other one is ``custom.<TAG>``.
+``id`` is the member's ``contact_id``, which the member paths accept as they accept the
+subscriber hash (``md5`` of the lower-cased email) and which, unlike the hash, stays when the
+email changes. ``updated_at`` is ``last_changed`` (which moves on every write, to the second) and
+``version`` that stamp with a digest of what the member holds, so two changes within one second
+are two versions. ``deleted`` is the ``archived`` status and ``unsubscribed`` the
+``unsubscribed`` and ``cleaned`` ones. Merge fields are typed by the audience's merge-fields API:
+the default ones (FNAME, LNAME, ADDRESS, PHONE, BIRTHDAY) are standard fields, every other one is
+``custom.<TAG>``.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def contact_from_member(member: Mapping[str, Any], fields: Mapping[str, FieldSpe
     held = json.dumps([status, values], sort_keys=True, default=str).encode()
     digest = hashlib.sha256(held).hexdigest()[:12]
     return Contact(
-        id=str(member.get("id") or subscriber_hash(email)),
+        id=member_id(member),
         updated_at=parse_time(stamp),
         version=f"{stamp}#{digest}",
         values=values,
@@ -211,6 +212,12 @@ def contact_from_member(member: Mapping[str, Any], fields: Mapping[str, FieldSpe
         unsubscribed=status in UNSUBSCRIBED,
         facts={STATUS_FACT: status},
     ).make_storable()
+
+
+def member_id(member: Mapping[str, Any]) -> str:
+    """The id Tandem keeps for a member: its ``contact_id`` (the subscriber hash when absent)."""
+    email = str(member.get("email_address") or "")
+    return str(member.get("contact_id") or member.get("id") or subscriber_hash(email))
 
 
 def merge_body(values: Mapping[str, Any], tags: Mapping[str, FieldSpec]) -> dict[str, Any]:

@@ -69,5 +69,6 @@ def connector(make_connector: Callable[..., MailchimpConnector]) -> MailchimpCon
 
 
 def add(emulator: MailchimpEmulator, email: str, status: str = "subscribed", **body: Any) -> str:
+    """Add a member; its id as the connector knows it (the contact_id)."""
     member = emulator.add_member(LIST_ID, {"email_address": email, "status": status, **body})
-    return str(member["id"])
+    return str(member["contact_id"])

@@ -42,9 +42,9 @@ def test_a_new_member_is_added_subscribed_with_its_typed_merge_fields(
         ]
     )
     assert result.ok and result.record is not None
-    assert result.record.id == subscriber_hash("ann@x.example")
     member = emulator.member(LIST_ID, "ann@x.example")
     assert member is not None and member["status"] == "subscribed"
+    assert result.record.id == member["contact_id"]
     assert member["merge_fields"]["TIER"] == "gold"
     assert member["merge_fields"]["SPEND"] == 12.5
     assert member["merge_fields"]["ADDRESS"]["city"] == "Ghent"
@@ -92,15 +92,17 @@ def test_a_value_of_the_wrong_type_is_refused_before_anything_is_sent(
     assert emulator.requests.total == 0
 
 
-def test_a_changed_email_changes_the_id_and_the_result_names_the_old_one(
+def test_a_changed_email_keeps_the_members_id(
     connector: MailchimpConnector, emulator: MailchimpEmulator
 ) -> None:
-    old = add(emulator, "ed@x.example")
-    (result,) = connector.update_many([ContactUpdate(id=old, changes={"email": "ed@y.example"})])
+    member_id = add(emulator, "ed@x.example")
+    (result,) = connector.update_many(
+        [ContactUpdate(id=member_id, changes={"email": "ed@y.example"})]
+    )
     assert result.ok and result.record is not None
-    assert result.record.id == subscriber_hash("ed@y.example")
-    assert result.record.facts["previous_ids"] == [old]
+    assert (result.record.id, result.record.values["email"]) == (member_id, "ed@y.example")
     assert emulator.member(LIST_ID, "ed@x.example") is None
+    assert connector.get_many([member_id])[0].values["email"] == "ed@y.example"
 
 
 def test_tags_are_added_and_removed_and_unknown_ones_created(
