@@ -249,7 +249,8 @@ def _schedule(subscription: WebhookSubscription, events: list[Event]) -> tuple[s
                 changes.append((side, event.record_id, event.version))
             else:
                 force = True
-        changes = [c for c in changes if c not in applied_changes(connection_id, changes)]
+        applied = applied_changes(connection_id, changes)
+        changes = [c for c in changes if c not in applied]
         if not changes and not force:
             continue
         woken = True
