@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	BENCH_LATENCY_MS=$${BENCH_LATENCY_MS:-100} $(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf data/broker data/celerybeat-schedule*
