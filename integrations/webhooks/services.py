@@ -256,8 +256,8 @@ def _schedule(subscription: WebhookSubscription, events: list[Event]) -> tuple[s
         woken = True
         if wake_request(connection_id=connection_id, changes=changes, force=force):
             queued.append(connection_id)
-    if not events:
-        return "accepted", queued
+    if not events or not using:
+        return "accepted", queued  # nothing Tandem asked for, or no connection to wake
     return ("accepted" if woken else "echo"), queued
 
 
