@@ -88,3 +88,11 @@ def test_the_admin_stores_a_private_app_token_write_only(
     assert account.get_credentials()["private_app_token"] == "pat-na1-secret-123456"
     page = client.get(reverse("admin:accounts_connectedaccount_change", args=[account.pk]))
     assert "pat-na1-secret-123456" not in page.content.decode()
+
+
+def test_the_accounts_page_offers_to_connect_hubspot_through_its_install_page(
+    client: Client, alice: User, acme: Workspace
+) -> None:
+    client.force_login(alice)
+    page = client.get(reverse("accounts:connected_accounts")).content.decode()
+    assert "/connect/hubspot/" in page and "HubSpot" in page
