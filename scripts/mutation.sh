@@ -24,21 +24,21 @@ if [ -z "${MUTATE:-}" ]; then
     NAME=merge MUTATE=integrations/sync/merge.py \
         TESTS="tests/integrations/sync/test_merge.py tests/integrations/sync/test_merge_gaps.py
                tests/integrations/sync/test_engine.py tests/integrations/sync/test_crash_recovery.py" \
-        "$0" --max-children 1
+        "$ROOT/scripts/mutation.sh" --max-children 1
     NAME=leases DATABASE_URL="$PG" MUTATE=integrations/leases.py \
         TESTS="tests/integrations/test_leases.py tests/faults/test_safeguards.py
                tests/integrations/test_run_recovery.py tests/integrations/sync/test_engine.py" \
-        "$0" --max-children 1
+        "$ROOT/scripts/mutation.sh" --max-children 1
     # Only the claim's functions: the rest of services/runs.py is the run itself.
     NAME=dispatch DATABASE_URL="$PG" MUTATE=integrations/services/runs.py \
         TESTS="tests/integrations/test_dispatch.py tests/integrations/test_runs.py
                tests/integrations/test_leases.py" \
-        "$0" --max-children 1 "$CLAIM.x__runnable_filter__*" "$CLAIM.x_connection_is_runnable__*" \
+        "$ROOT/scripts/mutation.sh" --max-children 1 "$CLAIM.x__runnable_filter__*" "$CLAIM.x_connection_is_runnable__*" \
         "$CLAIM.x__due_filter__*" "$CLAIM.x_connections_claim_due__*"
     NAME=http MUTATE=integrations/connectors/http.py \
         TESTS="tests/integrations/connectors/test_http.py tests/integrations/connectors/test_http_units.py
                tests/faults/test_safeguards.py" \
-        "$0" --max-children 1
+        "$ROOT/scripts/mutation.sh" --max-children 1
     exit 0
 fi
 TESTS="${TESTS:?TESTS names the test files that guard $MUTATE}"
