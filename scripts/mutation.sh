@@ -33,8 +33,9 @@ if [ -z "${MUTATE:-}" ]; then
     NAME=dispatch DATABASE_URL="$PG" MUTATE=integrations/services/runs.py \
         TESTS="tests/integrations/test_dispatch.py tests/integrations/test_runs.py
                tests/integrations/test_leases.py" \
-        "$ROOT/scripts/mutation.sh" --max-children 1 "$CLAIM.x__runnable_filter__*" "$CLAIM.x_connection_is_runnable__*" \
-        "$CLAIM.x__due_filter__*" "$CLAIM.x_connections_claim_due__*"
+        "$ROOT/scripts/mutation.sh" --max-children 1 "$CLAIM.x__runnable_filter__*" \
+        "$CLAIM.x_connection_is_runnable__*" "$CLAIM.x__due_filter__*" \
+        "$CLAIM.x_connections_claim_due__*"
     NAME=http MUTATE=integrations/connectors/http.py \
         TESTS="tests/integrations/connectors/test_http.py tests/integrations/connectors/test_http_units.py
                tests/faults/test_safeguards.py" \
