@@ -204,7 +204,10 @@ class Peer:
             argv, self.workdir / "figures.json", self.workdir / "log", RUN_TIMEOUT_S
         )
         if found.returncode != 0:
-            raise RuntimeError(f"{PEER} {' '.join(args)} exited {found.returncode}:\n{found.log}")
+            last = (found.log.strip().splitlines() or [""])[-1]
+            raise RuntimeError(
+                f"{PEER} {' '.join(args)} exited {found.returncode}: {last}\n{found.log}"
+            )
         return found
 
     def items(self, side: Path) -> list[str]:
@@ -290,6 +293,11 @@ def run(quick: bool) -> tuple[list[Table], str]:
                 got["a->b"] += arrived(peer.b, on_a)
                 got["b->a"] += arrived(peer.a, on_b)
             items = len(peer.items(peer.a))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            # The tool failing at one size is a figure missing, not a benchmark run lost.
+            reason = str(exc).strip().splitlines()[0]
+            initial.add(*([n, records] + [""] * 7 + [f"failed: {reason}"]))
+            continue
         finally:
             shutil.rmtree(peer.workdir, ignore_errors=True)
         median = statistics.median(m.wall for m in rounds)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import peer
+from bench import figures, peer
 
 FAKE_PEER = """\
 import json, sys
@@ -107,3 +107,33 @@ def test_sizes_follow_the_sync_benchmarks(monkeypatch: pytest.MonkeyPatch) -> No
     assert peer.sizes(False) == [1_000, 10_000, 100_000]
     monkeypatch.setenv("BENCH_SYNC_SIZES", "200,5000")
     assert peer.sizes(False) == [200, 5_000]
+
+
+def test_a_peer_that_cannot_be_installed_is_reported_missing_and_measures_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(peer, "ensure_installed", lambda venv: "pip exited 1: no network")
+    figures.clear()
+    tables, summary = peer.run(True)
+    assert summary == "peer: missing (vdirsyncer not installed)"
+    assert "could not be installed (pip exited 1: no network)" in tables[0].rows[0][-1]
+    assert figures.snapshot() == {}
+
+
+def test_a_peer_failing_at_one_size_leaves_a_failed_row_and_no_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = fake_venv(tmp_path)
+    (venv / "bin" / "vdirsyncer").write_text(
+        "import sys\nprint('critical: broken')\nsys.exit(1 if sys.argv[-1] == 'sync' else 0)\n"
+    )
+    monkeypatch.setattr(peer, "HOME", tmp_path)
+    monkeypatch.setattr(peer, "ensure_installed", lambda venv: None)
+    monkeypatch.setenv("BENCH_SYNC_SIZES", "10")
+    figures.clear()
+    tables, _ = peer.run(True)
+    assert list(tables[0].rows[0]) == (
+        [10, 20] + [""] * 7 + ["failed: vdirsyncer sync exited 1: critical: broken"]
+    )
+    assert figures.snapshot() == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["venv"]
