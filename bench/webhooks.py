@@ -277,7 +277,11 @@ def measure(edits: int) -> dict[str, Any]:
                 time.sleep(0.2)
             runs = SyncRun.objects.filter(connection=connection).count()
 
-            receiver = f"{web}/webhooks/kustomer/{subscription.key}/"
+            receiver = requests.get(
+                f"{api}/outbound-webhooks",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=5,
+            ).json()["data"][0]["attributes"]["url"]
             now = dt.datetime.now(dt.UTC)
             event: dict[str, Any] = {
                 "id": uuid.uuid4().hex[:24],

@@ -6,17 +6,25 @@ Imported by ``integrations.models`` so the models belong to the integrations app
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import models
 from fernet_fields import EncryptedTextField
 
 from accounts.models import ConnectedAccount
 
 
+def url_key_digest(key: str) -> str:
+    """What a subscription stores of its URL's key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 class WebhookSubscription(models.Model):
     """Tandem's receiver registered on one connected account's app.
 
-    ``key`` is the random, unguessable last part of the receiver's URL: it names the
-    subscription (and, for an app that signs nothing, is its secret). ``secret`` is the key the
+    The receiver's URL ends with a random, unguessable key: it names the subscription (and, for
+    an app that signs nothing, is its secret). ``key`` holds its SHA-256 (``url_key_digest``),
+    never the key itself, so the database alone cannot forge a delivery. ``secret`` is the key the
     app signs deliveries with, encrypted at rest like credentials. ``author_id`` is the app's id
     of the user Tandem writes as (its API key's machine user), when the app tells it."""
 

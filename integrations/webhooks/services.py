@@ -24,7 +24,12 @@ from django.views.decorators.debug import sensitive_variables
 from accounts.models import ConnectedAccount
 from integrations.connectors.base import Connector, ConnectorError
 from integrations.webhooks.base import Event, Refused, Registration, WebhookSource
-from integrations.webhooks.models import WebhookCount, WebhookDelivery, WebhookSubscription
+from integrations.webhooks.models import (
+    WebhookCount,
+    WebhookDelivery,
+    WebhookSubscription,
+    url_key_digest,
+)
 from integrations.webhooks.verify import RECEIVERS
 from integrations.webhooks.wake import Change, applied_changes, connections_of_account, wake_request
 
@@ -85,17 +90,16 @@ def webhooks_subscribe(*, account: ConnectedAccount) -> WebhookSubscription | No
     if source is None:
         return None
     # The row comes first: an app may call the URL back before it answers (Mailchimp's GET).
+    url_key = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
             subscription = WebhookSubscription.objects.create(
-                account=account, app=account.app, key=secrets.token_urlsafe(32)
+                account=account, app=account.app, key=url_key_digest(url_key)
             )
     except IntegrityError:  # another worker is subscribing the same account
         return WebhookSubscription.objects.filter(account=account).first()
     try:
-        registration: Registration = source.webhook_register(
-            receiver_url(account.app, subscription.key)
-        )
+        registration: Registration = source.webhook_register(receiver_url(account.app, url_key))
     except ConnectorError as exc:
         subscription.delete()
         logger.warning(
@@ -168,7 +172,9 @@ def delivery_receive(*, app: str, key: str, request: HttpRequest) -> Receipt:
         subscription = WebhookSubscription(app=app) if key == APP_LEVEL_KEY else None
     else:
         subscription = (
-            WebhookSubscription.objects.filter(app=app, key=key).select_related("account").first()
+            WebhookSubscription.objects.filter(app=app, key=url_key_digest(key))
+            .select_related("account")
+            .first()
         )
     if subscription is None:
         count(app, "unknown")

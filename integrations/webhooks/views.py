@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from integrations.webhooks.models import WebhookSubscription
+from integrations.webhooks.models import WebhookSubscription, url_key_digest
 from integrations.webhooks.services import delivery_receive
 from integrations.webhooks.verify import RECEIVERS
 
@@ -17,7 +17,7 @@ from integrations.webhooks.verify import RECEIVERS
 def receive(request: HttpRequest, app: str, key: str) -> HttpResponse:
     if request.method in ("GET", "HEAD"):
         receiver = RECEIVERS.get(app)
-        subscription = WebhookSubscription.objects.filter(app=app, key=key).first()
+        subscription = WebhookSubscription.objects.filter(app=app, key=url_key_digest(key)).first()
         if receiver is None or subscription is None:
             return _unlogged(JsonResponse({"error": "no such webhook"}, status=404))
         return _unlogged(receiver.handshake(request, subscription))

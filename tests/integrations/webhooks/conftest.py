@@ -15,11 +15,12 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.models import Connection
-from integrations.webhooks.models import WebhookSubscription
+from integrations.webhooks.models import WebhookSubscription, url_key_digest
 from tests.e2e.conftest import Pair, pair  # noqa: F401 - the fixture, shared
 from tests.integrations.webhooks.deliveries import kustomer_envelope, kustomer_signed
 
 SECRET = "s3cr3t-" + "f" * 57
+URL_KEY = "url-key-" + "k" * 35
 
 
 @dataclass
@@ -28,13 +29,14 @@ class Hooked:
     connection: Connection
     subscription: WebhookSubscription
     client: Client
+    url_key: str
 
     @property
     def machine_user(self) -> str:
         return self.subscription.author_id
 
     def url(self, key: str | None = None) -> str:
-        return f"/webhooks/kustomer/{key or self.subscription.key}/"
+        return f"/webhooks/kustomer/{key or self.url_key}/"
 
     def deliver(self, envelope: dict[str, Any], *, secret: str = SECRET, key: str | None = None):  # type: ignore[no-untyped-def]
         body, headers = kustomer_signed(secret, envelope)
@@ -61,12 +63,12 @@ def hooked(pair: Pair) -> Hooked:  # noqa: F811
     subscription = WebhookSubscription.objects.create(
         account=pair.account_a,
         app="kustomer",
-        key="k" + connection.pk.__str__() + "x" * 40,
+        key=url_key_digest(URL_KEY),
         remote_id="5f0000000000000000000fff",
         secret=SECRET,
         author_id=machine_user,
     )
-    return Hooked(pair, connection, subscription, Client())
+    return Hooked(pair, connection, subscription, Client(), URL_KEY)
 
 
 @dataclass

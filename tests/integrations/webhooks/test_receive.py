@@ -192,5 +192,5 @@ def test_it_logs_no_receiver_key_when_it_refuses_a_delivery(
         response = hooked.deliver(hooked.event_for(customer), secret="not-the-token")
     assert response.status_code == 401
     assert "forged" in caplog.text
-    assert hooked.subscription.key not in caplog.text
+    assert hooked.url_key not in caplog.text
     assert SECRET not in caplog.text
