@@ -47,6 +47,7 @@ from sandbox.mailchimp.audiences import (
     check_email,
     check_merge_fields,
     check_status_change,
+    check_tags,
     iso,
     merge_field_spec,
     new_member,
@@ -471,6 +472,8 @@ class MailchimpEmulator(Emulator):
             member["timestamp_opt"] = now
 
     def _apply(self, audience: Audience, member: dict[str, Any], body: Mapping[str, Any]) -> None:
+        """Write a checked body's fields. Tags come only with an add (``POST``): the update
+        bodies have none, and a name that is no tag is refused before anything is written."""
         if "merge_fields" in body:
             member["merge_fields"].update(normalized_merge_values(audience, body["merge_fields"]))
         for key in (
@@ -484,8 +487,6 @@ class MailchimpEmulator(Emulator):
         ):
             if key in body:
                 member[key] = body[key]
-        for name in body.get("tags") or []:
-            self._retag(audience, member, [{"name": name, "status": "active"}], touch=False)
 
     def _forgotten(self, email: str) -> ApiError:
         return ApiError(
@@ -526,8 +527,12 @@ class MailchimpEmulator(Emulator):
         check_merge_fields(
             audience, body.get("merge_fields") or {}, new=True, skip_validation=skip_validation
         )
+        tags = [{"name": name, "status": "active"} for name in body.get("tags") or []]
+        check_tags(tags)
         member = existing or new_member(audience, email, self.now())
         self._apply(audience, member, body)
+        if tags:
+            self._retag(audience, member, tags, touch=False)
         self._set_status(member, body["status"])
         self._touch(member)
         audience.members[member_hash] = member
@@ -548,7 +553,10 @@ class MailchimpEmulator(Emulator):
                 )
             return self._add(
                 audience,
-                {**without(body, "status", "status_if_new"), "status": body["status_if_new"]},
+                {
+                    **without(body, "status", "status_if_new", "tags"),
+                    "status": body["status_if_new"],
+                },
                 skip_validation,
             )
         check_merge_fields(
@@ -619,14 +627,8 @@ class MailchimpEmulator(Emulator):
         *,
         touch: bool = True,
     ) -> None:
+        check_tags(tags)
         dates = member.setdefault("_tag_dates", {})
-        for tag in tags:
-            name = str(tag["name"]).strip()
-            if not name or len(name) > 100:
-                raise invalid(
-                    "A tag name is 1 to 100 characters.",
-                    [{"field": "tags.name", "message": "Invalid tag name"}],
-                )
         for tag in tags:
             name = str(tag["name"]).strip()
             if tag["status"] == "active":

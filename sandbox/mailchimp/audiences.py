@@ -259,6 +259,17 @@ def new_member(audience: Audience, email: str, when: str) -> dict[str, Any]:
     }
 
 
+def check_tags(tags: list[dict[str, Any]]) -> None:
+    """Refuse a tag whose name is empty or longer than 100 characters."""
+    for tag in tags:
+        name = str(tag["name"]).strip()
+        if not name or len(name) > 100:
+            raise invalid(
+                "A tag name is 1 to 100 characters.",
+                [{"field": "tags.name", "message": "Invalid tag name"}],
+            )
+
+
 def add_tag(audience: Audience, member: dict[str, Any], name: str) -> None:
     if name not in audience.tags:
         audience.tags[name] = 10_000 + len(audience.tags) + 1

@@ -444,3 +444,26 @@ def test_a_member_path_takes_its_contact_id_which_an_email_change_keeps(call: Ca
         == "kim@new.example"
     )
     assert call("GET", f"{MEMBERS}/{member['id']}").status_code == 404
+
+
+def test_a_refused_tag_name_leaves_the_member_as_it_was(call: Call) -> None:
+    member = add(call, "lu@example.com", merge_fields={"FNAME": "Lu"})
+    path = f"{MEMBERS}/{member['id']}"
+    put = call(
+        "PUT",
+        path,
+        json={
+            "email_address": "lu@example.com",
+            "status_if_new": "subscribed",
+            "merge_fields": {"FNAME": "Lou"},
+            "tags": [""],
+        },
+    )
+    assert put.status_code == 200 and put.json()["tags"] == []
+    response = call(
+        "POST",
+        MEMBERS,
+        json={"email_address": "mo@example.com", "status": "subscribed", "tags": ["ok", ""]},
+    )
+    assert (response.status_code, response.json()["title"]) == (400, "Invalid Resource")
+    assert call("GET", f"{MEMBERS}/mo@example.com").status_code == 404
