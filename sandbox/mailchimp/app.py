@@ -8,10 +8,10 @@ sent to another data center is refused as Mailchimp refuses it. Served (api-note
 ``GET /ping``, ``GET /lists``, ``GET /lists/{id}``, merge fields (``GET``/``POST``), members
 (list with ``count`` ≤ 1000, ``offset``, ``status``, ``since_last_changed``,
 ``before_last_changed``, ``unsubscribed_since``, ``sort_field``/``sort_dir``,
-``fields``/``exclude_fields``; get by hash or email; ``POST`` add; ``PUT`` upsert with
-``status_if_new``; ``PATCH``; ``DELETE`` = archive; ``actions/delete-permanent``), member tags
-(``GET``/``POST``), batch subscribe (``POST /lists/{id}``, ``batch``). Not served: ``/batches``,
-which Tandem does not call.
+``fields``/``exclude_fields``; a member path takes its subscriber hash, email or
+``contact_id``; ``POST`` add; ``PUT`` upsert with ``status_if_new``; ``PATCH``; ``DELETE`` =
+archive; ``actions/delete-permanent``), member tags (``GET``/``POST``), batch subscribe
+(``POST /lists/{id}``, ``batch``). Not served: ``/batches``, which Tandem does not call.
 
 A listing without ``status`` leaves archived members out (they are listed with
 ``status=archived``); ``since_last_changed`` is exclusive ("changed after"). More than
@@ -20,8 +20,9 @@ A listing without ``status`` leaves archived members out (they are listed with
 
 Control: the kit's (faults, clock, requests, stats, reset) plus ``create_account``,
 ``create_audience``, ``add_merge_field``, ``add_member``, ``members``, ``member``,
-``unsubscribe``, ``archive``, ``add_client`` and the knobs ``max_connections`` and ``latency``
-(seconds each API request holds its connection), with their routes (see ``control``).
+``edit_member``, ``change_email``, ``unsubscribe``, ``archive``, ``add_client`` and the knobs
+``max_connections`` and ``latency`` (seconds each API request holds its connection), with
+their routes (see ``control``).
 """
 
 from __future__ import annotations
