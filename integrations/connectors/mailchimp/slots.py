@@ -1,7 +1,9 @@
 """Mailchimp's only rate limit: at most 10 simultaneous connections per account (api-notes §4.5;
 more answer 429). Every request of a Mailchimp connector takes one of the account's slots first,
-counted in the cache so every worker shares them, and gives it back when answered. A slot count
-left behind by a killed worker expires with its key (``HOLD`` seconds after the last take)."""
+counted in the cache so every worker shares them, and gives it back when answered. The count
+lives ``HOLD`` seconds from its first take, so slots a killed worker never gave back are free
+again by then (the count may then admit a request too many for a moment: Mailchimp answers it
+429, which the HTTP seam waits out)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
 LIMIT = 10
-# How long a count outlives its last take (longer than any request's read timeout).
+# How long a count lives from its first take.
 HOLD = 120
 # How long to wait for a free slot before sending anyway (Mailchimp then answers 429, which
 # the HTTP seam waits out and retries).
@@ -64,7 +66,6 @@ class ConnectionSlots(requests.Session):
             self._give_back()
             self.sleep(STEP)
             waited += STEP
-        cache.touch(self.key, HOLD)
         try:
             yield
         finally:
