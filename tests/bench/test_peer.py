@@ -81,7 +81,7 @@ def test_a_measured_run_reports_the_childs_own_peak_rss_and_exit_status(tmp_path
 
 
 def test_a_small_child_is_not_charged_with_a_big_parents_memory(tmp_path: Path) -> None:
-    ballast = bytearray(300 * 1024 * 1024)  # this process grows by 300 MB before the fork
+    ballast = bytearray(150 * 1024 * 1024)  # this process grows by 150 MB before the fork
     venv = fake_venv(tmp_path)
     argv = [sys.executable, "-c", peer.PROBE, str(tmp_path / "f.json"),
             str(venv / "bin" / "vdirsyncer"), "0"]  # fmt: skip
