@@ -397,7 +397,8 @@ class HubSpotEmulator(Emulator):
             raise invalid("Invalid input JSON on line 1: inputs is required")
         if len(inputs) > self.max_batch:
             raise invalid(f"Batch input limit is {self.max_batch}; got {len(inputs)}")
-        # A body that breaks the document's schema is refused whole, before anything is done.
+        # Inputs without what the contract requires (``tests/sandbox/hubspot_contract.py``) refuse
+        # the whole body, before anything is done.
         for index, item in enumerate(inputs):
             if what in ("create", "update") and not isinstance(item.get("properties"), dict):
                 raise invalid(f"Invalid input JSON: inputs[{index}].properties must be an object")

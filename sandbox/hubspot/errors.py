@@ -1,8 +1,8 @@
 """HubSpot's error shape (api-notes §3.6): ``{"status": "error", "message", "correlationId",
 "category", "subCategory", "context", "links", "errors": [{message, code, in, context,
 subCategory}]}``; the 429 body of the rate limiter (``errorType``, ``policyName``, §3.5); and
-the per-input errors of a batch (the document's ``StandardError``: ``status``, ``category``,
-``message``, ``context``, ``errors``, ``links``, all required)."""
+the per-input errors of a batch (``status``, ``category``, ``message``, ``context``,
+``errors``, ``links``). Tandem's contract of these shapes: ``tests/sandbox/hubspot_contract.py``."""
 
 from __future__ import annotations
 

@@ -173,8 +173,9 @@ class Portal:
     def render(
         self, contact: Mapping[str, Any], names: Iterable[str] | None = None
     ) -> dict[str, Any]:
-        """The document's ``SimplePublicObject``: the asked-for properties (HubSpot's default
-        set when none are asked for), ``null`` for those the contact has no value of."""
+        """A contact as the API answers it (the contract's ``CONTACT``): the asked-for
+        properties (HubSpot's default set when none are asked for), ``null`` for those the
+        contact has no value of."""
         wanted = list(names) if names else list(DEFAULT_ANSWERED)
         stored = contact["properties"]
         out: dict[str, Any] = {

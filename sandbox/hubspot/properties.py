@@ -1,5 +1,5 @@
 """Contact properties: HubSpot's default ones, custom ones created through the properties API,
-their rendering (the document's ``Property``) and the checks a value written to each passes.
+their rendering (the contract's ``PROPERTY``) and the checks a value written to each passes.
 
 Every value is stored and answered as a string (api-notes §3.2): numbers as written, booleans
 ``"true"``/``"false"``, dates ``YYYY-MM-DD`` (written as that or as midnight-UTC epoch
@@ -140,8 +140,9 @@ def default_properties(now: str) -> dict[str, dict[str, Any]]:
 
 
 def custom_property(body: Any, existing: Mapping[str, Any], now: str) -> dict[str, Any]:
-    """A property from a ``POST /crm/v3/properties/contacts`` body (``PropertyCreate``):
-    ``ApiError`` (400, or 409 for a name in use) when HubSpot would refuse it."""
+    """A property from a ``POST /crm/v3/properties/contacts`` body (the contract's
+    ``NEW_PROPERTY``): ``ApiError`` (400, or 409 for a name in use) when HubSpot would refuse
+    it."""
     if not isinstance(body, dict):
         raise invalid("Invalid input JSON: the body must be an object")
     for key in ("name", "label", "type", "fieldType", "groupName"):

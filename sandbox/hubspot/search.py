@@ -117,7 +117,7 @@ class Search:
         found = []
         for sort in sorts:
             if isinstance(sort, str):
-                # The document's form: a property name, "-" first for descending.
+                # The short form HubSpot also takes: a property name, "-" first for descending.
                 name, descending = sort.lstrip("-"), sort.startswith("-")
             elif isinstance(sort, dict) and isinstance(sort.get("propertyName"), str):
                 direction = sort.get("direction", "ASCENDING")
