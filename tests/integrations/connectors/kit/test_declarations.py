@@ -77,9 +77,11 @@ def test_it_knows_every_app_standard_fields_without_credentials() -> None:
         assert fields and all(not spec.custom for spec in fields)
 
 
-def test_it_declares_no_connection_choice_for_todays_apps() -> None:
-    for slug in CONNECTORS:
-        assert connector_class(slug).capabilities.connection_choices == ()
+def test_it_declares_a_connection_choice_only_for_mailchimp_audiences() -> None:
+    choices = {slug: connector_class(slug).capabilities.connection_choices for slug in CONNECTORS}
+
+    assert [choice.key for choice in choices.pop("mailchimp")] == ["list_id"]
+    assert all(declared == () for declared in choices.values())
 
 
 def test_it_refuses_options_for_a_connection_choice_not_declared() -> None:
