@@ -1,10 +1,10 @@
 """Tandem's own contract of the HubSpot calls Tandem makes: for each operation, the JSON Schema
-of its request body and of its answer per status. Written by Tandem from the API notes
-(``/work/shared/reference/api-notes.md`` §3: the contact object, the endpoints and their batch
-limits, the search limits, the property types, the error shape of §3.6 and the 429 body of §3.5)
-and from what the connector and the emulator rely on (the lists API, the property fields the
-connector reads). HubSpot's published OpenAPI documents are proprietary and not redistributable,
-so they are not kept in this repository and nothing here is taken from them.
+of its request body and of its answer per status. Written by Tandem from its API notes
+(api-notes §3: the contact object, the endpoints and their batch limits, the search limits,
+the property types, the error shape of §3.6 and the 429 body of §3.5) and from what the
+connector and the emulator rely on (the lists API, the property fields the connector reads).
+HubSpot's published OpenAPI documents are proprietary and not redistributable, so they are not
+kept in this repository and nothing here is taken from them.
 
 Objects are closed (``additionalProperties: false``): a key the contract does not name is a
 shape break, as a misspelt or invented key would be. Not covered: ``/account-info/v3/details``,
