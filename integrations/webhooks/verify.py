@@ -132,9 +132,13 @@ class MailchimpReceiver(Receiver):
     """Mailchimp (api-notes §4.4) signs nothing: the subscription's random key in the URL is the
     secret (a URL without it is unknown). Deliveries are form-encoded: ``type``, ``fired_at``
     (UTC) and ``data[...]``. Freshness is ``fired_at``, within 90 minutes (the emulated retries
-    last 81); the key of an event is a digest of the body, as Mailchimp gives no event id. The
-    record is the member's subscriber hash (the MD5 of the lower-cased email, the new one after
-    an email change). Mailchimp answers a GET on the URL before taking it: 200."""
+    last 81); the key of an event is a digest of the body, as Mailchimp gives no event id.
+
+    An event names no record: the connector knows a member by its ``contact_id`` and a version
+    of what it holds, and a delivery gives neither (only the email and ``unique_email_id``), so
+    whether a connection already applied it cannot be told and each one runs the connection.
+    Echoes cannot arrive: the webhook is registered without API changes. Mailchimp answers a GET
+    on the URL before taking it: 200."""
 
     app = "mailchimp"
     window = dt.timedelta(minutes=90)
@@ -158,9 +162,7 @@ class MailchimpReceiver(Receiver):
         email = form.get("data[new_email]") if kind == "upemail" else form.get("data[email]")
         if not email:
             raise Refused("malformed", "the delivery names no member")
-        digest = hashlib.sha256(body).hexdigest()
-        member = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
-        return [Event(key=digest, record_id=member)]
+        return [Event(key=hashlib.sha256(body).hexdigest())]
 
     def handshake(self, request: HttpRequest, subscription: WebhookSubscription) -> HttpResponse:
         return HttpResponse("", status=200)
