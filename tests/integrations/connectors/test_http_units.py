@@ -8,12 +8,14 @@ scripted session, so each branch can be reached directly and fast.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
 import pytest
 import requests
 from django.core.cache import cache
+from django.views.debug import SafeExceptionReporterFilter
 from requests.structures import CaseInsensitiveDict
 
 from integrations.connectors.http import (
@@ -388,3 +390,27 @@ def test_it_redacts_a_secret_added_later_from_errors() -> None:
     with pytest.raises(HttpError) as excinfo:
         seam.request("GET", f"{URL}/tok-5678")
     assert "tok-5678" not in str(excinfo.value)
+
+
+# The error report
+
+
+def test_it_keeps_a_request_s_variables_off_the_error_report() -> None:
+    def lost() -> None:
+        raise RuntimeError("stopped")
+
+    seam = client()
+    seam.heartbeat = lost
+    try:
+        seam.request("GET", URL, headers={"Authorization": "Bearer tok-9999"})
+    except RuntimeError:
+        tb = sys.exc_info()[2]
+    frames = []
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "request" and "url" in tb.tb_frame.f_locals:
+            frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    (frame,) = frames
+    shown = SafeExceptionReporterFilter().get_traceback_frame_variables(None, frame)
+    assert "tok-9999" not in repr(shown)
+    assert {name for name, _ in shown} >= {"url", "kwargs"}
