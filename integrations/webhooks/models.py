@@ -101,3 +101,21 @@ class WebhookCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app} {self.outcome}: {self.count}"
+
+
+class WebhookRemoval(models.Model):
+    """A receiver to remove from an app after its account was deleted some other way than
+    disconnecting (the admin, a workspace's deletion, any cascade): the app's id of it and the
+    account's credentials to call the app with, encrypted at rest like the account's own were, so
+    the task that removes it takes only this row's id. Deleted once done or given up."""
+
+    app = models.CharField(max_length=40)
+    remote_id = models.CharField(max_length=255)
+    credentials = EncryptedTextField(default="{}")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "webhook removal"
+
+    def __str__(self) -> str:
+        return f"{self.app} webhook {self.remote_id} to remove"
