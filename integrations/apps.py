@@ -6,5 +6,6 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        # The webhooks' models live in their own package and belong to this app.
-        from integrations.webhooks import models  # noqa: F401
+        # The webhooks' models live in their own package and belong to this app; ``removal``
+        # removes a deleted account's receiver from its app.
+        from integrations.webhooks import models, removal  # noqa: F401

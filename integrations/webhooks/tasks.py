@@ -24,3 +24,11 @@ def webhook_run_task(connection_id: int, attempt: int = 0) -> None:
     from integrations.webhooks.wake import wake_run
 
     wake_run(connection_id=connection_id, attempt=attempt)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_removal_task(removal_id: int, attempt: int = 0) -> None:
+    """Remove a deleted account's receiver from its app (by the ``WebhookRemoval``'s id)."""
+    from integrations.webhooks.removal import removal_run
+
+    removal_run(removal_id=removal_id, attempt=attempt)
