@@ -8,6 +8,8 @@ scripted session, so each branch can be reached directly and fast.
 from __future__ import annotations
 
 import logging
+import os
+import random
 import sys
 import time
 from typing import Any
@@ -43,8 +45,9 @@ def answer(status: int = 200, headers: dict[str, str] | None = None, body: str =
 
 
 class ScriptedSession:
-    """Answers each request with the next scripted response (200 once the script runs out) and
-    keeps the keyword arguments every request was sent with."""
+    """Answers each request with the next scripted response (200 once the script runs out; an
+    exception in the script is raised) and keeps the keyword arguments every request was sent
+    with."""
 
     def __init__(self, *answers: Any) -> None:
         self.answers = list(answers)
@@ -52,7 +55,10 @@ class ScriptedSession:
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         self.sent.append(kwargs)
-        return self.answers.pop(0) if self.answers else answer()
+        next_answer = self.answers.pop(0) if self.answers else answer()
+        if isinstance(next_answer, Exception):
+            raise next_answer
+        return next_answer
 
 
 def client(*answers: Any, sleeps: list[float] | None = None, **options: Any) -> HttpClient:
@@ -396,6 +402,9 @@ def test_it_redacts_a_secret_added_later_from_errors() -> None:
 
 
 def test_it_keeps_a_request_s_variables_off_the_error_report() -> None:
+    if "MUTANT_UNDER_TEST" in os.environ:
+        pytest.skip("under mutmut its trampoline, not the request, is the wrapped function")
+
     def lost() -> None:
         raise RuntimeError("stopped")
 
@@ -414,3 +423,114 @@ def test_it_keeps_a_request_s_variables_off_the_error_report() -> None:
     shown = SafeExceptionReporterFilter().get_traceback_frame_variables(None, frame)
     assert "tok-9999" not in repr(shown)
     assert {name for name, _ in shown} >= {"url", "kwargs"}
+
+
+# The request loop
+
+
+def test_it_never_retries_a_post_whose_connection_failed() -> None:
+    seam = client(requests.ConnectionError("reset"), max_retries=3)
+    with pytest.raises(HttpError):
+        seam.request("POST", URL, json={})
+    assert seam.total_calls == 1
+
+
+def test_it_reports_a_connection_failure_with_the_safe_url_and_no_status() -> None:
+    seam = client(requests.ConnectionError("reset"), max_retries=0)
+    with pytest.raises(HttpError) as excinfo:
+        seam.request("GET", f"{URL}?access_token=tok-1234")
+    error = excinfo.value
+    assert (str(error), error.url, error.status, error.response) == (
+        f"testapp: GET /v1/things to {URL} failed: ConnectionError",
+        URL,
+        None,
+        None,
+    )
+
+
+def test_it_logs_a_connection_failure_it_retries_and_the_one_it_gives_up_on(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="integrations.connectors.http")
+    failed = f"testapp: GET /v1/things to {URL} failed: ConnectionError"
+    seam = client(requests.ConnectionError("a"), requests.ConnectionError("b"), max_retries=1)
+    with pytest.raises(HttpError):
+        seam.request("GET", URL)
+    assert [r.getMessage() for r in caplog.records] == [f"{failed}; retrying", failed]
+
+
+def test_it_logs_the_wait_after_a_connection_failure(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="integrations.connectors.http")
+    client(requests.ConnectionError("a"), max_retries=1, backoff_base=1.0).request("GET", URL)
+    waits = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(waits) == 1 and waits[0].endswith("s (connection error)")
+
+
+def test_it_logs_each_answer_at_debug_level(caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="integrations.connectors.http")
+    client(answer(204)).request("DELETE", URL)
+    assert "testapp: DELETE /v1/things -> 204" in [r.getMessage() for r in caplog.records]
+
+
+def test_it_logs_a_retried_status_with_its_wait(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="integrations.connectors.http")
+    client(answer(503, {"Retry-After": "0.5"}), max_retries=1).request("GET", URL)
+    assert [r.getMessage() for r in caplog.records] == [
+        "testapp: GET /v1/things answered 503; retrying in 0.50s"
+    ]
+
+
+def test_it_waits_at_the_gate_even_for_under_a_second(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="integrations.connectors.http")
+    RateGate("acct").block(0.8)
+    sleeps: list[float] = []
+    client(sleeps=sleeps, gate_key="acct").request("GET", URL)
+    assert len(sleeps) == 1 and 0.0 < sleeps[0] <= 0.8
+    assert caplog.records[0].getMessage().endswith("(shared rate limit)")
+
+
+@pytest.mark.parametrize("status", [300, 399])
+def test_it_treats_every_3xx_as_a_redirect_it_does_not_follow(status: int) -> None:
+    with pytest.raises(HttpError) as excinfo:
+        client(answer(status)).request("GET", URL)
+    assert str(excinfo.value) == (
+        f"testapp: GET /v1/things answered a redirect ({status}), which is not followed"
+    )
+
+
+def test_it_holds_nobody_back_after_a_server_error() -> None:
+    client(answer(503, {"Retry-After": "20"}), gate_key="acct", max_retries=1, max_wait=60).request(
+        "GET", URL
+    )
+    assert RateGate("acct").blocked_for() == 0.0
+
+
+def test_it_holds_nobody_back_after_a_client_error() -> None:
+    with pytest.raises(HttpError):
+        client(answer(400), gate_key="acct", max_retries=0).request("GET", URL)
+    assert RateGate("acct").blocked_for() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "least", "most"),
+    [({"Retry-After": "20"}, 15.0, 20.0), ({}, 5.0, 20.0)],  # announced, or the backoff
+)
+def test_it_holds_the_account_back_after_a_429_it_gives_up_on(
+    headers: dict[str, str], least: float, most: float
+) -> None:
+    seam = client(answer(429, headers), gate_key="acct", max_retries=0, backoff_base=10.0)
+    with pytest.raises(HttpError):
+        seam.request("GET", URL)
+    assert least <= RateGate("acct").blocked_for() <= most
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "slept"),
+    [("5", 5.5), ("0.05", 0.055), ("30", 31.0)],  # a tenth of the wait, a second at most
+)
+def test_it_adds_at_most_a_tenth_and_a_second_of_jitter_to_a_throttled_wait(
+    monkeypatch, retry_after: str, slept: float
+) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    sleeps: list[float] = []
+    seam = client(answer(429, {"Retry-After": retry_after}), sleeps=sleeps, max_wait=60)
+    seam.request("GET", URL)
+    assert sleeps == [pytest.approx(slept)]
