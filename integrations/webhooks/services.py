@@ -74,10 +74,92 @@ def webhooks_account_connected(*, account: ConnectedAccount) -> None:
     transaction.on_commit(lambda: webhook_subscribe_task.delay(account_id))
 
 
+def webhooks_renew_later(*, account: ConnectedAccount) -> None:
+    """Once the transaction commits, register the account's receiver again at today's
+    ``TANDEM_PUBLIC_URL`` (a task): the address it was registered at may have changed since, as
+    the demo's does with ``TANDEM_PORT``."""
+    if not settings.TANDEM_PUBLIC_URL or account.app not in SOURCES:
+        return
+    from integrations.webhooks.tasks import webhook_subscribe_task
+
+    account_id = account.pk
+    transaction.on_commit(lambda: webhook_subscribe_task.delay(account_id, renew=True))
+
+
+# Tries of a subscribing task while the app cannot be reached or refuses for now (an app, or
+# Tandem's own receiver that the app checks, still starting), and the seconds before the second
+# one, doubled each time up to a minute: about six minutes in all.
+SUBSCRIBE_ATTEMPTS = 10
+SUBSCRIBE_RETRY_FIRST, SUBSCRIBE_RETRY_MAX = 2.0, 60.0
+
+
+def subscribe_run(*, account_id: int, attempt: int = 0, renew: bool = False) -> str:
+    """Subscribe (or renew) one account (the task's body): "subscribed", "none" (no receiver:
+    no public URL, no notifications, or a refusal for good, logged), "retry" (queued again) or
+    "nothing" (the account is gone)."""
+    account = ConnectedAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return "nothing"
+    last = attempt + 1 >= SUBSCRIBE_ATTEMPTS
+    try:
+        if renew:
+            subscription = webhooks_renew(account=account, raise_transient=not last)
+        else:
+            subscription = webhooks_subscribe(account=account, raise_transient=not last)
+    except ConnectorError as exc:
+        from integrations.webhooks.tasks import webhook_subscribe_task
+
+        delay = min(SUBSCRIBE_RETRY_FIRST * 2**attempt, SUBSCRIBE_RETRY_MAX)
+        logger.info(
+            "account %s: %s webhook not registered yet (%s); trying again in %.0f s",
+            account.pk,
+            account.app,
+            exc.message,
+            delay,
+        )
+        webhook_subscribe_task.apply_async(
+            (account_id,), {"attempt": attempt + 1, "renew": renew}, countdown=delay
+        )
+        return "retry"
+    return "none" if subscription is None else "subscribed"
+
+
+def webhooks_renew(
+    *, account: ConnectedAccount, raise_transient: bool = False
+) -> WebhookSubscription | None:
+    """Register Tandem's receiver on the account's app again, at today's public URL: the one
+    registered before is removed from the app first, then forgotten. ``raise_transient`` as in
+    ``webhooks_subscribe`` (a removal that failed for now keeps the subscription, to be removed
+    on the next try)."""
+    from integrations.connectors.accounts import connector_for
+
+    subscription = WebhookSubscription.objects.filter(account=account).first()
+    if subscription is not None:
+        source = webhook_source_for(connector_for(account))
+        if source is not None and subscription.remote_id:
+            try:
+                source.webhook_unregister(subscription.remote_id)
+            except ConnectorError as exc:
+                if raise_transient and not exc.permanent:
+                    raise
+                logger.warning(
+                    "account %s: could not remove the old webhook from %s: %s",
+                    account.pk,
+                    account.app,
+                    exc.message,
+                )
+        subscription.delete()
+    return webhooks_subscribe(account=account, raise_transient=raise_transient)
+
+
 @sensitive_variables("registration")
-def webhooks_subscribe(*, account: ConnectedAccount) -> WebhookSubscription | None:
+def webhooks_subscribe(
+    *, account: ConnectedAccount, raise_transient: bool = False
+) -> WebhookSubscription | None:
     """Register Tandem's receiver on the account's app, once. None when the app sends no
-    notifications, no public URL is set, or the app refused (logged: polling goes on)."""
+    notifications, no public URL is set, or the app refused (logged: polling goes on). With
+    ``raise_transient``, a failure that may heal (no answer, a refusal for now) is raised
+    instead, for the caller to try again."""
     from integrations.connectors.accounts import connector_for
 
     if not settings.TANDEM_PUBLIC_URL:
@@ -102,6 +184,8 @@ def webhooks_subscribe(*, account: ConnectedAccount) -> WebhookSubscription | No
         registration: Registration = source.webhook_register(receiver_url(account.app, url_key))
     except ConnectorError as exc:
         subscription.delete()
+        if raise_transient and not exc.permanent:
+            raise
         logger.warning(
             "account %s: %s refused the webhook; polling only: %s",
             account.pk,

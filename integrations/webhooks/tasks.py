@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from accounts.models import ConnectedAccount
-
 
 @shared_task(acks_late=True, ignore_result=True)
-def webhook_subscribe_task(account_id: int) -> None:
-    """Register Tandem's receiver on a newly connected account's app."""
-    from integrations.webhooks.services import webhooks_subscribe
+def webhook_subscribe_task(account_id: int, attempt: int = 0, renew: bool = False) -> None:
+    """Register Tandem's receiver on a newly connected account's app (``renew``: again, at
+    today's public URL), trying again later while the app cannot take it yet."""
+    from integrations.webhooks.services import subscribe_run
 
-    account = ConnectedAccount.objects.filter(pk=account_id).first()
-    if account is not None:
-        webhooks_subscribe(account=account)
+    subscribe_run(account_id=account_id, attempt=attempt, renew=renew)
 
 
 @shared_task(acks_late=True, ignore_result=True)
