@@ -13,6 +13,9 @@ FERNET_KEYS = fernet_keys_from_env(required=True)
 SITE_URL = env.str(
     "TANDEM_SITE_URL", default=f"http://127.0.0.1:{env.int('TANDEM_PORT', default=8000)}"
 )
+# The sandbox's apps deliver their webhooks to the web process (the emulators take http to a
+# loopback host), so the demo syncs an edit within seconds; polling stays the backstop.
+TANDEM_PUBLIC_URL = env.str("TANDEM_PUBLIC_URL", default=SITE_URL)
 SANDBOX_URL = env.str(
     "TANDEM_SANDBOX_URL",
     default=f"http://127.0.0.1:{env.int('TANDEM_SANDBOX_PORT', default=8700)}",

@@ -11,6 +11,7 @@ from sandbox.demo_people import demo_people
 from sandbox.kustomer.auth import ALL_ROLES
 from sandbox.kustomer.customers import Org, iso
 from sandbox.kustomer.errors import ApiError
+from sandbox.kustomer.webhooks import ROLE_WEBHOOKS
 
 if TYPE_CHECKING:
     from sandbox.kustomer.app import KustomerEmulator
@@ -19,6 +20,10 @@ DEMO_SUBDOMAIN = "demo"
 DEMO_EMAIL = "demo@tandem.example"
 DEMO_PASSWORD = "demo-password"
 DEMO_API_KEY = "demo-api-key-0123456789"
+# The key the demo's Tandem account uses: its own machine user (so an edit made with the key
+# above or the demo user's sign-in is someone else's, not an echo of Tandem's), with the role to
+# register webhooks.
+DEMO_SYNC_API_KEY = "demo-sync-api-key-0123456789"
 
 DEMO_METADATA: dict[str, dict[str, Any]] = {
     "loyaltyTierStr": {"displayName": "Loyalty Tier", "enumeration": ["bronze", "silver", "gold"]},
@@ -32,15 +37,19 @@ DEMO_METADATA: dict[str, dict[str, Any]] = {
 
 def seed_demo(emulator: KustomerEmulator, subdomain: str = DEMO_SUBDOMAIN, count: int = 300) -> Org:
     """The demo org at ``subdomain``: the user ``DEMO_EMAIL`` / ``DEMO_PASSWORD``, the full-role
-    API key ``DEMO_API_KEY``, custom attribute metadata and ``count`` customers drawn from
-    ``demo_people(count, seed=42)`` (so they overlap the Google demo account by email)."""
+    API key ``DEMO_API_KEY``, Tandem's ``DEMO_SYNC_API_KEY`` (webhooks too), custom attribute
+    metadata and ``count`` customers drawn from ``demo_people(count, seed=42)`` (so they overlap
+    the Google demo account by email)."""
     with emulator.lock:
         if subdomain in emulator.orgs:
             del emulator.orgs[subdomain]
         org = emulator.create_org(
             subdomain,
             users=[(DEMO_EMAIL, DEMO_PASSWORD)],
-            api_keys={DEMO_API_KEY: ALL_ROLES},
+            api_keys={
+                DEMO_API_KEY: ALL_ROLES,
+                DEMO_SYNC_API_KEY: ALL_ROLES | {ROLE_WEBHOOKS[0]},
+            },
             metadata=DEMO_METADATA,
         )
         seed_customers(emulator, subdomain, count)

@@ -31,6 +31,7 @@ from integrations.connectors.base import ConnectorError
 from integrations.management.commands.sandbox import MISSING_SANDBOX
 from integrations.models import Connection
 from integrations.services import connection_create_for_accounts, field_mapping_add
+from integrations.webhooks.services import webhooks_renew_later
 
 DEMO_WORKSPACE = "demo"
 DEMO_WORKSPACE_NAME = "Demo Co"
@@ -86,6 +87,8 @@ class Command(BaseCommand):
         ]  # fmt: skip
         if demo:
             rows.append(("Demo", demo))
+        if settings.TANDEM_PUBLIC_URL:
+            rows.append(("Webhooks to", f"{settings.TANDEM_PUBLIC_URL.rstrip('/')}/webhooks/"))
         lines = ["", "Tandem is starting.", *(f"  {name:<17} {value}" for name, value in rows)]
         self.stdout.write("\n".join([*lines, ""]))
 
@@ -108,6 +111,8 @@ class Command(BaseCommand):
             workspace=workspace, app=app, label=label
         ).first()
         if existing is not None:
+            # Its webhook may name an address of an earlier start (another TANDEM_PORT).
+            webhooks_renew_later(account=existing)
             return existing
         return connected_account_upsert(
             workspace=workspace, app=app, label=label, credentials=credentials
@@ -119,6 +124,7 @@ class Command(BaseCommand):
             from sandbox import hubspot as hubspot_sandbox
             from sandbox import kustomer as kustomer_sandbox
             from sandbox import mailchimp as mailchimp_sandbox
+            from sandbox.kustomer.seed import DEMO_SYNC_API_KEY
             from sandbox.server import Sandbox
         except ModuleNotFoundError as error:
             # An installed product (pip install .) ships no emulator; --no-connection still works.
@@ -134,11 +140,9 @@ class Command(BaseCommand):
             workspace,
             "kustomer",
             f"{kustomer_sandbox.DEMO_SUBDOMAIN}.kustomerapp.com",
-            {
-                "subdomain": kustomer_sandbox.DEMO_SUBDOMAIN,
-                "email": kustomer_sandbox.DEMO_EMAIL,
-                "password": kustomer_sandbox.DEMO_PASSWORD,
-            },
+            # Tandem's own API key (a machine user allowed to register webhooks), so an edit
+            # made with another key or the demo user's sign-in arrives in real time.
+            {"subdomain": kustomer_sandbox.DEMO_SUBDOMAIN, "api_key": DEMO_SYNC_API_KEY},
         )
         google = self._account(
             workspace,
