@@ -54,6 +54,38 @@ def webhook_source_for(connector: Connector) -> WebhookSource | None:
     return source
 
 
+def webhooks_modes(*, accounts: list[ConnectedAccount]) -> dict[int, str]:
+    """How each account's changes reach Tandem, in words, by account id, from the facts: in real
+    time when its app holds Tandem's receiver, else by polling, and why."""
+    subscribed = set(
+        WebhookSubscription.objects.filter(account__in=accounts)
+        .exclude(remote_id="")
+        .values_list("account_id", flat=True)
+    )
+    modes = {}
+    for account in accounts:
+        reason = "" if account.pk in subscribed else _polling_reason(account)
+        modes[account.pk] = (
+            f"Changes are found by polling: {reason}."
+            if reason
+            else "Changes arrive in real time (the app notifies Tandem)."
+        )
+    return modes
+
+
+def _polling_reason(account: ConnectedAccount) -> str:
+    path = SOURCES.get(account.app)
+    if path is None:
+        return f"{account.app_name} sends no change notifications"
+    unavailable = getattr(import_string(path), "unavailable", None)
+    reason = str(unavailable(account.get_credentials())) if unavailable is not None else ""
+    if reason:
+        return reason
+    if not settings.TANDEM_PUBLIC_URL:
+        return "this Tandem has no public address for webhooks"
+    return f"{account.app_name} has not taken Tandem's webhook (yet)"
+
+
 def receiver_url(app: str, key: str) -> str:
     """The receiver's public URL for one subscription (``TANDEM_PUBLIC_URL`` + its path)."""
     path = reverse("webhooks:receive", kwargs={"app": app, "key": key})

@@ -12,6 +12,7 @@ refused as unknown."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,13 @@ EVENTS = (
 )  # fmt: skip
 
 
+NO_APP = "no HubSpot app is configured for webhooks (HUBSPOT_APP_ID, HUBSPOT_DEVELOPER_API_KEY)"
+PRIVATE_APP = (
+    "HubSpot sends webhooks only to apps installed through OAuth, and this account is connected "
+    "with a private app's token"
+)
+
+
 class HubSpotWebhooks:
     """The ``WebhookSource`` of a HubSpot connector: the remote id is the account's portal."""
 
@@ -38,16 +46,25 @@ class HubSpotWebhooks:
         self.connector = connector
         self.http = connector.http
 
+    @staticmethod
+    def unavailable(credentials: Mapping[str, Any]) -> str:
+        """Why an account with these credentials can get no webhooks; "" when it can."""
+        if credentials.get("private_app_token"):
+            return PRIVATE_APP
+        configured = (
+            settings.HUBSPOT_APP_ID
+            and settings.HUBSPOT_DEVELOPER_API_KEY
+            and settings.HUBSPOT_OAUTH_CLIENT_SECRET
+        )
+        return "" if configured else NO_APP
+
     def webhook_register(self, url: str) -> Registration:
         from integrations.webhooks.services import receiver_url
 
+        reason = self.unavailable(self.connector.credentials)
+        if reason:
+            raise ConnectorError(f"HubSpot: {reason}.", permanent=True)
         app_id, key = str(settings.HUBSPOT_APP_ID), str(settings.HUBSPOT_DEVELOPER_API_KEY)
-        if not app_id or not key or not settings.HUBSPOT_OAUTH_CLIENT_SECRET:
-            raise ConnectorError("HubSpot: no app is configured for webhooks.", permanent=True)
-        if self.connector.credentials.get("private_app_token"):
-            raise ConnectorError(
-                "HubSpot: a private app's token receives no app webhooks.", permanent=True
-            )
         self.http.add_secret(key)
         hub = str(self.connector.check().details.get("hub_id") or "")
         if not hub:
