@@ -317,8 +317,16 @@ def connected_accounts(request: HttpRequest) -> HttpResponse:
     for connection in selectors.connections_for(workspace=workspace):
         for account_id in {connection.account_a_id, connection.account_b_id}:
             using[account_id].append(connection)
+    from integrations.webhooks.services import webhooks_modes
+
+    modes = webhooks_modes(accounts=accounts)
     rows = [
-        {"account": account, "state": account_state(account), "connections": using[account.pk]}
+        {
+            "account": account,
+            "state": account_state(account),
+            "connections": using[account.pk],
+            "changes": modes[account.pk],
+        }
         for account in accounts
     ]
     apps = [
