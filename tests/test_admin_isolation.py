@@ -50,6 +50,7 @@ from integrations.models import (
 from integrations.webhooks.models import (
     WebhookCount,
     WebhookDelivery,
+    WebhookRemoval,
     WebhookSubscription,
     WebhookWake,
 )
@@ -66,6 +67,7 @@ GLOBAL: dict[type[Model], str] = {
     BeatTick: "the scheduler's heartbeat, one row per periodic task for all workspaces",
     WebhookDelivery: "the ids of deliveries taken, per app, to refuse a replay; no workspace's",
     WebhookCount: "the receiver's counters per app and outcome, for all workspaces",
+    WebhookRemoval: "a deleted account's receiver to remove from its app: its workspace is gone",
 }
 
 ARG = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -523,6 +525,7 @@ def one_of_each_global(world: None) -> None:
     BeatTick.objects.create(name="dispatch", at=timezone.now())
     WebhookDelivery.objects.create(app="kustomer", event_key="e-1", received_at=timezone.now())
     WebhookCount.objects.create(app="kustomer", outcome="accepted", count=1)
+    WebhookRemoval.objects.create(app="kustomer", remote_id="5f00", credentials='{"api_key": "k"}')
 
 
 def test_it_lets_only_staff_of_every_workspace_change_objects_of_no_workspace(

@@ -1,5 +1,6 @@
 """The webhook receiver's records, read-only: subscriptions (never their secrets), pending
-wakes, delivered event keys and counts."""
+wakes, delivered event keys, counts and the removals of deleted accounts' receivers (never
+their credentials)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from integrations.admin.base import ReadOnlyAdmin
 from integrations.webhooks.models import (
     WebhookCount,
     WebhookDelivery,
+    WebhookRemoval,
     WebhookSubscription,
     WebhookWake,
 )
@@ -45,3 +47,11 @@ class WebhookDeliveryAdmin(WorkspaceFreeAdmin, ReadOnlyAdmin):
 class WebhookCountAdmin(WorkspaceFreeAdmin, ReadOnlyAdmin):
     list_display = ["app", "outcome", "count", "last_at"]
     list_filter = ["app", "outcome"]
+
+
+@admin.register(WebhookRemoval)
+class WebhookRemovalAdmin(WorkspaceFreeAdmin, ReadOnlyAdmin):
+    # The deleted account's credentials are secrets: never shown.
+    fields = readonly_fields = ("app", "remote_id", "created_at")
+    list_display = ["__str__", "app", "created_at"]
+    list_filter = ["app"]
