@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A mutation run (mutmut, pinned in the dev dependencies) over the modules that keep syncs
 # safe. By hand, not in CI. With no MUTATE it runs, one after the other, the four runs that
-# docs/reliability.md reports (merge, leases, the dispatcher's claim, the HTTP seam: about 45
+# docs/reliability.md reports (merge, leases, the dispatcher's claim, the HTTP seam: about 55
 # minutes on one core, at low priority); leases and the claim on PostgreSQL, whose concurrency
 # tests they need (MUTATION_DATABASE_URL, by default the local server's tandem_mut database).
 # MUTATE, TESTS and NAME run one module instead; the arguments go to `mutmut run` (options such
