@@ -78,3 +78,16 @@ def test_it_does_not_let_a_stale_run_release_or_extend_the_new_lease() -> None:
     connection.refresh_from_db()
     assert connection.lease_owner == "w2"
     assert current is not None
+
+
+def test_it_says_which_connection_and_lease_were_lost() -> None:
+    connection = ConnectionFactory()
+    stale = lease_acquire(connection_id=connection.pk, owner="w1")
+    assert stale is not None
+    expire(connection)
+    lease_acquire(connection_id=connection.pk, owner="w2")
+
+    with pytest.raises(LeaseLost) as lost:
+        lease_extend(stale)
+
+    assert str(lost.value) == f"connection {connection.pk}: lease {stale.generation} was lost"
