@@ -7,6 +7,11 @@ from config.settings.base import DATA_DIR, database_from_env, env, fernet_keys_f
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY")
 DATABASES = {"default": database_from_env(f"sqlite:///{DATA_DIR / 'tandem.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process writes each webhook delivery while a run writes: every transaction takes
+    # SQLite's write lock as it begins (waiting for it), so two never deadlock upgrading a read
+    # ("database is locked" at once, whatever the timeout).
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 FERNET_KEYS = fernet_keys_from_env(required=True)
 
 # make run serves the web pages on TANDEM_PORT and the sandbox on TANDEM_SANDBOX_PORT (Procfile).
