@@ -38,6 +38,13 @@ MIN_SYNC_INTERVAL = 60
 MAX_SYNC_INTERVAL = 7 * 24 * 3600
 
 
+def default_sync_interval() -> int:
+    """A new connection's interval: ``TANDEM_SYNC_INTERVAL_SECONDS`` (a minute unless set),
+    held within the bounds above."""
+    seconds = int(settings.TANDEM_SYNC_INTERVAL_SECONDS)
+    return min(max(seconds, MIN_SYNC_INTERVAL), MAX_SYNC_INTERVAL)
+
+
 def validate_checkpoint(value: Any) -> None:
     problem = checkpoint_problem(value)
     if problem:
@@ -91,7 +98,7 @@ class Connection(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     status_reason = models.TextField(blank=True)
     sync_interval = models.PositiveIntegerField(
-        default=300,
+        default=default_sync_interval,
         validators=[MinValueValidator(MIN_SYNC_INTERVAL), MaxValueValidator(MAX_SYNC_INTERVAL)],
         help_text="Seconds between runs: from a minute to a week.",
     )

@@ -202,7 +202,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_IMPORTS = ("integrations.webhooks.tasks",)
 
 # The sync loop.
-TANDEM_SYNC_INTERVAL_SECONDS = env.int("TANDEM_SYNC_INTERVAL_SECONDS", default=300)
+# A new connection's polling interval (each connection keeps its own, a minute to a week).
+TANDEM_SYNC_INTERVAL_SECONDS = env.int("TANDEM_SYNC_INTERVAL_SECONDS", default=60)
 # A run renews its lease a few times per lease (leases.Heartbeat): short, so a dead worker's
 # connection runs again within a couple of dispatcher ticks.
 TANDEM_LEASE_SECONDS = env.int("TANDEM_LEASE_SECONDS", default=120)
