@@ -22,7 +22,15 @@ from django.db.models import Max
 
 from accounts.models import ConnectedAccount, Workspace
 from integrations.connectors.base import Capabilities
-from integrations.models import Action, Condition, Connection, FieldMapping, Rule, Side
+from integrations.models import (
+    Action,
+    Condition,
+    Connection,
+    FieldMapping,
+    Rule,
+    Side,
+    default_sync_interval,
+)
 from integrations.sync import actions as actions_mod
 from integrations.sync import conditions as conditions_mod
 from integrations.sync import mapping as mapping_mod
@@ -76,7 +84,7 @@ def connection_create(
     sync_deletions: bool = False,
     sync_unsubscribes: bool = False,
     start: bool = True,
-    sync_interval: int = 300,
+    sync_interval: int | None = None,
 ) -> Connection:
     """Pair two accounts of ``workspace`` with every default mapping the two apps share and one
     all-contacts rule per synced direction."""
@@ -95,6 +103,8 @@ def connection_create(
         capabilities_a, capabilities_b, sync_deletions, sync_unsubscribes
     )
     errors.update(unsupported)
+    if sync_interval is None:
+        sync_interval = default_sync_interval()
     if not SHORTEST_INTERVAL <= sync_interval <= LONGEST_INTERVAL:
         errors["sync_interval"] = "Sync between every minute and once a week."
     if errors:

@@ -167,3 +167,55 @@ def test_it_tells_whether_a_connection_may_run(
     ConnectedAccount.objects.filter(pk=connection.account_b_id).update(status=account_status)
     connection.refresh_from_db()
     assert connection_is_runnable(Connection.objects.get(pk=connection.pk)) is runnable
+
+
+def due_in_bulk(count: int) -> None:
+    """``count`` more due active connections, inserted in a few statements."""
+    model = due(status=Connection.Status.ACTIVE)
+    Connection.objects.bulk_create(
+        [
+            Connection(
+                workspace_id=model.workspace_id,
+                account_a_id=model.account_a_id,
+                account_b_id=model.account_b_id,
+                status=Connection.Status.ACTIVE,
+                next_sync_at=model.next_sync_at,
+            )
+            for _ in range(count - 1)
+        ],
+        batch_size=2000,
+    )
+
+
+def dispatch_tick_queries(monkeypatch) -> tuple[int, int]:
+    """One tick of beat's dispatcher task: (queries it made, connections it enqueued)."""
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.sync_connection_task, "delay", sent.append)
+    with CaptureQueriesContext(db_connection) as queries:
+        tasks.dispatch_due_connections_task()
+    return len(queries.captured_queries), len(sent)
+
+
+def test_a_tick_makes_as_many_queries_for_10_000_due_connections_as_for_10(
+    monkeypatch, settings
+) -> None:
+    settings.TANDEM_DISPATCH_BATCH = 500
+    dispatch_tick_queries(monkeypatch)  # beat's first tick creates its stamp; later ones update
+    due_in_bulk(10)
+    few, claimed_few = dispatch_tick_queries(monkeypatch)
+    Connection.objects.all().delete()
+    due_in_bulk(10_000)
+    many, claimed_many = dispatch_tick_queries(monkeypatch)
+    assert (claimed_few, claimed_many) == (10, 500)
+    assert many == few <= 6
+
+
+def test_ticks_drain_10_000_due_connections_a_batch_at_a_time_with_the_same_queries(
+    monkeypatch, settings
+) -> None:
+    settings.TANDEM_DISPATCH_BATCH = 500
+    dispatch_tick_queries(monkeypatch)  # beat's first tick creates its stamp; later ones update
+    due_in_bulk(10_000)
+    ticks = [dispatch_tick_queries(monkeypatch) for _ in range(21)]
+    assert [claimed for _, claimed in ticks] == [500] * 20 + [0]
+    assert len({queries for queries, _ in ticks}) == 1

@@ -79,6 +79,15 @@ def create(**overrides: Any) -> Connection:
     return setup.connection_create(**options)
 
 
+def test_it_polls_a_new_connection_every_minute_by_default() -> None:
+    assert create().sync_interval == 60
+
+
+def test_it_takes_a_new_connections_interval_from_the_setting(settings) -> None:
+    settings.TANDEM_SYNC_INTERVAL_SECONDS = 900
+    assert create().sync_interval == 900
+
+
 def test_it_refuses_an_account_of_another_workspace() -> None:
     with pytest.raises(ValidationError, match="another workspace"):
         create(account_b=ConnectedAccountFactory())
