@@ -59,6 +59,9 @@ class CreatePlan:
     snapshot: dict[str, dict[str, Any]]
     add_tags: list[str]
     applied_actions: Applied
+    # The source record unsubscribed (or was cleaned): the target never adds it as subscribed,
+    # whether or not the connection syncs unsubscribes (that option is about tags, this consent).
+    unsubscribed: bool = False
 
     @property
     def target(self) -> Side:
@@ -381,6 +384,7 @@ class _Planner:
                 snapshot=snapshot,
                 add_tags=add_tags,
                 applied_actions=applied,
+                unsubscribed=record.unsubscribed,
             )
         )
         self.plan.done[source].add(record.id)

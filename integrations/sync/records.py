@@ -153,11 +153,15 @@ class Page:
 
 @dataclass
 class NewContact:
-    """A create request. ``ref`` is the caller's handle for matching results to requests."""
+    """A create request. ``ref`` is the caller's handle for matching results to requests.
+
+    ``unsubscribed`` carries the source record's consent: an app with subscriptions (Mailchimp)
+    adds such a contact as unsubscribed, never subscribed; apps without ignore it."""
 
     ref: str
     values: dict[str, Any]
     idempotency_key: str = ""
+    unsubscribed: bool = False
 
 
 @dataclass

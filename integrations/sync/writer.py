@@ -107,6 +107,7 @@ class AppWriter:
                         ref=c.record.id,
                         values=dict(c.values),
                         idempotency_key=outcomes.intents[c.record.id].key,
+                        unsubscribed=c.unsubscribed,
                     )
                     for c in batch
                 ]

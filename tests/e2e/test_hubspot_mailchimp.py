@@ -143,6 +143,18 @@ def test_a_contact_syncs_both_ways_with_the_default_mappings(apps: HubSpotMailch
     assert (props["firstname"], props["lastname"]) == ("Mia", "Moss")
 
 
+def test_a_contact_opted_out_in_hubspot_joins_mailchimp_unsubscribed(
+    apps: HubSpotMailchimp,
+) -> None:
+    opal = apps.add_contact("opal@acme.example", "Opal", "Optout")
+    apps.hubspot.unsubscribe_contact(apps.hub_id, opal)
+    apps.add_contact("sam@acme.example", "Sam", "Stone")
+    run = apps.sync(apps.connect(sync_unsubscribes=False))
+    assert run.created_b == 2
+    assert apps.member("opal@acme.example")["status"] == "unsubscribed"
+    assert apps.member("sam@acme.example")["status"] == "subscribed"
+
+
 def test_a_contact_archived_in_hubspot_gets_the_trash_tag_in_mailchimp(
     apps: HubSpotMailchimp,
 ) -> None:

@@ -294,6 +294,18 @@ def test_it_tags_the_other_side_when_a_contact_unsubscribes() -> None:
     assert (pair.effects["b"].add_tags, plan.mass_tags["b"]) == ([UNSUBSCRIBE_TAG], 1)
 
 
+def test_it_creates_an_unsubscribed_contact_as_unsubscribed_without_the_option() -> None:
+    plan = new_page(
+        config(unsubscribes=False),
+        "a",
+        [
+            contact("a1", "ann@example.com", unsubscribed=True, **ann_a()),
+            contact("a2", "bob@example.com", full_name="Bob Lee"),
+        ],
+    )
+    assert {c.record.id: c.unsubscribed for c in plan.creates} == {"a1": True, "a2": False}
+
+
 def test_it_never_writes_to_the_source_of_a_one_way_connection() -> None:
     plan = linked_page(
         config(rules={"a": [rule("a")], "b": []}, flows={"a": True, "b": False}),

@@ -7,6 +7,7 @@ credentials (``list_id``; empty when the account has one audience) or as ``choic
 Writes never change anyone's subscription status: new members are added with ``PUT`` on the
 subscriber hash and ``status_if_new`` (an existing member keeps the status it has), updates send
 merge fields and the email only, so nobody who unsubscribed or was cleaned is subscribed again.
+A contact unsubscribed in the other app (``NewContact.unsubscribed``) joins as unsubscribed.
 Nothing is ever deleted: no code path archives a member or deletes one permanently.
 """
 
@@ -53,8 +54,10 @@ from integrations.sync.records import (
 
 API_KEY_RE = re.compile(r"^[0-9a-zA-Z]{8,64}-([a-z]{2}\d{1,3})$")
 LIST_CHOICE = "list_id"
-# New members join as subscribed (an existing member keeps its status).
+# New members join as subscribed (an existing member keeps its status), unless the contact
+# unsubscribed in the other app: then it joins as unsubscribed, never subscribed.
 STATUS_IF_NEW = "subscribed"
+STATUS_IF_UNSUBSCRIBED = "unsubscribed"
 ONE_SECOND = dt.timedelta(seconds=1)
 
 
@@ -351,7 +354,8 @@ class MailchimpConnector(Connector):
         return ""
 
     def create_many(self, items: list[NewContact]) -> list[WriteResult]:
-        """New members join subscribed. From ``batch_min`` items on, they are added by batch
+        """New members join subscribed, or unsubscribed when the contact unsubscribed in the
+        other app (``_status_of``). From ``batch_min`` items on, they are added by batch
         subscribe (500 a call, existing members left alone); one that exists after all (a
         retry, a race) is then written by ``PUT`` on its subscriber hash with
         ``status_if_new``, so it is updated and keeps its status."""
@@ -389,7 +393,7 @@ class MailchimpConnector(Connector):
     ) -> tuple[dict[int, WriteResult], list[int]]:
         """Results of one batch subscribe, and the items to write one by one (those that
         exist already, or all of them when Mailchimp refused the batch as a whole)."""
-        members = [{**body, "status": STATUS_IF_NEW} for body in bodies.values()]
+        members = [{**body, "status": _status_of(items[i])} for i, body in bodies.items()]
         try:
             answer = self.client.batch_subscribe(self.list_id, members)
         except MailchimpRefusal:
@@ -430,7 +434,7 @@ class MailchimpConnector(Connector):
 
     def _create(self, item: NewContact, body: dict[str, Any]) -> WriteResult:
         member_hash = mappers.subscriber_hash(body["email_address"])
-        sent = {**body, "status_if_new": STATUS_IF_NEW}
+        sent = {**body, "status_if_new": _status_of(item)}
         member = self.client.upsert_member(self.list_id, member_hash, sent)
         if item.values.get(TAGS):
             member = self._add_tags(member_hash, item) or member
@@ -500,6 +504,11 @@ class MailchimpConnector(Connector):
 
     def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
         return self._retag(ids, tag, False)
+
+
+def _status_of(item: NewContact) -> str:
+    """The status a new member joins with: the other app's consent, never subscribed again."""
+    return STATUS_IF_UNSUBSCRIBED if item.unsubscribed else STATUS_IF_NEW
 
 
 def _email_of(values: Mapping[str, Any]) -> str:

@@ -64,6 +64,35 @@ def test_creating_a_member_who_unsubscribed_meanwhile_keeps_them_unsubscribed(
     assert (member["status"], member["merge_fields"]["FNAME"]) == ("unsubscribed", "Bo")
 
 
+def test_a_contact_unsubscribed_in_the_other_app_joins_unsubscribed(
+    connector: MailchimpConnector, emulator: MailchimpEmulator
+) -> None:
+    (result,) = connector.create_many(
+        [NewContact(ref="r1", values={"email": "di@x.example"}, unsubscribed=True)]
+    )
+    assert result.ok and result.record is not None and result.record.unsubscribed
+    member = emulator.member(LIST_ID, "di@x.example")
+    assert member is not None and member["status"] == "unsubscribed"
+    assert emulator.requests["PUT /lists/{list_id}/members/{subscriber_hash}"] == 1
+
+
+def test_a_batch_adds_contacts_unsubscribed_in_the_other_app_as_unsubscribed(
+    connector: MailchimpConnector, emulator: MailchimpEmulator
+) -> None:
+    optouts = {"u1@x.example": True, "s1@x.example": False, "u2@x.example": True}
+    results = connector.create_many(
+        [NewContact(ref=e, values={"email": e}, unsubscribed=out) for e, out in optouts.items()]
+    )
+    assert all(r.ok for r in results)
+    assert emulator.requests["POST /lists/{list_id}"] == 1
+    statuses = {m["email_address"]: m["status"] for m in emulator.members(LIST_ID)}
+    assert statuses == {
+        "u1@x.example": "unsubscribed",
+        "s1@x.example": "subscribed",
+        "u2@x.example": "unsubscribed",
+    }
+
+
 @pytest.mark.parametrize("cleaned", [False, True])
 def test_an_update_never_subscribes_an_unsubscribed_or_cleaned_member_again(
     connector: MailchimpConnector, emulator: MailchimpEmulator, cleaned: bool
