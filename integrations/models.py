@@ -95,6 +95,13 @@ class Connection(models.Model):
     )
     sync_deletions = models.BooleanField(default=False)
     sync_unsubscribes = models.BooleanField(default=False)
+    # The choices the apps declare per connection ({side: {key: value}}; Mailchimp: the
+    # audience, {"b": {"list_id": "..."}}), checked in ``clean`` against the account's options.
+    choices = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per side, the choices its app asks for: {"b": {"list_id": "..."}}.',
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     status_reason = models.TextField(blank=True)
     sync_interval = models.PositiveIntegerField(
@@ -163,6 +170,24 @@ class Connection(models.Model):
                 errors[field] = "This account belongs to another workspace."
         if errors:
             raise ValidationError(errors)
+        if a and b:
+            from integrations.services.choices import connection_choices_validate
+
+            stored = None
+            if self.pk:
+                stored = Connection.objects.filter(pk=self.pk).values_list("choices", flat=True)
+            connection_choices_validate(
+                account_a=a,
+                account_b=b,
+                choices=self.choices,
+                stored=stored.first() if stored else None,
+            )
+
+    def choices_for(self, side: str) -> dict[str, str]:
+        """The choices made for ``side``'s account (empty: the connector's default, e.g. the
+        audience a Mailchimp account keeps with its credentials)."""
+        chosen = (self.choices or {}).get(side) if isinstance(self.choices, dict) else None
+        return {str(k): str(v) for k, v in chosen.items()} if isinstance(chosen, dict) else {}
 
     def account(self, side: str) -> ConnectedAccount:
         return self.account_a if side == Side.A else self.account_b
