@@ -450,8 +450,8 @@ def run_undo(*, run_id: int, dry_run: bool = False) -> SyncRun:
         plan={"undo_of": original.pk},
     )
     connectors = {
-        "a": connector_for(connection.account_a),
-        "b": connector_for(connection.account_b),
+        "a": connector_for(connection.account_a, choices=connection.choices_for("a")),
+        "b": connector_for(connection.account_b, choices=connection.choices_for("b")),
     }
     undo = _Undo(
         original=original,

@@ -204,8 +204,8 @@ def connection_sync(
     heartbeat = Heartbeat(lease)
     try:
         connectors = {
-            "a": connector_for(connection.account_a),
-            "b": connector_for(connection.account_b),
+            "a": connector_for(connection.account_a, choices=connection.choices_for("a")),
+            "b": connector_for(connection.account_b, choices=connection.choices_for("b")),
         }
         for connector in connectors.values():
             connector.http.heartbeat = heartbeat

@@ -136,8 +136,8 @@ class Explainer:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.connectors: dict[str, Connector] = {
-            "a": connector_for(connection.account_a),
-            "b": connector_for(connection.account_b),
+            "a": connector_for(connection.account_a, choices=connection.choices_for("a")),
+            "b": connector_for(connection.account_b, choices=connection.choices_for("b")),
         }
         self.apps = {side: str(self.connectors[side].name) for side in SIDES}
 
