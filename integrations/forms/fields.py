@@ -3,7 +3,7 @@ an app that cannot answer is ``FieldsUnavailable`` with a reason safe to show.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,15 +78,25 @@ class ConnectionFields:
 
     @classmethod
     def load(cls, connection: Connection) -> ConnectionFields:
-        """Ask both apps of ``connection`` for their fields (custom ones included)."""
-        return cls.load_accounts(connection.account_a, connection.account_b)
+        """Ask both apps of ``connection`` for their fields (custom ones included), each with
+        the connection's choices (a Mailchimp audience has its own merge fields)."""
+        return cls.load_accounts(
+            connection.account_a,
+            connection.account_b,
+            choices={side: connection.choices_for(side) for side in (Side.A, Side.B)},
+        )
 
     @classmethod
     def load_accounts(
-        cls, account_a: ConnectedAccount, account_b: ConnectedAccount
+        cls,
+        account_a: ConnectedAccount,
+        account_b: ConnectedAccount,
+        *,
+        choices: Mapping[str, Mapping[str, str]] | None = None,
     ) -> ConnectionFields:
-        fields_a, caps_a, tags_a = _load_side(account_a)
-        fields_b, caps_b, tags_b = _load_side(account_b)
+        chosen = choices or {}
+        fields_a, caps_a, tags_a = _load_side(account_a, chosen.get(Side.A))
+        fields_b, caps_b, tags_b = _load_side(account_b, chosen.get(Side.B))
         name_a, name_b = account_a.app_name, account_b.app_name
         if name_a == name_b:
             name_a, name_b = f"{name_a} ({account_a.label})", f"{name_b} ({account_b.label})"
@@ -121,11 +131,11 @@ class ConnectionFields:
 
 
 def _load_side(
-    account: ConnectedAccount,
+    account: ConnectedAccount, choices: Mapping[str, str] | None = None
 ) -> tuple[list[FieldSpec], Capabilities, tuple[str, ...]]:
     where = f"{account.app_name} ({account.label})"
     try:
-        connector = connector_for(account)
+        connector = connector_for(account, choices=choices)
         fields = connector.fields()
     except ConnectorError as exc:
         raise FieldsUnavailable(f"{where}: {exc.message}") from None

@@ -31,6 +31,7 @@ from integrations.models import (
     Side,
     default_sync_interval,
 )
+from integrations.services.choices import connection_choices_validate
 from integrations.sync import actions as actions_mod
 from integrations.sync import conditions as conditions_mod
 from integrations.sync import mapping as mapping_mod
@@ -85,9 +86,12 @@ def connection_create(
     sync_unsubscribes: bool = False,
     start: bool = True,
     sync_interval: int | None = None,
+    choices: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Connection:
     """Pair two accounts of ``workspace`` with every default mapping the two apps share and one
-    all-contacts rule per synced direction."""
+    all-contacts rule per synced direction. ``choices`` are the per-side choices the apps
+    declare (``{"b": {"list_id": ...}}``), checked against the accounts' options; the fields
+    must be the ones read with them (a Mailchimp audience's merge fields)."""
     errors: dict[str, str] = {}
     if account_a.workspace_id != workspace.pk:
         errors["account_a"] = "This account belongs to another workspace."
@@ -109,6 +113,9 @@ def connection_create(
         errors["sync_interval"] = "Sync between every minute and once a week."
     if errors:
         raise ValidationError(errors)
+    chosen = {side: dict(values) for side, values in (choices or {}).items() if values}
+    if chosen:
+        connection_choices_validate(account_a=account_a, account_b=account_b, choices=chosen)
     with transaction.atomic():
         connection = Connection.objects.create(
             workspace=workspace,
@@ -121,6 +128,7 @@ def connection_create(
             sync_deletions=sync_deletions,
             sync_unsubscribes=sync_unsubscribes,
             sync_interval=sync_interval,
+            choices=chosen,
             status=Connection.Status.SCANNING if start else Connection.Status.DRAFT,
         )
         defaults = mapping_mod.default_mappings(
@@ -152,13 +160,17 @@ def connection_create_for_accounts(
     workspace: Workspace,
     account_a: ConnectedAccount,
     account_b: ConnectedAccount,
+    choices: Mapping[str, Mapping[str, str]] | None = None,
     **options: Any,
 ) -> Connection:
     """``connection_create`` with both apps' fields and capabilities learned from the accounts
-    themselves (one ``fields()`` call each). Connector errors propagate."""
+    themselves (one ``fields()`` call each, with the side's ``choices``). Connector errors
+    propagate."""
     from integrations.connectors.accounts import connector_for
 
-    connector_a, connector_b = connector_for(account_a), connector_for(account_b)
+    chosen = choices or {}
+    connector_a = connector_for(account_a, choices=chosen.get(Side.A))
+    connector_b = connector_for(account_b, choices=chosen.get(Side.B))
     return connection_create(
         workspace=workspace,
         account_a=account_a,
@@ -167,6 +179,7 @@ def connection_create_for_accounts(
         fields_b=connector_b.fields(),
         capabilities_a=connector_a.capabilities,
         capabilities_b=connector_b.capabilities,
+        choices=choices,
         **options,
     )
 
