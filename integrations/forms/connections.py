@@ -16,6 +16,7 @@ from integrations.forms.fields import ConnectionFields, FieldsUnavailable
 from integrations.forms.values import set_choices
 from integrations.models import Connection, Side
 from integrations.services import setup
+from integrations.services.choices import ChoicesUnavailable, choice_options, declared_choices
 
 INTERVALS: list[tuple[int, str]] = [
     (60, "Every minute"),
@@ -123,10 +124,18 @@ class _AccountChoice(forms.ModelChoiceField):
         return f"{obj.app_name}: {obj.label}"
 
 
+def choice_field_name(side: str, key: str) -> str:
+    return f"choice_{side}_{key}"
+
+
 class ConnectionForm(forms.Form):
     """A new connection between two of the workspace's accounts, with a direction named by
     the apps. The two apps are asked for their fields in ``clean()``: an app that cannot
-    answer is a form error, and nothing is created."""
+    answer is a form error, and nothing is created.
+
+    When the accounts are given, each choice their apps declare per connection (Mailchimp:
+    the audience) is a field ``choice_<side>_<key>`` whose options the account lists; an
+    account that cannot list them is a form error (``choice_problems``)."""
 
     account_a = _AccountChoice(queryset=ConnectedAccount.objects.none(), label="First app")
     account_b = _AccountChoice(queryset=ConnectedAccount.objects.none(), label="Second app")
@@ -167,17 +176,60 @@ class ConnectionForm(forms.Form):
                 (Connection.Direction.B_TO_A, f"One-way: {name_b} → {name_a}"),
             ],
         )
+        self.choice_keys: dict[str, tuple[str, str]] = {}
+        self.choice_problems: list[str] = []
+        for side, fixed in ((Side.A, account_a), (Side.B, account_b)):
+            if fixed is not None:
+                self._add_choice_fields(side, fixed)
+
+    def _add_choice_fields(self, side: str, account: ConnectedAccount) -> None:
+        for choice in declared_choices(account):
+            try:
+                options = choice_options(account, choice.key)
+            except ChoicesUnavailable as exc:
+                self.choice_problems.append(exc.message)
+                continue
+            name = choice_field_name(side, choice.key)
+            # An account keeping a default (a Mailchimp account's own list_id) offers it first.
+            default = str(account.get_credentials().get(choice.key) or "")
+            if default not in dict(options):
+                default = options[0][0] if len(options) == 1 else ""
+            self.fields[name] = forms.ChoiceField(
+                label=f"{account.app_name} {choice.label.lower()}",
+                help_text=choice.help_text,
+                choices=[("", f"Choose the {choice.label.lower()}"), *options],
+                initial=default,
+                error_messages={"required": f"Choose the {account.app_name} {choice.label}."},
+            )
+            self.choice_keys[name] = (side, choice.key)
+
+    @property
+    def choice_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.choice_keys]
+
+    def chosen(self) -> dict[str, dict[str, str]]:
+        """The choices made, as ``Connection.choices`` holds them."""
+        made: dict[str, dict[str, str]] = {}
+        for name, (side, key) in self.choice_keys.items():
+            value = self.cleaned_data.get(name)
+            if value:
+                made.setdefault(side, {})[key] = str(value)
+        return made
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        for problem in self.choice_problems:
+            self.add_error(None, problem)
         a, b = cleaned.get("account_a"), cleaned.get("account_b")
-        if a is None or b is None:
+        if a is None or b is None or self.choice_problems:
             return cleaned
         if a.pk == b.pk:
             self.add_error("account_b", "Choose two different accounts.")
             return cleaned
+        if any(name in self.errors for name in self.choice_keys):
+            return cleaned
         try:
-            self.connection_fields = ConnectionFields.load_accounts(a, b)
+            self.connection_fields = ConnectionFields.load_accounts(a, b, choices=self.chosen())
         except FieldsUnavailable as exc:
             self.add_error(None, exc.message)
         return cleaned
@@ -192,5 +244,6 @@ class ConnectionForm(forms.Form):
             direction=data["direction"],
             name=data.get("name") or "",
             start=self.start,
+            choices=self.chosen(),
             **self.connection_fields.service_kwargs(),
         )
