@@ -116,7 +116,7 @@ class ConnectionAdminForm(forms.ModelForm):
     class Meta:
         model = Connection
         fields = [
-            "workspace", "name", "account_a", "account_b", "direction", "winner",
+            "workspace", "name", "account_a", "account_b", "choices", "direction", "winner",
             "avoid_duplicates", "sync_deletions", "sync_unsubscribes", "sync_interval",
             "next_sync_at", "mass_tag_confirmed",
         ]  # fmt: skip
@@ -174,8 +174,11 @@ class ConnectionAdminForm(forms.ModelForm):
                     f"{a.app_name} and {b.app_name} do not both support this option.",
                 )
         if self.instance.pk is None and not self.errors:
+            chosen = cleaned.get("choices")
             try:
-                self.connection_fields = ConnectionFields.load_accounts(a, b)
+                self.connection_fields = ConnectionFields.load_accounts(
+                    a, b, choices=chosen if isinstance(chosen, dict) else None
+                )
             except FieldsUnavailable as exc:
                 self.add_error(None, f"The apps' fields could not be loaded: {exc.message}")
         return cleaned
@@ -207,7 +210,7 @@ class ConnectionAdmin(WorkspaceScopedAdmin, CascadesHistory):
         ]  # fmt: skip
         if obj is None:
             return (
-                (None, {"fields": ("workspace", "name", "account_a", "account_b")}),
+                (None, {"fields": ("workspace", "name", "account_a", "account_b", "choices")}),
                 ("Sync", {"fields": [*sync, "start"]}),
             )
         # An option one of the two apps lacks is not offered at all.
@@ -217,7 +220,7 @@ class ConnectionAdmin(WorkspaceScopedAdmin, CascadesHistory):
         if not all(c is not None and c.supports_unsubscribes for c in caps):
             sync.remove("sync_unsubscribes")
         return (
-            (None, {"fields": ("workspace", "name", "apps")}),
+            (None, {"fields": ("workspace", "name", "apps", "choices")}),
             ("Sync", {"fields": sync}),
             (
                 "Status",
@@ -244,8 +247,9 @@ class ConnectionAdmin(WorkspaceScopedAdmin, CascadesHistory):
     def get_readonly_fields(self, request: HttpRequest, obj: Connection | None = None) -> Any:
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
-            # Another pair of accounts is another connection: its links would be wrong.
-            readonly += ["workspace", "account_a", "account_b", "apps", "checkpoints"]
+            # Another pair of accounts (or another audience) is another connection: its links
+            # would be wrong.
+            readonly += ["workspace", "account_a", "account_b", "apps", "checkpoints", "choices"]
         return readonly
 
     @admin.display(description="Accounts")
@@ -304,6 +308,7 @@ class ConnectionAdmin(WorkspaceScopedAdmin, CascadesHistory):
             sync_unsubscribes=obj.sync_unsubscribes,
             start=bool(form.cleaned_data.get("start")),
             sync_interval=obj.sync_interval,
+            choices=obj.choices,
             **fields.service_kwargs(),
         )
         obj.pk = created.pk
