@@ -5,6 +5,7 @@ the HubSpot and Mailchimp emulators."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +140,32 @@ def test_the_set_up_says_so_when_the_audiences_cannot_be_listed(
     (problem,) = response.context["form"].choice_problems
     assert problem.startswith(f"Mailchimp ({account.label}) could not list its options:")
     assert problem in response.content.decode()
+
+
+def test_the_admin_adds_a_connection_with_its_audience_and_refuses_an_unknown_one(
+    client: Client, staff: User, audiences: Audiences
+) -> None:
+    hubspot = audiences.hubspot_account("ann@acme.example")
+    client.force_login(staff)
+    url = reverse("admin:integrations_connection_add")
+    data = {
+        "workspace": audiences.workspace.pk,
+        "account_a": hubspot.pk,
+        "account_b": audiences.mailchimp_account.pk,
+        "direction": "two_way",
+        "winner": "a",
+        "avoid_duplicates": "on",
+        "sync_interval": "600",
+    }
+    refused = client.post(url, {**data, "choices": '{"b": {"list_id": "nosuch0001"}}'})
+    assert refused.status_code == 200
+    assert "has no Audience &#x27;nosuch0001&#x27;" in refused.content.decode()
+    assert not Connection.objects.exists()
+    response = client.post(
+        url, {**data, "choices": json.dumps({"b": {"list_id": audiences.other}})}
+    )
+    assert response.status_code == 302
+    assert Connection.objects.get().choices == {"b": {"list_id": audiences.other}}
 
 
 def test_one_account_syncs_two_connections_to_their_own_audiences(audiences: Audiences) -> None:
