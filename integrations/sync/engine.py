@@ -55,7 +55,7 @@ from integrations.sync.apps import App, AppConnector
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.journal import Journal
-from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, Plan
+from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, PairPlan, Plan
 from integrations.sync.reader import Progress, Reader
 from integrations.sync.records import Checkpoint, Contact, checkpoint_problem
 from integrations.sync.recovery import recover_intents
@@ -270,6 +270,7 @@ def process_page(
         ctx.store.save_audit(ctx.journal)
     if outcomes.stopped:
         return False
+    distrust_foreign_edits(ctx.config, outcomes)
     for create, record in outcomes.created:
         if record is not None:
             state.done[create.target].add(record.id)
@@ -278,6 +279,26 @@ def process_page(
         checkpoint = None  # the next run reads this page again
     save(ctx, state, plan, outcomes, checkpoint=checkpoint)
     return True
+
+
+def distrust_foreign_edits(config: Config, outcomes: Outcomes) -> None:
+    """A record the run wrote that came back holding a mapped value other than the one the
+    pair's new snapshot expects was edited by someone else between the run's read and its
+    write (an app that takes an update without a version, as Kustomer's PATCH does). Its new
+    version is not kept: the link keeps the version the run read, so the next run reads the
+    record as changed and merges the edit, instead of skipping it as the run's own write."""
+    written: list[tuple[str, PairPlan, Contact | None]] = list(outcomes.updated)
+    written += [(op.side, op.pair, record) for op, record in outcomes.tagged if op.pair]
+    for side, pair, record in written:
+        record_id = pair.record_id(side)
+        if record is None or record_id not in outcomes.versions[side]:
+            continue
+        expected = pair.merged.snapshot[side]
+        if any(
+            m.key(side) in expected and m.read(side, record) != expected[m.key(side)]
+            for m in config.mappings
+        ):
+            del outcomes.versions[side][record_id]
 
 
 def match(ctx: Run, state: RunState, source: Side, records: list[Contact]) -> PageInput:
