@@ -85,7 +85,9 @@ def test_it_takes_a_new_user_from_sign_up_to_contacts_in_sync(page: Any, apps: A
     assert google_accounts.get_by_label(apps.google_email).is_checked()
     page.get_by_role("button", name="Continue").click()
 
-    # 3. Direction
+    # 3. Direction (neither app declares a per-connection choice: no audience is asked)
+    page.wait_for_url(re.compile(r"/connections/new/direction/"))
+    assert page.get_by_role("combobox").count() == 0
     page.get_by_role("radio", name=re.compile(r"^Two-way")).check()
     page.get_by_label("Name (optional)").fill("Support desk and phones")
     page.get_by_role("button", name="Save the draft and continue").click()
