@@ -30,12 +30,10 @@ def _commit() -> str:
 
 
 def _default_interval() -> int:
-    """The polling interval a new connection gets."""
-    import inspect
+    """The polling interval a new connection gets (``TANDEM_SYNC_INTERVAL_SECONDS``, bounded)."""
+    from integrations.models import default_sync_interval
 
-    from integrations.services import connection_create
-
-    return int(inspect.signature(connection_create).parameters["sync_interval"].default)
+    return default_sync_interval()
 
 
 def main(argv: list[str] | None = None) -> int:
