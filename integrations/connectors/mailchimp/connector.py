@@ -1,8 +1,11 @@
 """The Mailchimp connector: the members of one audience, read by ``since_last_changed``.
 
 One connection syncs one audience: the connection choice ``list_id`` (options from the account's
-audiences). Until connections store their choices, the choice travels with the account's
-credentials (``list_id``; empty when the account has one audience) or as ``choices=``.
+audiences), stored on the connection (``Connection.choices``) and handed over as ``choices=``.
+A connection without a choice syncs the account's default: the ``list_id`` the account keeps
+with its credentials (set when it was connected, or its only audience), so accounts and
+connections made before connections stored their choices work as they did, and one account
+serves connections to several audiences.
 
 Writes never change anyone's subscription status: new members are added with ``PUT`` on the
 subscriber hash and ``status_if_new`` (an existing member keeps the status it has), updates send
@@ -100,8 +103,9 @@ class MailchimpConnector(Connector):
             "list_id",
             "Audience ID",
             required=False,
-            help_text="Audience > Settings > Audience name and defaults; leave it "
-            "empty when the account has one audience",
+            help_text="The default audience of its connections (each connection may choose "
+            "another): Audience > Settings > Audience name and defaults; leave it empty when "
+            "the account has one audience",
         ),
     )
     secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"api_key"})
