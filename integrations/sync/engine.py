@@ -41,6 +41,7 @@ Choices made where the design is silent:
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,10 +51,12 @@ from django.utils import timezone
 
 from integrations.leases import Heartbeat, Lease
 from integrations.models import Connection, SyncRun
+from integrations.sync import mapping as mapping_mod
 from integrations.sync import matching, planner
 from integrations.sync.apps import App, AppConnector
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
+from integrations.sync.fields import FieldType
 from integrations.sync.journal import Journal
 from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, PairPlan, Plan
 from integrations.sync.reader import Progress, Reader
@@ -286,19 +289,42 @@ def distrust_foreign_edits(config: Config, outcomes: Outcomes) -> None:
     pair's new snapshot expects was edited by someone else between the run's read and its
     write (an app that takes an update without a version, as Kustomer's PATCH does). Its new
     version is not kept: the link keeps the version the run read, so the next run reads the
-    record as changed and merges the edit, instead of skipping it as the run's own write."""
+    record as changed and merges the edit, instead of skipping it as the run's own write.
+    The tags the run itself added or removed on the record are left out of the comparison."""
+    own_tags: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for op, _ in outcomes.tagged:
+        own_tags[(op.side, op.record_id)].add(op.tag)
     written: list[tuple[str, PairPlan, Contact | None]] = list(outcomes.updated)
     written += [(op.side, op.pair, record) for op, record in outcomes.tagged if op.pair]
     for side, pair, record in written:
         record_id = pair.record_id(side)
         if record is None or record_id not in outcomes.versions[side]:
             continue
+        tags = own_tags[(side, record_id)]
+        effects = pair.effects.get(side)
+        if effects is not None:
+            tags |= {*effects.add_tags, *effects.remove_tags}
         expected = pair.merged.snapshot[side]
-        if any(
-            m.key(side) in expected and m.read(side, record) != expected[m.key(side)]
-            for m in config.mappings
-        ):
+        if any(_differs(m, side, record, expected, tags) for m in config.mappings):
             del outcomes.versions[side][record_id]
+
+
+def _differs(
+    m: mapping_mod.Mapping,
+    side: str,
+    record: Contact,
+    expected: Mapping[str, Any],
+    own_tags: set[str],
+) -> bool:
+    key = m.key(side)
+    if key not in expected:
+        return False
+    now, then = m.read(side, record), expected[key]
+    if own_tags and m.spec(side).type == FieldType.TAGS:
+        mine = {t for tag in own_tags for t in m.normalize(side, [tag]) or []}
+        now = [t for t in now or [] if t not in mine] or None
+        then = [t for t in then or [] if t not in mine] or None
+    return bool(now != then)
 
 
 def match(ctx: Run, state: RunState, source: Side, records: list[Contact]) -> PageInput:

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from integrations.models import SyncRun
+from integrations.services.setup import field_mapping_add
 from tests.integrations.sync.conftest import Pair, make_pair
+from tests.integrations.sync.test_engine import replace_rules
 
 EMAILS = ("ann@example.com", "bob@example.com", "cy@example.com")
 
@@ -126,3 +128,30 @@ def test_the_first_run_after_a_scan_reads_back_the_scans_writes_and_applies_none
         assert calls[side] <= pages + 1, (side, calls[side], written[side])
     assert (pair.a.writes, pair.b.writes) == (written["a"], written["b"])
     assert (run.created_a, run.created_b, run.updated_a, run.updated_b) == (0, 0, 0, 0)
+
+
+@pytest.mark.django_db
+def test_a_tag_the_run_adds_is_not_taken_for_someone_elses_edit() -> None:
+    pair = make_pair()
+    field_mapping_add(
+        connection=pair.connection,
+        field_a="tags",
+        field_b="tags",
+        fields_a=pair.a.fields(),
+        fields_b=pair.b.fields(),
+    )
+    replace_rules(
+        pair,
+        "a_to_b",
+        conditions=[{"field": "company", "operator": "equals", "value": "Acme"}],
+        actions=[{"kind": "add_tag", "value": "VIP"}],
+        undo=True,
+    )
+    ann = pair.a.add(emails=[EMAILS[0]], full_name="Ann Lee", company="Initech")
+    pair.b.add(emails=[EMAILS[0]], first_name="Ann", last_name="Lee", tags=["Lead"])
+    pair.run()
+    pair.a.edit(ann, company="Acme")
+    pair.run()
+    writes = pair.writes()
+    run = pair.run()
+    assert (pair.writes(), run.read_b) == (writes, 1)
