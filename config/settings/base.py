@@ -260,6 +260,18 @@ HUBSPOT_OAUTH_TOKEN_URL = env.str(
 MAILCHIMP_BASE_URL_TEMPLATE = env.str(
     "MAILCHIMP_BASE_URL_TEMPLATE", default="https://{dc}.api.mailchimp.com/3.0"
 )
+# Mailchimp's OAuth 2 (api-notes §4.1): the metadata endpoint names an account's data center.
+MAILCHIMP_OAUTH_CLIENT_ID = env.str("MAILCHIMP_OAUTH_CLIENT_ID", default="")
+MAILCHIMP_OAUTH_CLIENT_SECRET = env.str("MAILCHIMP_OAUTH_CLIENT_SECRET", default="")
+MAILCHIMP_OAUTH_AUTHORIZE_URL = env.str(
+    "MAILCHIMP_OAUTH_AUTHORIZE_URL", default="https://login.mailchimp.com/oauth2/authorize"
+)
+MAILCHIMP_OAUTH_TOKEN_URL = env.str(
+    "MAILCHIMP_OAUTH_TOKEN_URL", default="https://login.mailchimp.com/oauth2/token"
+)
+MAILCHIMP_OAUTH_METADATA_URL = env.str(
+    "MAILCHIMP_OAUTH_METADATA_URL", default="https://login.mailchimp.com/oauth2/metadata"
+)
 
 LOGGING = {
     "version": 1,

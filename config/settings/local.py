@@ -49,3 +49,16 @@ HUBSPOT_OAUTH_TOKEN_URL = env.str(
 MAILCHIMP_BASE_URL_TEMPLATE = env.str(
     "MAILCHIMP_BASE_URL_TEMPLATE", default=SANDBOX_URL + "/mailchimp/{dc}/3.0"
 )
+MAILCHIMP_OAUTH_CLIENT_ID = env.str("MAILCHIMP_OAUTH_CLIENT_ID", default="tandem-demo")
+MAILCHIMP_OAUTH_CLIENT_SECRET = env.str(
+    "MAILCHIMP_OAUTH_CLIENT_SECRET", default="tandem-demo-secret"
+)
+MAILCHIMP_OAUTH_AUTHORIZE_URL = env.str(
+    "MAILCHIMP_OAUTH_AUTHORIZE_URL", default=SANDBOX_URL + "/mailchimp/oauth2/authorize"
+)
+MAILCHIMP_OAUTH_TOKEN_URL = env.str(
+    "MAILCHIMP_OAUTH_TOKEN_URL", default=SANDBOX_URL + "/mailchimp/oauth2/token"
+)
+MAILCHIMP_OAUTH_METADATA_URL = env.str(
+    "MAILCHIMP_OAUTH_METADATA_URL", default=SANDBOX_URL + "/mailchimp/oauth2/metadata"
+)
