@@ -281,3 +281,14 @@ class HubSpotClient(ApiClient):
             accept=(207,),
             json={"inputs": [{"objectTypeId": CONTACTS_TYPE, "recordId": i} for i in ids]},
         )
+
+    # https://developers.hubspot.com/docs/api-reference/crm-lists-v3/memberships/get-crm-v3-lists-listId-memberships
+    def list_members(self, list_id: str, *, after: str = "", limit: int = 250) -> dict[str, Any]:
+        """One page of a list's members (``results`` of ``recordId``), by record id ascending."""
+        return self.call(
+            "GET",
+            f"/crm/v3/lists/{list_id}/memberships",
+            kind="list members",
+            idempotent=True,
+            params={"limit": limit, **({"after": after} if after else {})},
+        )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -216,14 +217,20 @@ def contact_from_object(
     values[TAGS] = sorted(set(lists))
     stage = props.get("lifecyclestage") or ""
     updated = str(obj.get("updatedAt") or props.get("lastmodifieddate") or "")
+    member_of = sorted(set(all_lists) | set(lists))
+    # Joining or leaving a list leaves ``updatedAt`` as it was: the version names the lists too,
+    # or a linked contact read again for its lists would be skipped as already applied.
+    version = (
+        f"{updated}#{zlib.crc32(chr(0).join(member_of).encode()):08x}" if member_of else updated
+    )
     return Contact(
         id=str(obj["id"]),
         updated_at=parse_time(updated),
-        version=updated,
+        version=version,
         values=values,
         deleted=bool(obj.get("archived")),
         unsubscribed=str(props.get("hs_email_optout") or "").lower() == "true",
-        facts={"lifecycle_stage": stage, "lists": sorted(set(all_lists) | set(lists))},
+        facts={"lifecycle_stage": stage, "lists": member_of},
     ).make_storable()
 
 
