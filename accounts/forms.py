@@ -219,7 +219,8 @@ class CredentialsForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.app = app
-        self.specs: tuple[CredentialField, ...] = connector_class(app).credential_fields
+        # Only what a person types: an app that also offers OAuth declares a shorter form.
+        self.specs: tuple[CredentialField, ...] = connector_class(app).form_fields()
         stored = account.get_credentials() if account is not None else {}
         for spec in self.specs:
             widget: forms.Widget = (

@@ -68,6 +68,29 @@ def oauth_start_url(app: str) -> str:
     return reverse("connectors:connect", args=[app]) if uses_oauth else ""
 
 
+def credentials_form_offered(app: str) -> bool:
+    """An app whose accounts can be connected by typing credentials (alone or beside OAuth)."""
+    try:
+        return connector_class(app).capabilities.uses_credentials_form
+    except LookupError:
+        return False
+
+
+def credentials_form_name(app: str) -> str:
+    """What the credentials form of an app that also offers OAuth asks for, for the "or use
+    ..." line: its first required field ("a private app access token", "an API key")."""
+    try:
+        fields = connector_class(app).form_fields()
+    except LookupError:
+        return ""
+    label = next((spec.label for spec in fields if spec.required), "")
+    if not label:
+        return ""
+    if not label[:2].isupper():
+        label = label[0].lower() + label[1:]
+    return ("an " if label[0].casefold() in "aeiou" else "a ") + label
+
+
 def _oauth_url(app: str, *, workspace: Workspace, account: Any = None, next_url: str = "") -> str:
     query: dict[str, Any] = {"workspace": workspace.pk}
     if account is not None:
@@ -330,7 +353,12 @@ def connected_accounts(request: HttpRequest) -> HttpResponse:
         for account in accounts
     ]
     apps = [
-        {"slug": slug, "name": name, "oauth_url": _app_oauth_url(slug, workspace)}
+        {
+            "slug": slug,
+            "name": name,
+            "oauth_url": _app_oauth_url(slug, workspace),
+            "form_name": credentials_form_name(slug) if credentials_form_offered(slug) else "",
+        }
         for slug, name in APP_CHOICES
     ]
     return render(
@@ -397,7 +425,9 @@ def connected_account_new(request: HttpRequest, app: str) -> HttpResponse:
     }
     if oauth_start_url(app):
         context["oauth_url"] = _oauth_url(app, workspace=workspace, next_url=next_url)
+    if not credentials_form_offered(app):
         return render(request, "accounts/connected_account_form.html", context)
+    context["form_name"] = credentials_form_name(app)
     form = CredentialsForm(request.POST or None, app=app)
     if request.method == "POST" and form.is_valid():
         credentials = form.credentials()
@@ -436,7 +466,9 @@ def connected_account_reauthorize(request: HttpRequest, pk: int) -> HttpResponse
         context["oauth_url"] = _oauth_url(
             account.app, workspace=account.workspace, account=account, next_url=next_url
         )
+    if not credentials_form_offered(account.app):
         return render(request, "accounts/connected_account_form.html", context)
+    context["form_name"] = credentials_form_name(account.app)
     form = CredentialsForm(request.POST or None, app=account.app, account=account)
     if request.method == "POST" and form.is_valid():
         credentials = form.credentials()

@@ -87,8 +87,9 @@ class AppInfo:
 
     @property
     def sign_in(self) -> list[CredentialField]:
-        """What a user types to connect the app (none of the tokens an OAuth flow stores)."""
-        return [] if self.oauth else list(self.credential_fields)
+        """What a user types to connect the app (none of the tokens an OAuth flow stores; the
+        short form of an app that offers both ways)."""
+        return list(self.capabilities.form_fields(tuple(self.credential_fields)))
 
 
 def supported_slugs() -> list[str]:

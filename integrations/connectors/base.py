@@ -66,15 +66,21 @@ class ConnectionChoice:
 
 AUTH_CREDENTIALS = "credentials"
 AUTH_OAUTH2 = "oauth2"
+# Both: the consent page, or a short credentials form (``Capabilities.credentials_form``) for
+# whoever prefers a key or token (HubSpot's private app token, Mailchimp's API key).
+AUTH_OAUTH2_OR_CREDENTIALS = "oauth2_or_credentials"
+AUTHS = (AUTH_CREDENTIALS, AUTH_OAUTH2, AUTH_OAUTH2_OR_CREDENTIALS)
 
 
 @dataclass(frozen=True)
 class Capabilities:
     name_style: NameStyle
-    # How an account is authorized: a credentials form (``credential_fields``) or the app's
-    # own consent page (``oauth``).
+    # How an account is authorized: a credentials form (``credential_fields``), the app's
+    # own consent page (``oauth``), or either (the consent page, or the fields of
+    # ``credentials_form``, each one of the connector's ``credential_fields``).
     auth: str = AUTH_CREDENTIALS
     oauth: OAuth2 | None = None
+    credentials_form: tuple[CredentialField, ...] = ()
     connection_choices: tuple[ConnectionChoice, ...] = ()
     # What the app calls a tag: "tag" (Kustomer) or "label" (Google contact groups).
     tag_noun: str = "tag"
@@ -89,14 +95,43 @@ class Capabilities:
     actions: tuple[str, ...] = ("set_field", "add_tag", "remove_tag")
 
     def __post_init__(self) -> None:
-        if self.auth not in (AUTH_CREDENTIALS, AUTH_OAUTH2):
-            raise ValueError(f"Unknown auth {self.auth!r}.")
-        if (self.auth == AUTH_OAUTH2) != (self.oauth is not None):
-            raise ValueError("An OAuth 2.0 app declares its endpoints (oauth=), no other app does.")
+        if self.auth not in AUTHS:
+            raise ValueError(f"Unknown auth {self.auth!r}: one of {', '.join(AUTHS)}.")
+        if self.uses_oauth != (self.oauth is not None):
+            raise ValueError(
+                "An app authorized through OAuth 2.0 (auth=oauth2 or oauth2_or_credentials) "
+                "declares its endpoints (oauth=), no other app does."
+            )
+        if (self.auth == AUTH_OAUTH2_OR_CREDENTIALS) != bool(self.credentials_form):
+            raise ValueError(
+                "An app offering OAuth 2.0 or a credentials form (auth=oauth2_or_credentials) "
+                "declares the form's fields (credentials_form=), no other app does: a "
+                "credentials app's form is its credential_fields."
+            )
+        names = [spec.name for spec in self.credentials_form]
+        if len(set(names)) != len(names):
+            raise ValueError(f"credentials_form names a field twice: {', '.join(names)}.")
+        if self.credentials_form and not any(spec.required for spec in self.credentials_form):
+            raise ValueError("credentials_form needs a required field (the key or token).")
 
     @property
     def uses_oauth(self) -> bool:
-        return self.auth == AUTH_OAUTH2
+        """The app's consent page is offered (alone or beside a credentials form)."""
+        return self.auth in (AUTH_OAUTH2, AUTH_OAUTH2_OR_CREDENTIALS)
+
+    @property
+    def uses_credentials_form(self) -> bool:
+        """A credentials form is offered (alone or beside the consent page)."""
+        return self.auth in (AUTH_CREDENTIALS, AUTH_OAUTH2_OR_CREDENTIALS)
+
+    def form_fields(
+        self, credential_fields: tuple[CredentialField, ...]
+    ) -> tuple[CredentialField, ...]:
+        """What a person types to connect an account: every credential field of a credentials
+        app, the declared form of an app that offers both ways, nothing for an OAuth-only app."""
+        if self.auth == AUTH_CREDENTIALS:
+            return credential_fields
+        return self.credentials_form
 
 
 @dataclass(frozen=True)
@@ -117,6 +152,34 @@ class Connector(abc.ABC):
     capabilities: ClassVar[Capabilities]
     # Credential keys never shown anywhere (admin, pages, logs, errors).
     secret_credential_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        capabilities = cls.__dict__.get("capabilities")
+        if capabilities is None:
+            return
+        declared = {spec.name for spec in cls.credential_fields}
+        unknown = [s.name for s in capabilities.credentials_form if s.name not in declared]
+        if unknown:
+            # The admin's write-only inputs and the stored credentials know only these.
+            raise TypeError(
+                f"{cls.__name__}: credentials_form names {', '.join(unknown)}, which "
+                "credential_fields does not declare."
+            )
+
+    @classmethod
+    def form_fields(cls) -> tuple[CredentialField, ...]:
+        """What a person types on the accounts pages to connect an account (see
+        ``Capabilities.form_fields``)."""
+        return cls.capabilities.form_fields(cls.credential_fields)
+
+    @classmethod
+    @sensitive_variables()
+    def complete_oauth(cls, http: HttpClient, credentials: dict[str, Any]) -> dict[str, Any]:
+        """The credentials to keep after an authorization code was traded for ``credentials``:
+        an app that learns more from the token (Mailchimp: the account's data center) adds it
+        here; raise ``ConnectorError`` when it cannot."""
+        return credentials
 
     @sensitive_variables()
     def __init__(

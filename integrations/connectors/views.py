@@ -1,5 +1,6 @@
-"""Connecting an account of an app that declares OAuth 2.0 (``Capabilities.oauth``): the
-authorization-code flow, the same for every such app, by its slug.
+"""Connecting an account of an app that declares OAuth 2.0 (``Capabilities.oauth``, alone or
+beside a credentials form): the authorization-code flow, the same for every such app, by its
+slug.
 
 ``connect`` (``/connect/<app>/[?workspace=<id>][&account=<id>][&next=<local url>]``) sends the
 user to the app's consent page with a random ``state`` kept in the session, bound to the user.
@@ -143,6 +144,8 @@ def callback(request: HttpRequest, app: str) -> HttpResponse:
         credentials: dict[str, Any] = oauth.exchange_code(
             http, spec, app_name=name, code=code, redirect_uri=redirect_uri(app)
         )
+        # What the app tells only about its token (Mailchimp: the data center) is kept with it.
+        credentials = cls.complete_oauth(http, credentials)
         connector = cls(credentials, http=http)
         info = connector.check()
     except ConnectorError as exc:

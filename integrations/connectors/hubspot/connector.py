@@ -37,7 +37,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors import feed, oauth
 from integrations.connectors.base import (
-    AUTH_OAUTH2,
+    AUTH_OAUTH2_OR_CREDENTIALS,
     AccountInfo,
     Capabilities,
     Connector,
@@ -117,8 +117,18 @@ class HubSpotConnector(Connector):
     secret_credential_keys = frozenset({"private_app_token", "access_token", "refresh_token"})
     capabilities = Capabilities(
         name_style=NameStyle.SPLIT,
-        auth=AUTH_OAUTH2,
+        # HubSpot's install page, or a private app's token typed in.
+        auth=AUTH_OAUTH2_OR_CREDENTIALS,
         oauth=OAUTH,
+        credentials_form=(
+            CredentialField(
+                "private_app_token",
+                "Private app access token",
+                secret=True,
+                help_text="Settings > Integrations > Private apps, with the contacts and lists "
+                "scopes",
+            ),
+        ),
         tag_noun="list",
         supports_tags=True,
         supports_deletions=True,

@@ -43,11 +43,17 @@ class MailchimpClient(ApiClient):
     app_name: ClassVar[str] = "Mailchimp"
 
     @sensitive_variables()
-    def __init__(self, http: HttpClient, base_url: str, *, api_key: Callable[[], str]) -> None:
+    def __init__(
+        self, http: HttpClient, base_url: str, *, api_key: Callable[[], str], bearer: bool = False
+    ) -> None:
         super().__init__(http, base_url, token=api_key)
+        # An OAuth account's token goes as Bearer; an API key as the Basic password.
+        self.bearer = bearer
 
-    @sensitive_variables("token")
+    @sensitive_variables("token", "basic")
     def headers(self, token: str) -> dict[str, str]:
+        if self.bearer:
+            return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         basic = base64.b64encode(f"tandem:{token}".encode()).decode()
         return {"Authorization": f"Basic {basic}", "Accept": "application/json"}
 
@@ -58,8 +64,10 @@ class MailchimpClient(ApiClient):
         status = error.status
         if status == 401:
             return ConnectorError(
-                "Mailchimp: the API key was not accepted (API Key Invalid); check the key and "
-                "its data center suffix (like -us19).",
+                "Mailchimp: the OAuth access token was not accepted; connect the account again."
+                if self.bearer
+                else "Mailchimp: the API key was not accepted (API Key Invalid); check the key "
+                "and its data center suffix (like -us19).",
                 reauthorize=True,
                 status=401,
             )

@@ -26,6 +26,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors import feed
 from integrations.connectors.base import (
+    AUTH_OAUTH2_OR_CREDENTIALS,
     AccountInfo,
     Capabilities,
     ConnectionChoice,
@@ -35,7 +36,7 @@ from integrations.connectors.base import (
 )
 from integrations.connectors.batch import chunked, failed, write_each
 from integrations.connectors.http import HttpClient
-from integrations.connectors.mailchimp import mappers
+from integrations.connectors.mailchimp import auth, mappers
 from integrations.connectors.mailchimp.client import (
     MAX_BATCH,
     MAX_COUNT,
@@ -89,32 +90,51 @@ def _lacks_tag(record: Contact, value: Any) -> bool:
     return not _has_tag(record, value)
 
 
+LIST_ID_FIELD = CredentialField(
+    "list_id",
+    "Audience ID",
+    required=False,
+    help_text="The default audience of its connections (each connection may choose "
+    "another): Audience > Settings > Audience name and defaults; leave it empty when "
+    "the account has one audience",
+)
+
+
 class MailchimpConnector(Connector):
     slug = "mailchimp"
     name = "Mailchimp"
     credential_fields = (
+        # An API key, or an OAuth token with its data center: one of the two is required.
         CredentialField(
             "api_key",
             "API key",
             secret=True,
+            required=False,
             help_text="Account > Extras > API keys; it ends like -us19",
         ),
-        CredentialField(
-            "list_id",
-            "Audience ID",
-            required=False,
-            help_text="The default audience of its connections (each connection may choose "
-            "another): Audience > Settings > Audience name and defaults; leave it empty when "
-            "the account has one audience",
-        ),
+        LIST_ID_FIELD,
+        CredentialField("access_token", "OAuth access token", secret=True, required=False),
+        CredentialField("dc", "Data center of the OAuth token (like us19)", required=False),
     )
-    secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    secret_credential_keys: ClassVar[frozenset[str]] = frozenset({"api_key", "access_token"})
     # Members per listing page: the API's largest.
     page_size: ClassVar[int] = MAX_COUNT
     # From this many creates on, batch subscribe (one call) beats one PUT each.
     batch_min: ClassVar[int] = 3
     capabilities = Capabilities(
         name_style=NameStyle.SPLIT,
+        # Mailchimp's consent page, or the API key typed in.
+        auth=AUTH_OAUTH2_OR_CREDENTIALS,
+        oauth=auth.OAUTH,
+        credentials_form=(
+            CredentialField(
+                "api_key",
+                "API key",
+                secret=True,
+                help_text="Account > Extras > API keys; it ends like -us19",
+            ),
+            LIST_ID_FIELD,
+        ),
         tag_noun="tag",
         supports_deletions=True,
         supports_unsubscribes=True,
@@ -146,14 +166,20 @@ class MailchimpConnector(Connector):
         **kwargs: Any,
     ) -> None:
         super().__init__(credentials, http=http, **kwargs)
+        # An OAuth account signs in with its token (Bearer) on the data center kept with it.
+        self.oauth = bool(self.credentials.get("access_token"))
         try:
-            self.dc = data_center(self.credentials.get("api_key"))
+            self.dc = (
+                auth.oauth_data_center(self.credentials.get("dc"))
+                if self.oauth
+                else data_center(self.credentials.get("api_key"))
+            )
         except ValueError as exc:
             raise ConnectorError(f"Mailchimp: {exc}", permanent=True) from None
         base_url = settings.MAILCHIMP_BASE_URL_TEMPLATE.format(dc=self.dc)
         if not isinstance(self.http.session, ConnectionSlots):
             self.http.session = ConnectionSlots(self.http.session, slots_key(self._api_key()))
-        self.client = MailchimpClient(self.http, base_url, api_key=self._api_key)
+        self.client = MailchimpClient(self.http, base_url, api_key=self._api_key, bearer=self.oauth)
         chosen = (choices or {}).get(LIST_CHOICE) or self.credentials.get(LIST_CHOICE) or ""
         self._list_id = str(chosen).strip()
         self._merge: dict[str, FieldSpec] | None = None
@@ -162,15 +188,29 @@ class MailchimpConnector(Connector):
     @sensitive_variables()
     def validate_credentials(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
         cleaned = super().validate_credentials(credentials)
-        data_center(cleaned.get("api_key"))
+        if cleaned.get("access_token"):
+            cleaned["dc"] = auth.oauth_data_center(cleaned.get("dc"))
+        elif not cleaned.get("api_key"):
+            raise ValueError(
+                "API key is required (or connect the account through Mailchimp's sign-in page)."
+            )
+        else:
+            data_center(cleaned.get("api_key"))
         list_id = str(cleaned.get(LIST_CHOICE) or "")
         if list_id and not re.fullmatch(r"[0-9a-z]{1,32}", list_id):
             raise ValueError("A Mailchimp audience ID is letters and digits, like a6b5da1054.")
         return cleaned
 
+    @classmethod
+    @sensitive_variables()
+    def complete_oauth(cls, http: HttpClient, credentials: dict[str, Any]) -> dict[str, Any]:
+        return auth.complete_oauth(http, credentials)
+
     @sensitive_variables()
     def _api_key(self) -> str:
-        return str(self.credentials.get("api_key") or "").strip()
+        """The secret each call sends: the OAuth token, else the API key."""
+        key = "access_token" if self.oauth else "api_key"
+        return str(self.credentials.get(key) or "").strip()
 
     # ---- the audience ------------------------------------------------------------------------
 
@@ -214,6 +254,15 @@ class MailchimpConnector(Connector):
                 ) from None
             raise
         audiences = {str(a["id"]): str(a.get("name") or "") for a in self.client.lists()}
+        identity = str(self.credentials.get("email") or "") if self.oauth else ""
+        if self.oauth and not self._list_id and len(audiences) != 1:
+            # Connected through the consent page, where no audience is asked for: each
+            # connection chooses its own.
+            return AccountInfo(
+                label=f"{identity or 'Mailchimp account'} ({self.dc})",
+                details={"dc": self.dc},
+                identity=identity,
+            )
         if self._list_id not in audiences and (self._list_id or len(audiences) != 1):
             named = "; ".join(f"{name} ({list_id})" for list_id, name in audiences.items())
             wrong = f"has no audience {self._list_id!r}" if self._list_id else "has several"
@@ -231,6 +280,7 @@ class MailchimpConnector(Connector):
         return AccountInfo(
             label=f"{audiences[list_id]} ({self.dc})",
             details={"dc": self.dc, "list_id": list_id, "audience": audiences[list_id]},
+            identity=identity,
         )
 
     @classmethod
