@@ -171,8 +171,10 @@ def callback(request: HttpRequest, app: str) -> HttpResponse:
             )
             return _back(next_url)
         label = reauthorized.label
-        # The app may leave out the refresh token when the grant already had one.
-        credentials = {"refresh_token": stored.get("refresh_token"), **credentials}
+        # The app may leave out the refresh token when the grant already had one (an app
+        # without refresh tokens, or an account that had a key before, has none to keep).
+        if stored.get("refresh_token"):
+            credentials = {"refresh_token": stored["refresh_token"], **credentials}
     try:
         connected_account_upsert(
             workspace=workspace,

@@ -112,9 +112,10 @@ def test_a_refused_hubspot_token_is_a_form_error_and_nothing_is_kept(
     assert not ConnectedAccount.objects.filter(workspace=acme, app="hubspot").exists()
 
 
-def _connect_mailchimp(client: Client, workspace: Workspace, login: str) -> Any:
+def _connect_mailchimp(client: Client, workspace: Workspace, login: str, **query: Any) -> Any:
+    """Consent on the emulator as ``login``, then the callback; the callback's response."""
     start = client.get(
-        reverse("connectors:connect", args=["mailchimp"]), {"workspace": workspace.pk}
+        reverse("connectors:connect", args=["mailchimp"]), {"workspace": workspace.pk, **query}
     )
     assert start.status_code == 302
     authorize_url = str(start["Location"])
@@ -189,3 +190,46 @@ def test_a_mailchimp_api_key_is_still_offered_beside_oauth(
 
     assert "Connect with Mailchimp" in page and "Or use an API key" in page
     assert 'name="api_key"' in page and 'name="access_token"' not in page
+
+
+def test_a_hubspot_oauth_account_is_authorized_again_by_a_private_app_token(
+    client: Client, alice: User, acme: Workspace, hubspot: HubSpotEmulator
+) -> None:
+    _, token = _portal(hubspot)
+    account = ConnectedAccount.objects.create(workspace=acme, app="hubspot", label="portal")
+    account.set_credentials({"refresh_token": "rt-stale", "email": "owner@acme.example"})
+    account.save()
+    url = reverse("accounts:connected_account_reauthorize", args=[account.pk])
+    client.force_login(alice)
+
+    page = client.get(url).content.decode()
+    response = client.post(url, {"private_app_token": token})
+
+    assert "Connect with HubSpot again" in page and 'name="private_app_token"' in page
+    assert response.status_code == 302, response.content.decode()
+    account.refresh_from_db()
+    assert account.get_credentials() == {"private_app_token": token}
+    assert account.status == ConnectedAccount.Status.OK
+
+
+def test_a_mailchimp_api_key_account_is_authorized_again_through_oauth(
+    client: Client, alice: User, acme: Workspace, mailchimp: MailchimpEmulator
+) -> None:
+    name = f"t{uuid.uuid4().hex[:12]}"
+    login = f"{name}@acme.example"
+    found, key = mailchimp.create_account("us4", name=name, login_email=login)
+    audience = mailchimp.create_audience(found.user_id, "Newsletter")
+    account = connected_account_upsert(
+        workspace=acme, app="mailchimp", label="Newsletter", credentials={"api_key": key}
+    )
+    client.force_login(alice)
+
+    response = _connect_mailchimp(client, acme, login, account=account.pk)
+
+    assert response.status_code == 302
+
+    account.refresh_from_db()
+    credentials = account.get_credentials()
+    assert account.label == "Newsletter"
+    assert set(credentials) == {"access_token", "dc", "email", "list_id"}
+    assert (credentials["dc"], credentials["list_id"]) == ("us4", audience.id)
