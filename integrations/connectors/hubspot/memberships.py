@@ -35,7 +35,8 @@ def read(api: HubSpotClient, list_ids: Iterable[str]) -> Members:
         after = ""
         for _ in range(MAX_PAGES):
             body = api.list_members(list_id, after=after, limit=PAGE_SIZE)
-            ids.update(int(r["recordId"]) for r in body.get("results") or [])
+            records = (str(r.get("recordId") or "") for r in body.get("results") or [])
+            ids.update(int(i) for i in records if i.isdigit())
             after = str(((body.get("paging") or {}).get("next") or {}).get("after") or "")
             if not after:
                 found[list_id] = frozenset(ids)
