@@ -233,3 +233,13 @@ def test_a_mailchimp_api_key_account_is_authorized_again_through_oauth(
     assert account.label == "Newsletter"
     assert set(credentials) == {"access_token", "dc", "email", "list_id"}
     assert (credentials["dc"], credentials["list_id"]) == ("us4", audience.id)
+
+
+def test_the_hubspot_app_page_names_both_ways_and_no_oauth_token(client: Client) -> None:
+    page = client.get(reverse("integrations:app_detail", args=["hubspot"])).content.decode()
+
+    assert "OAuth 2.0" in page and "Or you give Tandem:" in page
+    assert "Private app access token" in page and "Refresh token" not in page
+    listing = client.get(reverse("integrations:apps")).content.decode()
+    assert "Sign in with HubSpot, or type in a key" in listing
+    assert "Sign in with Google Contacts ·" in " ".join(listing.split())
