@@ -290,6 +290,21 @@ class AuthorizationFailed(ValidationError):
     """The app refused the credentials (or could not be reached): nothing was stored."""
 
 
+def connected_account_other_app_account(account: ConnectedAccount, info: Any) -> str:
+    """Why credentials verified as ``info`` (``AccountInfo``) may not authorize ``account``
+    again: they reach another account of the app than the one it keeps (HubSpot: another
+    portal), which would point its connections at someone else's contacts; "" when they may."""
+    from integrations.connectors.base import ACCOUNT_ID_KEY
+
+    kept = str(account.get_credentials().get(ACCOUNT_ID_KEY) or "")
+    if not kept or not info.account_id or kept == info.account_id:
+        return ""
+    return (
+        f"{account.app_name}: these credentials reach account {info.account_id}, but this "
+        f"account is {kept}. Nothing was changed; add a new account for the other one."
+    )
+
+
 @sensitive_variables("credentials", "cleaned", "refreshed", "connector")
 def connected_account_authorize(
     *,
@@ -304,7 +319,7 @@ def connected_account_authorize(
 
     ``ValidationError`` when the shape is wrong, ``AuthorizationFailed`` when the app refuses
     them; nothing is stored either way."""
-    from integrations.connectors.base import ConnectorError
+    from integrations.connectors.base import ACCOUNT_ID_KEY, ConnectorError
     from integrations.connectors.http import HttpClient
 
     if account is not None and (account.workspace_id != workspace.pk or account.app != app):
@@ -328,9 +343,14 @@ def connected_account_authorize(
                 "and try again."
             ) from None
         raise AuthorizationFailed(exc.message) from None
+    if account is not None:
+        other = connected_account_other_app_account(account, info)
+        if other:
+            raise AuthorizationFailed(other)
     label = account.label if account is not None else info.label
+    known = {ACCOUNT_ID_KEY: info.account_id} if info.account_id else {}
     return connected_account_upsert(
-        workspace=workspace, app=app, label=label, credentials={**cleaned, **refreshed}
+        workspace=workspace, app=app, label=label, credentials={**cleaned, **refreshed, **known}
     )
 
 

@@ -143,6 +143,13 @@ class AccountInfo:
     label: str
     details: Mapping[str, Any] = field(default_factory=dict)
     identity: str = ""
+    # Which account of the app the credentials reach, where the app says so (HubSpot: the
+    # portal id): kept with the credentials (``ACCOUNT_ID_KEY``), so authorizing an account
+    # again, either way, never points it at another one.
+    account_id: str = ""
+
+
+ACCOUNT_ID_KEY = "app_account_id"
 
 
 class Connector(abc.ABC):

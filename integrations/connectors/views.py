@@ -27,11 +27,11 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import ConnectedAccount, Workspace
-from accounts.services import connected_account_upsert
+from accounts.services import connected_account_other_app_account, connected_account_upsert
 from accounts.views import safe_next
 from integrations import selectors
 from integrations.connectors import oauth
-from integrations.connectors.base import Connector, ConnectorError, OAuth2
+from integrations.connectors.base import ACCOUNT_ID_KEY, Connector, ConnectorError, OAuth2
 from integrations.connectors.http import HttpClient
 from integrations.connectors.registry import connector_class
 
@@ -170,6 +170,10 @@ def callback(request: HttpRequest, app: str) -> HttpResponse:
                 f"Nothing was changed; sign in with that {spec.provider} account.",
             )
             return _back(next_url)
+        other = connected_account_other_app_account(reauthorized, info)
+        if other:
+            messages.error(request, other)
+            return _back(next_url)
         label = reauthorized.label
         # The app may leave out the refresh token when the grant already had one (an app
         # without refresh tokens, or an account that had a key before, has none to keep).
@@ -180,7 +184,11 @@ def callback(request: HttpRequest, app: str) -> HttpResponse:
             workspace=workspace,
             app=app,
             label=label,
-            credentials={**credentials, "email": identity},
+            credentials={
+                **credentials,
+                "email": identity,
+                **({ACCOUNT_ID_KEY: info.account_id} if info.account_id else {}),
+            },
         )
     except ValidationError as exc:
         problem = " ".join(exc.messages)

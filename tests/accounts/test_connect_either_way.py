@@ -88,7 +88,10 @@ def test_a_hubspot_account_is_connected_by_its_private_app_token(
     assert hubspot.requests["GET /account-info/v3/details"] == before + 1
     account = ConnectedAccount.objects.get(workspace=acme, app="hubspot")
     assert account.label == f"HubSpot account {hub_id}"
-    assert account.get_credentials() == {"private_app_token": token}
+    assert account.get_credentials() == {
+        "private_app_token": token,
+        "app_account_id": str(hub_id),
+    }
     for url in (
         reverse("accounts:connected_accounts"),
         reverse("accounts:connected_account_reauthorize", args=[account.pk]),
@@ -195,7 +198,7 @@ def test_a_mailchimp_api_key_is_still_offered_beside_oauth(
 def test_a_hubspot_oauth_account_is_authorized_again_by_a_private_app_token(
     client: Client, alice: User, acme: Workspace, hubspot: HubSpotEmulator
 ) -> None:
-    _, token = _portal(hubspot)
+    hub_id, token = _portal(hubspot)
     account = ConnectedAccount.objects.create(workspace=acme, app="hubspot", label="portal")
     account.set_credentials({"refresh_token": "rt-stale", "email": "owner@acme.example"})
     account.save()
@@ -208,8 +211,36 @@ def test_a_hubspot_oauth_account_is_authorized_again_by_a_private_app_token(
     assert "Connect with HubSpot again" in page and 'name="private_app_token"' in page
     assert response.status_code == 302, response.content.decode()
     account.refresh_from_db()
-    assert account.get_credentials() == {"private_app_token": token}
+    assert account.get_credentials() == {
+        "private_app_token": token,
+        "app_account_id": str(hub_id),
+    }
     assert account.status == ConnectedAccount.Status.OK
+
+
+def test_a_hubspot_account_is_not_authorized_again_into_another_portal(
+    client: Client, alice: User, acme: Workspace, hubspot: HubSpotEmulator
+) -> None:
+    kept_hub, _ = _portal(hubspot)
+    other_hub, other_token = _portal(hubspot)
+    kept = {"refresh_token": "rt-kept", "app_account_id": str(kept_hub)}
+    account = ConnectedAccount.objects.create(workspace=acme, app="hubspot", label="portal")
+    account.set_credentials(kept)
+    account.save()
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("accounts:connected_account_reauthorize", args=[account.pk]),
+        {"private_app_token": other_token},
+    )
+
+    assert response.status_code == 200
+    assert (
+        f"HubSpot: these credentials reach account {other_hub}, but this account is {kept_hub}."
+        in response.content.decode()
+    )
+    account.refresh_from_db()
+    assert account.get_credentials() == kept
 
 
 def test_a_mailchimp_api_key_account_is_authorized_again_through_oauth(

@@ -202,7 +202,7 @@ class HubSpotConnector(Connector):
         hub = str(details.get("portalId") or "")
         label = f"HubSpot account {hub}" if hub else "HubSpot account"
         if self.credentials.get("private_app_token"):
-            return AccountInfo(label=label, details={"hub_id": hub})
+            return AccountInfo(label=label, details={"hub_id": hub}, account_id=hub)
         info = self.api.token_info(self._token())
         user = str(info.get("user") or "")
         domain = str(info.get("hub_domain") or "")
@@ -210,6 +210,7 @@ class HubSpotConnector(Connector):
             label=f"{domain or label} ({user})" if user else domain or label,
             details={"hub_id": hub, "hub_domain": domain},
             identity=user,
+            account_id=hub,
         )
 
     # ---- fields ------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from tests.integrations.connectors.hubspot.conftest import HUB
 def test_it_describes_hubspot_from_what_its_connector_declares(client: Client, db: None) -> None:
     page = client.get(reverse("integrations:app_detail", args=["hubspot"])).content.decode()
     assert "OAuth 2.0" in page
-    assert "Refresh token" not in page and "Private app access token" not in page
+    # Its install page, or a private app token typed in; never the OAuth tokens.
+    assert "Refresh token" not in page and "Private app access token" in page
     assert "Is in list" in page and "Lifecycle stage is" in page
     assert "Add a list" in page and "Remove a list" in page
     assert "Deletions: supported" in page
