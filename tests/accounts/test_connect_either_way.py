@@ -5,6 +5,7 @@ metadata), and a run syncing with that account."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -140,7 +141,9 @@ def test_a_mailchimp_account_connected_through_oauth_syncs_on_its_data_center(
     acme: Workspace,
     hubspot: HubSpotEmulator,
     mailchimp: MailchimpEmulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     name = f"t{uuid.uuid4().hex[:12]}"
     login = f"{name}@acme.example"
     account, _ = mailchimp.create_account("us21", name=name, login_email=login)
@@ -180,6 +183,7 @@ def test_a_mailchimp_account_connected_through_oauth_syncs_on_its_data_center(
     run = SyncRun.objects.filter(connection=connection).latest("started_at", "id")
     assert run.outcome == "success", run.error
     assert {m["email_address"] for m in mailchimp.members(newsletter.id)} == {"ann@acme.example"}
+    assert "oauth.metadata" in caplog.text and credentials["access_token"] not in caplog.text
 
 
 def test_a_mailchimp_api_key_is_still_offered_beside_oauth(
