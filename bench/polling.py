@@ -4,7 +4,7 @@ through real beat + worker processes and no webhooks (``python -m bench polling`
 
 Processes, each started here and stopped by its own process group (``bench.webhooks``'
 harness): a private redis-server, the emulators, one Celery worker and Celery beat, whose
-dispatcher tick is every minute. No public URL is set, so no webhook is registered: every run
+dispatcher ticks every 15 s. No public URL is set, so no webhook is registered: every run
 after the first scan is one the dispatcher found due. The connection polls every
 ``INTERVAL_S`` (the issue's target default). The edits are spread over one polling cycle
 (interval + tick), one every ``cycle / edits`` seconds, so they land at every phase of it; the
@@ -36,7 +36,7 @@ from bench.webhooks import ROLES, Processes, free_port, wait_for
 
 EDITS = 20
 INTERVAL_S = 60
-DISPATCHER_TICK_S = 60
+DISPATCHER_TICK_S = 15  # TANDEM_DISPATCH_EVERY_SECONDS, its default
 CYCLE_S = INTERVAL_S + DISPATCHER_TICK_S
 # An edit not there three cycles after it was made is lost, not slow.
 ARRIVAL_TIMEOUT_S = 3 * CYCLE_S

@@ -61,3 +61,19 @@ def test_it_refuses_a_fernet_key_that_is_not_one() -> None:
     result = start(FERNET_KEYS=GOOD["FERNET_KEYS"] + ",not-a-key")
     assert result.returncode != 0
     assert "FERNET_KEYS: key #2 is not a Fernet key" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "3600", "nan", "soon"])
+def test_it_refuses_a_dispatcher_tick_out_of_range(value: str) -> None:
+    result = start(TANDEM_DISPATCH_EVERY_SECONDS=value)
+    assert result.returncode != 0
+    assert "TANDEM_DISPATCH_EVERY_SECONDS must be between 1 and 60" in result.stderr
+
+
+def test_it_dispatches_several_times_within_the_default_polling_interval() -> None:
+    from django.conf import settings
+
+    tick = settings.CELERY_BEAT_SCHEDULE["dispatch-due-connections"]["schedule"]
+    # A run that ends just after a tick is claimed at most one tick after it falls due.
+    assert tick == settings.TANDEM_DISPATCH_EVERY_SECONDS
+    assert tick * 4 <= settings.TANDEM_SYNC_INTERVAL_SECONDS

@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -191,10 +190,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Beat's dispatcher claims the due connections this often. A connection polls every
+# TANDEM_SYNC_INTERVAL_SECONDS (60 s by default): with a tick a minute, a run that ended just
+# after a tick waited for the one after, so a 60 s interval synced every 120 s. Each tick costs a
+# constant number of queries, however many connections are due.
+_dispatch_every = env.str("TANDEM_DISPATCH_EVERY_SECONDS", default="15")
+try:
+    TANDEM_DISPATCH_EVERY_SECONDS = float(_dispatch_every)
+except ValueError:
+    TANDEM_DISPATCH_EVERY_SECONDS = float("nan")
+if not 1 <= TANDEM_DISPATCH_EVERY_SECONDS <= 60:
+    raise ImproperlyConfigured(
+        "TANDEM_DISPATCH_EVERY_SECONDS must be between 1 and 60 (seconds between dispatcher "
+        f"ticks), not {_dispatch_every!r}."
+    )
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-connections": {
         "task": "integrations.tasks.dispatch_due_connections_task",
-        "schedule": crontab(minute="*"),
+        "schedule": TANDEM_DISPATCH_EVERY_SECONDS,
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -51,7 +51,7 @@ def test_it_resumes_a_connection_once_its_failed_account_is_authorized_again(
     assert page.get_by_role("button", name="Resume").count() == 0
     assert ConnectedAccount.objects.get(pk=connection.account_a_id).status == "ok"
 
-    # The next dispatch (Celery beat's, every minute) runs it, and the run succeeds.
+    # The next dispatch (Celery beat's, every 15 s) runs it, and the run succeeds.
     tasks.dispatch_due_connections_task.delay()
     latest = SyncRun.objects.filter(connection=connection, dry_run=False).latest("started_at", "id")
     assert latest.outcome == SyncRun.Outcome.SUCCESS
