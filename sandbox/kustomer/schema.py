@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from sandbox.kustomer.errors import bad_request
+from sandbox.openapi import inline_refs, load_document
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "kustomer" / "openapi.json"
 # The loose schema ``custom`` is checked with; its keys and values by suffix afterwards.
@@ -30,27 +30,13 @@ CUSTOM_SCHEMA: dict[str, Any] = {"type": "object", "maxProperties": 100}
 ERRATA = ("custom: keys checked by type suffix", "bulk items: _clientRef allowed")
 
 
-@functools.cache
 def document() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SPEC_PATH.read_text())
-    return loaded
+    return load_document(SPEC_PATH)
 
 
-def inline(node: Any, seen: tuple[str, ...] = ()) -> Any:
+def inline(node: Any) -> Any:
     """The schema with every local ``$ref`` replaced by its target (cycles left open)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            if ref in seen:
-                return {}
-            target: Any = document()
-            for part in ref[2:].split("/"):
-                target = target[part]
-            return inline(target, (*seen, ref))
-        return {key: inline(value, seen) for key, value in node.items()}
-    if isinstance(node, list):
-        return [inline(item, seen) for item in node]
-    return node
+    return inline_refs(node, document())
 
 
 def request_schema(path: str, method: str) -> dict[str, Any]:
