@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import requests
 
 from bench import figures
 from bench.common import Table
-from bench.webhooks import ROLES, Processes, free_port, wait_for
+from bench.webhooks import ROLES, Processes, free_port, kustomer_google_pair, wait_for
 
 EDITS = 20
 INTERVAL_S = 60
@@ -110,8 +109,6 @@ def edit_times(edits: int, cycle: float = CYCLE_S) -> list[float]:
 def measure(edits: int) -> dict[str, Any]:
     from django.conf import settings
 
-    from accounts.models import Workspace
-    from accounts.services import connected_account_upsert
     from integrations.models import SyncRun
     from integrations.services import connection_create_for_accounts, connection_sync
 
@@ -120,43 +117,12 @@ def measure(edits: int) -> dict[str, Any]:
         with fleet(workdir) as (processes, urls):
             sandbox = urls["sandbox"]
             settings.TANDEM_PUBLIC_URL = ""
-            settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox + "/kustomer/{subdomain}"
-            settings.GOOGLE_OAUTH_TOKEN_URL = sandbox + "/google_contacts/token"
-            settings.GOOGLE_PEOPLE_BASE_URL = sandbox + "/google_contacts"
-            settings.GOOGLE_OAUTH_CLIENT_ID = "tandem-demo"
-            settings.GOOGLE_OAUTH_CLIENT_SECRET = "tandem-demo-secret"
-            subdomain, key = f"p{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
-            control = sandbox + "/kustomer/_sandbox"
-            requests.post(
-                control + "/orgs",
-                json={"subdomain": subdomain, "api_keys": {key: ROLES, "editor": ROLES}},
-                timeout=10,
-            ).raise_for_status()
-            people = [
-                {"name": f"Person{n} Before", "emails": [{"type": "work", "email": f"p{n}@ex.com"}]}
-                for n in range(edits)
-            ]
-            created = requests.post(
-                control + f"/orgs/{subdomain}/customers", json=people, timeout=10
-            ).json()["data"]
-            email = f"{subdomain}@gmail.example"
+            pair = kustomer_google_pair(
+                sandbox, prefix="p", workspace_name="Bench polling", edits=edits, key_roles=ROLES
+            )
+            subdomain, created, email = pair.subdomain, pair.created, pair.email
+            account_a, account_b, workspace = pair.kustomer, pair.google, pair.kustomer.workspace
             google = sandbox + "/google_contacts/_sandbox"
-            requests.post(google + "/users", json={"email": email}, timeout=10).raise_for_status()
-            tokens = requests.post(google + "/tokens", json={"email": email}, timeout=10).json()
-
-            workspace = Workspace.objects.create(name="Bench polling", slug=f"bench-{subdomain}")
-            account_a = connected_account_upsert(
-                workspace=workspace,
-                app="kustomer",
-                label=f"{subdomain}.kustomerapp.com",
-                credentials={"subdomain": subdomain, "api_key": key},
-            )
-            account_b = connected_account_upsert(
-                workspace=workspace,
-                app="google_contacts",
-                label=email,
-                credentials={"refresh_token": tokens["refresh_token"]},
-            )
             connection = connection_create_for_accounts(
                 workspace=workspace,
                 account_a=account_a,

@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -183,11 +184,71 @@ def signed(secret: str, envelope: dict[str, Any]) -> tuple[bytes, dict[str, str]
     }
 
 
-def measure(edits: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pair:
+    """A Kustomer org of ``edits`` people and a Google user in the sandbox, each connected as an
+    account of a new workspace."""
+
+    subdomain: str
+    key: str
+    created: list[dict[str, Any]]
+    email: str
+    kustomer: Any  # accounts.models.ConnectedAccount
+    google: Any
+
+
+def kustomer_google_pair(
+    sandbox: str, *, prefix: str, workspace_name: str, edits: int, key_roles: list[str]
+) -> Pair:
+    """Point the settings at ``sandbox``, seed both apps and connect one account of each."""
     from django.conf import settings
 
     from accounts.models import Workspace
     from accounts.services import connected_account_upsert
+
+    settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox + "/kustomer/{subdomain}"
+    settings.GOOGLE_OAUTH_TOKEN_URL = sandbox + "/google_contacts/token"
+    settings.GOOGLE_PEOPLE_BASE_URL = sandbox + "/google_contacts"
+    settings.GOOGLE_OAUTH_CLIENT_ID = "tandem-demo"
+    settings.GOOGLE_OAUTH_CLIENT_SECRET = "tandem-demo-secret"
+    subdomain, key = f"{prefix}{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    control = sandbox + "/kustomer/_sandbox"
+    requests.post(
+        control + "/orgs",
+        json={"subdomain": subdomain, "api_keys": {key: key_roles, "editor": ROLES}},
+        timeout=10,
+    ).raise_for_status()
+    people = [
+        {"name": f"Person{n} Before", "emails": [{"type": "work", "email": f"p{n}@ex.com"}]}
+        for n in range(edits)
+    ]
+    created = requests.post(
+        control + f"/orgs/{subdomain}/customers", json=people, timeout=10
+    ).json()["data"]
+    email = f"{subdomain}@gmail.example"
+    google = sandbox + "/google_contacts/_sandbox"
+    requests.post(google + "/users", json={"email": email}, timeout=10).raise_for_status()
+    tokens = requests.post(google + "/tokens", json={"email": email}, timeout=10).json()
+
+    workspace = Workspace.objects.create(name=workspace_name, slug=f"bench-{subdomain}")
+    kustomer = connected_account_upsert(
+        workspace=workspace,
+        app="kustomer",
+        label=f"{subdomain}.kustomerapp.com",
+        credentials={"subdomain": subdomain, "api_key": key},
+    )
+    google_account = connected_account_upsert(
+        workspace=workspace,
+        app="google_contacts",
+        label=email,
+        credentials={"refresh_token": tokens["refresh_token"]},
+    )
+    return Pair(subdomain, key, created, email, kustomer, google_account)
+
+
+def measure(edits: int) -> dict[str, Any]:
+    from django.conf import settings
+
     from integrations.models import SyncRun
     from integrations.services import connection_create_for_accounts, connection_sync
     from integrations.webhooks.models import WebhookSubscription
@@ -198,46 +259,17 @@ def measure(edits: int) -> dict[str, Any]:
         with fleet(workdir) as (processes, urls):
             sandbox, web = urls["sandbox"], urls["web"]
             settings.TANDEM_PUBLIC_URL = web
-            settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox + "/kustomer/{subdomain}"
-            settings.GOOGLE_OAUTH_TOKEN_URL = sandbox + "/google_contacts/token"
-            settings.GOOGLE_PEOPLE_BASE_URL = sandbox + "/google_contacts"
-            settings.GOOGLE_OAUTH_CLIENT_ID = "tandem-demo"
-            settings.GOOGLE_OAUTH_CLIENT_SECRET = "tandem-demo-secret"
-            subdomain, key = f"b{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
-            control = sandbox + "/kustomer/_sandbox"
-            requests.post(
-                control + "/orgs",
-                json={
-                    "subdomain": subdomain,
-                    "api_keys": {key: [*ROLES, WEBHOOK_ROLE], "editor": ROLES},
-                },
-                timeout=10,
-            ).raise_for_status()
-            people = [
-                {"name": f"Person{n} Before", "emails": [{"type": "work", "email": f"p{n}@ex.com"}]}
-                for n in range(edits)
-            ]
-            created = requests.post(
-                control + f"/orgs/{subdomain}/customers", json=people, timeout=10
-            ).json()["data"]
-            email = f"{subdomain}@gmail.example"
+            pair = kustomer_google_pair(
+                sandbox,
+                prefix="b",
+                workspace_name="Bench",
+                edits=edits,
+                key_roles=[*ROLES, WEBHOOK_ROLE],
+            )
+            subdomain, key, created, email = pair.subdomain, pair.key, pair.created, pair.email
+            kustomer_account, google_account = pair.kustomer, pair.google
+            workspace = kustomer_account.workspace
             google = sandbox + "/google_contacts/_sandbox"
-            requests.post(google + "/users", json={"email": email}, timeout=10).raise_for_status()
-            tokens = requests.post(google + "/tokens", json={"email": email}, timeout=10).json()
-
-            workspace = Workspace.objects.create(name="Bench", slug=f"bench-{subdomain}")
-            kustomer_account = connected_account_upsert(
-                workspace=workspace,
-                app="kustomer",
-                label=f"{subdomain}.kustomerapp.com",
-                credentials={"subdomain": subdomain, "api_key": key},
-            )
-            google_account = connected_account_upsert(
-                workspace=workspace,
-                app="google_contacts",
-                label=email,
-                credentials={"refresh_token": tokens["refresh_token"]},
-            )
             subscription = WebhookSubscription.objects.get(account=kustomer_account)
             connection = connection_create_for_accounts(
                 workspace=workspace, account_a=kustomer_account, account_b=google_account
