@@ -525,6 +525,30 @@ class RecordIssue(models.Model):
         return f"{self.record_id} on {self.side}: {self.reason[:60]}"
 
 
+class RecheckRecord(models.Model):
+    """A record to read again by id on the next run: a write of Tandem's came back holding
+    someone else's edit, made between Tandem's read and its write. The record's last modifier is
+    then Tandem, so a change feed that leaves out Tandem's own writes would never show it again
+    (``sync/recheck.py``). Kept before the page's checkpoint, forgotten once read again."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rechecks")
+    side = models.CharField(max_length=1, choices=Side.choices)
+    record_id = models.CharField(max_length=255)
+    marked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["connection", "id"]
+        indexes = [models.Index(fields=["connection", "side"], name="recheck_record_side")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(side__in=["a", "b"]), name="recheck_record_side_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} on {self.side}: read again"
+
+
 class AppVote(models.Model):
     """One user's vote for an app on the pipeline (apps without a connector yet)."""
 
