@@ -62,11 +62,24 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in plain.lower() if ch.isalnum())
 
 
+def _phone(rng: random.Random, prefix: str, dialed: set[str]) -> str:
+    """A phone number under ``prefix`` whose digits no earlier one had: drawn again on a
+    repeat, so the draws (and the people after them) only change where one repeated."""
+    while True:
+        phone = f"{prefix} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        if digits not in dialed:
+            dialed.add(digits)
+            return phone
+
+
 def demo_people(count: int = 300, *, seed: int = 42) -> list[DemoPerson]:
-    """``count`` distinct people with unique emails; the same seed gives the same people."""
+    """``count`` distinct people with unique emails and unique phones (by their digits, as an
+    app that refuses a phone twice compares them); the same seed gives the same people."""
     rng = random.Random(seed)
     people: list[DemoPerson] = []
     used: set[str] = set()
+    dialed: set[str] = set()
     for index in range(count):
         first = rng.choice(FIRST_NAMES)
         last = rng.choice(LAST_NAMES)
@@ -82,9 +95,9 @@ def demo_people(count: int = 300, *, seed: int = 42) -> list[DemoPerson]:
             second = f"{_ascii(first)[0]}{_ascii(last)}{index}@work.example"
             used.add(second)
             emails.append(second)
-        phones = [f"{prefix} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"]
+        phones = [_phone(rng, prefix, dialed)]
         if rng.random() < 0.15:
-            phones.append(f"{prefix} {rng.randint(100, 999)} {rng.randint(1000, 9999)}")
+            phones.append(_phone(rng, prefix, dialed))
         people.append(
             DemoPerson(
                 first_name=first,
