@@ -534,6 +534,11 @@ class RecheckRecord(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="rechecks")
     side = models.CharField(max_length=1, choices=Side.choices)
     record_id = models.CharField(max_length=255)
+    # The run whose write it was: that run does not read it again (its read came before the
+    # edit); any later run does (null once that run is pruned).
+    run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     marked_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
