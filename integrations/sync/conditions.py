@@ -26,7 +26,9 @@ Operator = Callable[[Any, Any], bool]
 
 
 def _text(value: Any) -> str:
-    return "" if mapping.is_empty(value) else str(value).strip().casefold()
+    if value is None or value == "" or value == [] or value == {}:  # mapping.is_empty, inline
+        return ""
+    return str(value).strip().casefold()
 
 
 def _empty(value: Any, _: Any = None) -> bool:
@@ -203,12 +205,12 @@ def rule_matches(
     exists_in_other: bool,
 ) -> bool:
     """All conditions hold (a rule without conditions matches every contact)."""
-    return all(
-        condition_holds(
+    for c in conditions:
+        if not condition_holds(
             c, record, fields=fields, specials=specials, exists_in_other=exists_in_other
-        )
-        for c in conditions
-    )
+        ):
+            return False
+    return True
 
 
 def validate_condition(

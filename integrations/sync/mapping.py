@@ -39,6 +39,7 @@ from integrations.sync.values import (
     normalize,
     normalize_name,
     normalize_phone,
+    normalizer,
 )
 
 CANONICAL_FULL_NAME = "name.full"
@@ -248,8 +249,23 @@ def spec_for(key: str, fields: MappingABC[str, FieldSpec], style: NameStyle) -> 
     return fields.get(key)
 
 
+Reader = Callable[[MappingABC[str, Any]], Any]
+
+
+class _Made:
+    """What the merge asks of a mapping for every field of every pair, made once per mapping
+    (``Mapping.__post_init__``). Its slots keep it out of the mapping's ``__dict__``, which
+    holds the fields alone, and out of its fields (equality, ``repr``)."""
+
+    __slots__ = ("_flows", "_inverse_map", "readers")
+    _flows: dict[str, bool]
+    _inverse_map: dict[str, str]
+    # Per side, ``Mapping.read`` of a record's values.
+    readers: dict[str, Reader]
+
+
 @dataclass(frozen=True)
-class Mapping:
+class Mapping(_Made):
     """One enabled field mapping, with both fields' specs and each side's name style."""
 
     field_a: str
@@ -270,34 +286,60 @@ class Mapping:
     def style(self, side: str) -> NameStyle:
         return self.style_a if side == "a" else self.style_b
 
+    def __post_init__(self) -> None:
+        inverse = {v: k for k, v in self.value_map.items()}
+        object.__setattr__(self, "_inverse_map", inverse)
+        flows = {
+            source: Direction(self.direction).flows_from(source)
+            and not flow_refusal(
+                self.spec(source), self.spec(other(source)), value_map=self._map_from(source)
+            )
+            for source in ("a", "b")
+        }
+        object.__setattr__(self, "_flows", flows)
+        # What depends only on the mapping (the field's key, type and name style) is decided
+        # here, once.
+        readers = {side: self._reader(side) for side in ("a", "b")}
+        object.__setattr__(self, "readers", readers)
+
     def flows(self, source: str) -> bool:
         """Whether this mapping lets values flow from ``source`` to the other side."""
-        return Direction(self.direction).flows_from(source) and not flow_refusal(
-            self.spec(source), self.spec(other(source)), value_map=self._map_from(source)
-        )
+        return self._flows[source]
 
     def _map_from(self, source: str) -> dict[str, str]:
         if source == "a":
             return self.value_map
-        return {v: k for k, v in self.value_map.items()}
+        return self._inverse_map
 
     def read(self, side: str, contact: Contact | MappingABC[str, Any]) -> Any:
         """The normalized value of this mapping's field on ``side``'s record."""
         values = contact.values if isinstance(contact, Contact) else contact
+        return self.readers[side](values)
+
+    def _reader(self, side: str) -> Reader:
         key = self.key(side)
+        if key == NAME and self.style(side) == NameStyle.FULL:
+
+            def full_name(values: MappingABC[str, Any]) -> Any:
+                value = values.get(FULL_NAME)
+                # normalize_name(value, NameStyle.FULL), inline.
+                return (" ".join(value.split()) or None) if isinstance(value, str) else None
+
+            return full_name
         if key == NAME:
-            if self.style(side) == NameStyle.FULL:
-                return normalize_name(values.get(FULL_NAME), NameStyle.FULL)
-            return normalize_name(
-                {
-                    "prefix": values.get(NAME_PREFIX),
-                    "first": values.get(FIRST_NAME),
-                    "last": values.get(LAST_NAME),
-                    "suffix": values.get(NAME_SUFFIX),
-                },
-                NameStyle.SPLIT,
-            )
-        return self.normalize(side, values.get(key))
+            dict_of = names.Name.dict_of
+
+            def split_name(values: MappingABC[str, Any]) -> Any:
+                get = values.get
+                return dict_of(get(NAME_PREFIX), get(FIRST_NAME), get(LAST_NAME), get(NAME_SUFFIX))
+
+            return split_name
+        normalize_field = _normalizer_of(self.spec(side))
+
+        def field_value(values: MappingABC[str, Any]) -> Any:
+            return normalize_field(values.get(key))
+
+        return field_value
 
     def normalize(self, side: str, value: Any) -> Any:
         if self.key(side) == NAME:
@@ -449,6 +491,13 @@ _CONVERTERS: dict[FieldType, Callable[[Any], Any]] = {
 }
 # Targets whose converter answers a string when the value does not parse.
 _STRICT = frozenset({FieldType.NUMBER, FieldType.BOOLEAN})
+
+
+def _normalizer_of(spec: FieldSpec) -> Callable[[Any], Any]:
+    try:
+        return normalizer(spec)
+    except TypeError:  # unhashable choices (a list): a normalizer of its own
+        return normalizer.__wrapped__(spec)
 
 
 # -- Default mappings ---------------------------------------------------------------------------

@@ -108,28 +108,36 @@ def merge(
 ) -> MergeResult:
     """Merge a linked pair's values field by field; see the module docstring for the rules."""
     result = MergeResult()
-    old = {side: dict(snapshot.get(side) or {}) for side in ("a", "b")}
-    result.snapshot = {side: dict(old[side]) for side in ("a", "b")}
+    old_a: MappingABC[str, Any] = snapshot.get("a") or {}
+    old_b: MappingABC[str, Any] = snapshot.get("b") or {}
+    result.snapshot = {"a": dict(old_a), "b": dict(old_b)}
     for m in mappings:
-        now = {"a": m.read("a", values_a), "b": m.read("b", values_b)}
-        snap = {side: old[side].get(m.key(side), MISSING) for side in ("a", "b")}
+        key_a, key_b = m.field_a, m.field_b
+        readers = m.readers
+        now_a, now_b = readers["a"](values_a), readers["b"](values_b)
+        snap_a, snap_b = old_a.get(key_a, MISSING), old_b.get(key_b, MISSING)
+        if now_a == snap_a and now_b == snap_b:
+            # Changed on neither side (most fields of most pairs): nothing flows, and the
+            # snapshot already holds both values, whether or not they are equivalent.
+            continue
         outcome = merge_field(
             m,
-            now_a=now["a"],
-            now_b=now["b"],
-            snap_a=snap["a"],
-            snap_b=snap["b"],
+            now_a=now_a,
+            now_b=now_b,
+            snap_a=snap_a,
+            snap_b=snap_b,
             winner=winner,
             may_flow=may_flow,
         )
         if outcome.conflict:
-            result.conflicts.append(m.key("a"))
+            result.conflicts.append(key_a)
         if outcome.settled:
-            for side in ("a", "b"):
-                result.snapshot[side][m.key(side)] = now[side]
+            result.snapshot["a"][key_a] = now_a
+            result.snapshot["b"][key_b] = now_b
             continue
         if outcome.source is None:
             continue
+        now = {"a": now_a, "b": now_b}
         source, target = outcome.source, other(outcome.source)
         result.changes[target].update(m.changes(target, outcome.value))
         result.diffs[target][m.key(target)] = {"before": now[target], "after": outcome.value}

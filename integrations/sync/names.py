@@ -41,6 +41,23 @@ class Name:
         parts = parts or {}
         return cls(*(clean(str(parts.get(k) or "")) for k in ("prefix", "first", "last", "suffix")))
 
+    @staticmethod
+    def dict_of(prefix: Any, first: Any, last: Any, suffix: Any) -> dict[str, str] | None:
+        """``Name.of`` of these parts, ``as_dict``, or ``None`` when every part is empty: the
+        same answer without building a ``Name`` (the merge reads a split name per record)."""
+        prefix = " ".join(str(prefix).split()) if prefix else ""
+        first = " ".join(str(first).split()) if first else ""
+        last = " ".join(str(last).split()) if last else ""
+        suffix = " ".join(str(suffix).split()) if suffix else ""
+        if not (prefix or first or last or suffix):
+            return None
+        found = {"first": first, "last": last}
+        if prefix:
+            found["prefix"] = prefix
+        if suffix:
+            found["suffix"] = suffix
+        return found
+
     def as_dict(self) -> dict[str, str]:
         """``first`` and ``last`` always; ``prefix`` and ``suffix`` only when set, so a name
         without them compares equal to snapshots taken before they existed."""

@@ -158,12 +158,35 @@ def is_empty(value: Any) -> bool:
 
 def normalize(value: Any, spec: FieldSpec) -> Any:
     """The comparable, JSON-able form of ``value``; every kind of empty becomes ``None``."""
+    try:
+        normalize_field = normalizer(spec)
+    except TypeError:  # a spec built with unhashable choices (a list): made for this call
+        normalize_field = normalizer.__wrapped__(spec)
+    return normalize_field(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
+    """``normalize`` for one field, with the choices that depend only on the field (its type,
+    one value or many) made once: mappings keep it and call it for every record they read."""
     scalar = SCALAR_NORMALIZERS[spec.type]
-    if spec.multi or spec.type == FieldType.TAGS:
+    if not (spec.multi or spec.type == FieldType.TAGS):
+
+        def one(value: Any) -> Any:
+            if isinstance(value, list | tuple):
+                value = value[0] if value else None
+            if value is None or value == "" or value == [] or value == {}:
+                return None
+            return scalar(value)
+
+        return one
+    tags = spec.type == FieldType.TAGS
+
+    def many(value: Any) -> Any:
         items = value if isinstance(value, list | tuple) else [value]
         seen: dict[Any, Any] = {}
         for item in items:
-            if is_empty(item):
+            if item is None or item == "" or item == [] or item == {}:
                 continue
             normalized = scalar(item)
             if normalized is not None:
@@ -173,14 +196,16 @@ def normalize(value: Any, spec: FieldSpec) -> Any:
                     if isinstance(normalized, dict)
                     else normalized
                 )
-                seen.setdefault(key, normalized)
+                if key not in seen:
+                    seen[key] = normalized
+        if not seen:
+            return None
         values = list(seen.values())
-        if spec.type == FieldType.TAGS:
+        if tags:
             values.sort()
-        return values or None
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    return None if is_empty(value) else scalar(value)
+        return values
+
+    return many
 
 
 def normalize_name(value: Any, style: NameStyle) -> Any:
@@ -188,5 +213,7 @@ def normalize_name(value: Any, style: NameStyle) -> Any:
     ``suffix`` when set (see ``names.Name.as_dict``)."""
     if style == NameStyle.FULL:
         return names.clean(value if isinstance(value, str) else "") or None
-    name = names.Name.of(value if isinstance(value, dict) else {})
-    return name.as_dict() if name else None
+    if not isinstance(value, dict):
+        return None
+    get = value.get
+    return names.Name.dict_of(get("prefix"), get("first"), get("last"), get("suffix"))
