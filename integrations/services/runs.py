@@ -23,6 +23,7 @@ from integrations.services.notifications import (
     notify_account_needs_reauth,
     notify_connection_paused,
 )
+from integrations.sync import recheck
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ def connection_sync(
         }
         for connector in connectors.values():
             connector.http.heartbeat = heartbeat
+        recheck.hide_own_writes(connection, connectors)
         plan = engine.run_sync(
             connection=connection,
             run=run,
@@ -251,6 +253,7 @@ def connection_sync(
         _finish(run, SyncRun.Outcome.FAILED, f"internal error ({type(exc).__name__})")
         raise
     finally:
+        recheck.keep_learned(connectors)
         if lease is not None:
             finished = timezone.now()
             Connection.objects.filter(pk=connection_id, lease_generation=lease.generation).update(

@@ -544,6 +544,8 @@ class KustomerEmulator(Emulator):
             start = bisect.bisect_left(org.by_updated, (since, ""))
             listed = (org.customers[i] for _, i in org.by_updated[start:])
             docs = [d for d in listed if query.include_deleted or not d["deleted"]]
+            if query.narrowed:
+                docs = [d for d in docs if query.matches(d)]
             return self._paged(org, "/customers/search", docs, page, size)
         docs = [
             d
@@ -583,10 +585,12 @@ class KustomerEmulator(Emulator):
 
     # ---- documents ---------------------------------------------------------------------------
 
-    def _touch(self, doc: dict[str, Any], user_id: str) -> None:
+    def _touch(self, org: Org, doc: dict[str, Any], user_id: str) -> None:
+        """A change by ``user_id``, or by a person in Kustomer's UI (the org's own user, as for
+        a customer created there) when none: the last modifier is always who made the change."""
         now = iso(self.now())
         doc["updatedAt"] = doc["modifiedAt"] = now
-        doc["modifiedBy"] = user_id or doc["modifiedBy"]
+        doc["modifiedBy"] = user_id or org.id
         doc["rev"] += 1
 
     def _new_doc(self, org: Org, user_id: str) -> dict[str, Any]:
@@ -654,13 +658,13 @@ class KustomerEmulator(Emulator):
                 doc["attrs"]["custom"] = {k: v for k, v in value.items() if v is not None}
             else:
                 doc["attrs"][key] = value
-        self._touch(doc, user_id)
+        self._touch(org, doc, user_id)
         self._reindex(org, doc)
         webhooks.customer_changed(self, org, doc, before)
 
     def _delete(self, org: Org, doc: dict[str, Any], user_id: str) -> None:
         doc["deleted"] = True
-        self._touch(doc, user_id)
+        self._touch(org, doc, user_id)
         self._reindex(org, doc)
 
     def _reindex(self, org: Org, doc: dict[str, Any]) -> None:

@@ -3,7 +3,10 @@ criteria themselves (attributes, operators, value types, time zones), matching a
 
 Criteria are ``{"<attribute>": {"<operator>": value}}`` in ``and`` / ``or`` / ``not`` (an object
 or up to 20), nested groups allowed; operators ``equals``, ``contains`` (whole words),
-``in``, ``gte``, ``gt``, ``lte``, ``lt``, ``not_set``. A date bound is an ISO date-time with a
+``in``, ``gte``, ``gt``, ``lte``, ``lt``, ``not_set``. ``customer_created_by`` and
+``customer_modified_by`` (the document's ``user`` attributes, operator ``list``) take a user id
+with ``equals``, ``in`` or ``not_set``: "modified last by anyone but X" is
+``{"not": {"customer_modified_by": {"equals": X}}}``. A date bound is an ISO date-time with a
 zone (taken as is) or a local ``YYYY-MM-DD`` date (or zone-less date-time) read in ``timeZone``,
 GMT by default (api-notes §1.6). Anything else answers 400, never a server error.
 """
@@ -45,7 +48,13 @@ ATTRIBUTES: dict[str, str] = {
     "customer_sentiment": "list",
     "customer_conversations_count": "number",
     "customer_imported": "boolean",
+    "customer_created_by": "user",
+    "customer_modified_by": "user",
 }
+# The standard attributes schema's ``definitions.user`` (the search operation's description in
+# the OpenAPI document): a 24-hex-digit id holding a digit and a letter.
+USER_ID = re.compile(r"^(?=[A-Fa-f\d]{24}$)(\d+[A-Fa-f]|[A-Fa-f]+\d)")
+USER_OPERATORS = frozenset({"equals", "in", "not_set"})
 CUSTOM_KINDS = {
     "Str": "string", "Txt": "string", "Url": "string",
     "Num": "number", "Bool": "boolean", "At": "datetime",
@@ -132,6 +141,8 @@ class Query:
     def _value(self, kind: str, op: str, value: Any, pointer: str) -> Any:
         if op not in OPERATORS:
             raise bad_request(f"Unknown operator {op}", pointer)
+        if kind == "user" and op not in USER_OPERATORS:
+            raise bad_request(f"{op} does not apply to a user attribute", pointer)
         if op == "not_set":
             if value not in ("", True, None):
                 raise bad_request("not_set takes an empty string", pointer)
@@ -161,6 +172,8 @@ class Query:
             return value
         if not isinstance(value, str):
             raise bad_request("a string is needed", pointer)
+        if kind == "user" and not USER_ID.match(value):
+            raise bad_request("a user id (24 hexadecimal digits) is needed", pointer)
         return value
 
     def _moment(self, value: Any, pointer: str) -> dt.datetime:
@@ -197,18 +210,26 @@ class Query:
     def matches(self, doc: dict[str, Any]) -> bool:
         return all(_group_holds(doc, kind, parts) for kind, parts in self.groups)
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether the search has a ``not`` group (``updated_since`` allows one)."""
+        return "not" in self.body
+
     def updated_since(self) -> dt.datetime | None:
-        """The bound of a search that is only "customer_updated_at >= bound (or none), oldest
-        first", which the change-ordered index answers; None for any other search."""
-        if set(self.body) - {"queryContext", "sort", "includeDeleted", "and", "timeZone"}:
+        """The bound of a search that is "customer_updated_at >= bound (or none), oldest
+        first", narrowed or not by a ``not`` group, which the change-ordered index answers (the
+        caller then keeps the records that ``matches``); None for any other search."""
+        allowed = {"queryContext", "sort", "includeDeleted", "and", "not", "timeZone"}
+        if set(self.body) - allowed:
             return None
         if self.sorts != [("customer_updated_at", False)]:
             return None
-        if not self.groups:
+        groups = [(kind, criteria) for kind, criteria in self.groups if kind != "not"]
+        if not groups:
             return dt.datetime.min.replace(tzinfo=dt.UTC)
-        if len(self.groups) != 1 or len(self.groups[0][1]) != 1:
+        if len(groups) != 1 or len(groups[0][1]) != 1:
             return None
-        parts = self.groups[0][1][0]
+        parts = groups[0][1][0]
         if len(parts) != 1 or parts[0][0] != "test":
             return None
         _, attr, _, op, value = parts[0]
@@ -293,6 +314,10 @@ def values(doc: dict[str, Any], attr: str) -> list[Any]:
         return [counts.get("all", 0)]
     if attr == "customer_imported":
         return [bool(attrs.get("importedAt"))]
+    if attr == "customer_created_by":
+        return [doc["createdBy"]]
+    if attr == "customer_modified_by":
+        return [doc["modifiedBy"]]
     custom = attrs.get("custom")
     value = custom.get(attr[len("customer_custom_") :]) if isinstance(custom, dict) else None
     if value is None:

@@ -80,6 +80,17 @@ class KustomerClient(ApiClient):
         self.subdomain = subdomain
         # What the bearer token is, for messages: "API key" or "sign-in token".
         self.credential_label = credential_label
+        # The user this client's writes are made as (an API key's machine user), once a write's
+        # answer named it: a written customer's ``modifiedBy``, a bulk job's ``createdBy``.
+        self.author = ""
+
+    def _note_author(self, resource: Mapping[str, Any], relation: str) -> None:
+        relationships = resource.get("relationships")
+        related = relationships.get(relation) if isinstance(relationships, dict) else None
+        data = related.get("data") if isinstance(related, dict) else None
+        user_id = data.get("id") if isinstance(data, dict) else None
+        if isinstance(user_id, str) and user_id:
+            self.author = user_id
 
     def classify(self, error: HttpError, *, what: str) -> ConnectorError:
         code, message, pointer = error_parts(error.response)
@@ -175,6 +186,7 @@ class KustomerClient(ApiClient):
         if response.status_code == 404:
             return None
         result: dict[str, Any] = response.json()["data"]
+        self._note_author(result, "modifiedBy")
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/createacustomer
@@ -183,6 +195,7 @@ class KustomerClient(ApiClient):
             "POST", "/v1/customers", kind="create customer", idempotent=False, json=dict(body)
         )
         result: dict[str, Any] = response.json()["data"]
+        self._note_author(result, "modifiedBy")
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/updatecustomerattributes
@@ -201,6 +214,7 @@ class KustomerClient(ApiClient):
         if response.status_code == 404:
             return None
         result: dict[str, Any] = response.json()["data"]
+        self._note_author(result, "modifiedBy")
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/bulkcreatecustomers
@@ -212,6 +226,7 @@ class KustomerClient(ApiClient):
             "POST", "/v1/customers/bulk", kind="bulk create customers", idempotent=False, json=items
         )
         job: dict[str, Any] = response.json()["data"]
+        self._note_author(job, "createdBy")
         delay = 0.5
         waited = 0.0
         while str((job.get("attributes") or {}).get("status")) != "complete":

@@ -1,7 +1,15 @@
-"""The Kustomer connector: customers of one org, read by search on ``customer_updated_at``."""
+"""The Kustomer connector: customers of one org, read by search on ``customer_updated_at``.
+
+With an API key, Tandem's writes are made as the key's machine user (api-notes §1.2, §1.11). The
+connector learns that user's id from a write's answer and, after the run, keeps it with the
+credentials, for that key only (``keep_machine_user``). When the run says the account is this
+connection's alone (``hide_own_writes``), the change feed asks only for customers someone else
+modified last, so Tandem never reads its own writes back. A person's edit that lands between
+Tandem's read and its PATCH is caught by the engine and read again by id (``sync/recheck.py``)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -45,6 +53,12 @@ FIRST_REV = 1
 SENTIMENTS = ("positive", "neutral", "negative")
 HAS_OPEN = "has open conversations"
 HAS_NO_OPEN = "has no open conversations"
+# Kept in the credentials: {"key": fingerprint of the API key, "id": its machine user's id}.
+MACHINE_USER = "machine_user"
+
+
+def _fingerprint(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 def clean_subdomain(value: Any) -> str:
@@ -145,6 +159,32 @@ class KustomerConnector(Connector):
             credential_label="API key" if self.credentials.get("api_key") else "sign-in token",
         )
         self._custom_fields: dict[str, FieldSpec] | None = None
+        # Set by the run when no other connection uses the account (``sync/recheck.py``): the
+        # change feed then leaves out the customers Tandem's machine user modified last.
+        self.hide_own_writes = False
+
+    @sensitive_variables()
+    def machine_user(self) -> str:
+        """The id of the API key's machine user, once a write told it; "" before that and for a
+        sign-in with email and password (a person, whose own edits must never be left out)."""
+        api_key = self.credentials.get("api_key")
+        kept = self.credentials.get(MACHINE_USER)
+        if not api_key or not isinstance(kept, dict):
+            return ""
+        if kept.get("key") != _fingerprint(str(api_key)):
+            return ""  # learned with another key
+        return str(kept.get("id") or "")
+
+    @sensitive_variables()
+    def keep_machine_user(self) -> None:
+        """Keep with the credentials the machine user a write's answer named, when it is news.
+        Called by the run once its writes are done, in its own thread (the write paths may run
+        in threads of their own, where the database is not the run's)."""
+        api_key = self.credentials.get("api_key")
+        author = self.client.author
+        if api_key and author and author != self.machine_user():
+            kept = {"key": _fingerprint(str(api_key)), "id": author}
+            self.save_credentials({**self.credentials, MACHINE_USER: kept})
 
     @classmethod
     @sensitive_variables()
@@ -232,7 +272,9 @@ class KustomerConnector(Connector):
     def list_changed(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
         """Search ``customer_updated_at >= since`` oldest first, tombstones included, with the
         kit's ``updated_at`` cursor (ties at the cursor skipped; past the 100-page cap the
-        search restarts from the last ``updatedAt`` seen)."""
+        search restarts from the last ``updatedAt`` seen). With ``hide_own_writes`` and a known
+        machine user, an incremental read leaves out the customers it modified last (a scan
+        lists everything)."""
         self._custom()  # custom attributes are read with their declared types
         yield from feed.updated_at_pages(checkpoint, self._search_changed, app_name=self.name)
 
@@ -244,6 +286,9 @@ class KustomerConnector(Connector):
         }
         if since is not None:
             body["and"] = [{"customer_updated_at": {"gte": since}}]
+            author = self.machine_user() if self.hide_own_writes else ""
+            if author:
+                body["not"] = [{"customer_modified_by": {"equals": author}}]
         result = self.client.search_customers(body, page=1, page_size=self.search_page_size)
         while True:
             records = [
