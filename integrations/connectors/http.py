@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -152,9 +153,23 @@ class HttpClient:
         self.sleep = sleep
         self.session = session or requests.Session()
         self.calls: Counter[str] = Counter()
-        # Called before every attempt and through long waits: the run service hangs its lease
-        # heartbeat here, so a run busy with (or waiting on) an app keeps its connection.
-        self.heartbeat: Callable[[], None] | None = None
+        # A run may call an app from several threads at once (``sync/pipeline.py``).
+        self._lock = threading.Lock()
+        self._heartbeat: Callable[[], None] | None = None
+        self._heartbeat_thread = 0
+
+    @property
+    def heartbeat(self) -> Callable[[], None] | None:
+        """Called before every attempt and through long waits: the run service hangs its lease
+        heartbeat here, so a run busy with (or waiting on) an app keeps its connection. It is
+        beaten only in the thread that hung it: it renews the lease in the database, whose
+        connections are per thread (that thread beats it while it waits on the others)."""
+        return self._heartbeat
+
+    @heartbeat.setter
+    def heartbeat(self, beat: Callable[[], None] | None) -> None:
+        self._heartbeat = beat
+        self._heartbeat_thread = threading.get_ident()
 
     def add_secret(self, secret: str) -> None:
         if secret and secret not in self.secrets:
@@ -168,8 +183,8 @@ class HttpClient:
         return redact(text, self.secrets)
 
     def _beat(self) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat()
+        if self._heartbeat is not None and threading.get_ident() == self._heartbeat_thread:
+            self._heartbeat()
 
     def _wait(self, seconds: float, reason: str) -> None:
         seconds = min(seconds, self.max_wait)
@@ -218,7 +233,8 @@ class HttpClient:
                 blocked = self.gate.blocked_for()
                 if blocked > 0:
                     self._wait(blocked, "shared rate limit")
-            self.calls[kind] += 1
+            with self._lock:
+                self.calls[kind] += 1
             try:
                 response = self.session.request(method, url, **kwargs)
             except requests.RequestException as exc:

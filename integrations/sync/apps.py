@@ -3,17 +3,19 @@
 ``App`` wraps a connector (anything with the shape of ``AppConnector``; every connector
 package has it) and says which side failed: a ``ConnectorError`` leaving
 an ``App`` carries ``side``. The API calls of a run are counted in one place,
-``calls_by_kind``.
+``calls_by_kind``. A run may call its apps from threads of its own (``App.threads``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Protocol
 
 from integrations.sync.errors import ConnectorError
 from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
+from integrations.sync.pipeline import Errands
 from integrations.sync.records import (
     Checkpoint,
     Contact,
@@ -86,6 +88,26 @@ class App:
         self.connector = connector
         self.name = connector.name
         self.caps = connector.capabilities
+        # Whether the run may call this app from threads of its own, beside its main thread
+        # (``sync/pipeline.py``). A connector says no with ``calls_from_threads = False``: a
+        # test double whose hooks touch the database, which is per thread, does.
+        self.threads = bool(getattr(connector, "calls_from_threads", True))
+
+    @contextmanager
+    def credentials_kept_by(self, errands: Errands) -> Iterator[None]:
+        """While the run calls the app from other threads too, credentials the connector
+        refreshed in one of them are stored by the run's own thread (the database's)."""
+        keep = getattr(self.connector, "on_credentials_changed", None)
+        if keep is None:
+            yield
+            return
+        self.connector.on_credentials_changed = lambda credentials: errands.call(  # type: ignore[attr-defined]
+            partial(keep, credentials)
+        )
+        try:
+            yield
+        finally:
+            self.connector.on_credentials_changed = keep  # type: ignore[attr-defined]
 
     def fields_for_sync(self, keys: Collection[str]) -> dict[str, FieldSpec]:
         with blaming(self.side):
@@ -129,6 +151,7 @@ def calls_by_kind(connectors: Mapping[str, AppConnector | App]) -> dict[str, int
     found: dict[str, int] = {}
     for side, app in connectors.items():
         connector = app.connector if isinstance(app, App) else app
-        for kind, count in connector.http.calls.items():
+        # A copy: another thread of the run may be counting a call.
+        for kind, count in dict(connector.http.calls).items():
             found[f"{side}: {kind}"] = count
     return found

@@ -40,10 +40,12 @@ Choices made where the design is silent:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -58,6 +60,7 @@ from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.fields import FieldType
 from integrations.sync.journal import Journal
+from integrations.sync.pipeline import Errands, Worker
 from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, PairPlan, Plan
 from integrations.sync.reader import Progress, Reader
 from integrations.sync.records import Checkpoint, Contact, checkpoint_problem
@@ -66,7 +69,7 @@ from integrations.sync.selectors import load_config
 from integrations.sync.sides import SIDES, Side, chunks, other
 from integrations.sync.state import RunState
 from integrations.sync.store import DryStore, Store
-from integrations.sync.writer import AppWriter, DryWriter, Outcomes, Writer
+from integrations.sync.writer import AppWriter, DryWriter, Outcomes, Sending, Writer
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +100,21 @@ class Run:
     beat: Callable[[], None]
     progress: Progress | None
     scan: bool
+    # Sends a page's writes in the background (``None``: written in the run's thread).
+    worker: Worker | None = None
+    # The page whose writes are under way, stored once they are done (one at most).
+    in_flight: list[InFlight] = field(default_factory=list)
+
+
+@dataclass
+class InFlight:
+    """A page sent in the background: what the run stores once its writes are done."""
+
+    plan: Plan
+    outcomes: Outcomes
+    sending: Sending
+    futures: list[Future[None]]
+    checkpoint: Checkpoint | None
 
 
 def run_sync(
@@ -179,9 +197,19 @@ def sync_connection(
         logger.warning("connection %s: %s", connection.pk, error)
     store.start(journal.phase, error)
     state = RunState()
-    reader = Reader(apps, scan=scan)
     # Renews the lease as pages go by, so a live run keeps its (short) lease.
     beat = Heartbeat(lease)
+    # What the run's threads hand to this one (a refreshed token to store).
+    errands = Errands()
+    reader = Reader(apps, scan=scan, beat=beat, errands=errands)
+    # A real run sends each page's writes in the background (to both apps at once) while it
+    # plans the next page, when both apps may be called from threads.
+    threads = all(app.threads for app in apps.values())
+    worker = Worker(errands=errands) if edges.store.keeps and threads else None
+    ctx: Run | None = None
+    kept = contextlib.ExitStack()
+    for app in apps.values():
+        kept.enter_context(app.credentials_kept_by(errands))
     try:
         if scan:
             # Listed before the configuration is loaded: an app that discovers its custom
@@ -199,14 +227,29 @@ def sync_connection(
             beat=beat,
             progress=progress,
             scan=scan,
+            worker=worker,
         )
         recover_intents(config, apps, store, journal, state)
-        if all(read_side(ctx, state, side) for side in SIDES) and recheck.read_again(
-            ctx, state, process_page
+        if (
+            all(read_side(ctx, state, side) for side in SIDES)
+            and land(ctx, state)
+            and recheck.read_again(ctx, state, process_page)
+            and land(ctx, state)
         ):
             retry_issues(ctx, state)
+        land(ctx, state)
+    except BaseException:
+        if ctx is not None:
+            # The run stops; what the page sent last did is still journaled and kept, as it
+            # was before the next page was read when pages were not overlapped.
+            with contextlib.suppress(Exception):
+                land(ctx, state)
+        raise
     finally:
+        if worker is not None:
+            worker.close()
         reader.close()
+        kept.close()
         store.save_notes(journal)
         store.save_counters(journal, apps)
     store.finish(journal, state, scan=scan)
@@ -216,18 +259,27 @@ def sync_connection(
 def read_side(ctx: Run, state: RunState, side: Side) -> bool:
     """Every page of ``side``; ``False`` when the run stopped at the breaker (a dry run)."""
     checkpoint = None if ctx.scan else (ctx.connection.checkpoint(side) or None)
-    for page in ctx.reader.pages(side, checkpoint):
-        ctx.beat()
-        ctx.journal.read(side, len(page.records))
-        if ctx.progress is not None:
-            ctx.progress("scan" if ctx.scan else "changes", side, len(page.records))
-        if not ctx.config.is_source(side):
-            save(ctx, state, Plan(source=side), Outcomes(), checkpoint=page.checkpoint)
-            continue
-        if not process_page(ctx, state, side, page.records, checkpoint=page.checkpoint):
-            return False
-        if state.throttled[side]:
-            break
+    pages = ctx.reader.pages(side, checkpoint)
+    try:
+        for page in pages:
+            ctx.beat()
+            ctx.journal.read(side, len(page.records))
+            if ctx.progress is not None:
+                ctx.progress("scan" if ctx.scan else "changes", side, len(page.records))
+            if not ctx.config.is_source(side):
+                if not land(ctx, state):
+                    return False
+                save(ctx, state, Plan(source=side), Outcomes(), checkpoint=page.checkpoint)
+                continue
+            if not process_page(ctx, state, side, page.records, checkpoint=page.checkpoint):
+                return False
+            if state.throttled[side]:
+                break
+    finally:
+        # A change feed read ahead in a thread stops reading.
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
     return True
 
 
@@ -259,20 +311,109 @@ def process_page(
     *,
     checkpoint: Checkpoint | None,
 ) -> bool:
-    """One page: match, plan, write, store. ``False`` when a dry run stopped at the breaker."""
+    """One page: match, plan, write, store. ``False`` when a dry run stopped at the breaker.
+
+    With a worker (a real run) the page's writes go out in the background, to both apps at
+    once. In a scan the next page is matched and planned while they are under way; then, once
+    they are done, that page's intents are kept and its writes sent, and this page is stored
+    while they go out. So at most one page's writes are in flight, an intent is kept before
+    its create is sent, and a page (with its checkpoint) is stored once its writes are done,
+    in reading order."""
     page = match(ctx, state, source, records)
     plan = planner.plan_page(ctx.config, page)
+    before = (state.mass_tagged.copy(), state.in_sync_delta)
+    added = {side: plan.done[side] - state.done[side] for side in SIDES}
     for side in SIDES:
         state.done[side] |= plan.done[side]
     state.in_sync_delta += plan.in_sync_delta
     breaker = check_breaker(ctx, state, plan)
     outcomes = Outcomes()
+    if ctx.worker is None:
+        try:
+            ctx.writer.write(plan, outcomes, breaker=breaker)
+        finally:
+            ctx.journal.record(ctx.config, plan, outcomes)
+            # Writes the apps accepted before a failure stay audited too.
+            ctx.store.save_audit(ctx.journal)
+        return apply_outcomes(ctx, state, plan, outcomes, checkpoint=checkpoint)
+    landed = collect(ctx)
+    if landed is not None and (breaker or landed.outcomes.throttled):
+        # This page goes no further (the breaker), or may not (the page before was
+        # throttled): the page before is stored first, as the run stands.
+        apply_landed(ctx, state, landed)
+        landed = None
+    if state.throttled[source]:
+        # The page before was throttled: its side is read no further, so this page is left
+        # as if it had not been read.
+        for side in SIDES:
+            state.done[side] -= added[side]
+        state.mass_tagged, state.in_sync_delta = before
+        return True
+    assert isinstance(ctx.writer, AppWriter)
     try:
-        ctx.writer.write(plan, outcomes, breaker=breaker)
-    finally:
+        sending = ctx.writer.begin(plan, outcomes, breaker=breaker)
+    except BaseException:
         ctx.journal.record(ctx.config, plan, outcomes)
-        # Writes the apps accepted before a failure stay audited too.
         ctx.store.save_audit(ctx.journal)
+        if landed is not None:
+            with contextlib.suppress(Exception):
+                apply_landed(ctx, state, landed)
+        raise
+    futures = [ctx.worker.submit(task) for task in sending.tasks]
+    ctx.in_flight.append(InFlight(plan, outcomes, sending, futures, checkpoint))
+    if landed is not None:
+        apply_landed(ctx, state, landed)
+    # An incremental run's next page asks the apps (lookups by email): only the two apps'
+    # writes overlap there, and the page is stored before the next is read.
+    return ctx.scan or land(ctx, state)
+
+
+def land(ctx: Run, state: RunState) -> bool:
+    """Wait for the page sent in the background, if any, then journal and store it. ``False``
+    when the run must stop here."""
+    landed = collect(ctx)
+    return landed is None or apply_landed(ctx, state, landed)
+
+
+def collect(ctx: Run) -> InFlight | None:
+    """The page sent in the background, if any, once its writes are done: its outcomes
+    gathered and journaled (an error of its writes raised then, after the journal)."""
+    if not ctx.in_flight:
+        return None
+    flight = ctx.in_flight.pop()
+    worker = ctx.worker
+    assert worker is not None
+    error: BaseException | None = None
+    beat = ctx.beat
+    for future in flight.futures:
+        try:
+            worker.result(future, beat=beat)
+        except BaseException as exc:
+            # The other app's writes are still waited for: what it accepted is audited too.
+            error = error or exc
+            beat = _no_beat
+    flight.sending.merge()
+    ctx.journal.record(ctx.config, flight.plan, flight.outcomes)
+    ctx.store.save_audit(ctx.journal)
+    if error is not None:
+        raise error
+    return flight
+
+
+def apply_landed(ctx: Run, state: RunState, flight: InFlight) -> bool:
+    return apply_outcomes(ctx, state, flight.plan, flight.outcomes, checkpoint=flight.checkpoint)
+
+
+def _no_beat() -> None:
+    pass
+
+
+def apply_outcomes(
+    ctx: Run, state: RunState, plan: Plan, outcomes: Outcomes, *, checkpoint: Checkpoint | None
+) -> bool:
+    """After a page's writes: stored with its checkpoint (none when a write was throttled).
+    ``False`` when a dry run stopped at the breaker."""
+    source = plan.source
     if outcomes.stopped:
         return False
     recheck.remember(ctx.store, distrust_foreign_edits(ctx.config, outcomes))

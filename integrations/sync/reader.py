@@ -10,44 +10,77 @@ from collections.abc import Callable, Iterator, Mapping
 
 from integrations.sync.apps import App
 from integrations.sync.listing import Listing
+from integrations.sync.pipeline import Ahead, Errands, read_ahead
 from integrations.sync.records import Checkpoint, Contact, Page, normalize_email, previous_ids
 from integrations.sync.sides import SIDES, chunks
 from integrations.sync.state import EmailIndex, RunState
 
 # A scan processes its listed pages joined into groups of at least this many records.
 SCAN_GROUP = 5000
+# Pages each app's listing thread reads ahead of the indexing.
+LIST_AHEAD = 4
 # Told of each page a run reads: (stage: "listing" / "scan" / "changes", side, records).
 Progress = Callable[[str, str, int], None]
 
 
 class Reader:
-    def __init__(self, apps: Mapping[str, App], *, scan: bool) -> None:
+    def __init__(
+        self,
+        apps: Mapping[str, App],
+        *,
+        scan: bool,
+        beat: Callable[[], None] = lambda: None,
+        errands: Errands | None = None,
+    ) -> None:
         self.apps = apps
         self.scan = scan
+        # Beaten, and the reading threads' errands run, while the run waits on a page.
+        self.beat = beat
+        self.errands = errands or Errands()
         self.listings: dict[str, Listing] = {}
         self.index: dict[str, EmailIndex] = {}
 
     def list_sides(
         self, state: RunState, beat: Callable[[], None], progress: Progress | None
     ) -> None:
-        """The scan's one read of each app: every record indexed by email and kept on disk."""
+        """The scan's one read of each app: every record indexed by email and kept on disk.
+        The two apps are listed at once, each in a thread of its own a few pages ahead (when
+        both allow it); their pages are indexed and kept here, in this thread, as they come."""
         for side in SIDES:
-            index = EmailIndex()
-            listing = self.listings[side] = Listing()
-            for page in self.apps[side].list_changed(None):
-                beat()
-                for record in page.records:
-                    index.add(record)
-                listing.add_page(page)
-                if progress is not None:
-                    progress("listing", side, len(page.records))
-            self.index[side] = index
-            state.side_sizes[side] = index.size
+            self.index[side] = EmailIndex()
+            self.listings[side] = Listing()
+        sources = {side: self.apps[side].list_changed(None) for side in SIDES}
+        if all(self.apps[side].threads for side in SIDES):
+            with Ahead(sources, depth=LIST_AHEAD, beat=beat, errands=self.errands) as ahead:
+                for side, page in ahead:
+                    self._keep(side, page, beat, progress)
+        else:
+            for side in SIDES:
+                for page in sources[side]:
+                    self._keep(side, page, beat, progress)
+        for side in SIDES:
+            state.side_sizes[side] = self.index[side].size
+
+    def _keep(
+        self, side: str, page: Page, beat: Callable[[], None], progress: Progress | None
+    ) -> None:
+        beat()
+        index = self.index[side]
+        for record in page.records:
+            index.add(record)
+        self.listings[side].add_page(page)
+        if progress is not None:
+            progress("listing", side, len(page.records))
 
     def pages(self, side: str, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        """A side's pages: a scan's listed groups, or the app's change feed, read a page ahead
+        in a thread (when the app allows it) while the run works on the one before."""
         if self.scan:
             return self.listings[side].pages(SCAN_GROUP)
-        return self.apps[side].list_changed(checkpoint)
+        app = self.apps[side]
+        if app.threads:
+            return read_ahead(app.list_changed(checkpoint), beat=self.beat, errands=self.errands)
+        return app.list_changed(checkpoint)
 
     def fetch(self, side: str, ids: list[str]) -> dict[str, Contact]:
         """Current records by id (also under a previous id they answered to): from the scan's

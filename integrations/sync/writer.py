@@ -9,8 +9,9 @@ real one raises ``BreakerTripped`` before writing the page, the dry one notes wh
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from integrations.sync.apps import App
@@ -67,6 +68,41 @@ class Outcomes:
         self.failures.append(Failure(side, record_id, target, reason))
 
 
+@dataclass
+class Sending:
+    """A plan's writes under way: a task per target app, each filling its own outcomes."""
+
+    outcomes: Outcomes
+    tasks: list[Callable[[], None]] = field(default_factory=list)
+    parts: list[Outcomes] = field(default_factory=list)
+
+    def merge(self) -> Outcomes:
+        """The parts' outcomes added to the plan's, in side order (what failed half-way
+        included: the apps hold what they accepted)."""
+        into = self.outcomes
+        for part in self.parts:
+            into.created += part.created
+            into.create_results.update(part.create_results)
+            into.updated += part.updated
+            into.tagged += part.tagged
+            into.failed_pairs += part.failed_pairs
+            into.failures += part.failures
+            into.throttled += part.throttled
+            for side in SIDES:
+                into.versions[side].update(part.versions[side])
+                into.ok_ids[side] |= part.ok_ids[side]
+        self.parts = []
+        return into
+
+
+def _writes_to(plan: Plan, target: str) -> bool:
+    return (
+        any(c.target == target for c in plan.creates)
+        or any(p.merged.changes[target] for p in plan.pairs)
+        or any(op.side == target for op in plan.tags)
+    )
+
+
 class IntentKeeper(Protocol):
     def keep_intents(self, creates: list[CreatePlan]) -> dict[str, Intent]: ...
 
@@ -84,22 +120,44 @@ class AppWriter:
         self.intents = intents
 
     def write(self, plan: Plan, outcomes: Outcomes, *, breaker: str) -> None:
-        if breaker:
-            raise BreakerTripped(breaker)
-        tags = self.write_creates(plan, outcomes)
-        self.write_updates(plan, outcomes)
+        """The plan's writes one after the other: creates, then updates, then tags."""
+        self.keep(plan, outcomes, breaker=breaker)
+        tags = [op for target in SIDES for op in self.write_creates(plan, target, outcomes)]
+        for side in SIDES:
+            self.write_updates(plan, side, outcomes)
         self.write_tags([*plan.tags, *tags], outcomes)
 
-    def write_creates(self, plan: Plan, outcomes: Outcomes) -> list[TagOp]:
-        """Creates, batched per target; returns the tags of the records made."""
-        if not plan.creates:
-            return []
-        outcomes.intents.update(self.intents.keep_intents(plan.creates))
+    def keep(self, plan: Plan, outcomes: Outcomes, *, breaker: str) -> None:
+        """Raise the breaker, or keep an intent per create before any is sent."""
+        if breaker:
+            raise BreakerTripped(breaker)
+        if plan.creates:
+            outcomes.intents.update(self.intents.keep_intents(plan.creates))
+
+    def begin(self, plan: Plan, outcomes: Outcomes, *, breaker: str) -> Sending:
+        """``keep`` (in the caller's thread: the intents are the store's), then the plan's
+        writes as one task per target app. The two apps' tasks share nothing and may run side
+        by side, each filling outcomes of its own; ``Sending.merge`` gathers them."""
+        self.keep(plan, outcomes, breaker=breaker)
+        sending = Sending(outcomes)
+        for target in SIDES:
+            if _writes_to(plan, target):
+                part = Outcomes(intents=outcomes.intents)
+                sending.parts.append(part)
+                sending.tasks.append(partial(self.write_target, plan, target, part))
+        return sending
+
+    def write_target(self, plan: Plan, target: str, outcomes: Outcomes) -> None:
+        """The plan's writes to ``target``: creates, then updates, then tags."""
+        tags = self.write_creates(plan, target, outcomes)
+        self.write_updates(plan, target, outcomes)
+        self.write_tags([*(op for op in plan.tags if op.side == target), *tags], outcomes)
+
+    def write_creates(self, plan: Plan, target: str, outcomes: Outcomes) -> list[TagOp]:
+        """Creates on ``target``, in batches; returns the tags of the records made."""
+        creates = [c for c in plan.creates if c.target == target]
         tags: list[TagOp] = []
-        by_target: dict[str, list[CreatePlan]] = defaultdict(list)
-        for create in plan.creates:
-            by_target[create.target].append(create)
-        for target, creates in by_target.items():
+        if creates:
             app = self.apps[target]
             for batch in chunks(creates, self.cfg.sides[target].create_batch_size):
                 requests = [
@@ -131,34 +189,33 @@ class AppWriter:
                         )  # fmt: skip
         return tags
 
-    def write_updates(self, plan: Plan, outcomes: Outcomes) -> None:
-        for side in SIDES:
-            pairs = [p for p in plan.pairs if p.merged.changes[side]]
-            app = self.apps[side]
-            for batch in chunks(pairs, self.cfg.sides[side].update_batch_size):
-                requests = [
-                    ContactUpdate(
-                        id=p.record_id(side),
-                        changes=dict(p.merged.changes[side]),
-                        version=p.records[side].version,
-                    )
-                    for p in batch
-                ]
-                results = {r.ref: r for r in app.update_many(requests)}
-                for pair in batch:
-                    result = results.get(pair.record_id(side)) or WriteResult(
-                        ref=pair.record_id(side), error=NO_ANSWER
-                    )
-                    if result.ok and result.record is not None:
-                        outcomes.versions[side][pair.record_id(side)] = result.record.version
-                        outcomes.updated.append((side, pair, result.record))
-                    else:
-                        outcomes.failed_pairs.append(pair)
-                        source = other(side)
-                        outcomes.fail(
-                            source, pair.record_id(source), side, result.error,
-                            throttled=result.throttled,
-                        )  # fmt: skip
+    def write_updates(self, plan: Plan, side: str, outcomes: Outcomes) -> None:
+        pairs = [p for p in plan.pairs if p.merged.changes[side]]
+        app = self.apps[side]
+        for batch in chunks(pairs, self.cfg.sides[side].update_batch_size):
+            requests = [
+                ContactUpdate(
+                    id=p.record_id(side),
+                    changes=dict(p.merged.changes[side]),
+                    version=p.records[side].version,
+                )
+                for p in batch
+            ]
+            results = {r.ref: r for r in app.update_many(requests)}
+            for pair in batch:
+                result = results.get(pair.record_id(side)) or WriteResult(
+                    ref=pair.record_id(side), error=NO_ANSWER
+                )
+                if result.ok and result.record is not None:
+                    outcomes.versions[side][pair.record_id(side)] = result.record.version
+                    outcomes.updated.append((side, pair, result.record))
+                else:
+                    outcomes.failed_pairs.append(pair)
+                    source = other(side)
+                    outcomes.fail(
+                        source, pair.record_id(source), side, result.error,
+                        throttled=result.throttled,
+                    )  # fmt: skip
 
     def write_tags(self, ops: list[TagOp], outcomes: Outcomes) -> None:
         grouped: dict[tuple[str, str, bool], dict[str, TagOp]] = defaultdict(dict)
