@@ -36,11 +36,11 @@ from integrations.sync.values import (
     _number,
     address_text,
     is_empty,
-    normalize,
     normalize_name,
     normalize_phone,
     normalizer,
 )
+from integrations.sync.values import normalize as normalize  # conditions and actions use it
 
 CANONICAL_FULL_NAME = "name.full"
 CANONICAL_FIRST_NAME = "name.first"
@@ -257,9 +257,11 @@ class _Made:
     (``Mapping.__post_init__``). Its slots keep it out of the mapping's ``__dict__``, which
     holds the fields alone, and out of its fields (equality, ``repr``)."""
 
-    __slots__ = ("_flows", "_inverse_map", "readers")
+    __slots__ = ("_flows", "_honorifics", "_inverse_map", "_normalizers", "readers")
     _flows: dict[str, bool]
+    _honorifics: dict[str, bool]
     _inverse_map: dict[str, str]
+    _normalizers: dict[str, Callable[[Any], Any]]
     # Per side, ``Mapping.read`` of a record's values.
     readers: dict[str, Reader]
 
@@ -297,6 +299,12 @@ class Mapping(_Made):
             for source in ("a", "b")
         }
         object.__setattr__(self, "_flows", flows)
+        # Whether a side's split name holds a prefix and suffix of its own (else they are
+        # folded into the first and last names).
+        honorifics = {s: set(HONORIFIC_PARTS) <= set(self.spec(s).choices) for s in ("a", "b")}
+        object.__setattr__(self, "_honorifics", honorifics)
+        normalizers = {side: _normalizer_of(self.spec(side)) for side in ("a", "b")}
+        object.__setattr__(self, "_normalizers", normalizers)
         # What depends only on the mapping (the field's key, type and name style) is decided
         # here, once.
         readers = {side: self._reader(side) for side in ("a", "b")}
@@ -334,7 +342,7 @@ class Mapping(_Made):
                 return dict_of(get(NAME_PREFIX), get(FIRST_NAME), get(LAST_NAME), get(NAME_SUFFIX))
 
             return split_name
-        normalize_field = _normalizer_of(self.spec(side))
+        normalize_field = self._normalizers[side]
 
         def field_value(values: MappingABC[str, Any]) -> Any:
             return normalize_field(values.get(key))
@@ -344,7 +352,7 @@ class Mapping(_Made):
     def normalize(self, side: str, value: Any) -> Any:
         if self.key(side) == NAME:
             return normalize_name(value, self.style(side))
-        return normalize(value, self.spec(side))
+        return self._normalizers[side](value)
 
     def convert(
         self,
@@ -367,8 +375,8 @@ class Mapping(_Made):
             converted = _convert_name(
                 value, self.style(source), self.style(target), snap_source, snap_target
             )
-            if isinstance(converted, dict) and not set(HONORIFIC_PARTS) <= set(tgt.choices):
-                converted = names.Name.of(converted).folded().as_dict()
+            if isinstance(converted, dict) and not self._honorifics[target]:
+                converted = names.Name.folded_dict(converted)
             return converted
         if is_empty(value):
             return None
@@ -416,9 +424,10 @@ class Mapping(_Made):
         if key == NAME:
             if self.style(side) == NameStyle.FULL:
                 return {FULL_NAME: value or ""}
+            if not self._honorifics[side]:
+                folded = names.Name.folded_dict(value)
+                return {FIRST_NAME: folded["first"], LAST_NAME: folded["last"]}
             name = names.Name.of(value)
-            if not set(HONORIFIC_PARTS) <= set(spec.choices):
-                return {FIRST_NAME: name.folded().first, LAST_NAME: name.folded().last}
             return {
                 NAME_PREFIX: name.prefix,
                 FIRST_NAME: name.first,
@@ -447,7 +456,7 @@ def _convert_name(
             # The parts as last synced: the full name as last synced, its exact spelling
             # ("Smith, Jr.") included, so a round trip changes nothing.
             return snap_target
-        return names.Name.of(value).full or None
+        return names.Name.full_of(value) or None
     if not value:
         return None
     split = names.split(

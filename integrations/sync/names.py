@@ -15,6 +15,7 @@ last name). New records fall back to ``nameparser``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,11 @@ from nameparser.config import CONSTANTS
 def clean(value: str | None) -> str:
     """A name with its whitespace collapsed: the form names are compared and written in."""
     return " ".join((value or "").split())
+
+
+def _part(value: Any) -> str:
+    """One part of a name as ``Name.of`` keeps it: ``clean(str(value or ""))``."""
+    return " ".join(str(value).split()) if value else ""
 
 
 @dataclass(frozen=True)
@@ -41,14 +47,13 @@ class Name:
         parts = parts or {}
         return cls(*(clean(str(parts.get(k) or "")) for k in ("prefix", "first", "last", "suffix")))
 
+    # The same answers as building a Name (``of``) and asking it, without building one: the
+    # merge reads and converts a name per record.
+
     @staticmethod
     def dict_of(prefix: Any, first: Any, last: Any, suffix: Any) -> dict[str, str] | None:
-        """``Name.of`` of these parts, ``as_dict``, or ``None`` when every part is empty: the
-        same answer without building a ``Name`` (the merge reads a split name per record)."""
-        prefix = " ".join(str(prefix).split()) if prefix else ""
-        first = " ".join(str(first).split()) if first else ""
-        last = " ".join(str(last).split()) if last else ""
-        suffix = " ".join(str(suffix).split()) if suffix else ""
+        """``Name.of`` of these parts, ``as_dict``, or ``None`` when every part is empty."""
+        prefix, first, last, suffix = _part(prefix), _part(first), _part(last), _part(suffix)
         if not (prefix or first or last or suffix):
             return None
         found = {"first": first, "last": last}
@@ -57,6 +62,23 @@ class Name:
         if suffix:
             found["suffix"] = suffix
         return found
+
+    @staticmethod
+    def folded_dict(parts: Mapping[str, Any] | None) -> dict[str, str]:
+        """``Name.of(parts).folded().as_dict()``."""
+        get = (parts or {}).get
+        prefix, first = _part(get("prefix")), _part(get("first"))
+        last, suffix = _part(get("last")), _part(get("suffix"))
+        return {"first": clean(f"{prefix} {first}"), "last": clean(f"{last} {suffix}")}
+
+    @staticmethod
+    def full_of(parts: Mapping[str, Any] | None) -> str:
+        """``Name.of(parts).full``."""
+        get = (parts or {}).get
+        return clean(
+            f"{_part(get('prefix'))} {_part(get('first'))} {_part(get('last'))} "
+            f"{_part(get('suffix'))}"
+        )
 
     def as_dict(self) -> dict[str, str]:
         """``first`` and ``last`` always; ``prefix`` and ``suffix`` only when set, so a name
@@ -156,7 +178,14 @@ def _may_have_suffix(full: str) -> bool:
 
 def parse(full: str) -> Name:
     """Split a name never seen before, with ``nameparser`` deciding where each part starts."""
-    full = clean(full)
+    return _parse(clean(full))
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse(full: str) -> Name:
+    # nameparser takes a few hundred µs a name and a run meets the same names more than once
+    # (people share names; a record is read again after its write): hence the cache. A Name
+    # is frozen, so the cached one is safe to hand out.
     words = full.split(" ")
     if len(words) < 2:
         return Name(first=full)

@@ -11,7 +11,7 @@ gathers its inputs, and the writer and the store carry it out.
 from __future__ import annotations
 
 import functools
-from collections import Counter
+from collections import ChainMap, Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,7 +259,8 @@ class _Planner:
         effects = {side: Effects() for side in SIDES}
         for from_side in SIDES:
             to_side = other(from_side)
-            values_after = {**records[to_side].values, **merged.changes[to_side]}
+            # The target's values once the merge's changes are written, read by the actions.
+            values_after = ChainMap(merged.changes[to_side], records[to_side].values)
             effects[to_side] = self.rule_effects(
                 from_side, matched[from_side], applied, values_after
             )
@@ -295,7 +296,7 @@ class _Planner:
         from_side: str,
         matched: list[RuleConfig],
         applied: Applied,
-        target_values: dict[str, Any],
+        target_values: Mapping[str, Any],
     ) -> Effects:
         """Actions of the matching rules, and the undo of undo rules no longer matching."""
         to_side = other(from_side)

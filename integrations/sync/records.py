@@ -83,6 +83,8 @@ def storable(value: Any) -> Any:
     surrogates (what a Python decoder leaves of invalid UTF-8) replaced with U+FFFD. An app may
     hand over either; stored in a snapshot, a note or an issue they would fail the run."""
     if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
         if "\x00" in value:
             value = value.replace("\x00", "")
         if value.isascii():
@@ -92,10 +94,18 @@ def storable(value: Any) -> Any:
         except UnicodeEncodeError:
             return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
         return value
+    # Every record's values pass here: plain ASCII text, most of them, is kept without a call.
     if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
+        return {
+            (k if type(k) is str and k.isascii() and "\x00" not in k else storable(k)): (
+                v if type(v) is str and v.isascii() and "\x00" not in v else storable(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [storable(v) for v in value]
+        return [
+            v if type(v) is str and v.isascii() and "\x00" not in v else storable(v) for v in value
+        ]
     return value
 
 

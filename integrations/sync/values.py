@@ -35,19 +35,43 @@ def normalize_phone(value: Any) -> str | None:
     return _phone(str(value).strip())
 
 
-@functools.lru_cache(maxsize=65536)
+# Phones as normalized, by the text they were read from: parsing takes tens of µs and a run
+# meets the same numbers several times (read, convert, compare). Emptied when full.
+_PHONES: dict[str, str | None] = {}
+PHONES_KEPT = 65_536
+_UNSEEN: Any = object()
+
+
 def _phone(text: str) -> str | None:
-    """E.164 when the text is a possible number; parsing is costly and a run meets the same
-    numbers several times (read, convert, compare), hence the cache."""
+    found = _PHONES.get(text, _UNSEEN)
+    if found is not _UNSEEN:
+        return found
+    found, e164 = _parse_phone(text)
+    if len(_PHONES) >= PHONES_KEPT:
+        _PHONES.clear()
+    _PHONES[text] = found
+    if e164 and found is not None:
+        # An E.164 form parses back to itself: a value converted for the other side (already
+        # normalized) is not parsed again.
+        _PHONES[found] = found
+    return found
+
+
+def clear_phone_cache() -> None:
+    _PHONES.clear()
+
+
+def _parse_phone(text: str) -> tuple[str | None, bool]:
+    """E.164 when the text is a possible number (and ``True``); else the text itself."""
     if not text:
-        return None
+        return None, False
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
-        return " ".join(text.split())
+        return " ".join(text.split()), False
     if not phonenumbers.is_possible_number(parsed):
-        return " ".join(text.split())
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return " ".join(text.split()), False
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True
 
 
 def _number(value: Any) -> int | float | str | None:

@@ -1,23 +1,34 @@
 """The engine's fast paths give the answers of the slow ones they stand for: the merge skipping
-the fields changed on neither side, each field's normalizer made once, a split name read
-without building a ``Name``, and the cached phone parsing."""
+the fields changed on neither side, each field's normalizer made once, names read, folded and
+joined without building a ``Name``, the cached name split and phone parsing, and ``storable``
+keeping plain text without a call."""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
+import phonenumbers
 from hypothesis import given
 from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from integrations.sync import mapping as mapping_mod
+from integrations.sync import names
 from integrations.sync.fields import FieldSpec, FieldType, NameStyle
 from integrations.sync.mapping import Mapping
 from integrations.sync.merge import MISSING, MergeResult, merge, merge_field
 from integrations.sync.names import Name
-from integrations.sync.records import NAME
+from integrations.sync.records import NAME, storable
 from integrations.sync.sides import other
-from integrations.sync.values import SCALAR_NORMALIZERS, _phone, is_empty, normalize
+from integrations.sync.values import (
+    SCALAR_NORMALIZERS,
+    _parse_phone,
+    clear_phone_cache,
+    is_empty,
+    normalize,
+    normalize_phone,
+)
 from sandbox.demo_people import demo_people
 
 FULL = [
@@ -246,6 +257,7 @@ def test_a_fields_normalizer_answers_what_normalizing_by_its_type_did(
 PARTS = st.one_of(
     st.none(), st.sampled_from(["", " ", "Dr.", "Mary  Ann", " van der Berg ", "Jr."]), st.text()
 )
+HONORIFIC_KEYS = ("prefix", "first", "last", "suffix")
 
 
 @given(prefix=PARTS, first=PARTS, last=PARTS, suffix=PARTS)
@@ -257,12 +269,89 @@ def test_a_split_name_read_without_a_name_is_the_names_dict(
     assert Name.dict_of(prefix, first, last, suffix) == expected
 
 
+@given(parts=st.fixed_dictionaries({}, optional=dict.fromkeys(HONORIFIC_KEYS, PARTS)))
+def test_a_folded_name_made_without_a_name_is_the_names(parts: dict[str, Any]) -> None:
+    assert Name.folded_dict(parts) == Name.of(parts).folded().as_dict()
+
+
+@given(parts=st.fixed_dictionaries({}, optional=dict.fromkeys(HONORIFIC_KEYS, PARTS)))
+def test_a_full_name_joined_without_a_name_is_the_names(parts: dict[str, Any]) -> None:
+    assert Name.full_of(parts) == Name.of(parts).full
+
+
+def test_a_cached_name_split_is_the_one_nameparser_makes_for_demo_names() -> None:
+    for person in demo_people(1_000, seed=4):
+        full = f"Dr. {person.first_name} {person.last_name} Jr."
+        for text in (person.full_name, full, full):
+            assert names.parse(text) == names._parse.__wrapped__(names.clean(text))
+
+
+def _storable_per_value(value: Any) -> Any:
+    """``storable`` as it was before plain ASCII text was kept without a call."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+        return value
+    if isinstance(value, dict):
+        return {_storable_per_value(k): _storable_per_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_per_value(v) for v in value]
+    return value
+
+
+STORED_TEXT = st.one_of(st.text(max_size=6), st.sampled_from(["a\x00b", "\ud800x", "é\x00"]))
+STORED = st.recursive(
+    st.one_of(st.none(), st.integers(), STORED_TEXT),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(STORED_TEXT, inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@given(value=STORED)
+def test_storable_answers_what_cleaning_each_value_answers(value: Any) -> None:
+    assert storable(value) == _storable_per_value(value)
+
+
 def test_a_mapping_remade_from_its_fields_decides_its_flows_again() -> None:
     one_way = Mapping(**{**COMPANY.__dict__, "direction": "b_to_a"})
     assert (one_way.flows("a"), one_way.flows("b"), COMPANY.flows("a")) == (False, True, True)
 
 
-def test_the_cached_phone_parsing_answers_what_parsing_answers_for_demo_phones() -> None:
+def _example_phones() -> list[str]:
+    """Every region's example numbers of every type, as people type them and in E.164."""
+    found = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in vars(PhoneNumberType).values():
+            number = isinstance(kind, int) and phonenumbers.example_number_for_type(region, kind)
+            if number:
+                for style in (PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164):
+                    found.append(phonenumbers.format_number(number, style))
+    return found
+
+
+def test_a_phones_e164_form_normalizes_to_itself_for_every_regions_examples() -> None:
+    for phone in _example_phones():
+        normalized, e164 = _parse_phone(phone)
+        if e164:
+            assert _parse_phone(str(normalized)) == (normalized, True), phone
+
+
+def test_the_cached_phone_normalization_answers_what_parsing_answers() -> None:
+    clear_phone_cache()
     phones = [phone for person in demo_people(2_000, seed=3) for phone in person.phones]
-    for phone in phones * 2:
-        assert _phone(phone) == _phone.__wrapped__(phone)  # type: ignore[attr-defined]
+    odd = ["", "12", "+", "+44 020 7946 0018", "+1 (800) FLOWERS", "0470 12 34 56", "+32  2"]
+    for phone in [*phones, *odd] * 2:
+        normalized = normalize_phone(phone)
+        assert normalized == _parse_phone(phone.strip())[0]
+        if normalized is not None:
+            assert normalize_phone(normalized) == _parse_phone(normalized)[0]
