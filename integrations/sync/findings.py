@@ -25,6 +25,8 @@ CONFLICT = "conflict"
 def jsonable(value: Any) -> Any:
     """``value`` as JSON can hold it: dates as ISO text, dataclasses and tuples as dicts and
     lists."""
+    if value is None or isinstance(value, str | int | float):  # most values: as they are
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

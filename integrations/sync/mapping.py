@@ -9,6 +9,7 @@ values too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -250,6 +251,8 @@ def spec_for(key: str, fields: MappingABC[str, FieldSpec], style: NameStyle) -> 
 
 
 Reader = Callable[[MappingABC[str, Any]], Any]
+# ``Mapping.convert`` out of one side: (value, target_now, snap_source, snap_target).
+Converter = Callable[[Any, Any, Any, Any], Any]
 
 
 class _Made:
@@ -257,7 +260,8 @@ class _Made:
     (``Mapping.__post_init__``). Its slots keep it out of the mapping's ``__dict__``, which
     holds the fields alone, and out of its fields (equality, ``repr``)."""
 
-    __slots__ = ("_flows", "_honorifics", "_inverse_map", "_normalizers", "readers")
+    __slots__ = ("_converters", "_flows", "_honorifics", "_inverse_map", "_normalizers", "readers")
+    _converters: dict[str, Converter]
     _flows: dict[str, bool]
     _honorifics: dict[str, bool]
     _inverse_map: dict[str, str]
@@ -309,6 +313,8 @@ class Mapping(_Made):
         # here, once.
         readers = {side: self._reader(side) for side in ("a", "b")}
         object.__setattr__(self, "readers", readers)
+        converters = {source: self._converter(source) for source in ("a", "b")}
+        object.__setattr__(self, "_converters", converters)
 
     def flows(self, source: str) -> bool:
         """Whether this mapping lets values flow from ``source`` to the other side."""
@@ -369,33 +375,50 @@ class Mapping(_Made):
         replaces its primary entry and keeps the rest); the snapshots let a name split keep the
         user's earlier split.
         """
+        return self._converters[source](value, target_now, snap_source, snap_target)
+
+    def _converter(self, source: str) -> Converter:
+        """``convert`` out of ``source``, with what depends only on the mapping decided here."""
         target = other(source)
         src, tgt = self.spec(source), self.spec(target)
+        style_source, style_target = self.style(source), self.style(target)
         if src.type == FieldType.NAME:
-            converted = _convert_name(
-                value, self.style(source), self.style(target), snap_source, snap_target
-            )
-            if isinstance(converted, dict) and not self._honorifics[target]:
-                converted = names.Name.folded_dict(converted)
-            return converted
-        if is_empty(value):
-            return None
-        if src.multi or src.type == FieldType.TAGS:
-            items = value if isinstance(value, list) else [value]
-        else:
-            items = [value]
+            fold = not self._honorifics[target]
+
+            def name(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
+                converted = _convert_name(
+                    value, style_source, style_target, snap_source, snap_target
+                )
+                if isinstance(converted, dict) and fold:
+                    converted = names.Name.folded_dict(converted)
+                return converted
+
+            return name
+        src_type, tgt_type = src.type, tgt.type
+        many_source = src.multi or src_type == FieldType.TAGS
+        many_target = tgt.multi or tgt_type == FieldType.TAGS
         value_map = self._map_from(source)
-        converted = [convert_scalar(item, src.type, tgt.type, value_map) for item in items]
-        converted = [item for item in converted if item is not UNCONVERTIBLE]
-        if not converted:
-            return UNCONVERTIBLE
-        if tgt.multi or tgt.type == FieldType.TAGS:
-            if src.multi or src.type == FieldType.TAGS:
-                return self.normalize(target, converted)
-            rest = [item for item in (target_now or []) if item != converted[0]]
-            kept = rest[1:] if target_now and target_now[0] != converted[0] else rest
-            return self.normalize(target, [converted[0], *kept])
-        return self.normalize(target, converted[0])
+        normalize_target: Callable[[Any], Any] = self._normalizers[target]
+        if self.key(target) == NAME:
+            normalize_target = functools.partial(normalize_name, style=style_target)
+
+        def field_value(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
+            if value is None or value == "" or value == [] or value == {}:  # is_empty, inline
+                return None
+            items = value if many_source and isinstance(value, list) else [value]
+            converted = [convert_scalar(item, src_type, tgt_type, value_map) for item in items]
+            converted = [item for item in converted if item is not UNCONVERTIBLE]
+            if not converted:
+                return UNCONVERTIBLE
+            if many_target:
+                if many_source:
+                    return normalize_target(converted)
+                rest = [item for item in (target_now or []) if item != converted[0]]
+                kept = rest[1:] if target_now and target_now[0] != converted[0] else rest
+                return normalize_target([converted[0], *kept])
+            return normalize_target(converted[0])
+
+        return field_value
 
     def equivalent(self, value_a: Any, value_b: Any) -> bool:
         """Whether A's and B's values hold the same thing, given how values convert."""

@@ -311,6 +311,8 @@ class _Planner:
                 effects.extend(actions_mod.plan_undo(entries, target_values, fields=fields))
                 applied[to_side] = [e for e in applied[to_side] if e.get("rule") != rule.id]
         for rule in matched:
+            if not rule.actions:  # most rules: nothing to plan, nothing applied
+                continue
             planned = actions_mod.plan_actions(rule.actions, target_values, fields=fields)
             effects.extend(planned)
             if rule.undo:
