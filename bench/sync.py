@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench import figures
-from bench.common import Table
+from bench.common import Table, extra_phone_of
 from bench.sandbox_host import SandboxHost
 from sandbox.demo_people import DemoPerson, demo_people
 
@@ -56,7 +56,7 @@ LATENCY_MS = int(os.environ.get("BENCH_LATENCY_MS", "0"))
 def _customer(person: DemoPerson, index: int, *, extra_phone: bool) -> dict[str, Any]:
     phones = list(person.phones)
     if extra_phone:
-        phones.append(f"+1 555 {index % 1000:03d} {index % 10000:04d}")
+        phones.append(extra_phone_of(index))
     attrs: dict[str, Any] = {
         "name": person.full_name,
         "emails": [{"type": "work", "email": e} for e in person.emails],

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.common import extra_phone_of
 from sandbox.demo_people import DemoPerson, demo_people
 
 TIERS = ("bronze", "silver", "gold")
@@ -56,7 +57,7 @@ def vcard(person: DemoPerson, index: int, *, seed: int = 42, extra_phone: bool =
     """One person as a vCard 3.0 (what vdirsyncer's examples and most servers use)."""
     phones = list(person.phones)
     if extra_phone:  # the same extra phone bench.sync gives a shared Kustomer customer
-        phones.append(f"+1 555 {index % 1000:03d} {index % 10000:04d}")
+        phones.append(extra_phone_of(index))
     lines = [
         "BEGIN:VCARD",
         "VERSION:3.0",
