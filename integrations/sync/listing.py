@@ -5,7 +5,9 @@ or created once both sides are known), then to process page by page, with random
 counterparts it matches. Listing the app twice costs a second full read of each account, and
 holding the records in memory does not scale, so the first read spills each record (pickled) to
 an anonymous temporary file: the run then walks the pages and looks records up by id from disk,
-holding only offsets in memory. The file is unlinked from the start and gone when closed.
+holding only offsets in memory, by the id's hash in flat arrays (``sync/packed.py``): the record
+read at an offset says whether it is the one asked for. The file is unlinked from the start and
+gone when closed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from integrations.sync.packed import HashIndex
 from integrations.sync.records import Checkpoint, Contact, Page, previous_ids
 
 
@@ -34,7 +37,7 @@ class Listing:
         # Open for the listing's life, closed by ``close`` (the engine's ``finally``).
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tandem-listing-")  # noqa: SIM115
         self._pages: list[_PageMark] = []
-        self._offsets: dict[str, int] = {}
+        self._offsets = HashIndex()
         # Ids records answered to before (Google resourceName changes): the few that did.
         self._aliases: dict[str, str] = {}
         self.size = 0
@@ -45,7 +48,7 @@ class Listing:
         file.seek(0, 2)
         start = file.tell()
         for record in page.records:
-            self._offsets[record.id] = file.tell()
+            self._offsets.add(record.id, file.tell())
             pickle.dump(record, file, protocol=pickle.HIGHEST_PROTOCOL)
             for old in previous_ids(record):
                 self._aliases.setdefault(old, record.id)
@@ -69,12 +72,19 @@ class Listing:
         """Listed records by the ids asked for (a record also answers to a former id)."""
         found: dict[str, Contact] = {}
         for record_id in ids:
-            offset = self._offsets.get(self._aliases.get(record_id, record_id))
-            if offset is None:
-                continue
-            self._file.seek(offset)
-            found[record_id] = pickle.load(self._file)  # noqa: S301
+            record = self._get(self._aliases.get(record_id, record_id))
+            if record is not None:
+                found[record_id] = record
         return found
+
+    def _get(self, record_id: str) -> Contact | None:
+        # Listed last wins (a record listed twice), as a later page is the fresher read.
+        for offset in reversed(self._offsets.candidates(record_id)):
+            self._file.seek(offset)
+            record: Contact = pickle.load(self._file)  # noqa: S301
+            if record.id == record_id:
+                return record
+        return None
 
     def close(self) -> None:
         self._file.close()

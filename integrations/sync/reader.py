@@ -111,11 +111,12 @@ class Reader:
         previous = state.previous[side]
         if self.scan:
             index = self.index[side]
-            for email in emails:
-                for record_id in index.holders(email):
+            held = {email: index.holders(email) for email in emails}
+            for ids in held.values():
+                for record_id in ids:
                     if record_id in index.previous:
                         previous[record_id] = index.previous[record_id]
-            return {email: index.holders(email) for email in emails}
+            return held
         found: dict[str, list[str]] = defaultdict(list)
         app = self.apps[side]
         for batch in chunks(emails, app.caps.lookup_batch_size):

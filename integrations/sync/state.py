@@ -5,10 +5,12 @@ reads them and says what to add."""
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, defaultdict
+from array import array
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from integrations.sync.packed import HashIndex, Strings
 from integrations.sync.records import Contact, previous_ids
 from integrations.sync.sides import SIDES, Side
 
@@ -49,10 +51,16 @@ class Link:
 
 
 class EmailIndex:
-    """Normalized email -> record ids of one side, built by the scan."""
+    """Normalized email -> record ids of one side, built by the scan. Kept packed
+    (``sync/packed.py``): an entry per (email, record) numbers the email and the record's id in
+    two string buffers, found by the email's hash and told apart by the email itself."""
 
     def __init__(self) -> None:
-        self.ids: dict[str, list[str]] = defaultdict(list)
+        self._record_ids = Strings()
+        self._emails = Strings()
+        # Entry number -> the number of its record's id in ``_record_ids``.
+        self._holder = array("q")
+        self._entries = HashIndex()
         # Ids a record had before (Google resourceName changes); only the few that did.
         self.previous: dict[str, list[str]] = {}
         self.size = 0
@@ -61,14 +69,23 @@ class EmailIndex:
         if record.deleted:
             return
         self.size += 1
-        for email in set(record.normalized_emails):
-            self.ids[email].append(record.id)
+        emails = set(record.normalized_emails)
+        if emails:
+            number = self._record_ids.add(record.id)
+            for email in sorted(emails):
+                self._entries.add(email, self._emails.add(email))
+                self._holder.append(number)
         previous = previous_ids(record)
         if previous:
             self.previous[record.id] = previous
 
     def holders(self, email: str) -> list[str]:
-        return self.ids.get(email, [])
+        """Ids of the records holding ``email``, in the order they were added."""
+        return [
+            self._record_ids[self._holder[entry]]
+            for entry in self._entries.candidates(email)
+            if self._emails[entry] == email
+        ]
 
 
 @dataclass

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from integrations.sync import packed
 from integrations.sync.listing import Listing
 from integrations.sync.records import Contact, Page
 
@@ -45,3 +46,18 @@ def test_it_finds_records_by_id_and_by_an_id_they_had(listing: Listing) -> None:
         "people/1": "people/1",
         "people/old": "people/new",
     }
+
+
+def test_it_finds_the_record_asked_for_among_ids_that_hash_alike(
+    listing: Listing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packed, "hash", lambda key: 7, raising=False)
+    listing.add_page(page(["first", "second", "third"], 1))
+    found = listing.get_many(["second", "first", "fourth"])
+    assert {asked: r.id for asked, r in found.items()} == {"second": "second", "first": "first"}
+
+
+def test_a_record_listed_twice_is_found_as_listed_last(listing: Listing) -> None:
+    listing.add_page(Page(records=[Contact(id="r1", version="1")], checkpoint={}))
+    listing.add_page(Page(records=[Contact(id="r1", version="2")], checkpoint={}))
+    assert listing.get_many(["r1"])["r1"].version == "2"
