@@ -185,8 +185,8 @@ class KustomerClient(ApiClient):
         )
         if response.status_code == 404:
             return None
+        # Not noted as the author: whoever modified a customer last need not be Tandem.
         result: dict[str, Any] = response.json()["data"]
-        self._note_author(result, "modifiedBy")
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/createacustomer

@@ -136,3 +136,13 @@ def test_it_finds_records_by_email_case_insensitively(
     found = connector.find_by_emails([f"P{i}@Example.com" for i in range(22)] + ["no@x.example"])
     assert len(found) == 22
     assert found["p21@example.com"][0].id == ids[21]
+
+
+def test_reading_a_customer_someone_else_modified_does_not_name_tandems_machine_user(
+    connector: KustomerConnector, emulator: KustomerEmulator
+) -> None:
+    # The last modifier of a customer Tandem only read is whoever edited it (here the org's own
+    # user): taking them for Tandem's machine user would hide their edits from the change feed.
+    (customer_id,) = seed(emulator, 1)
+    assert [c.id for c in connector.get_many([customer_id])] == [customer_id]
+    assert connector.client.author == ""
