@@ -585,11 +585,8 @@ def run(quick: bool) -> tuple[list[Table], str]:
         overrides.disable()
         host.stop()
     big, small = max(sizes), min(sizes)
-    floor_n = max(ratios)
     summary = (
-        f"sync: initial@{floor_n:,} calls x{ratios[floor_n][1]:.2f} floor, "
-        f"wall x{ratios[floor_n][0]:.2f} floor"
-        + (f" (x{latent_ratio:.2f} at {LATENCY_MS} ms a request)" if latent_ratio else "")
+        f"sync: {initial_summary(ratios, latent_ratio)}"
         + " | incremental calls "
         + ", ".join(f"@{n:,}={m.calls}" for n, m in sorted(inc.items()))
         + f", time ratio {big:,}/{small:,} x{inc[big].wall / inc[small].wall:.2f}"
@@ -597,3 +594,14 @@ def run(quick: bool) -> tuple[list[Table], str]:
     )
     tables = [initial, floor] + ([latent] if latent.rows else []) + profiles + [incremental]
     return tables, summary
+
+
+def initial_summary(ratios: dict[int, tuple[float, float]], latent_ratio: float | None) -> str:
+    """The summary's initial-sync part: wall and calls over the floor at the largest size that
+    has a floor (``ratios``: size -> (wall ratio, calls ratio)), or why there is none."""
+    if not ratios:  # every size above FLOOR_MAX
+        return f"initial: no floor measured (sizes above {FLOOR_MAX:,})"
+    n = max(ratios)
+    wall, calls = ratios[n]
+    latent = f" (x{latent_ratio:.2f} at {LATENCY_MS} ms a request)" if latent_ratio else ""
+    return f"initial@{n:,} calls x{calls:.2f} floor, wall x{wall:.2f} floor{latent}"
