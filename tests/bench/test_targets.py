@@ -178,6 +178,23 @@ def test_figures_of_table_only_benchmarks_are_read_by_column_heading() -> None:
     figures.harvest("dispatcher", [dispatcher])
     assert figures.get("engine.pairs_per_cpu_s") == 19_925.0
     assert figures.sizes("dispatcher.queries_per_tick") == [100, 10_000]
+
+
+def test_the_engine_is_judged_from_empty_caches_and_shows_the_warm_figure_beside() -> None:
+    figures.clear()
+    engine = Table("Engine CPU", ["caches", "pairs", "pairs / cpu s"])
+    engine.add("phones seen before", 20_000, 48_000.0)
+    engine.add("empty (fresh process)", 20_000, 21_000.0)
+    figures.harvest("engine_cpu", [engine])
+    found = {
+        "engine.pairs_per_cpu_s": figures.get("engine.pairs_per_cpu_s"),
+        "engine.pairs_per_cpu_s_warm": figures.get("engine.pairs_per_cpu_s_warm"),
+    }
+    judged = row(found, "engine alone")
+    assert judged.verdict == targets.MISSED
+    assert judged.figure == (
+        "21,000 pairs/CPU-s from empty caches (48,000 with phones and names seen before)"
+    )
     figures.clear()
     assert figures.snapshot() == {}
 
