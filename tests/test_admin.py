@@ -45,8 +45,9 @@ MODELS = [
 ]
 
 HISTORY = {
-    "recordlink", "createintent", "syncrun", "recordissue", "auditentry", "runnote", "beattick",
-    "webhooksubscription", "webhookwake", "webhookdelivery", "webhookcount", "webhookremoval",
+    "recordlink", "createintent", "syncrun", "recordissue", "recheckrecord", "auditentry",
+    "runnote", "beattick", "webhooksubscription", "webhookwake", "webhookdelivery",
+    "webhookcount", "webhookremoval",
 }  # fmt: skip
 # Added on their parent's page, where the parent's apps and fields are known (or, for
 # invitations, from the team page that emails the token).

@@ -41,6 +41,7 @@ from integrations.models import (
     Connection,
     CreateIntent,
     FieldMapping,
+    RecheckRecord,
     RecordIssue,
     RecordLink,
     Rule,
@@ -133,6 +134,7 @@ def populate(workspace: Workspace, member: User, tag: str) -> None:
         connection=connection, side="a", record_id=f"{tag}-1", target="b", reason="bad"
     )
     RecordLink.objects.create(connection=connection, id_a=f"{tag}-1", id_b=f"{tag}-p1")
+    RecheckRecord.objects.create(connection=connection, side="a", record_id=f"{tag}-1", run=run)
     CreateIntent.objects.create(connection=connection, target="b", source_id=f"{tag}-2")
     AuditEntry.objects.create(
         run=run,

@@ -15,6 +15,7 @@ from integrations.models import (
     BeatTick,
     Connection,
     CreateIntent,
+    RecheckRecord,
     RecordIssue,
     RecordLink,
     RunNote,
@@ -25,7 +26,7 @@ from integrations.webhooks.models import WebhookSubscription, WebhookWake
 # What the sync loop (or the webhook receiver) writes and nobody edits; deleting their owner
 # still deletes them.
 HISTORY_MODELS = (
-    SyncRun, RecordLink, CreateIntent, RecordIssue, AuditEntry, RunNote, BeatTick,
+    SyncRun, RecordLink, CreateIntent, RecordIssue, RecheckRecord, AuditEntry, RunNote, BeatTick,
     WebhookSubscription, WebhookWake,
 )  # fmt: skip
 

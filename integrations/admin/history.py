@@ -1,6 +1,6 @@
 """What the sync loop writes, read-only: runs (a run's page shows what it wrote, its
-conflicts and whom it left alone), links, create intents, record issues, the audit, run notes
-and the beat's ticks."""
+conflicts and whom it left alone), links, create intents, record issues, records to read
+again, the audit, run notes and the beat's ticks."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from integrations.models import (
     AuditEntry,
     BeatTick,
     CreateIntent,
+    RecheckRecord,
     RecordIssue,
     RecordLink,
     RunNote,
@@ -156,6 +157,17 @@ class RecordIssueAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
     ]  # fmt: skip
     list_filter = ["side", "target", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["record_id", "reason", "connection__name"]
+
+
+@admin.register(RecheckRecord)
+class RecheckRecordAdmin(WorkspaceScopedAdmin, ReadOnlyAdmin):
+    """Records the next run reads again by id (a write that came back with someone's edit)."""
+
+    workspace_path = "connection__workspace"
+    list_display = ["record_id", "connection", "side", "run", "marked_at"]
+    list_filter = ["side"]
+    search_fields = ["record_id", "connection__name"]
+    raw_id_fields = ["run"]
 
 
 @admin.register(AuditEntry)
