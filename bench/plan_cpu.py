@@ -12,11 +12,9 @@ Caches start empty, as in a fresh process.
 from __future__ import annotations
 
 import cProfile
-import io
-import pstats
 import statistics
 
-from bench.common import Table, timed
+from bench.common import Table, profile_table, timed
 from bench.engine_cpu import FULL_FIELDS, RULE_A, SENTIMENT, SPLIT_FIELDS, build_mappings
 from integrations.sync import names as names_mod
 from integrations.sync import values as values_mod
@@ -149,13 +147,5 @@ def run(quick: bool) -> tuple[list[Table], str]:
     profiler.enable()
     plan_scan(config, sides)
     profiler.disable()
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    profile = Table("Plan CPU profile: top functions by own time", ["function", "calls", "own s"])
-    for (filename, line, name), (_, calls, own, _cum, _) in sorted(
-        stats.stats.items(),  # type: ignore[attr-defined]
-        key=lambda item: item[1][2],
-        reverse=True,
-    )[:12]:
-        where = filename.rsplit("/", 2)[-2:]
-        profile.add(f"{'/'.join(where)}:{line} {name}", calls, own)
+    profile = profile_table("Plan CPU profile: top functions by own time", profiler)
     return [table, profile], f"plan: {median / records * 1e6:,.0f} µs/record"
