@@ -200,12 +200,20 @@ class Pair:
 def kustomer_google_pair(
     sandbox: str, *, prefix: str, workspace_name: str, edits: int, key_roles: list[str]
 ) -> Pair:
-    """Point the settings at ``sandbox``, seed both apps and connect one account of each."""
+    """Pause every other connection, point the settings at ``sandbox``, seed both apps and
+    connect one account of each."""
     from django.conf import settings
 
     from accounts.models import Workspace
     from accounts.services import connected_account_upsert
+    from integrations.models import Connection
 
+    # Benchmarks run before in the same database (``python -m bench``: sync, peer) leave their
+    # connections active: the fleet's beat would dispatch them too, and its one worker would
+    # spend the measured minutes on them instead of this pair.
+    Connection.objects.filter(status__in=Connection.RUNNABLE).update(
+        status=Connection.Status.PAUSED
+    )
     settings.KUSTOMER_BASE_URL_TEMPLATE = sandbox + "/kustomer/{subdomain}"
     settings.GOOGLE_OAUTH_TOKEN_URL = sandbox + "/google_contacts/token"
     settings.GOOGLE_PEOPLE_BASE_URL = sandbox + "/google_contacts"
