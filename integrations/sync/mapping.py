@@ -39,7 +39,7 @@ from integrations.sync.values import (
     is_empty,
     normalize_name,
     normalize_phone,
-    normalizer,
+    normalizer_for,
 )
 from integrations.sync.values import normalize as normalize  # conditions and actions use it
 
@@ -307,7 +307,7 @@ class Mapping(_Made):
         # folded into the first and last names).
         honorifics = {s: set(HONORIFIC_PARTS) <= set(self.spec(s).choices) for s in ("a", "b")}
         object.__setattr__(self, "_honorifics", honorifics)
-        normalizers = {side: _normalizer_of(self.spec(side)) for side in ("a", "b")}
+        normalizers = {side: normalizer_for(self.spec(side)) for side in ("a", "b")}
         object.__setattr__(self, "_normalizers", normalizers)
         # What depends only on the mapping (the field's key, type and name style) is decided
         # here, once.
@@ -523,13 +523,6 @@ _CONVERTERS: dict[FieldType, Callable[[Any], Any]] = {
 }
 # Targets whose converter answers a string when the value does not parse.
 _STRICT = frozenset({FieldType.NUMBER, FieldType.BOOLEAN})
-
-
-def _normalizer_of(spec: FieldSpec) -> Callable[[Any], Any]:
-    try:
-        return normalizer(spec)
-    except TypeError:  # unhashable choices (a list): a normalizer of its own
-        return normalizer.__wrapped__(spec)
 
 
 # -- Default mappings ---------------------------------------------------------------------------

@@ -45,7 +45,7 @@ class Name:
     def of(cls, parts: Mapping[str, Any] | None) -> Name:
         """From the dict form (``as_dict``); missing parts are empty."""
         parts = parts or {}
-        return cls(*(clean(str(parts.get(k) or "")) for k in ("prefix", "first", "last", "suffix")))
+        return cls(*(_part(parts.get(k)) for k in ("prefix", "first", "last", "suffix")))
 
     # The same answers as building a Name (``of``) and asking it, without building one: the
     # merge reads and converts a name per record.

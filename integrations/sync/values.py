@@ -182,11 +182,16 @@ def is_empty(value: Any) -> bool:
 
 def normalize(value: Any, spec: FieldSpec) -> Any:
     """The comparable, JSON-able form of ``value``; every kind of empty becomes ``None``."""
+    return normalizer_for(spec)(value)
+
+
+def normalizer_for(spec: FieldSpec) -> Callable[[Any], Any]:
+    """``normalizer(spec)``, also for a spec built with unhashable choices (a list), which gets
+    one made for it instead of a cached one."""
     try:
-        normalize_field = normalizer(spec)
-    except TypeError:  # a spec built with unhashable choices (a list): made for this call
-        normalize_field = normalizer.__wrapped__(spec)
-    return normalize_field(value)
+        return normalizer(spec)
+    except TypeError:
+        return normalizer.__wrapped__(spec)
 
 
 @functools.lru_cache(maxsize=1024)
