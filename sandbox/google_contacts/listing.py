@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import copy
 import hashlib
 import itertools
 import json
@@ -129,11 +128,12 @@ def connections(emulator: GoogleContactsEmulator, book: Book, request: Request) 
     page = ordered[:page_size]
     people = []
     for entry in page:
-        shown = entry.shown
-        assert shown is not None
-        person = copy.deepcopy(shown)
-        if since is None:
-            person["metadata"].pop("previousResourceNames", None)
+        person = entry.shown
+        assert person is not None
+        if since is None and "previousResourceNames" in person["metadata"]:
+            # Reported only to sync-token requests: left out of a copy, the stored one kept.
+            metadata = {k: v for k, v in person["metadata"].items() if k != "previousResourceNames"}
+            person = {**person, "metadata": metadata}
         people.append(person if person["metadata"].get("deleted") else restrict(person, fields))
     out: dict[str, Any] = {"connections": people, "totalItems": total}
     if len(ordered) > len(page):

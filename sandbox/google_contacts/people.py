@@ -5,7 +5,6 @@ value it refuses (two names, an empty email); nothing is stored."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -306,9 +305,13 @@ def answer_mask(args: Mapping[str, str]) -> set[str]:
 
 
 def restrict(person: dict[str, Any], fields: set[str]) -> dict[str, Any]:
-    """A copy of ``person`` with ``resourceName``, ``etag`` and the ``fields`` asked for."""
+    """``person`` with only ``resourceName``, ``etag`` and the ``fields`` asked for, for an
+    answer serialized at once (under the emulator's lock): the values are the stored ones, not
+    copies, so the result must not be changed. Stored persons are never changed in place (a
+    write stores a new person), and copying each one before encoding it made a page of 1,000
+    cost the emulator ten times its JSON encoding."""
     keep = {"resourceName", "etag"} | fields
-    return {k: copy.deepcopy(v) for k, v in person.items() if k in keep}
+    return {k: v for k, v in person.items() if k in keep}
 
 
 def membership(group: str) -> dict[str, Any]:

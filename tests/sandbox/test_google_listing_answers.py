@@ -1,0 +1,91 @@
+"""The Google emulator answers from its stored persons without copying them first: what a
+listing leaves out of its answer must stay in the store, and an answer must not change with
+later writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.google_contacts import GoogleContactsEmulator
+from sandbox.server import Sandbox
+
+EMAIL = "ada@gmail.example"
+FIELDS = "names,emailAddresses,metadata"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    server = Sandbox(slugs=["google_contacts"]).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def emulator(sandbox: Sandbox) -> GoogleContactsEmulator:
+    emulator: GoogleContactsEmulator = sandbox.emulator("google_contacts")
+    emulator.reset()
+    return emulator
+
+
+def _get(sandbox: Sandbox, token: str, path: str, **params: Any) -> dict[str, Any]:
+    answer = requests.get(
+        f"{sandbox.base_url('google_contacts')}/v1/{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    answer.raise_for_status()
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def _listed(sandbox: Sandbox, token: str, **params: Any) -> dict[str, Any]:
+    return _get(
+        sandbox, token, "people/me/connections", personFields=FIELDS, pageSize=100, **params
+    )
+
+
+def test_it_keeps_previous_names_for_sync_tokens_after_a_full_listing_left_them_out(
+    sandbox: Sandbox, emulator: GoogleContactsEmulator
+) -> None:
+    token = emulator.issue_tokens(EMAIL)["access_token"]
+    first = emulator.add_contact(EMAIL, {"names": [{"givenName": "Ada"}]})["resourceName"]
+    sync_token = _listed(sandbox, token, requestSyncToken="true")["nextSyncToken"]
+    renamed = emulator.change_resource_name(EMAIL, first)
+
+    full = _listed(sandbox, token)["connections"]
+    changed = _listed(sandbox, token, syncToken=sync_token, requestSyncToken="true")
+
+    assert [p["resourceName"] for p in full] == [renamed]
+    assert "previousResourceNames" not in full[0]["metadata"]
+    assert changed["connections"][0]["metadata"]["previousResourceNames"] == [first]
+    assert emulator.contact(EMAIL, renamed)["metadata"]["previousResourceNames"] == [first]
+
+
+def test_its_answers_do_not_change_with_later_edits(
+    sandbox: Sandbox, emulator: GoogleContactsEmulator
+) -> None:
+    token = emulator.issue_tokens(EMAIL)["access_token"]
+    name = emulator.add_contact(
+        EMAIL,
+        {"names": [{"givenName": "Ada"}], "emailAddresses": [{"value": "ada@example.com"}]},
+    )["resourceName"]
+    listed = _listed(sandbox, token)["connections"][0]
+    read = _get(sandbox, token, "people:batchGet", resourceNames=name, personFields=FIELDS)
+
+    emulator.edit_contact(EMAIL, name, emailAddresses=[{"value": "ada@new.example"}])
+    again = _listed(sandbox, token)["connections"][0]
+
+    assert listed["emailAddresses"][0]["value"] == "ada@example.com"
+    assert read["responses"][0]["person"]["emailAddresses"][0]["value"] == "ada@example.com"
+    assert again["emailAddresses"][0]["value"] == "ada@new.example"
+    assert again["etag"] != listed["etag"]
+    # Only the fields asked for, even though the stored person holds more.
+    assert set(again) == {"resourceName", "etag", "names", "emailAddresses", "metadata"}
+    assert "memberships" in emulator.contact(EMAIL, name)
