@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import copy
 import datetime as dt
+import heapq
 import json
 import re
 import time
@@ -541,8 +542,18 @@ class KustomerEmulator(Emulator):
         if since is not None:
             # A change-feed query: read the change-ordered index from the bound on, already in
             # the order asked for (the same records and order as the scan below).
-            start = bisect.bisect_left(org.by_updated, (since, ""))
-            listed = (org.customers[i] for _, i in org.by_updated[start:])
+            excluded = query.excluded_modifiers()
+            if excluded is not None:
+                # Anyone's changes but the excluded users': their parts of the index, merged.
+                parts = [
+                    keys[bisect.bisect_left(keys, (since, "")) :]
+                    for user, keys in _modifier_index(org).items()
+                    if user not in excluded
+                ]
+                keys = list(heapq.merge(*parts))
+            else:
+                keys = org.by_updated[bisect.bisect_left(org.by_updated, (since, "")) :]
+            listed = (org.customers[i] for _, i in keys)
             docs = [d for d in listed if query.include_deleted or not d["deleted"]]
             if query.narrowed:
                 docs = [d for d in docs if query.matches(d)]
@@ -676,6 +687,14 @@ class KustomerEmulator(Emulator):
                 del org.by_updated[bisect.bisect_left(org.by_updated, previous)]
             bisect.insort(org.by_updated, key)
             doc["updated_key"] = key
+        by_modifier = _modifier_index(org)
+        listed = doc.get("modifier_key")
+        if listed != (doc["modifiedBy"], key):
+            if listed is not None:
+                keys = by_modifier[listed[0]]
+                del keys[bisect.bisect_left(keys, listed[1])]
+            bisect.insort(by_modifier.setdefault(doc["modifiedBy"], []), key)
+            doc["modifier_key"] = (doc["modifiedBy"], key)
         for entry in doc.get("indexed") or []:
             if org.index.get(entry) == doc["id"]:
                 del org.index[entry]
@@ -774,3 +793,17 @@ def _ids(value: str | None, most: int) -> list[str]:
     if not ids or len(ids) > most or len(set(ids)) != len(ids):
         raise bad_request(f"ids must list 1 to {most} unique customer ids", parameter="ids")
     return ids
+
+
+def _modifier_index(org: Org) -> dict[str, list[tuple[dt.datetime, str]]]:
+    """``org.by_modifier``, built from the change-ordered index for an org saved before it
+    existed (its state loaded from disk)."""
+    index: dict[str, list[tuple[dt.datetime, str]]] | None = vars(org).get("by_modifier")
+    if index is None:
+        index = {}
+        for key in org.by_updated:  # already in order
+            doc = org.customers[key[1]]
+            index.setdefault(doc["modifiedBy"], []).append(key)
+            doc["modifier_key"] = (doc["modifiedBy"], key)
+        org.by_modifier = index
+    return index

@@ -46,6 +46,10 @@ class Org:
     # Every customer's (updatedAt, id), sorted: the change-ordered index a range search on
     # customer_updated_at reads, as the real search reads its own index instead of scanning.
     by_updated: list[tuple[dt.datetime, str]] = field(default_factory=list)
+    # The same, split by the customers' last modifier: "changed since, by anyone but X" (a
+    # change feed leaving out its own writes) reads the other modifiers' parts, as the real
+    # search answers it from its index instead of filtering out X's changes one by one.
+    by_modifier: dict[str, list[tuple[dt.datetime, str]]] = field(default_factory=dict)
     rate_limit: int = 1000
     search_rate_limit: int = 100
     window_start: float = 0.0

@@ -238,6 +238,22 @@ class Query:
         moment: dt.datetime = value
         return moment
 
+    def excluded_modifiers(self) -> frozenset[str] | None:
+        """The users whose last changes the ``not`` group leaves out, when that is all it
+        does (each criterion ``customer_modified_by`` ``equals`` or ``in``); None otherwise."""
+        excluded: set[str] = set()
+        for kind, criteria in self.groups:
+            if kind != "not":
+                continue
+            for parts in criteria:
+                if len(parts) != 1 or parts[0][0] != "test":
+                    return None
+                _, attr, _, op, value = parts[0]
+                if attr != "customer_modified_by" or op not in ("equals", "in"):
+                    return None
+                excluded.update(value if op == "in" else [value])
+        return frozenset(excluded) if excluded else None
+
     def sort(self, docs: list[dict[str, Any]]) -> None:
         """By id, then by each sort from the last to the first (stable sorts)."""
         docs.sort(key=lambda d: d["id"])
