@@ -11,7 +11,7 @@ from typing import Any
 import phonenumbers
 from hypothesis import given
 from hypothesis import strategies as st
-from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, phonenumberutil
 
 from integrations.sync import mapping as mapping_mod
 from integrations.sync import names
@@ -22,8 +22,11 @@ from integrations.sync.names import Name
 from integrations.sync.records import NAME, storable
 from integrations.sync.sides import other
 from integrations.sync.values import (
+    _PLAIN_PHONE,
+    _SEPARATORS,
     SCALAR_NORMALIZERS,
     _parse_phone,
+    _plain_phone,
     clear_phone_cache,
     is_empty,
     normalize,
@@ -355,3 +358,120 @@ def test_the_cached_phone_normalization_answers_what_parsing_answers() -> None:
         assert normalized == _parse_phone(phone.strip())[0]
         if normalized is not None:
             assert normalize_phone(normalized) == _parse_phone(normalized)[0]
+
+
+def _parse_phone_by_library(text: str) -> tuple[str | None, bool]:
+    """``_parse_phone`` as it was before plain international numbers skipped ``parse``."""
+    if not text:
+        return None, False
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return " ".join(text.split()), False
+    if not phonenumbers.is_possible_number(parsed):
+        return " ".join(text.split()), False
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164), True
+
+
+def _written_otherwise(phone: str) -> list[str]:
+    """``phone`` as apps and people also write it: hyphens or dots for spaces, a national
+    prefix kept after the country code (with and without parentheses), no separators."""
+    country, _, rest = phone.partition(" ")
+    return [
+        phone,
+        phone.replace(" ", "-"),
+        phone.replace(" ", "."),
+        phone.replace(" ", ""),
+        f"{country} ({rest[:3]}) {rest[3:]}",
+        f"{country} 0{rest}",
+        f"{country} (0){rest}",
+        f"{country} 00 {rest}",
+        f"{country}  {rest} ",
+        f"{phone} ext. 12",
+        f"{phone} x12",
+        f"{phone} #",
+        f"{phone}#",
+    ]
+
+
+def _random_plain_phones(count: int) -> list[str]:
+    """Texts of the plain form (``+``, digits, separators) of every length up to past the
+    longest number: known country codes or none, national prefixes, runs of zeros."""
+    rng = random.Random(15)
+    codes = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]
+    found = []
+    for _ in range(count):
+        head = rng.choice([*codes, "", "0", "999", "80"])
+        body = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 19)))
+        if rng.random() < 0.3:
+            body = rng.choice(["0", "00", "1", "15", "9", "06"]) + body
+        digits = head + body
+        text = "+"
+        for index, digit in enumerate(digits):
+            if index and rng.random() < 0.3:
+                text += rng.choice([" ", "-", ".", "(", ")", "  ", " (", ") "])
+            text += digit
+        found.append(text)
+    return found
+
+
+ODD_PHONES = [
+    "", " ", "+", "++32 470 12 34 56", "+ 32 470 12 34 56", "+32 470 12 34 56 ", "+1", "+12",
+    "+123", "+1 2", "+0 12 34 56", "+00 32 470 12 34 56", "+999 123 4567", "+800 1234 5678",
+    "+979 1234 5678", "+882 1234 5678", "+1" + "2" * 300, "+1 " + "2" * 20, "+39 000 0000",
+    "+39 0", "+61 (02) 9876 5432", "+1 (800) FLOWERS", "+1-800-356-9377 ext 1", "+32 2.",
+    "tel:+32-2-555-12-12", "tel:+32-2-555-12-12;isub=12", "+32 2 555 12 12/x12", "Tel: +32 2",
+    "+\u0663\u0662 \u0664\u0667\u0660 12 34 56", "+\uff13\uff12 470 12 34 56",
+    "\uff0b32 470 12 34 56", "+32\u00a0470 12 34 56",
+    "+32 470 12 34 56;ext=9", "+32 470 12 34 56,,9", "+32 470 \u2013 12 34 56", "0470 12 34 56",
+    "+44 (0) 20 7946 0018", "+54 9 11 1234 5678", "+54 11 15 1234 5678", "+52 1 55 1234 5678",
+]  # fmt: skip
+
+
+def _phone_texts() -> list[str]:
+    examples = _example_phones()
+    demo = [phone for person in demo_people(500, seed=6) for phone in person.phones]
+    written = [text for phone in [*examples[::3], *demo[::5]] for text in _written_otherwise(phone)]
+    return [*examples, *demo, *written, *_random_plain_phones(20_000), *ODD_PHONES]
+
+
+def test_a_plain_phone_parses_as_phonenumbers_parses_it() -> None:
+    taken = 0
+    for text in _phone_texts():
+        if not _PLAIN_PHONE.fullmatch(text):
+            continue
+        # What the fast path takes for granted about such a text, asked of the library.
+        digits = text[1:].translate(_SEPARATORS)
+        assert phonenumberutil._build_national_number_for_parsing(text) == text, text
+        assert phonenumberutil._maybe_strip_extension(text) == ("", text), text
+        assert phonenumberutil._is_viable_phone_number(text) == (len(digits) >= 3), text
+        plain = _plain_phone(text)
+        if plain is None:
+            continue
+        taken += 1
+        country_code, national, metadata = plain
+        # parse raising here would fail the test too.
+        parsed = phonenumbers.parse(text, None)
+        number = phonenumbers.PhoneNumber(country_code=country_code)
+        phonenumberutil._set_italian_leading_zeros_for_phone_number(national, number)
+        number.national_number = int(national)
+        assert number == parsed, text
+        assert national == phonenumberutil.national_significant_number(parsed), text
+        region = phonenumbers.region_code_for_country_code(country_code)
+        expected = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            country_code, region
+        )
+        assert metadata is expected, text
+    # The fast path is taken, not just declined: most of the sample is plain numbers.
+    assert taken > 20_000
+
+
+def test_a_phone_normalizes_as_parsing_it_with_the_library_does() -> None:
+    for text in _phone_texts():
+        assert _parse_phone(text) == _parse_phone_by_library(text), text
+
+
+@given(text=st.from_regex(_PLAIN_PHONE, fullmatch=True) | st.text(alphabet="+0123456789 -().x#"))
+def test_any_plain_phone_normalizes_as_parsing_it_with_the_library_does(text: str) -> None:
+    text = text.strip()
+    assert _parse_phone(text) == _parse_phone_by_library(text)
