@@ -260,7 +260,15 @@ class _Made:
     (``Mapping.__post_init__``). Its slots keep it out of the mapping's ``__dict__``, which
     holds the fields alone, and out of its fields (equality, ``repr``)."""
 
-    __slots__ = ("_converters", "_flows", "_honorifics", "_inverse_map", "_normalizers", "readers")
+    __slots__ = (
+        "_converters",
+        "_flows",
+        "_honorifics",
+        "_inverse_map",
+        "_normalizers",
+        "readers",
+        "reads",
+    )
     _converters: dict[str, Converter]
     _flows: dict[str, bool]
     _honorifics: dict[str, bool]
@@ -268,6 +276,8 @@ class _Made:
     _normalizers: dict[str, Callable[[Any], Any]]
     # Per side, ``Mapping.read`` of a record's values.
     readers: dict[str, Reader]
+    # What the merge asks first of every field: (field_a, field_b, reader of A, reader of B).
+    reads: tuple[str, str, Reader, Reader]
 
 
 @dataclass(frozen=True)
@@ -313,6 +323,7 @@ class Mapping(_Made):
         # here, once.
         readers = {side: self._reader(side) for side in ("a", "b")}
         object.__setattr__(self, "readers", readers)
+        object.__setattr__(self, "reads", (self.field_a, self.field_b, readers["a"], readers["b"]))
         converters = {source: self._converter(source) for source in ("a", "b")}
         object.__setattr__(self, "_converters", converters)
 

@@ -107,15 +107,17 @@ def merge(
     may_flow: MappingABC[str, bool],
 ) -> MergeResult:
     """Merge a linked pair's values field by field; see the module docstring for the rules."""
-    result = MergeResult()
     old_a: MappingABC[str, Any] = snapshot.get("a") or {}
     old_b: MappingABC[str, Any] = snapshot.get("b") or {}
-    result.snapshot = {"a": dict(old_a), "b": dict(old_b)}
+    # MergeResult's fields given rather than made by its factories: one merge per pair.
+    result = MergeResult(
+        {"a": {}, "b": {}}, {"a": {}, "b": {}}, {"a": dict(old_a), "b": dict(old_b)}, []
+    )
+    snap_of_a, snap_of_b = old_a.get, old_b.get
     for m in mappings:
-        key_a, key_b = m.field_a, m.field_b
-        readers = m.readers
-        now_a, now_b = readers["a"](values_a), readers["b"](values_b)
-        snap_a, snap_b = old_a.get(key_a, MISSING), old_b.get(key_b, MISSING)
+        key_a, key_b, read_a, read_b = m.reads
+        now_a, now_b = read_a(values_a), read_b(values_b)
+        snap_a, snap_b = snap_of_a(key_a, MISSING), snap_of_b(key_b, MISSING)
         if now_a == snap_a and now_b == snap_b:
             # Changed on neither side (most fields of most pairs): nothing flows, and the
             # snapshot already holds both values, whether or not they are equivalent.

@@ -271,6 +271,73 @@ def normalizer_for(spec: FieldSpec) -> Callable[[Any], Any]:
 def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
     """``normalize`` for one field, with the choices that depend only on the field (its type,
     one value or many) made once: mappings keep it and call it for every record they read."""
+    general = _general_normalizer(spec)
+    kind = _STRING_KINDS.get(spec.type)
+    if kind is None:
+        return general
+    # Text, emails and phones: a plain ``str`` (or a list of them, as apps send them) is
+    # normalized here without the calls of the general path, for what it answers.
+    phones_get, unseen, parse_phone = _PHONES.get, _UNSEEN, _phone
+    if not (spec.multi or spec.type == FieldType.TAGS):
+
+        def one_string(value: Any) -> Any:
+            if value.__class__ is not str:
+                return general(value)
+            if kind is _TEXT:
+                return value.strip() or None
+            if kind is _EMAIL:
+                return value.strip().casefold() or None
+            if not value:
+                return None
+            text = value.strip()
+            found = phones_get(text, unseen)
+            return parse_phone(text) if found is unseen else found
+
+        return one_string
+    tags = spec.type == FieldType.TAGS
+
+    def many_strings(value: Any) -> Any:
+        if value.__class__ is not list:
+            return general(value)
+        seen: dict[Any, Any] = {}
+        for item in value:
+            if item.__class__ is not str:
+                return general(value)
+            if not item:
+                continue
+            if kind is _TEXT:
+                normalized = item.strip() or None
+            elif kind is _EMAIL:
+                normalized = item.strip().casefold() or None
+            else:
+                text = item.strip()
+                normalized = phones_get(text, unseen)
+                if normalized is unseen:
+                    normalized = parse_phone(text)
+            if normalized is not None and normalized not in seen:
+                seen[normalized] = normalized
+        if not seen:
+            return None
+        values = list(seen.values())
+        if tags:
+            values.sort()
+        return values
+
+    return many_strings
+
+
+# The types whose normalizer (``_text``, ``_email``, ``normalize_phone``) the fast paths of
+# ``normalizer`` take for a plain ``str``.
+_TEXT, _EMAIL, _PHONE = "text", "email", "phone"
+_STRING_KINDS: dict[FieldType, str] = {
+    **{kind: _TEXT for kind, scalar in SCALAR_NORMALIZERS.items() if scalar is _text},
+    FieldType.EMAIL: _EMAIL,
+    FieldType.PHONE: _PHONE,
+}
+
+
+def _general_normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
+    """``normalizer(spec)`` for any value, by the type's scalar normalizer."""
     scalar = SCALAR_NORMALIZERS[spec.type]
     if not (spec.multi or spec.type == FieldType.TAGS):
 

@@ -233,16 +233,31 @@ def _normalize_generic(value: Any, spec: FieldSpec) -> Any:
     return None if is_empty(value) else scalar(value)
 
 
+class _Text(str):
+    """A ``str`` of another class (the fast paths take plain ``str`` alone)."""
+
+
+STRINGS = st.one_of(
+    st.sampled_from(["", " ", "x", " Mixed Case@Example.COM ", "+32 470 12 34 56", "0470123456"]),
+    st.sampled_from(["\u00a0x\u2003", "STRASSE@X.DE", "Stra\u00dfe@x.de", " +1 (415) 555-0100 "]),
+    st.sampled_from(["+32 470 12 34 56 ", "+32470123456", "+44 020 7946 0018", "x"]).map(_Text),
+    st.text(max_size=8),
+)
 SCALARS = st.one_of(
     st.none(),
-    st.sampled_from(["", " ", "x", " Mixed Case@Example.COM ", "+32 470 12 34 56", "0470123456"]),
+    STRINGS,
     st.sampled_from(["2024-02-29", "2024-02-29T10:00:00Z", "yes", "off", "1,234.5", "12"]),
     st.text(max_size=8),
     st.integers(-5, 5),
     st.booleans(),
     st.fixed_dictionaries({"street": st.sampled_from(["", "Main St 1", " Main  St 1 "])}),
 )
-VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.tuples(SCALARS, SCALARS))
+VALUES = st.one_of(
+    SCALARS,
+    st.lists(SCALARS, max_size=4),
+    st.lists(STRINGS, max_size=4),
+    st.tuples(SCALARS, SCALARS),
+)
 
 
 @given(
@@ -255,6 +270,26 @@ def test_a_fields_normalizer_answers_what_normalizing_by_its_type_did(
 ) -> None:
     spec = FieldSpec("field", "Field", kind, multi=multi)
     assert normalize(value, spec) == _normalize_generic(value, spec)
+
+
+def test_a_string_fields_normalizer_answers_what_its_type_did_for_demo_values() -> None:
+    odd = ["", " ", "  Acme  ", "ACME", "Stra\u00dfe", "\u00a0\u2003", "a\u00a0b", _Text(" x ")]
+    texts = [*odd, *ODD_PHONES]
+    for person in demo_people(300, seed=9):
+        texts += [*person.emails, *person.phones, person.first_name, person.company]
+        texts += [email.upper() for email in person.emails]
+    values: list[Any] = [*texts, [], [""], texts[:3], texts[-6:], texts, tuple(texts[:4])]
+    values += [[text, text.upper(), f" {text} "] for text in texts[::7]]
+    values += [["+32 470 12 34 56", None], ["x", 3], [_Text("a"), "a"]]
+    kinds = [FieldType.TEXT, FieldType.LONG_TEXT, FieldType.URL, FieldType.ENUM, FieldType.TAGS]
+    for kind in [*kinds, FieldType.EMAIL, FieldType.PHONE]:
+        for multi in (False, True):
+            spec = FieldSpec("field", "Field", kind, multi=multi)
+            for value in values:
+                clear_phone_cache()
+                assert normalize(value, spec) == _normalize_generic(value, spec), (kind, value)
+                # And again with the phones it parsed in the cache.
+                assert normalize(value, spec) == _normalize_generic(value, spec), (kind, value)
 
 
 PARTS = st.one_of(
