@@ -48,6 +48,11 @@ def _phone(text: str) -> str | None:
     found = _PHONES.get(text, _UNSEEN)
     if found is not _UNSEEN:
         return found
+    return _unseen_phone(text)
+
+
+def _unseen_phone(text: str) -> str | None:
+    """``_phone`` of a text the cache does not hold."""
     found, e164 = _parse_phone(text)
     if len(_PHONES) >= PHONES_KEPT:
         _PHONES.clear()
@@ -123,7 +128,9 @@ def _plain_phone(text: str) -> tuple[int, str, Any] | None:
     """
     if len(text) > phonenumberutil._MAX_INPUT_STRING_LENGTH:
         return None
-    digits = text[1:].translate(_SEPARATORS)
+    digits = text[1:].replace(" ", "")
+    if not digits.isdigit():  # hyphens, parentheses or dots too (translate is slower)
+        digits = digits.translate(_SEPARATORS)
     if len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN:
         return None  # not viable, or too short after the "+": parse raises
     country_code, national = phonenumberutil._extract_country_code(digits)
@@ -138,7 +145,10 @@ def _plain_phone(text: str) -> tuple[int, str, Any] | None:
             return None
         _METADATA[country_code] = metadata
     _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if phonenumberutil._test_number_length(stripped, metadata) not in _KEPT_UNSTRIPPED:
+    if (
+        stripped != national
+        and phonenumberutil._test_number_length(stripped, metadata) not in _KEPT_UNSTRIPPED
+    ):
         national = stripped
     if not (
         phonenumberutil._MIN_LENGTH_FOR_NSN <= len(national) <= phonenumberutil._MAX_LENGTH_FOR_NSN
@@ -277,7 +287,7 @@ def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
         return general
     # Text, emails and phones: a plain ``str`` (or a list of them, as apps send them) is
     # normalized here without the calls of the general path, for what it answers.
-    phones_get, unseen, parse_phone = _PHONES.get, _UNSEEN, _phone
+    phones_get, unseen, parse_phone = _PHONES.get, _UNSEEN, _unseen_phone
     if not (spec.multi or spec.type == FieldType.TAGS):
 
         def one_string(value: Any) -> Any:
