@@ -1,6 +1,6 @@
-"""Compact in-memory tables for a scan's per-record lookups (the listing's offsets, the email
-index): a dict of 100,000 str keys costs about 15 MB in Python objects; the same lookups over
-flat arrays cost a tenth of that.
+"""Compact in-memory tables for a run's per-record lookups (the listing's offsets, the email
+index, the ids a run has dealt with): a dict of 100,000 str keys costs about 15 MB in Python
+objects; the same lookups over flat arrays cost a tenth of that.
 
 ``Strings`` keeps strings as one UTF-8 buffer, numbered in the order added. ``HashIndex`` maps
 a string key to integers through the key's ``hash()`` held in a sorted array: it answers the
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator, MutableSet
 
 
 class Strings:
@@ -26,6 +27,13 @@ class Strings:
         self._data += text.encode()
         self._ends.append(len(self._data))
         return len(self._ends) - 1
+
+    def extend(self, texts: Iterable[str]) -> None:
+        """``add`` each of ``texts``, in order."""
+        data, ends = self._data, self._ends
+        for text in texts:
+            data += text.encode()
+            ends.append(len(data))
 
     def __getitem__(self, number: int) -> str:
         start = self._ends[number - 1] if number else 0
@@ -71,3 +79,108 @@ class HashIndex:
 
     def __len__(self) -> int:
         return len(self._hashes)
+
+
+class _Chunk:
+    """Strings sorted by hash, with their hashes: a frozen part of a ``StringSet``."""
+
+    def __init__(self, texts: list[str]) -> None:
+        texts.sort(key=hash)
+        self.hashes = array("q", map(hash, texts))
+        self.texts = Strings()
+        self.texts.extend(texts)
+
+    def find(self, text: str, wanted: int) -> bool:
+        """Whether ``text`` (whose hash is ``wanted``) is here."""
+        hashes = self.hashes
+        at = bisect_left(hashes, wanted)
+        while at < len(hashes) and hashes[at] == wanted:
+            if self.texts[at] == text:
+                return True
+            at += 1
+        return False
+
+    def __iter__(self) -> Iterator[str]:
+        texts = self.texts
+        return (texts[number] for number in range(len(texts)))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+class StringSet(MutableSet[str]):
+    """A set of strings (record ids) for a run that deals with hundreds of thousands: the
+    latest additions in a plain ``set``, the rest frozen in chunks of strings sorted by hash
+    (about 45 bytes a short id, where a ``set`` of ``str`` costs about 110). Every
+    ``CHUNK`` additions become a chunk, merged with the chunks before it no larger than it
+    (so at most about log2(n / CHUNK) chunks, each found by a bisect). What is removed from a
+    chunk is remembered aside until added again. Operators that make a new set (``-``,
+    ``|``, ``&``, ``^``) answer a plain ``set``."""
+
+    CHUNK = 4096
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self._recent: set[str] = set()
+        self._chunks: list[_Chunk] = []
+        # Strings in a chunk that were removed since.
+        self._removed: set[str] = set()
+        self._size = 0
+        for text in texts:
+            self.add(text)
+
+    @classmethod
+    def _from_iterable(cls, texts: Iterable[str]) -> set[str]:
+        return set(texts)
+
+    def _frozen(self, text: str) -> bool:
+        wanted = hash(text)
+        for chunk in self._chunks:  # noqa: SIM110 (a loop: any() over a generator is slower)
+            if chunk.find(text, wanted):
+                return True
+        return False
+
+    def __contains__(self, text: object) -> bool:
+        if not isinstance(text, str):
+            return False
+        if text in self._recent:
+            return True
+        return bool(self._chunks) and text not in self._removed and self._frozen(text)
+
+    def add(self, text: str) -> None:
+        if text in self._recent:
+            return
+        if self._chunks and self._frozen(text):
+            if text in self._removed:
+                self._removed.discard(text)
+                self._size += 1
+            return
+        self._recent.add(text)
+        self._size += 1
+        if len(self._recent) >= self.CHUNK:
+            self._freeze()
+
+    def discard(self, text: str) -> None:
+        if text in self._recent:
+            self._recent.discard(text)
+            self._size -= 1
+        elif text not in self._removed and self._chunks and self._frozen(text):
+            self._removed.add(text)
+            self._size -= 1
+
+    def _freeze(self) -> None:
+        texts = list(self._recent)
+        self._recent = set()
+        # Merged with the chunks before it no larger than it: the chunks' sizes fall.
+        while self._chunks and len(self._chunks[-1]) <= len(texts):
+            texts.extend(self._chunks.pop())
+        self._chunks.append(_Chunk(texts))
+
+    def __iter__(self) -> Iterator[str]:
+        yield from list(self._recent)
+        for chunk in list(self._chunks):
+            for text in chunk:
+                if text not in self._removed:
+                    yield text
+
+    def __len__(self) -> int:
+        return self._size

@@ -43,3 +43,68 @@ def test_it_answers_every_key_of_a_colliding_hash(monkeypatch: pytest.MonkeyPatc
     index.add("x", 1)
     index.add("y", 2)
     assert index.candidates("x") == [1, 2]
+
+
+def _same_as_a_set(texts: packed.StringSet, model: set[str]) -> None:
+    assert len(texts) == len(model)
+    assert sorted(texts) == sorted(model)
+    assert set(texts) == model
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_string_set_answers_as_a_set_through_adds_and_removals(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    monkeypatch.setattr(packed.StringSet, "CHUNK", 8)
+    rng = random.Random(seed)
+    pool = [f"people/c{n}" for n in range(300)] + ["", "zoë", "x" * 200]
+    texts, model = packed.StringSet(), set()
+    for step in range(3000):
+        text = rng.choice(pool)
+        if rng.random() < 0.7:
+            texts.add(text)
+            model.add(text)
+        else:
+            texts.discard(text)
+            model.discard(text)
+        probe = rng.choice(pool)
+        assert (probe in texts) == (probe in model), (step, probe)
+        if step % 500 == 0:
+            _same_as_a_set(texts, model)
+    _same_as_a_set(texts, model)
+    # Chunks were made and merged: the strings are not all held by the plain set.
+    assert texts._chunks and len(texts._recent) < len(model)
+
+
+def test_a_string_set_tells_apart_strings_that_hash_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packed, "hash", lambda key: len(key) % 3, raising=False)
+    monkeypatch.setattr(packed.StringSet, "CHUNK", 4)
+    texts = packed.StringSet(f"id{n}" for n in range(0, 40, 2))
+    assert texts._chunks
+    assert all(f"id{n}" in texts for n in range(0, 40, 2))
+    assert not any(f"id{n}" in texts for n in range(1, 40, 2))
+    texts.discard("id4")
+    assert "id4" not in texts and "id6" in texts
+    texts.add("id4")
+    assert "id4" in texts and len(texts) == 20
+
+
+def test_a_string_set_works_with_the_set_operators_a_run_uses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As engine.process_page uses RunState.done: added = plan's - done; done |= plan's;
+    # done -= added (a throttled page undone).
+    monkeypatch.setattr(packed.StringSet, "CHUNK", 2)
+    done = packed.StringSet(["a", "b", "c"])
+    page = {"b", "c", "d", "e"}
+    added = page - done
+    assert added == {"d", "e"} and type(added) is set
+    done |= page
+    assert set(done) == {"a", "b", "c", "d", "e"}
+    done -= added
+    assert set(done) == {"a", "b", "c"} and len(done) == 3
+    assert "d" not in done and 5 not in done  # type: ignore[comparison-overlap]
+    assert done - {"a"} == {"b", "c"}
+    assert done == {"a", "b", "c"}
