@@ -307,9 +307,11 @@ def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
     tags = spec.type == FieldType.TAGS
 
     def many_strings(value: Any) -> Any:
-        if value.__class__ is not list:
+        # A contact's few emails or phones are deduplicated in a list (cheaper than the
+        # general path's dict at that size); a long list takes the general path.
+        if value.__class__ is not list or len(value) > _SHORT_LIST:
             return general(value)
-        seen: dict[Any, Any] = {}
+        found: list[Any] = []
         for item in value:
             if item.__class__ is not str:
                 return general(value)
@@ -324,16 +326,18 @@ def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
                 normalized = phones_get(text, unseen)
                 if normalized is unseen:
                     normalized = parse_phone(text)
-            if normalized is not None and normalized not in seen:
-                seen[normalized] = normalized
-        if not seen:
+            if normalized is not None and normalized not in found:
+                found.append(normalized)
+        if not found:
             return None
-        values = list(seen.values())
         if tags:
-            values.sort()
-        return values
+            found.sort()
+        return found
 
     return many_strings
+
+
+_SHORT_LIST = 8
 
 
 # The types whose normalizer (``_text``, ``_email``, ``normalize_phone``) the fast paths of
