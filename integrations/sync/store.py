@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from django.db import connection as db
 from django.db import models
 from django.db.models import Count, Q
+from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 
 from integrations.leases import Lease, fenced
@@ -142,19 +144,19 @@ class Store:
                     source_id__in=[c.record.id for c in batch],
                     completed_at__isnull=True,
                 ).delete()
-                intents = [
-                    CreateIntent(
-                        connection=self.connection,
-                        target=target,
-                        source_id=c.record.id,
-                        key=uuid.uuid4(),
-                        emails=_emails_of(c.values) or c.record.normalized_emails,
-                    )
+                rows = [
+                    {
+                        "connection": self.connection.pk,
+                        "target": target,
+                        "source_id": c.record.id,
+                        "key": uuid.uuid4(),
+                        "emails": _emails_of(c.values) or c.record.normalized_emails,
+                    }
                     for c in batch
                 ]
-                CreateIntent.objects.bulk_create(intents)
-                for create, intent in zip(batch, intents, strict=True):
-                    kept[create.record.id] = Intent(pk=intent.pk, key=str(intent.key))
+                pks = _insert_returning(CreateIntent, rows, key="key")
+                for create, row in zip(batch, rows, strict=True):
+                    kept[create.record.id] = Intent(pk=pks[row["key"]], key=str(row["key"]))
         return kept
 
     def open_intents(self, target: str) -> list[CreateIntent]:
@@ -404,10 +406,8 @@ class Store:
         self.save_notes(journal)
         writes = journal.writes
         if writes:
-            AuditEntry.objects.bulk_create(
-                [AuditEntry(run=self.run, connection=self.connection, **w) for w in writes],
-                batch_size=500,
-            )
+            run, connection = self.run.pk, self.connection.pk
+            _insert(AuditEntry, [{"run": run, "connection": connection, **w} for w in writes])
             writes.clear()
 
     def save_notes(self, journal: Journal) -> None:
@@ -555,24 +555,124 @@ def _emails_of(values: dict[str, Any]) -> list[str]:
 
 def _insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows of ``model``, each a dict of column values by field name (a field a
-    row leaves out takes its default): one INSERT sent as one batch. ``bulk_create`` makes a
-    model instance and compiles every field of every row, which costs more than the database
-    for the tens of thousands of links a scan makes."""
+    row leaves out takes its default, ``auto_now_add`` the time of the call): one INSERT sent
+    as one batch. ``bulk_create`` makes a model instance and compiles every field of every
+    row, which costs more than the database for the tens of thousands of links a scan
+    makes."""
     if not rows:
         return
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    quote = db.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    # Only quoted names from the model's own metadata are formatted in; values are parameters.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    defaults = {f.name: f.get_default() for f in fields}
-    params = [
-        [f.get_db_prep_save(row.get(f.name, defaults[f.name]), db) for f in fields] for row in rows
-    ]
+    fields, columns = _columns(model)
+    sql = _insert_sql(model, columns, 1)
+    params = _params(fields, rows)
     with db.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _insert_returning(
+    model: type[models.Model], rows: Sequence[Mapping[str, Any]], *, key: str
+) -> dict[Any, int]:
+    """``_insert``, answering each row's primary key by its value of the unique field ``key``
+    (as the row gave it): multi-row INSERTs with ``RETURNING``, matched by ``key`` rather than
+    by the order the database happens to answer in."""
+    if not rows:
+        return {}
+    fields, columns = _columns(model)
+    meta = model._meta
+    key_field = meta.get_field(key)
+    assert isinstance(key_field, models.Field) and key_field.unique
+    key_column, pk_column = db.ops.quote_name(key_field.column), db.ops.quote_name(meta.pk.column)
+    per_call = max(1, min(1000, (db.features.max_query_params or 65535) // len(fields)))
+    given = {key_field.to_python(row[key]): row[key] for row in rows}
+    found: dict[Any, int] = {}
+    with db.cursor() as cursor:
+        for start in range(0, len(rows), per_call):
+            batch = rows[start : start + per_call]
+            sql = _insert_sql(model, columns, len(batch))
+            sql += f" RETURNING {pk_column}, {key_column}"
+            flat = [value for row in _params(fields, batch) for value in row]
+            cursor.execute(sql, flat)
+            for pk, value in cursor.fetchall():
+                found[given[key_field.to_python(value)]] = pk
+    if len(found) != len(rows):
+        raise RuntimeError(f"{meta.db_table}: {len(rows)} rows inserted, {len(found)} answered")
+    return found
+
+
+def _columns(model: type[models.Model]) -> tuple[list[models.Field[Any, Any]], str]:
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+    return fields, ", ".join(db.ops.quote_name(f.column) for f in fields)
+
+
+def _insert_sql(model: type[models.Model], columns: str, rows: int) -> str:
+    marks = "(" + ", ".join(["%s"] * (columns.count(",") + 1)) + ")"
+    # Only quoted names from the model's own metadata are formatted in; values are parameters.
+    table = db.ops.quote_name(model._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([marks] * rows)}"  # noqa: S608
+
+
+def _params(
+    fields: Sequence[models.Field[Any, Any]], rows: Sequence[Mapping[str, Any]]
+) -> list[list[Any]]:
+    """The rows' values as the database takes them, field by field in ``fields``' order."""
+    now = timezone.now()
+    preps = [_preparer(f) for f in fields]
+    names = {f.name for f in fields}
+    missing = object()
+    params = []
+    for row in rows:
+        if not row.keys() <= names:
+            raise TypeError(f"not fields of the table: {', '.join(sorted(row.keys() - names))}")
+        values = []
+        for f, prep in zip(fields, preps, strict=True):
+            value = row.get(f.name, missing)
+            if value is missing:
+                auto = getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)
+                value = now if auto else f.get_default()
+            values.append(prep(value))
+        params.append(values)
+    return params
+
+
+def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+    """``field.get_db_prep_save`` for the values of one batch of rows, without its calls where
+    the answer is known: text for a text field, a bool for a boolean, an int for an integer or
+    a foreign key (each its own database value); a datetime (every row's ``now``) or an empty
+    JSON container prepared once per value."""
+    slow = partial(field.get_db_prep_save, connection=db)
+    sample: Any = None
+    if isinstance(field, models.ForeignKey):
+        if isinstance(field.target_field, AutoFieldMixin):
+            sample = 1
+    elif isinstance(field, models.CharField | models.TextField):
+        sample = "text"
+    elif isinstance(field, models.BooleanField):
+        sample = True
+    elif isinstance(field, models.IntegerField):
+        sample = 1
+    # Only where this database's adapter gives the value back as it is (PostgreSQL's wraps a
+    # big integer, say).
+    plain = (type(sample),) if sample is not None and slow(sample) is sample else ()
+    memo = isinstance(field, models.DateTimeField | models.JSONField)
+    seen: dict[Any, Any] = {}
+
+    def prep(value: Any) -> Any:
+        kind = type(value)
+        if kind in plain:
+            return value
+        if memo:
+            if kind is dt.datetime:
+                key: Any = value
+            elif (kind is dict or kind is list) and not value:
+                key = kind
+            else:
+                return slow(value)
+            if key not in seen:
+                seen[key] = slow(value)
+            return seen[key]
+        return slow(value)
+
+    return prep
 
 
 def _save_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
