@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
-import itertools
 import json
 import re
 import secrets
@@ -116,7 +115,9 @@ def connections(emulator: GoogleContactsEmulator, book: Book, request: Request) 
         end = bisect.bisect_left(order, after) if after else len(order)
         seqs: Iterable[int] = (order[i] for i in range(end - 1, -1, -1))
     else:
-        seqs = itertools.islice(order, bisect.bisect_right(order, max(after, since or 0)), None)
+        # By index: islice would step through every change before the cursor to skip them.
+        start = bisect.bisect_right(order, max(after, since or 0))
+        seqs = (order[i] for i in range(start, len(order)))
     ordered: list[Entry] = []
     for seq in seqs:
         entry = book.shown_by_seq[seq]
