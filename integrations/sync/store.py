@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connection as db
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Q
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
@@ -564,7 +564,9 @@ def _insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> Non
     fields, columns = _columns(model)
     sql = _insert_sql(model, columns, 1)
     params = _params(fields, rows)
-    with db.cursor() as cursor:
+    # One transaction, as ``bulk_create``'s: outside one, SQLite would commit (and sync to
+    # disk) every row.
+    with transaction.atomic(savepoint=False), db.cursor() as cursor:
         cursor.executemany(sql, params)
 
 
@@ -584,7 +586,7 @@ def _insert_returning(
     per_call = max(1, min(1000, (db.features.max_query_params or 65535) // len(fields)))
     given = {key_field.to_python(row[key]): row[key] for row in rows}
     found: dict[Any, int] = {}
-    with db.cursor() as cursor:
+    with transaction.atomic(savepoint=False), db.cursor() as cursor:
         for start in range(0, len(rows), per_call):
             batch = rows[start : start + per_call]
             sql = _insert_sql(model, columns, len(batch))

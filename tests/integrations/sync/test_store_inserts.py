@@ -9,8 +9,8 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, models
 from django.db import connection as db
-from django.db import models
 from django.utils import timezone
 
 from integrations.models import AuditEntry, CreateIntent, RecordLink, SyncRun
@@ -183,3 +183,24 @@ def test_it_keeps_the_audit_as_bulk_create_does() -> None:
     assert [{k: v for k, v in r.items() if k not in drop} for r in stored(AuditEntry, fast)] == [
         {k: v for k, v in r.items() if k not in drop} for r in stored(AuditEntry, slow)
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_inserts_many_rows_in_one_transaction() -> None:
+    # Outside a transaction SQLite would commit every row by itself: one transaction keeps
+    # all the rows or none (and syncs to disk once).
+    connection = ConnectionFactory()
+    rows: list[dict[str, Any]] = [
+        {"connection": connection.pk, "id_a": f"a{i}", "id_b": f"b{i}"} for i in range(3)
+    ]
+    rows.append({"connection": connection.pk, "id_a": None, "id_b": "b"})
+    with pytest.raises(IntegrityError):
+        store_mod._insert(RecordLink, rows)
+    assert not RecordLink.objects.filter(connection=connection).exists()
+    intents: list[dict[str, Any]] = [
+        {"connection": connection.pk, "target": "b", "source_id": f"s{i}", "key": key}
+        for i, key in enumerate([uuid.uuid4(), uuid.uuid4()] * 2)
+    ]
+    with pytest.raises(IntegrityError):
+        store_mod._insert_returning(CreateIntent, intents, key="key")
+    assert not CreateIntent.objects.filter(connection=connection).exists()
