@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +72,11 @@ from integrations.sync.store import DryStore, Store
 from integrations.sync.writer import AppWriter, DryWriter, Outcomes, Sending, Writer
 
 logger = logging.getLogger(__name__)
+
+# A scan's groups whose writes may be under way at once: each app's writes go out one at a
+# time and in order (a lane per app), so while one app takes a group's creates the other
+# app's lane and the run's own planning and storing go on with the next groups.
+IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ class Run:
     scan: bool
     # Sends a page's writes in the background (``None``: written in the run's thread).
     worker: Worker | None = None
-    # The page whose writes are under way, stored once they are done (one at most).
+    # The pages whose writes are under way, oldest first, each stored once its writes are
+    # done (``IN_FLIGHT`` at most).
     in_flight: list[InFlight] = field(default_factory=list)
 
 
@@ -240,10 +246,10 @@ def sync_connection(
         land(ctx, state)
     except BaseException:
         if ctx is not None:
-            # The run stops; what the page sent last did is still journaled and kept, as it
-            # was before the next page was read when pages were not overlapped.
-            with contextlib.suppress(Exception):
-                land(ctx, state)
+            # The run stops; what the pages sent last did is still journaled and kept, as it
+            # was before the next page was read when pages were not overlapped (without their
+            # checkpoints: a page before them may not be stored).
+            land_after_error(ctx, state)
         raise
     finally:
         if worker is not None:
@@ -314,11 +320,13 @@ def process_page(
     """One page: match, plan, write, store. ``False`` when a dry run stopped at the breaker.
 
     With a worker (a real run) the page's writes go out in the background, to both apps at
-    once. In a scan the next page is matched and planned while they are under way; then, once
-    they are done, that page's intents are kept and its writes sent, and this page is stored
-    while they go out. So at most one page's writes are in flight, an intent is kept before
-    its create is sent, and a page (with its checkpoint) is stored once its writes are done,
-    in reading order."""
+    once, each app's in its own lane (one write at a time, in the order the pages were
+    sent). In a scan the next pages are matched and planned while they are under way, each
+    page's intents kept and its writes sent at once while fewer than ``IN_FLIGHT`` pages are
+    under way (else once the oldest is done); the pages whose writes are done are stored, in
+    reading order, while the later ones go out. So an intent is kept before its create is
+    sent, and a page (with its checkpoint) is stored once its writes are done and every page
+    before it is stored; after a throttled page its side's later pages keep no checkpoint."""
     page = match(ctx, state, source, records)
     plan = planner.plan_page(ctx.config, page)
     before = (state.mass_tagged.copy(), state.in_sync_delta)
@@ -336,14 +344,22 @@ def process_page(
             # Writes the apps accepted before a failure stay audited too.
             ctx.store.save_audit(ctx.journal)
         return apply_outcomes(ctx, state, plan, outcomes, checkpoint=checkpoint)
-    landed = collect(ctx)
-    if landed is not None and (breaker or landed.outcomes.throttled):
-        # This page goes no further (the breaker), or may not (the page before was
-        # throttled): the page before is stored first, as the run stands.
-        apply_landed(ctx, state, landed)
-        landed = None
+    # The pages sent before whose writes are done, and the oldest one while too many are
+    # under way (its writes waited for).
+    landed: list[InFlight] = []
+    while ctx.in_flight and (len(ctx.in_flight) >= IN_FLIGHT or _done(ctx.in_flight[0])):
+        landed.append(collect(ctx))
+    if breaker or any(flight.outcomes.throttled for flight in landed):
+        # This page goes no further (the breaker: every page before it is stored first), or
+        # may not (a page before was throttled): the pages before are stored first, as the
+        # run stands.
+        for flight in landed:
+            apply_landed(ctx, state, flight)
+        landed = []
+        if breaker:
+            land(ctx, state)
     if state.throttled[source]:
-        # The page before was throttled: its side is read no further, so this page is left
+        # A page before was throttled: its side is read no further, so this page is left
         # as if it had not been read.
         for side in SIDES:
             state.done[side] -= added[side]
@@ -355,32 +371,49 @@ def process_page(
     except BaseException:
         ctx.journal.record(ctx.config, plan, outcomes)
         ctx.store.save_audit(ctx.journal)
-        if landed is not None:
-            with contextlib.suppress(Exception):
-                apply_landed(ctx, state, landed)
+        land_after_error(ctx, state, landed)
         raise
-    futures = [ctx.worker.submit(task) for task in sending.tasks]
+    futures = [ctx.worker.submit(task, lane=target) for target, task in sending.tasks]
     ctx.in_flight.append(InFlight(plan, outcomes, sending, futures, checkpoint))
-    if landed is not None:
-        apply_landed(ctx, state, landed)
+    for flight in landed:
+        apply_landed(ctx, state, flight)
     # An incremental run's next page asks the apps (lookups by email): only the two apps'
     # writes overlap there, and the page is stored before the next is read.
     return ctx.scan or land(ctx, state)
 
 
+def _done(flight: InFlight) -> bool:
+    return all(future.done() for future in flight.futures)
+
+
 def land(ctx: Run, state: RunState) -> bool:
-    """Wait for the page sent in the background, if any, then journal and store it. ``False``
-    when the run must stop here."""
-    landed = collect(ctx)
-    return landed is None or apply_landed(ctx, state, landed)
+    """Wait for the pages sent in the background, if any, then journal and store each, in the
+    order they were sent. ``False`` when the run must stop here."""
+    while ctx.in_flight:
+        if not apply_landed(ctx, state, collect(ctx)):
+            return False
+    return True
 
 
-def collect(ctx: Run) -> InFlight | None:
-    """The page sent in the background, if any, once its writes are done: its outcomes
+def land_after_error(ctx: Run, state: RunState, collected: Iterable[InFlight] = ()) -> None:
+    """After an error: what each page sent in the background did (``collected``: pages whose
+    writes were gathered already) is journaled and stored, as far as can be, without its
+    checkpoint (a page before it may have failed)."""
+    for flight in collected:
+        with contextlib.suppress(Exception):
+            flight.checkpoint = None
+            apply_landed(ctx, state, flight)
+    while ctx.in_flight:
+        with contextlib.suppress(Exception):
+            flight = collect(ctx)
+            flight.checkpoint = None
+            apply_landed(ctx, state, flight)
+
+
+def collect(ctx: Run) -> InFlight:
+    """The oldest page sent in the background, once its writes are done: its outcomes
     gathered and journaled (an error of its writes raised then, after the journal)."""
-    if not ctx.in_flight:
-        return None
-    flight = ctx.in_flight.pop()
+    flight = ctx.in_flight.pop(0)
     worker = ctx.worker
     assert worker is not None
     error: BaseException | None = None
@@ -422,7 +455,10 @@ def apply_outcomes(
             state.done[create.target].add(record.id)
     if outcomes.throttled:
         note_throttled(ctx, state, source, outcomes)
-        checkpoint = None  # the next run reads this page again
+    if state.throttled[source]:
+        # This page, or one of its side before it, was throttled: the next run reads them
+        # again (what was applied is skipped then by its links' versions).
+        checkpoint = None
     save(ctx, state, plan, outcomes, checkpoint=checkpoint)
     return True
 

@@ -5,8 +5,9 @@ A run spends much of its time waiting on the apps' answers and as much again on 
 
 - ``Ahead`` reads one or more iterators (an app's pages) each in a thread of its own, a few
   items ahead, and hands the items over in the order they arrive;
-- ``Worker`` runs one task at a time in the background (a group's writes) while the caller
-  prepares the next.
+- ``Worker`` runs tasks in the background (a group's writes), one lane per app: each app's
+  writes one at a time and in order, the two apps side by side, while the caller prepares
+  the next group.
 
 Only the apps' HTTP runs in these threads. Everything that touches the database (intents,
 links, checkpoints, the lease) stays in the caller's thread: Django's connections are per
@@ -181,16 +182,22 @@ def read_ahead(
 
 
 class Worker:
-    """Runs tasks in the background on up to ``threads`` threads; the caller collects each
-    task's result with ``result``, running ``errands`` while it waits."""
+    """Runs tasks in the background, one lane per key: a lane's tasks one at a time in the
+    order they were submitted (an app's calls stay one at a time, in order), lanes side by
+    side. The caller collects each task's result with ``result``, running ``errands`` while it
+    waits."""
 
-    def __init__(self, *, threads: int = 2, errands: Errands | None = None) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tandem-write")
+    def __init__(self, *, errands: Errands | None = None) -> None:
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
         self.errands = errands or Errands()
         self._futures: list[Future[object]] = []
 
-    def submit(self, task: Callable[[], R]) -> Future[R]:
-        future = self._pool.submit(_closing_connections, task)
+    def submit(self, task: Callable[[], R], *, lane: str = "") -> Future[R]:
+        pool = self._lanes.get(lane)
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tandem-write-{lane}")
+            self._lanes[lane] = pool
+        future = pool.submit(_closing_connections, task)
         self._futures = [f for f in self._futures if not f.done()]
         self._futures.append(future)  # type: ignore[arg-type]
         return future
@@ -208,4 +215,5 @@ class Worker:
         while wait_for(self._futures, timeout=WAIT_SLICE).not_done:
             self.errands.run()
         self.errands.run()
-        self._pool.shutdown(wait=True)
+        for pool in self._lanes.values():
+            pool.shutdown(wait=True)

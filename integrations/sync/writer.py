@@ -73,7 +73,8 @@ class Sending:
     """A plan's writes under way: a task per target app, each filling its own outcomes."""
 
     outcomes: Outcomes
-    tasks: list[Callable[[], None]] = field(default_factory=list)
+    # (target app, its writes): each app's writes go out in its own lane.
+    tasks: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     parts: list[Outcomes] = field(default_factory=list)
 
     def merge(self) -> Outcomes:
@@ -144,7 +145,7 @@ class AppWriter:
             if _writes_to(plan, target):
                 part = Outcomes(intents=outcomes.intents)
                 sending.parts.append(part)
-                sending.tasks.append(partial(self.write_target, plan, target, part))
+                sending.tasks.append((target, partial(self.write_target, plan, target, part)))
         return sending
 
     def write_target(self, plan: Plan, target: str, outcomes: Outcomes) -> None:

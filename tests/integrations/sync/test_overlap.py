@@ -167,3 +167,61 @@ def test_a_crash_in_a_group_sent_in_the_background_leaves_its_intents_and_the_la
     assert pair.refresh().checkpoint_a == first_page.checkpoint
     scan(pair)
     assert (len(b.live()), links.count(), open_intents.count()) == (6, 6, 0)
+
+
+def test_a_later_groups_writes_to_one_app_go_out_while_an_earlier_groups_to_the_other_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reader_mod, "SCAN_GROUP", 1)
+    pair, a, b = threaded_pair(page_size=1)
+    people(pair, 1)  # created on Beta by the first group
+    b.add({"emails": ["q@example.com"], "first_name": "Quinn", "last_name": "Lee"})
+    # Each app's create waits at a barrier for the other's: with one group's writes in
+    # flight at a time, Beta's group would wait for Alpha's group's create in vain.
+    both = threading.Barrier(2)
+    a.before_write = b.before_write = lambda: together(both)
+    scan(pair)
+    assert (a.waited, b.waited) == ([True], [True])
+    assert RecordLink.objects.filter(connection=pair.connection).count() == 2
+
+
+def test_a_group_stored_after_a_throttled_one_of_its_side_keeps_no_checkpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reader_mod, "SCAN_GROUP", 3)
+    pair, a, b = threaded_pair(page_size=3, create_batch_size=3)
+    people(pair, 9)
+    first_page = next(iter(a.list_changed(None)))
+    third_sent = threading.Event()
+    keep_intents = engine_mod.Store.keep_intents
+    kept: list[int] = []
+
+    def keeping(store: Any, creates: Any) -> Any:
+        answer = keep_intents(store, creates)
+        kept.append(len(creates))
+        if len(kept) == 3:
+            third_sent.set()
+        return answer
+
+    monkeypatch.setattr(engine_mod.Store, "keep_intents", keeping)
+    create_many = b.create_many
+    calls: list[int] = []
+
+    def throttling(items: list[NewContact]) -> list[WriteResult]:
+        calls.append(len(items))
+        if len(calls) != 2:
+            return create_many(items)
+        # The second group's creates answer 429 once the third group is sent as well.
+        assert third_sent.wait(WAIT)
+        return [WriteResult(ref=i.ref, error="429", permanent=False, throttled=True) for i in items]
+
+    b.create_many = throttling  # type: ignore[method-assign]
+    scan(pair)
+    links = RecordLink.objects.filter(connection=pair.connection)
+    # The first and third groups are linked; the checkpoint stays at the first page, before
+    # the throttled group, so the next run reads that group again.
+    assert (links.count(), len(b.live())) == (6, 6)
+    assert pair.refresh().checkpoint_a == first_page.checkpoint
+    b.create_many = create_many  # type: ignore[method-assign]
+    scan(pair)
+    assert (links.count(), len(b.live())) == (9, 9)

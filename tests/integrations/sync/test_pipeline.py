@@ -75,3 +75,35 @@ def test_an_errand_from_a_background_task_runs_in_the_callers_thread() -> None:
     finally:
         worker.close()
     assert ran_in == [threading.current_thread().name]
+
+
+def test_a_lanes_tasks_run_one_at_a_time_in_order_and_lanes_side_by_side() -> None:
+    worker = Worker()
+    ran: list[str] = []
+    # Each lane's first task waits for the other lane's: run one lane after the other, the
+    # first would wait in vain and break the barrier.
+    both = threading.Barrier(2)
+    running = {"a": 0, "b": 0}
+    most = {"a": 0, "b": 0}
+
+    def task(lane: str, n: int) -> None:
+        running[lane] += 1
+        most[lane] = max(most[lane], running[lane])
+        if n == 0:
+            both.wait(10)
+        ran.append(f"{lane}{n}")
+        running[lane] -= 1
+
+    try:
+        futures = [
+            worker.submit(lambda lane=lane, n=n: task(lane, n), lane=lane)
+            for n in range(3)
+            for lane in ("a", "b")
+        ]
+        for future in futures:
+            worker.result(future, beat=lambda: None)
+    finally:
+        worker.close()
+    assert [r for r in ran if r[0] == "a"] == ["a0", "a1", "a2"]
+    assert [r for r in ran if r[0] == "b"] == ["b0", "b1", "b2"]
+    assert most == {"a": 1, "b": 1}
