@@ -15,17 +15,33 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, MutableSet
 
 
+def numbers() -> array[int]:
+    """An array for offsets and counts: 4 bytes each (``append_number`` widens it)."""
+    return array("I")
+
+
+def append_number(kept: array[int], number: int) -> array[int]:
+    """``kept`` with ``number`` appended: in 4 bytes each while every number fits, else in a
+    new array of 8 bytes each (past 4 GiB of text, say), which is answered."""
+    try:
+        kept.append(number)
+    except OverflowError:
+        kept = array("q", kept)
+        kept.append(number)
+    return kept
+
+
 class Strings:
     """Strings numbered in the order added, kept as one UTF-8 buffer."""
 
     def __init__(self) -> None:
         self._data = bytearray()
-        self._ends = array("q")
+        self._ends = numbers()
 
     def add(self, text: str) -> int:
         """Keep ``text``; its number is returned."""
         self._data += text.encode()
-        self._ends.append(len(self._data))
+        self._ends = append_number(self._ends, len(self._data))
         return len(self._ends) - 1
 
     def extend(self, texts: Iterable[str]) -> None:
@@ -33,7 +49,8 @@ class Strings:
         data, ends = self._data, self._ends
         for text in texts:
             data += text.encode()
-            ends.append(len(data))
+            ends = append_number(ends, len(data))
+        self._ends = ends
 
     def __getitem__(self, number: int) -> str:
         start = self._ends[number - 1] if number else 0
@@ -49,13 +66,13 @@ class HashIndex:
 
     def __init__(self) -> None:
         self._hashes = array("q")
-        self._values = array("q")
+        self._values = numbers()
         # Entries from ``_sorted`` on are in the order added; sorted before the next lookup.
         self._sorted = 0
 
     def add(self, key: str, value: int) -> None:
         self._hashes.append(hash(key))
-        self._values.append(value)
+        self._values = append_number(self._values, value)
 
     def candidates(self, key: str) -> list[int]:
         """Values added under ``key`` (or a key hashing alike), in the order added."""
@@ -81,7 +98,7 @@ class HashIndex:
         keys.sort()
         values = self._values
         self._hashes = array("q", (key >> bits for key in keys))
-        self._values = array("q", (values[key & mask] for key in keys))
+        self._values = array(values.typecode, (values[key & mask] for key in keys))
         self._sorted = len(self._hashes)
 
     def __len__(self) -> int:
@@ -91,11 +108,39 @@ class HashIndex:
 class _Chunk:
     """Strings sorted by hash, with their hashes: a frozen part of a ``StringSet``."""
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, hashes: array[int], texts: Strings) -> None:
+        self.hashes = hashes
+        self.texts = texts
+
+    @classmethod
+    def of(cls, texts: list[str]) -> _Chunk:
         texts.sort(key=hash)
-        self.hashes = array("q", map(hash, texts))
-        self.texts = Strings()
-        self.texts.extend(texts)
+        strings = Strings()
+        strings.extend(texts)
+        return cls(array("q", map(hash, texts)), strings)
+
+    @classmethod
+    def merged(cls, one: _Chunk, other: _Chunk) -> _Chunk:
+        """The strings of both, by hash, copied as bytes: never all made ``str`` objects again
+        at once (merging 100,000 ids that way held 10 MB of them for the moment)."""
+        hashes, data, ends = array("q"), bytearray(), numbers()
+        one_hashes, one_data, one_ends = one.hashes, one.texts._data, one.texts._ends
+        other_hashes, other_data, other_ends = other.hashes, other.texts._data, other.texts._ends
+        size_one, size_other = len(one_hashes), len(other_hashes)
+        i = j = 0
+        while i < size_one or j < size_other:
+            if j == size_other or (i < size_one and one_hashes[i] <= other_hashes[j]):
+                hashes.append(one_hashes[i])
+                data += one_data[one_ends[i - 1] if i else 0 : one_ends[i]]
+                i += 1
+            else:
+                hashes.append(other_hashes[j])
+                data += other_data[other_ends[j - 1] if j else 0 : other_ends[j]]
+                j += 1
+            ends = append_number(ends, len(data))
+        strings = Strings()
+        strings._data, strings._ends = data, ends
+        return cls(hashes, strings)
 
     def find(self, text: str, wanted: int) -> bool:
         """Whether ``text`` (whose hash is ``wanted``) is here."""
@@ -175,12 +220,12 @@ class StringSet(MutableSet[str]):
             self._size -= 1
 
     def _freeze(self) -> None:
-        texts = list(self._recent)
+        chunk = _Chunk.of(list(self._recent))
         self._recent = set()
         # Merged with the chunks before it no larger than it: the chunks' sizes fall.
-        while self._chunks and len(self._chunks[-1]) <= len(texts):
-            texts.extend(self._chunks.pop())
-        self._chunks.append(_Chunk(texts))
+        while self._chunks and len(self._chunks[-1]) <= len(chunk):
+            chunk = _Chunk.merged(self._chunks.pop(), chunk)
+        self._chunks.append(chunk)
 
     def __iter__(self) -> Iterator[str]:
         yield from list(self._recent)

@@ -5,12 +5,11 @@ reads them and says what to add."""
 from __future__ import annotations
 
 import dataclasses
-from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from integrations.sync.packed import HashIndex, Strings, StringSet
+from integrations.sync.packed import HashIndex, Strings, StringSet, append_number, numbers
 from integrations.sync.records import Contact, previous_ids
 from integrations.sync.sides import SIDES, Side
 
@@ -59,7 +58,7 @@ class EmailIndex:
         self._record_ids = Strings()
         self._emails = Strings()
         # Entry number -> the number of its record's id in ``_record_ids``.
-        self._holder = array("q")
+        self._holder = numbers()
         self._entries = HashIndex()
         # Ids a record had before (Google resourceName changes); only the few that did.
         self.previous: dict[str, list[str]] = {}
@@ -74,7 +73,7 @@ class EmailIndex:
             number = self._record_ids.add(record.id)
             for email in sorted(emails):
                 self._entries.add(email, self._emails.add(email))
-                self._holder.append(number)
+                self._holder = append_number(self._holder, number)
         previous = previous_ids(record)
         if previous:
             self.previous[record.id] = previous

@@ -108,3 +108,24 @@ def test_a_string_set_works_with_the_set_operators_a_run_uses(
     assert "d" not in done and 5 not in done  # type: ignore[comparison-overlap]
     assert done - {"a"} == {"b", "c"}
     assert done == {"a", "b", "c"}
+
+
+def test_numbers_widen_to_8_bytes_when_one_does_not_fit() -> None:
+    kept = packed.numbers()
+    assert kept.itemsize == 4
+    kept = packed.append_number(kept, 2**32 - 1)
+    assert kept.itemsize == 4
+    kept = packed.append_number(kept, 2**32)
+    kept = packed.append_number(kept, -1)
+    assert kept.itemsize == 8 and list(kept) == [2**32 - 1, 2**32, -1]
+
+
+def test_a_hash_index_keeps_values_past_4_bytes_in_order() -> None:
+    index = HashIndex()
+    for value, key in enumerate(["a", "b", "a"]):
+        index.add(key, value)
+    index.candidates("a")  # sorted once with 4-byte values
+    index.add("a", 2**40)
+    index.add("c", -5)
+    assert index.candidates("a") == [0, 2, 2**40]
+    assert index.candidates("c") == [-5] and index.candidates("b") == [1]
