@@ -5,7 +5,10 @@ The sync benchmark runs every measured sync this way, so the peak memory it repo
 of one Tandem run (a worker's), not of the benchmark process nor of the emulators. Settings
 come from the environment the benchmark passes (database, app base URLs); the figures are
 printed as one JSON line. ``--profile`` runs the sync under cProfile (slower) and adds the
-functions of the run by own time and, among Tandem's own, by cumulative time.
+functions of the run by own time and, among Tandem's own, by cumulative time. ``--groups``
+prints to stderr, as a scan takes each group of its listing, the process's resident memory
+(``VmRSS``), its peak so far (``VmHWM``) and the CPU seconds so far: where a scan's peak
+memory comes from (``python -m bench.memory_scan``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ import json
 import os
 import pstats
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from integrations.sync.records import Page
 
 TOP = 14
 
@@ -37,6 +44,41 @@ def _profile_rows(profiler: cProfile.Profile) -> dict[str, list[list[Any]]]:
     }
 
 
+def _memory() -> tuple[int, int]:
+    """This process's resident memory and its peak so far, in MB (Linux)."""
+    found = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) // 1024
+    return found.get("VmRSS", 0), found.get("VmHWM", 0)
+
+
+def _report_groups() -> None:
+    """Print the memory and CPU at each group a scan takes from its listing."""
+    import time
+
+    from integrations.sync import listing
+
+    pages = listing.Listing.pages
+    taken = [0]
+
+    def reported(self: listing.Listing, min_records: int = 1) -> Iterator[Page]:
+        for page in pages(self, min_records):
+            taken[0] += 1
+            rss, peak = _memory()
+            print(
+                f"group {taken[0]} records={len(page.records)} rss_mb={rss} peak_mb={peak} "
+                f"cpu_s={time.process_time():.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
+            yield page
+
+    listing.Listing.pages = reported  # type: ignore[method-assign]
+
+
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     import django
@@ -45,6 +87,8 @@ def main(argv: list[str]) -> int:
     from bench.common import peak_rss_mb, timed
     from integrations.services.runs import connection_sync
 
+    if "--groups" in argv:
+        _report_groups()
     profiler = cProfile.Profile() if "--profile" in argv else None
     rss_before = peak_rss_mb()
     with timed() as t:
