@@ -36,7 +36,7 @@ WAIT_SLICE = 0.05
 _DONE = object()
 
 
-def _closing_connections(task: Callable[[], R]) -> R:
+def closing_connections(task: Callable[[], R]) -> R:
     """Run ``task``, then close any database connection it opened in this thread."""
     try:
         return task()
@@ -102,7 +102,7 @@ class Ahead(Generic[T]):
         self._errands = errands or Errands()
         self._threads = [
             threading.Thread(
-                target=_closing_connections,
+                target=closing_connections,
                 args=(lambda key=key, source=source: self._pump(key, source),),
                 name=f"tandem-read-{key}",
                 daemon=True,
@@ -197,7 +197,7 @@ class Worker:
         if pool is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tandem-write-{lane}")
             self._lanes[lane] = pool
-        future = pool.submit(_closing_connections, task)
+        future = pool.submit(closing_connections, task)
         self._futures = [f for f in self._futures if not f.done()]
         self._futures.append(future)  # type: ignore[arg-type]
         return future

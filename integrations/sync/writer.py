@@ -8,20 +8,24 @@ real one raises ``BreakerTripped`` before writing the page, the dry one notes wh
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+import itertools
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from integrations.sync.apps import App
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
+from integrations.sync.pipeline import closing_connections
 from integrations.sync.planner import CreatePlan, Failure, PairPlan, Plan, TagOp
 from integrations.sync.records import Contact, ContactUpdate, NewContact, WriteResult
 from integrations.sync.sides import SIDES, chunks, other
 
 NO_ANSWER = "The app answered nothing for this record."
+T = TypeVar("T")
 
 
 @dataclass
@@ -160,8 +164,9 @@ class AppWriter:
         tags: list[TagOp] = []
         if creates:
             app = self.apps[target]
-            for batch in chunks(creates, self.cfg.sides[target].create_batch_size):
-                requests = [
+            batches = list(chunks(creates, self.cfg.sides[target].create_batch_size))
+            requests = [
+                [
                     NewContact(
                         ref=c.record.id,
                         values=dict(c.values),
@@ -170,7 +175,10 @@ class AppWriter:
                     )
                     for c in batch
                 ]
-                results = {r.ref: r for r in app.create_many(requests)}
+                for batch in batches
+            ]
+            for answers, batch in zip(sent(app, app.create_many, requests), batches, strict=False):
+                results = {r.ref: r for r in answers}
                 for create in batch:
                     result = results.get(create.record.id) or WriteResult(
                         ref=create.record.id, error=NO_ANSWER
@@ -193,8 +201,9 @@ class AppWriter:
     def write_updates(self, plan: Plan, side: str, outcomes: Outcomes) -> None:
         pairs = [p for p in plan.pairs if p.merged.changes[side]]
         app = self.apps[side]
-        for batch in chunks(pairs, self.cfg.sides[side].update_batch_size):
-            requests = [
+        batches = list(chunks(pairs, self.cfg.sides[side].update_batch_size))
+        requests = [
+            [
                 ContactUpdate(
                     id=p.record_id(side),
                     changes=dict(p.merged.changes[side]),
@@ -202,7 +211,10 @@ class AppWriter:
                 )
                 for p in batch
             ]
-            results = {r.ref: r for r in app.update_many(requests)}
+            for batch in batches
+        ]
+        for answers, batch in zip(sent(app, app.update_many, requests), batches, strict=False):
+            results = {r.ref: r for r in answers}
             for pair in batch:
                 result = results.get(pair.record_id(side)) or WriteResult(
                     ref=pair.record_id(side), error=NO_ANSWER
@@ -244,6 +256,33 @@ class AppWriter:
                         # issue is the tagged record's own. (Even when throttled: reading the
                         # page again would not redo it, so it is retried as a record issue.)
                         outcomes.fail(side, result.ref, side, result.error)
+
+
+def sent(
+    app: App, call: Callable[[list[T]], list[WriteResult]], batches: list[list[T]]
+) -> Iterator[list[WriteResult]]:
+    """``call``'s answer to each batch, in order. An app whose connector allows it
+    (``write_batches_at_once``, and calls from threads) gets that many batches at once, each
+    in a thread of its own; after a failure no further batch is sent (the batches under way
+    finish, their records found again by their intents' keys)."""
+    at_once = int(getattr(app.connector, "write_batches_at_once", 1) or 1)
+    if at_once < 2 or not app.threads or len(batches) < 2:
+        yield from (call(batch) for batch in batches)
+        return
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="tandem-batch") as pool:
+        pending = iter(batches)
+        under_way: deque[Future[list[WriteResult]]] = deque()
+        try:
+            for batch in itertools.islice(pending, at_once):
+                under_way.append(pool.submit(closing_connections, partial(call, batch)))
+            while under_way:
+                answer = under_way.popleft().result()
+                for batch in itertools.islice(pending, 1):
+                    under_way.append(pool.submit(closing_connections, partial(call, batch)))
+                yield answer
+        finally:
+            for future in under_way:
+                future.cancel()
 
 
 class DryWriter:

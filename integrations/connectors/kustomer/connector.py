@@ -123,6 +123,11 @@ class KustomerConnector(Connector):
     search_page_size: ClassVar[int] = 500
     # From this many creates on, one bulk job (a POST and three reads) beats a POST each.
     bulk_min_batch: ClassVar[int] = 10
+    # A run may send two of its write batches at once (two bulk jobs, or two batches of
+    # PATCHes): Kustomer's budget is requests per minute for the org (api-notes §1.8), a bulk
+    # job one request whatever runs beside it. (Google asks for one user's mutations one
+    # after the other: its connector keeps the default, one.)
+    write_batches_at_once: ClassVar[int] = 2
     capabilities = Capabilities(
         name_style=NameStyle.FULL,
         tag_noun="tag",
