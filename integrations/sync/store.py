@@ -274,7 +274,7 @@ class Store:
 
     def _save_creates(self, plan: Plan, outcomes: Outcomes, now: dt.datetime) -> int:
         links: list[dict[str, Any]] = []
-        completed: list[CreateIntent] = []
+        completed: list[dict[str, Any]] = []
         refused: list[int] = []
         for create in plan.creates:
             result = outcomes.create_results.get(create.record.id)
@@ -296,13 +296,13 @@ class Store:
                     )
                 )
                 completed.append(
-                    CreateIntent(pk=intent.pk, completed_at=now, target_id=result.record.id)
+                    {"pk": intent.pk, "completed_at": now, "target_id": result.record.id}
                 )
             elif result.permanent or result.throttled:
                 # Nothing was created; a later retry makes a new intent.
                 refused.append(intent.pk)
         _insert(RecordLink, links)
-        _save_fields(completed, ["completed_at", "target_id"])
+        _save_fields(CreateIntent, completed, ["completed_at", "target_id"])
         if refused:
             CreateIntent.objects.filter(pk__in=refused).delete()
         return len(links)
@@ -311,10 +311,10 @@ class Store:
         self, plan: Plan, outcomes: Outcomes, ok_ids: dict[str, set[str]], now: dt.datetime
     ) -> int:
         new_links: list[dict[str, Any]] = []
-        changed: dict[int, RecordLink] = {}
+        changed: dict[int, dict[str, Any]] = {}
         for touched in plan.touched_links:
             if touched.pk is not None:
-                changed[touched.pk] = _row(touched, self.connection, synced_at=None)
+                changed[touched.pk] = _row(touched, synced_at=None)
         for pair in plan.pairs:
             ok = not outcomes.pair_failed(pair)
             ids = {side: pair.record_id(side) for side in SIDES}
@@ -352,14 +352,15 @@ class Store:
                 pk=link.pk,
             )
             if updated != link:
-                changed[link.pk] = _row(updated, self.connection, synced_at=now)
+                changed[link.pk] = _row(updated, synced_at=now)
             elif link.pk in changed:
-                changed[link.pk] = _row(link, self.connection, synced_at=None)
+                changed[link.pk] = _row(link, synced_at=None)
         _insert(RecordLink, new_links)
         if changed:
             rows = list(changed.values())
-            _save_fields([r for r in rows if r.synced_at is not None], LINK_SAVED)
-            _save_fields([r for r in rows if r.synced_at is None], LINK_SAVED[:-1])
+            synced = [r for r in rows if r["synced_at"] is not None]
+            _save_fields(RecordLink, synced, LINK_SAVED)
+            _save_fields(RecordLink, [r for r in rows if r["synced_at"] is None], LINK_SAVED[:-1])
         return len(new_links)
 
     def _save_issues(
@@ -531,20 +532,20 @@ def _link(row: Sequence[Any]) -> Link:
     )
 
 
-def _row(link: Link, connection: Connection, *, synced_at: dt.datetime | None) -> RecordLink:
-    return RecordLink(
-        pk=link.pk,
-        connection=connection,
-        id_a=link.id_a,
-        id_b=link.id_b,
-        version_a=link.version_a,
-        version_b=link.version_b,
-        deleted_a=link.deleted_a,
-        deleted_b=link.deleted_b,
-        snapshot=link.snapshot,
-        applied_actions=link.applied_actions,
-        synced_at=synced_at,
-    )
+def _row(link: Link, *, synced_at: dt.datetime | None) -> dict[str, Any]:
+    """A link's saved columns (``LINK_SAVED``) by field name, with its primary key."""
+    return {
+        "pk": link.pk,
+        "id_a": link.id_a,
+        "id_b": link.id_b,
+        "version_a": link.version_a,
+        "version_b": link.version_b,
+        "deleted_a": link.deleted_a,
+        "deleted_b": link.deleted_b,
+        "snapshot": link.snapshot,
+        "applied_actions": link.applied_actions,
+        "synced_at": synced_at,
+    }
 
 
 def _emails_of(values: dict[str, Any]) -> list[str]:
@@ -677,13 +678,16 @@ def _preparer(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
     return prep
 
 
-def _save_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
-    """Save ``names`` of many rows of one model: one UPDATE per row, sent as one batch
-    (Django's ``bulk_update`` builds a CASE expression per row and field, far slower for
-    thousands of rows)."""
-    if not objs:
+def _save_fields(
+    model: type[models.Model], rows: Sequence[Mapping[str, Any]], names: Sequence[str]
+) -> None:
+    """Save ``names`` of many rows of ``model`` (each a dict by field name, with its ``pk``):
+    one UPDATE per row, sent as one batch, the values prepared as ``_insert``'s (Django's
+    ``bulk_update`` builds a CASE expression per row and field, far slower for thousands of
+    rows)."""
+    if not rows:
         return
-    meta = objs[0]._meta
+    meta = model._meta
     fields: list[models.Field[Any, Any]] = []
     for name in names:
         found = meta.get_field(name)
@@ -694,8 +698,7 @@ def _save_fields(objs: Sequence[models.Model], names: Sequence[str]) -> None:
     # Only quoted names from the model's own metadata are formatted in; values are parameters.
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
-    rows = [
-        [f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields] + [obj.pk] for obj in objs
-    ]
-    with db.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    preps = [(f.name, _preparer(f)) for f in fields]
+    params = [[prep(row[name]) for name, prep in preps] + [row["pk"]] for row in rows]
+    with transaction.atomic(savepoint=False), db.cursor() as cursor:
+        cursor.executemany(sql, params)

@@ -204,3 +204,24 @@ def test_it_inserts_many_rows_in_one_transaction() -> None:
     with pytest.raises(IntegrityError):
         store_mod._insert_returning(CreateIntent, intents, key="key")
     assert not CreateIntent.objects.filter(connection=connection).exists()
+
+
+def test_it_saves_the_fields_named_as_django_saves_them() -> None:
+    connection = ConnectionFactory()
+    links = RecordLink.objects.bulk_create(
+        [RecordLink(connection=connection, id_a=f"a{i}", id_b=f"b{i}") for i in range(4)]
+    )
+    values: list[dict[str, Any]] = [
+        {"pk": link.pk, "id_a": f"A{i}", "snapshot": {"a": {"n": i}} if i % 2 else {},
+         "deleted_b": i == 3, "synced_at": NOW if i else None}
+        for i, link in enumerate(links)
+    ]  # fmt: skip
+    store_mod._save_fields(RecordLink, values, ["id_a", "snapshot", "deleted_b", "synced_at"])
+    fast = stored(RecordLink, [link.pk for link in links])
+    for link, row in zip(links, values, strict=True):
+        for name, value in row.items():
+            if name != "pk":
+                setattr(link, name, value)
+        link.save()
+    assert fast == stored(RecordLink, [link.pk for link in links])
+    assert [r["id_a"] for r in fast] == ["A0", "A1", "A2", "A3"]
