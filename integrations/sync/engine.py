@@ -516,7 +516,9 @@ def match(ctx: Run, state: RunState, source: Side, records: list[Contact]) -> Pa
     target = other(source)
     fresh = matching.fresh_records(records, state.done[source])
     applied = ctx.store.applied_ids(source, fresh)
-    fresh = [r for r in fresh if r.id not in applied]
+    # Made storable once known not to be applied already: an own write read back (the first
+    # run after a scan reads tens of thousands) costs no more than its id and version.
+    fresh = [r.make_storable() for r in fresh if r.id not in applied]
     page = PageInput(source=source, problems=[r for r in fresh if r.problem])
     fresh = [r for r in fresh if not r.problem]
     split = matching.split_by_links(source, fresh, ctx.store.links_for(source, fresh))

@@ -13,8 +13,8 @@ from integrations.sync.state import Link
 
 
 def fresh_records(records: Iterable[Contact], done: Collection[str]) -> list[Contact]:
-    """The page's records, each once and storable, less those the run already dealt with."""
-    unique = {record.id: record.make_storable() for record in records}
+    """The page's records, each once, less those the run already dealt with."""
+    unique = {record.id: record for record in records}
     return [record for record in unique.values() if record.id not in done]
 
 
