@@ -48,11 +48,6 @@ def _phone(text: str) -> str | None:
     found = _PHONES.get(text, _UNSEEN)
     if found is not _UNSEEN:
         return found
-    return _unseen_phone(text)
-
-
-def _unseen_phone(text: str) -> str | None:
-    """``_phone`` of a text the cache does not hold."""
     found, e164 = _parse_phone(text)
     if len(_PHONES) >= PHONES_KEPT:
         _PHONES.clear()
@@ -282,26 +277,17 @@ def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
     """``normalize`` for one field, with the choices that depend only on the field (its type,
     one value or many) made once: mappings keep it and call it for every record they read."""
     general = _general_normalizer(spec)
-    kind = _STRING_KINDS.get(spec.type)
-    if kind is None:
+    if SCALAR_NORMALIZERS[spec.type] not in _STRING_SCALARS:
         return general
-    # Text, emails and phones: a plain ``str`` (or a list of them, as apps send them) is
-    # normalized here without the calls of the general path, for what it answers.
-    phones_get, unseen, parse_phone = _PHONES.get, _UNSEEN, _unseen_phone
+    # Text, emails and phones: a plain ``str`` (or a list of them, as apps send them) goes
+    # straight to the type's scalar normalizer, without the general path's checks.
+    scalar = SCALAR_NORMALIZERS[spec.type]
     if not (spec.multi or spec.type == FieldType.TAGS):
 
         def one_string(value: Any) -> Any:
             if value.__class__ is not str:
                 return general(value)
-            if kind is _TEXT:
-                return value.strip() or None
-            if kind is _EMAIL:
-                return value.strip().casefold() or None
-            if not value:
-                return None
-            text = value.strip()
-            found = phones_get(text, unseen)
-            return parse_phone(text) if found is unseen else found
+            return scalar(value)
 
         return one_string
     tags = spec.type == FieldType.TAGS
@@ -317,15 +303,7 @@ def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
                 return general(value)
             if not item:
                 continue
-            if kind is _TEXT:
-                normalized = item.strip() or None
-            elif kind is _EMAIL:
-                normalized = item.strip().casefold() or None
-            else:
-                text = item.strip()
-                normalized = phones_get(text, unseen)
-                if normalized is unseen:
-                    normalized = parse_phone(text)
+            normalized = scalar(item)
             if normalized is not None and normalized not in found:
                 found.append(normalized)
         if not found:
@@ -338,16 +316,9 @@ def normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
 
 
 _SHORT_LIST = 8
-
-
-# The types whose normalizer (``_text``, ``_email``, ``normalize_phone``) the fast paths of
-# ``normalizer`` take for a plain ``str``.
-_TEXT, _EMAIL, _PHONE = "text", "email", "phone"
-_STRING_KINDS: dict[FieldType, str] = {
-    **{kind: _TEXT for kind, scalar in SCALAR_NORMALIZERS.items() if scalar is _text},
-    FieldType.EMAIL: _EMAIL,
-    FieldType.PHONE: _PHONE,
-}
+# The scalar normalizers whose answer for a plain ``str`` needs none of the general path's
+# checks (``normalizer``'s fast paths).
+_STRING_SCALARS = (_text, _email, normalize_phone)
 
 
 def _general_normalizer(spec: FieldSpec) -> Callable[[Any], Any]:
