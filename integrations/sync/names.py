@@ -53,11 +53,7 @@ class Name:
     @staticmethod
     def dict_of(prefix: Any, first: Any, last: Any, suffix: Any) -> dict[str, str] | None:
         """``Name.of`` of these parts, ``as_dict``, or ``None`` when every part is empty."""
-        # _part of each, inline: the merge reads a split name of every pair.
-        prefix = " ".join(str(prefix).split()) if prefix else ""
-        first = " ".join(str(first).split()) if first else ""
-        last = " ".join(str(last).split()) if last else ""
-        suffix = " ".join(str(suffix).split()) if suffix else ""
+        prefix, first, last, suffix = _part(prefix), _part(first), _part(last), _part(suffix)
         if not (prefix or first or last or suffix):
             return None
         found = {"first": first, "last": last}
