@@ -301,6 +301,9 @@ class KustomerConnector(Connector):
                 for r in result.get("data") or []
             ]
             next_link = (result.get("links") or {}).get("next")
+            # The decoded page is let go before the next is read and while its records are
+            # kept: a scan's listing holds one search page's JSON at a time, not two.
+            del result
             next_page = _page_of(next_link) if next_link else None
             capped = next_page is not None and next_page > MAX_PAGES
             yield feed.Listed(records, last=next_page is None, capped=capped)

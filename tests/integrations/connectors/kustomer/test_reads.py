@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
 
 from integrations.connectors.kustomer.connector import KustomerConnector
 from integrations.sync.fields import FieldType
@@ -146,3 +151,33 @@ def test_reading_a_customer_someone_else_modified_does_not_name_tandems_machine_
     (customer_id,) = seed(emulator, 1)
     assert [c.id for c in connector.get_many([customer_id])] == [customer_id]
     assert connector.client.author == ""
+
+
+class _DecodedPage(dict):  # type: ignore[type-arg]
+    """A search page as decoded, which a weak reference can follow."""
+
+
+def test_it_lets_go_of_a_search_page_before_reading_the_next(
+    connector: KustomerConnector, emulator: KustomerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.set_limits(search_max_page_size=2)
+    ids = seed(emulator, 5)
+    client = connector.client
+    first, follow = client.search_customers, client.follow
+    decoded: list[weakref.ref[_DecodedPage]] = []
+    alive_at_follow: list[bool] = []
+
+    def kept(page: dict) -> _DecodedPage:
+        page = _DecodedPage(page)
+        decoded.append(weakref.ref(page))
+        return page
+
+    def following(link: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        alive_at_follow.append(decoded[-1]() is not None)
+        return kept(follow(link, body))
+
+    monkeypatch.setattr(client, "search_customers", lambda *a, **k: kept(first(*a, **k)))
+    monkeypatch.setattr(client, "follow", following)
+    records, _ = read_all(connector, None)
+    assert sorted(r.id for r in records) == sorted(ids)
+    assert alive_at_follow == [False, False]
