@@ -368,7 +368,10 @@ class GoogleContactsConnector(Connector):
                 people = answer.get("connections") or []
                 if full:
                     keys.update(_user_defined_keys(people))
-                records = [self._contact(p) for p in people]
+                # A change feed's records have their values converted when first read: most
+                # of the first run after a scan are own writes, dropped on id and etag alone.
+                groups = self.groups()
+                records = [mappers.person_to_contact(p, groups, deferred=not full) for p in people]
             page_token = str(answer.get("nextPageToken") or "")
             if page_token:
                 yield Page(records=records, checkpoint=dict(start), full_scan=full)

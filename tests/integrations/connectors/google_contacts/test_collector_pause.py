@@ -52,9 +52,9 @@ def test_it_converts_each_page_with_the_collector_paused_and_restarts_it(
     running: list[bool] = []
     convert = google.mappers.person_to_contact
 
-    def watched(person: Any, groups: Any) -> Any:
+    def watched(person: Any, groups: Any, **options: Any) -> Any:
         running.append(gc.isenabled())
-        return convert(person, groups)
+        return convert(person, groups, **options)
 
     monkeypatch.setattr(google.mappers, "person_to_contact", watched)
 
@@ -87,7 +87,7 @@ def test_it_restarts_the_collector_after_a_page_fails(
 ) -> None:
     _book(emulator, 1)
 
-    def broken(person: Any, groups: Any) -> Any:
+    def broken(person: Any, groups: Any, **options: Any) -> Any:
         raise RuntimeError("unreadable person")
 
     monkeypatch.setattr(google.mappers, "person_to_contact", broken)
