@@ -128,6 +128,9 @@ def connections(emulator: GoogleContactsEmulator, book: Book, request: Request) 
             break
     page = ordered[:page_size]
     people = []
+    # A person holding no field but those asked for is answered as stored (``restrict`` would
+    # copy it whole: a page of 1,000 asking for every field).
+    keep = {"resourceName", "etag", *fields}
     for entry in page:
         person = entry.shown
         assert person is not None
@@ -135,7 +138,10 @@ def connections(emulator: GoogleContactsEmulator, book: Book, request: Request) 
             # Reported only to sync-token requests: left out of a copy, the stored one kept.
             metadata = {k: v for k, v in person["metadata"].items() if k != "previousResourceNames"}
             person = {**person, "metadata": metadata}
-        people.append(person if person["metadata"].get("deleted") else restrict(person, fields))
+        if person["metadata"].get("deleted") or person.keys() <= keep:
+            people.append(person)
+        else:
+            people.append(restrict(person, fields))
     out: dict[str, Any] = {"connections": people, "totalItems": total}
     if len(ordered) > len(page):
         cursor = {
@@ -149,7 +155,9 @@ def connections(emulator: GoogleContactsEmulator, book: Book, request: Request) 
         token = "sync." + secrets.token_urlsafe(18)
         emulator.sync_tokens[token] = (book.email, horizon, emulator.now(), listing_hash)
         out["nextSyncToken"] = token
-    return json_response(out)
+    # ``json_response``'s text without the encoder's check for circular references (about a
+    # fifth of a page's encoding): an answer is made of the stored persons, plain trees.
+    return Response(json.dumps(out, check_circular=False), mimetype="application/json")
 
 
 def _by_name(

@@ -4,6 +4,8 @@ later writes."""
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 import requests
 
 from sandbox.google_contacts import GoogleContactsEmulator
+from sandbox.google_contacts.people import restrict
 from sandbox.server import Sandbox
 
 EMAIL = "ada@gmail.example"
@@ -89,3 +92,58 @@ def test_its_answers_do_not_change_with_later_edits(
     # Only the fields asked for, even though the stored person holds more.
     assert set(again) == {"resourceName", "etag", "names", "emailAddresses", "metadata"}
     assert "memberships" in emulator.contact(EMAIL, name)
+
+
+ALL_FIELDS = (
+    "names,emailAddresses,phoneNumbers,organizations,addresses,birthdays,urls,biographies,"
+    "userDefined,clientData,memberships,metadata"
+)
+
+
+@pytest.mark.parametrize("fields", [ALL_FIELDS, FIELDS])
+def test_a_listing_answers_each_person_as_restricted_to_the_fields_asked_for(
+    sandbox: Sandbox, emulator: GoogleContactsEmulator, fields: str
+) -> None:
+    token = emulator.issue_tokens(EMAIL)["access_token"]
+    sync_token = _get(
+        sandbox, token, "people/me/connections", personFields=fields, requestSyncToken="true"
+    )["nextSyncToken"]
+    names = [
+        emulator.add_contact(EMAIL, body)["resourceName"]
+        for body in (
+            {"names": [{"givenName": "Ada"}], "emailAddresses": [{"value": "ada@example.com"}]},
+            {
+                "names": [{"givenName": "Bo"}],
+                "phoneNumbers": [{"value": "+32 9 111 22 33"}],
+                "biographies": [{"value": "Met at a fair"}],
+                "userDefined": [{"key": "Tier", "value": "Gold"}],
+            },
+        )
+    ]
+    renamed = emulator.change_resource_name(EMAIL, names[0])
+    emulator.delete_contact(EMAIL, names[1])
+    kept = emulator.add_contact(EMAIL, {"names": [{"givenName": "Cy"}]})["resourceName"]
+    answers = []
+    for params in ({}, {"syncToken": sync_token}):
+        answer = requests.get(
+            f"{sandbox.base_url('google_contacts')}/v1/people/me/connections",
+            params={"personFields": fields, "requestSyncToken": "true", **params},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        answer.raise_for_status()
+        # The text json_response would have made of it.
+        assert answer.text == json.dumps(answer.json())
+        assert answer.headers["Content-Type"] == "application/json"
+        answers.append(answer.json()["connections"])
+    full, changed = answers
+
+    wanted = set(fields.split(","))
+    expected = {name: restrict(emulator.contact(EMAIL, name), wanted) for name in (renamed, kept)}
+    full_expected = copy.deepcopy(expected)
+    del full_expected[renamed]["metadata"]["previousResourceNames"]
+    assert {p["resourceName"]: p for p in full} == full_expected
+    live = {p["resourceName"]: p for p in changed if not p["metadata"].get("deleted")}
+    assert live == expected
+    (tombstone,) = [p for p in changed if p["metadata"].get("deleted")]
+    assert tombstone["resourceName"] == names[1]
