@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,32 @@ def test_it_dispatches_several_times_within_the_default_polling_interval() -> No
     # A run that ends just after a tick is claimed at most one tick after it falls due.
     assert tick == settings.TANDEM_DISPATCH_EVERY_SECONDS
     assert tick * 4 <= settings.TANDEM_SYNC_INTERVAL_SECONDS
+
+
+def test_a_sqlite_database_keeps_a_write_ahead_log_synced_at_its_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any
+) -> None:
+    from django.db.utils import ConnectionHandler
+
+    from config.settings.base import database_from_env
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tandem.sqlite3'}")
+    handler = ConnectionHandler({"default": database_from_env("sqlite:///unused.sqlite3")})
+    db = handler["default"]
+    try:
+        with django_db_blocker.unblock(), db.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()[0]
+            cursor.execute("PRAGMA synchronous")
+            synchronous = cursor.fetchone()[0]
+    finally:
+        db.close()
+    # 1 is NORMAL: the log is synced at its checkpoints, not at every commit.
+    assert (journal, synchronous) == ("wal", 1)
+
+
+def test_a_postgresql_database_gets_no_sqlite_pragmas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.settings.base import database_from_env
+
+    monkeypatch.setenv("DATABASE_URL", GOOD["DATABASE_URL"])
+    assert "init_command" not in database_from_env("sqlite:///unused.sqlite3").get("OPTIONS", {})

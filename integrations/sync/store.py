@@ -9,9 +9,10 @@ keeps nothing but the run's own counters.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -49,6 +50,8 @@ from integrations.sync.writer import Intent, Outcomes
 
 ISSUE_RETRY_BASE = dt.timedelta(minutes=5)
 ISSUE_RETRY_MAX = dt.timedelta(days=1)
+# SQLite's ``PRAGMA synchronous`` level that syncs at every commit.
+SQLITE_FULL = 2
 LINK_FIELDS = ("pk", "id_a", "id_b", "version_a", "version_b", "deleted_a", "deleted_b",
                "snapshot", "applied_actions")  # fmt: skip
 
@@ -131,7 +134,7 @@ class Store:
     def keep_intents(self, creates: list[CreatePlan]) -> dict[str, Intent]:
         """An intent per create, kept before the apps are written (fenced)."""
         kept: dict[str, Intent] = {}
-        with fenced(self.lease):
+        with _synced_commit(), fenced(self.lease):
             for target in SIDES:
                 batch = [c for c in creates if c.target == target]
                 if not batch:
@@ -546,6 +549,31 @@ def _row(link: Link, *, synced_at: dt.datetime | None) -> dict[str, Any]:
         "applied_actions": link.applied_actions,
         "synced_at": synced_at,
     }
+
+
+@contextlib.contextmanager
+def _synced_commit() -> Iterator[None]:
+    """The transaction in the block committed with a sync to disk of its own. SQLite on the
+    settings' write-ahead log with ``synchronous=NORMAL`` syncs the log at its checkpoints,
+    not at every commit: a power cut may take the last commits back. A create intent must
+    outlive any crash once its create may be sent (DESIGN.md §4, rule 8), so its commit is
+    made ``FULL`` (one sync of the log). Elsewhere (PostgreSQL, SQLite already ``FULL``, or
+    inside a transaction, whose commit is its owner's) nothing changes."""
+    if db.vendor != "sqlite" or db.in_atomic_block:
+        yield
+        return
+    with db.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        level = int(cursor.fetchone()[0])
+        if level >= SQLITE_FULL:
+            yield
+            return
+        cursor.execute(f"PRAGMA synchronous = {SQLITE_FULL}")
+    try:
+        yield
+    finally:
+        with db.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous = {level}")
 
 
 def _emails_of(values: dict[str, Any]) -> list[str]:
