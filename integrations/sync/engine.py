@@ -56,6 +56,7 @@ from integrations.models import Connection, SyncRun
 from integrations.sync import mapping as mapping_mod
 from integrations.sync import matching, planner, recheck
 from integrations.sync.apps import App, AppConnector
+from integrations.sync.collector import run_collection
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.fields import FieldType
@@ -150,15 +151,16 @@ def run_sync(
     ``TANDEM_MASS_TAG_SHARE`` of a side, unless ``connection.mass_tag_confirmed``.
     """
     edges = DRY if run.dry_run else REAL
-    journal = sync_connection(
-        connection=connection,
-        run=run,
-        lease=lease,
-        apps={"a": App("a", connector_a), "b": App("b", connector_b)},
-        edges=edges,
-        full=full,
-        progress=progress,
-    )
+    with run_collection():
+        journal = sync_connection(
+            connection=connection,
+            run=run,
+            lease=lease,
+            apps={"a": App("a", connector_a), "b": App("b", connector_b)},
+            edges=edges,
+            full=full,
+            progress=progress,
+        )
     return None if edges.store.keeps else journal.as_plan()
 
 

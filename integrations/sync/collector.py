@@ -1,0 +1,57 @@
+"""Python's garbage collector during a run.
+
+A scan makes millions of objects, and keeps many of them for a while: the groups under way,
+the pages read ahead, the run's links and plans. On CPython's default thresholds the collector
+follows them with a full collection every ten collections of its middle generation, once enough
+of them have lived that long, and a full collection walks every object the process holds: the
+worker's own (Django, the connectors, a hundred thousand and more) and all of the run's. At
+10,000 records a side that was 19 full collections, 2.9 of a run's 6.8 CPU-seconds.
+
+For the length of a run the objects made before it are left out of the collector's walks
+(``gc.freeze``: they were there before and stay after), and a full collection waits for
+``FULL_AFTER`` collections of the middle generation instead of ten. The young generations are
+collected as before, so a cycle the run drops goes soon; a full collection still comes every
+few million objects made, so what the run leaves in cycles stays bounded. Both are undone when
+the process's last run ends (runs in threads of one process share the collector).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from collections.abc import Iterator
+
+# Middle-generation collections between two full ones during a run (CPython's default: 10).
+FULL_AFTER = 1000
+
+_lock = threading.Lock()
+_runs = 0
+_saved: tuple[int, int, int] = (0, 0, 0)
+_froze = False
+
+
+@contextlib.contextmanager
+def run_collection() -> Iterator[None]:
+    """The collector as a run needs it, for the length of the ``with`` block."""
+    global _runs, _saved, _froze
+    with _lock:
+        if _runs == 0:
+            _saved = gc.get_threshold()
+            # A process that froze objects of its own (after a fork, say) keeps them frozen:
+            # unfreezing after the run would undo that too.
+            _froze = gc.get_freeze_count() == 0
+            if _froze:
+                gc.freeze()
+            young, middle, full = _saved
+            gc.set_threshold(young, middle, max(full, FULL_AFTER))
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _runs -= 1
+            if _runs == 0:
+                gc.set_threshold(*_saved)
+                if _froze:
+                    gc.unfreeze()

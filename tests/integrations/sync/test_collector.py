@@ -1,0 +1,94 @@
+"""The garbage collector during a run (``sync/collector.py``): the objects made before the run
+are left out of its walks and full collections wait, both undone when the run ends."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from integrations.models import SyncRun
+from integrations.sync import engine
+from integrations.sync.collector import FULL_AFTER, run_collection
+from tests.integrations.sync.conftest import Pair
+
+
+@pytest.fixture(autouse=True)
+def default_collector() -> Iterator[None]:
+    """Each test starts from CPython's thresholds and nothing frozen, and leaves them so."""
+    saved = gc.get_threshold()
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*saved)
+
+
+def test_it_freezes_what_was_made_before_and_delays_full_collections_during_a_run() -> None:
+    before = [object()]
+    with run_collection():
+        assert gc.get_freeze_count() > 0
+        assert not any(o is before for o in gc.get_objects())
+        assert gc.get_threshold() == (700, 10, FULL_AFTER)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == ((700, 10, 10), 0)
+
+
+def test_it_restores_the_collector_after_a_run_that_fails() -> None:
+    with pytest.raises(RuntimeError), run_collection():
+        raise RuntimeError("the run failed")
+    assert (gc.get_threshold(), gc.get_freeze_count()) == ((700, 10, 10), 0)
+
+
+def test_it_leaves_a_process_that_froze_objects_of_its_own_frozen() -> None:
+    own = [object()]
+    gc.freeze()
+    with run_collection():
+        assert gc.get_threshold()[2] == FULL_AFTER
+    assert gc.get_freeze_count() > 0
+    assert not any(o is own for o in gc.get_objects())
+
+
+def test_runs_in_threads_restore_the_collector_when_the_last_one_ends() -> None:
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[tuple[int, int, int]] = []
+
+    def first() -> None:
+        with run_collection():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(5)
+    with run_collection():
+        second_in.set()
+        first_out.wait(5)
+        seen.append(gc.get_threshold())
+    thread.join(5)
+    assert seen == [(700, 10, FULL_AFTER)]
+    assert (gc.get_threshold(), gc.get_freeze_count()) == ((700, 10, 10), 0)
+
+
+@pytest.mark.django_db
+def test_a_run_keeps_full_collections_for_later(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int, int, int]] = []
+    sync_connection = engine.sync_connection
+
+    def watched(**kwargs: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return sync_connection(**kwargs)
+
+    monkeypatch.setattr(engine, "sync_connection", watched)
+    pair.a.add({"emails": ["ann@example.com"], "full_name": "Ann Lee"})
+    run = SyncRun.objects.create(connection=pair.connection)
+    engine.run_sync(
+        connection=pair.connection, run=run, lease=None, connector_a=pair.a, connector_b=pair.b
+    )
+    assert (seen, len(pair.b.records)) == ([(700, 10, FULL_AFTER)], 1)
+    assert gc.get_threshold() == (700, 10, 10)
