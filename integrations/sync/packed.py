@@ -122,22 +122,33 @@ class _Chunk:
     @classmethod
     def merged(cls, one: _Chunk, other: _Chunk) -> _Chunk:
         """The strings of both, by hash, copied as bytes: never all made ``str`` objects again
-        at once (merging 100,000 ids that way held 10 MB of them for the moment)."""
-        hashes, data, ends = array("q"), bytearray(), numbers()
+        at once (merging 100,000 ids that way held 10 MB of them for the moment). Each buffer
+        is made at its final size and filled in place: one built by appending grows by copies
+        (for a moment old and new) and keeps the slack of its last growth."""
         one_hashes, one_data, one_ends = one.hashes, one.texts._data, one.texts._ends
         other_hashes, other_data, other_ends = other.hashes, other.texts._data, other.texts._ends
         size_one, size_other = len(one_hashes), len(other_hashes)
-        i = j = 0
-        while i < size_one or j < size_other:
+        size = size_one + size_other
+        hashes = array("q", bytes(8 * size))
+        data = bytearray(len(one_data) + len(other_data))
+        ends = numbers()
+        if len(data) >= 1 << (8 * ends.itemsize):
+            ends = array("q")
+        ends.frombytes(bytes(ends.itemsize * size))
+        i = j = at = 0
+        for n in range(size):
             if j == size_other or (i < size_one and one_hashes[i] <= other_hashes[j]):
-                hashes.append(one_hashes[i])
-                data += one_data[one_ends[i - 1] if i else 0 : one_ends[i]]
+                hashes[n] = one_hashes[i]
+                start, end = one_ends[i - 1] if i else 0, one_ends[i]
+                data[at : at + end - start] = one_data[start:end]
                 i += 1
             else:
-                hashes.append(other_hashes[j])
-                data += other_data[other_ends[j - 1] if j else 0 : other_ends[j]]
+                hashes[n] = other_hashes[j]
+                start, end = other_ends[j - 1] if j else 0, other_ends[j]
+                data[at : at + end - start] = other_data[start:end]
                 j += 1
-            ends = append_number(ends, len(data))
+            at += end - start
+            ends[n] = at
         strings = Strings()
         strings._data, strings._ends = data, ends
         return cls(hashes, strings)
@@ -165,11 +176,17 @@ class StringSet(MutableSet[str]):
     latest additions in a plain ``set``, the rest frozen in chunks of strings sorted by hash
     (about 45 bytes a short id, where a ``set`` of ``str`` costs about 110). Every
     ``CHUNK`` additions become a chunk, merged with the chunks before it no larger than it
-    (so at most about log2(n / CHUNK) chunks, each found by a bisect). What is removed from a
+    while the merged one stays within ``MERGED_MAX`` (so about log2(MERGED_MAX / CHUNK) chunks,
+    and one more for each ``MERGED_MAX`` strings, each found by a bisect). What is removed from a
     chunk is remembered aside until added again. Operators that make a new set (``-``,
     ``|``, ``&``, ``^``) answer a plain ``set``."""
 
     CHUNK = 4096
+    # No chunk is merged past this many strings: a merge holds its chunks and the merged one
+    # at once, and the set's last merges come at the end of a scan, when its memory peaks
+    # (ids 65,536 + 65,536: some 5 MB more for the moment). Past it a lookup bisects one more
+    # chunk for each such many.
+    MERGED_MAX = 32768
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
         self._recent: set[str] = set()
@@ -222,9 +239,15 @@ class StringSet(MutableSet[str]):
     def _freeze(self) -> None:
         chunk = _Chunk.of(list(self._recent))
         self._recent = set()
-        # Merged with the chunks before it no larger than it: the chunks' sizes fall.
-        while self._chunks and len(self._chunks[-1]) <= len(chunk):
-            chunk = _Chunk.merged(self._chunks.pop(), chunk)
+        # Merged with the chunks before it no larger than it (up to ``MERGED_MAX``): the
+        # chunks' sizes fall.
+        chunks = self._chunks
+        while (
+            chunks
+            and len(chunks[-1]) <= len(chunk)
+            and len(chunks[-1]) + len(chunk) <= self.MERGED_MAX
+        ):
+            chunk = _Chunk.merged(chunks.pop(), chunk)
         self._chunks.append(chunk)
 
     def __iter__(self) -> Iterator[str]:

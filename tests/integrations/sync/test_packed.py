@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from array import array
+
 import pytest
 
 from integrations.sync import packed
@@ -129,3 +132,26 @@ def test_a_hash_index_keeps_values_past_4_bytes_in_order() -> None:
     index.add("c", -5)
     assert index.candidates("a") == [0, 2, 2**40]
     assert index.candidates("c") == [-5] and index.candidates("b") == [1]
+
+
+def test_a_string_set_merges_no_chunk_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packed.StringSet, "CHUNK", 4)
+    monkeypatch.setattr(packed.StringSet, "MERGED_MAX", 16)
+    ids = [f"people/c{n}" for n in range(100)]
+    texts = packed.StringSet(ids)
+    assert [len(chunk) for chunk in texts._chunks] == [16] * 6 + [4]
+    _same_as_a_set(texts, set(ids))
+    assert all(text in texts for text in ids) and "people/c100" not in texts
+
+
+def test_a_merged_chunk_holds_its_buffers_at_their_final_size() -> None:
+    one = packed._Chunk.of([f"people/c{n}" for n in range(0, 6000, 2)])
+    other = packed._Chunk.of([f"{n:024x}" for n in range(3000)])
+    merged = packed._Chunk.merged(one, other)
+    data, ends = merged.texts._data, merged.texts._ends
+    assert sys.getsizeof(data) == sys.getsizeof(bytearray(len(data)))
+    assert sys.getsizeof(merged.hashes) == sys.getsizeof(array("q", bytes(8 * 6000)))
+    assert sys.getsizeof(ends) == sys.getsizeof(array("I", bytes(4 * 6000)))
+    assert list(merged.hashes) == sorted(merged.hashes)
+    assert sorted(merged) == sorted([*one, *other])
+    assert all(merged.find(text, hash(text)) for text in [*one, *other])
