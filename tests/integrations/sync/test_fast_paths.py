@@ -15,6 +15,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType, phonenumberutil
 
 from integrations.sync import mapping as mapping_mod
 from integrations.sync import names
+from integrations.sync import values as values_mod
 from integrations.sync.fields import FieldSpec, FieldType, NameStyle
 from integrations.sync.mapping import Mapping
 from integrations.sync.merge import MISSING, MergeResult, merge, merge_field
@@ -375,6 +376,18 @@ def _example_phones() -> list[str]:
                 for style in (PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164):
                     found.append(phonenumbers.format_number(number, style))
     return found
+
+
+def test_the_phone_cache_keeps_at_most_16_384_texts() -> None:
+    # Nearly every hit comes from the group a record is in; more kept was memory at the peak.
+    clear_phone_cache()
+    phones = [f"+1 202 555 {n:04d}" for n in range(10_000)]
+    phones += [f"+44 20 7946 {n:04d}" for n in range(10_000)]
+    for phone in phones:
+        assert normalize_phone(phone) == _parse_phone(phone)[0]
+        assert len(values_mod._PHONES) <= 16_384
+    assert normalize_phone(phones[-1]) == "+442079469999"
+    clear_phone_cache()
 
 
 def test_a_phones_e164_form_normalizes_to_itself_for_every_regions_examples() -> None:
