@@ -150,8 +150,33 @@ def test_a_merged_chunk_holds_its_buffers_at_their_final_size() -> None:
     merged = packed._Chunk.merged(one, other)
     data, ends = merged.texts._data, merged.texts._ends
     assert sys.getsizeof(data) == sys.getsizeof(bytearray(len(data)))
-    assert sys.getsizeof(merged.hashes) == sys.getsizeof(array("q", bytes(8 * 6000)))
+    assert sys.getsizeof(merged.hashes) == sys.getsizeof(array("I", bytes(4 * 6000)))
     assert sys.getsizeof(ends) == sys.getsizeof(array("I", bytes(4 * 6000)))
     assert list(merged.hashes) == sorted(merged.hashes)
     assert sorted(merged) == sorted([*one, *other])
-    assert all(merged.find(text, hash(text)) for text in [*one, *other])
+    assert all(merged.find(text, packed._low_hash(text)) for text in [*one, *other])
+
+
+def test_hashes_are_kept_in_4_bytes_and_keys_alike_in_them_told_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Hashes that differ only above their low 32 bits: alike as kept.
+    monkeypatch.setattr(packed, "hash", lambda key: (len(key) << 32) | 7, raising=False)
+    monkeypatch.setattr(packed.StringSet, "CHUNK", 4)
+    index = HashIndex()
+    for value, key in enumerate(["a", "bb", "a", "ccc"]):
+        index.add(key, value)
+    assert index.candidates("a") == [0, 1, 2, 3] and index._hashes.itemsize == 4
+    texts = packed.StringSet(f"id{n}" for n in range(0, 40, 2))
+    assert texts._chunks and all(chunk.hashes.itemsize == 4 for chunk in texts._chunks)
+    assert all(f"id{n}" in texts for n in range(0, 40, 2))
+    assert not any(f"id{n}" in texts for n in range(1, 40, 2))
+
+
+def test_a_sorted_hash_index_holds_its_arrays_at_their_final_size() -> None:
+    index = HashIndex()
+    for value in range(5000):
+        index.add(f"people/c{value}", value)
+    assert index.candidates("people/c4999") == [4999]
+    assert sys.getsizeof(index._hashes) == sys.getsizeof(array("I", bytes(4 * 5000)))
+    assert sys.getsizeof(index._values) == sys.getsizeof(array("I", bytes(4 * 5000)))
