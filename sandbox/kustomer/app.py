@@ -409,7 +409,7 @@ class KustomerEmulator(Emulator):
             key = re.sub(r"\D", "", value)
         else:
             key = value
-        holder = org.index.get((LOOKUPS[kind], key)) if key else None
+        holder = org.holder(LOOKUPS[kind], key) if key else None
         if holder is None:
             raise not_found(f"Customer with {kind} {value} not found")
         return org.customers[holder]
@@ -695,12 +695,12 @@ class KustomerEmulator(Emulator):
                 del keys[bisect.bisect_left(keys, listed[1])]
             bisect.insort(by_modifier.setdefault(doc["modifiedBy"], []), key)
             doc["modifier_key"] = (doc["modifiedBy"], key)
-        for entry in doc.get("indexed") or []:
-            if org.index.get(entry) == doc["id"]:
-                del org.index[entry]
+        for kind, value in doc.get("indexed") or []:
+            if org.holder(kind, value) == doc["id"]:
+                del org.index[kind][value]
         entries = [] if doc["deleted"] else [(k, v) for k, _, v in identifiers(doc["attrs"])]
-        for entry in entries:
-            org.index[entry] = doc["id"]
+        for kind, value in entries:
+            org.index.setdefault(kind, {})[value] = doc["id"]
         doc["indexed"] = entries
 
     # ---- the app's control routes ------------------------------------------------------------

@@ -41,8 +41,12 @@ class Org:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     bulk_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # (identifier kind, normalized value) -> id of the live customer holding it
-    index: dict[tuple[str, str], str] = field(default_factory=dict)
+    # identifier kind ("emails", "phones", "externalId") -> normalized value -> id of the live
+    # customer holding it. Plain strings under a kind, not (kind, value) tuples: a dict of
+    # strings alone is one the garbage collector never tracks, where a dict given a new tuple
+    # key is tracked again, as a young object, and walked whole (hundreds of thousands of
+    # entries) by the next collection of the youngest generation.
+    index: dict[str, dict[str, str]] = field(default_factory=dict)
     # Every customer's (updatedAt, id), sorted: the change-ordered index a range search on
     # customer_updated_at reads, as the real search reads its own index instead of scanning.
     by_updated: list[tuple[dt.datetime, str]] = field(default_factory=list)
@@ -55,6 +59,20 @@ class Org:
     window_start: float = 0.0
     used: int = 0
     search_used: int = 0
+
+    def holder(self, kind: str, value: str) -> str | None:
+        """The id of the live customer holding this identifier, if any."""
+        return self.index.get(kind, {}).get(value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """An org saved while the index was keyed by (kind, value) loads split by kind."""
+        index = state.get("index") or {}
+        if any(isinstance(key, tuple) for key in index):
+            split: dict[str, dict[str, str]] = {}
+            for (kind, value), holder in index.items():
+                split.setdefault(kind, {})[value] = holder
+            state = {**state, "index": split}
+        self.__dict__.update(state)
 
 
 def iso(when: dt.datetime) -> str:
@@ -135,7 +153,7 @@ def identifiers(attrs: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 def check_unique(org: Org, body: Mapping[str, Any], own_id: str | None) -> None:
     for key, label, value in identifiers(body):
-        holder = org.index.get((key, value))
+        holder = org.holder(key, value)
         if holder is not None and holder != own_id:
             raise ApiError(
                 409,
