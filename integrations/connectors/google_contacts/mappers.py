@@ -153,7 +153,11 @@ def person_to_contact(
     sources = metadata.get("sources") or [{}]
     # A contact linked to a Google profile lists the profile's source too; the contact's own
     # source says when the contact itself last changed.
-    source = next((s for s in sources if s.get("type") == "CONTACT"), sources[0])
+    source = sources[0]
+    for candidate in sources:
+        if candidate.get("type") == "CONTACT":
+            source = candidate
+            break
     deleted = bool(metadata.get("deleted"))
     contact = (ListedContact if deferred and not deleted else Contact)(
         id=str(person["resourceName"]),
@@ -161,9 +165,8 @@ def person_to_contact(
         updated_at=parse_time(str(source.get("updateTime") or "")),
         deleted=deleted,
     )
-    previous = list(metadata.get("previousResourceNames") or [])
-    if previous:
-        contact.facts["previous_ids"] = previous
+    if metadata.get("previousResourceNames"):
+        contact.facts["previous_ids"] = list(metadata["previousResourceNames"])
     for item in person.get("clientData") or []:
         if item.get("key") == INTENT_KEY:
             contact.idempotency_key = str(item.get("value") or "")
