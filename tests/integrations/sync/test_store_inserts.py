@@ -58,6 +58,23 @@ def test_it_prepares_every_value_as_django_does(model: type[models.Model]) -> No
             assert type(got) is type(expected), (field.name, value)
 
 
+@pytest.mark.parametrize("model", [RecordLink, CreateIntent, AuditEntry])
+def test_it_prepares_a_column_of_values_as_django_does_each(model: type[models.Model]) -> None:
+    # A column of one type (given back as it is, or encoded at once) and a mixed one.
+    columns = [[v] * 3 for v in VALUES] + [VALUES, VALUES[::-1]]
+    for field in model._meta.concrete_fields:
+        for column in columns:
+            try:
+                expected = [field.get_db_prep_save(v, connection=db) for v in column]
+            except Exception as exc:
+                with pytest.raises(type(exc)):
+                    store_mod._preparer(field).column(list(column))
+                continue
+            got = store_mod._preparer(field).column(list(column))
+            assert [comparable(v) for v in got] == [comparable(v) for v in expected], field.name
+            assert [type(v) for v in got] == [type(v) for v in expected], field.name
+
+
 def stored(model: type[models.Model], pks: list[int]) -> list[dict[str, Any]]:
     rows = model.objects.filter(pk__in=pks).order_by("pk").values()
     return [{k: v for k, v in row.items() if k not in ("id", "created_at")} for row in rows]
