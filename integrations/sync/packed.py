@@ -61,6 +61,11 @@ class Strings:
             ends = append_number(ends, len(data))
         self._ends = ends
 
+    def trim(self) -> None:
+        """Give back the slack the buffers grew with (a copy of each at its size)."""
+        self._data = bytearray(self._data)
+        self._ends = array(self._ends.typecode, self._ends)
+
     def __getitem__(self, number: int) -> str:
         start = self._ends[number - 1] if number else 0
         return self._data[start : self._ends[number]].decode()
@@ -107,8 +112,8 @@ class HashIndex:
         keys.sort()
         values, size = self._values, len(keys)
         # Made at their final size and filled in place (no slack from growing).
-        hashes = array("I", bytes(4 * size))
-        ordered = array(values.typecode, bytes(values.itemsize * size))
+        hashes = array("I", [0]) * size
+        ordered = array(values.typecode, [0]) * size
         for n, key in enumerate(keys):
             hashes[n] = key >> bits
             ordered[n] = values[key & mask]
@@ -143,12 +148,12 @@ class _Chunk:
         other_hashes, other_data, other_ends = other.hashes, other.texts._data, other.texts._ends
         size_one, size_other = len(one_hashes), len(other_hashes)
         size = size_one + size_other
-        hashes = array("I", bytes(4 * size))
+        hashes = array("I", [0]) * size
         data = bytearray(len(one_data) + len(other_data))
-        ends = numbers()
-        if len(data) >= 1 << (8 * ends.itemsize):
-            ends = array("q")
-        ends.frombytes(bytes(ends.itemsize * size))
+        # String ends in 4 bytes while they fit, as ``append_number`` keeps them.
+        narrow = numbers()
+        wide = len(data) >= 1 << (8 * narrow.itemsize)
+        ends = array("q" if wide else narrow.typecode, [0]) * size
         i = j = at = 0
         for n in range(size):
             if j == size_other or (i < size_one and one_hashes[i] <= other_hashes[j]):
