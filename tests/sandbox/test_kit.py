@@ -5,7 +5,7 @@ parts."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,15 +18,6 @@ from sandbox.server import Sandbox
 
 SLUGS = ["kustomer", "google_contacts"]
 USER = "kit@gmail.example"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=SLUGS)

@@ -4,7 +4,7 @@ cap, budgets, the emulated sign-in, the demo org and the JSON control API."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,17 +19,10 @@ from sandbox.kustomer import (
 )
 from sandbox.server import Sandbox
 
+SANDBOX_APPS = ["kustomer"]
+
 KEY = "acme-key-0001"
 READ_ONLY = "acme-read-only"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["kustomer"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,6 +14,8 @@ import requests
 
 from sandbox.kustomer import KustomerEmulator
 from sandbox.server import Sandbox
+
+SANDBOX_APPS = ["kustomer"]
 
 KEY, OTHER_KEY = "acme-key-0001", "acme-key-0002"
 ROLES = [
@@ -24,15 +26,6 @@ ROLES = [
     "org.permission.search.create",
 ]
 START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["kustomer"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ a state saved while it was keyed by (kind, value) loads into that shape."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -14,16 +13,9 @@ import requests
 from sandbox.kustomer import ALL_ROLES, KustomerEmulator
 from sandbox.server import Sandbox
 
+SANDBOX_APPS = ["kustomer"]
+
 KEY = "acme-key-0001"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["kustomer"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,18 +19,11 @@ from sandbox.kustomer.schema import document, inline
 from sandbox.kustomer.search import USER_ID
 from sandbox.server import Sandbox
 
+SANDBOX_APPS = ["kustomer"]
+
 KEY = "acme-key-0001"
 OTHER_KEY = "acme-key-0002"
 SEARCH = "/customers/search"  # under the server URL, .../v1
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["kustomer"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,20 +25,13 @@ from sandbox.mailchimp import (
 )
 from sandbox.server import Sandbox
 
+SANDBOX_APPS = ["mailchimp"]
+
 KEY = "a" * 32 + "-us6"
 
 
 def md5(email: str) -> str:
     return hashlib.md5(email.lower().encode()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["mailchimp"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

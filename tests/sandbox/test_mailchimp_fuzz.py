@@ -6,7 +6,6 @@ examples per operation, derandomized, no example database)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +15,8 @@ from hypothesis import strategies as st
 
 from sandbox.mailchimp import DEFAULT_MERGE_FIELDS, MailchimpEmulator
 from sandbox.server import Sandbox
+
+SANDBOX_APPS = ["mailchimp"]
 
 KEY = "fa" * 16 + "-us3"
 LIST = "fuzz000001"
@@ -88,15 +89,6 @@ member_bodies = st.one_of(
     ),
     st.dictionaries(member_keys, json_values, max_size=4),
 )
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["mailchimp"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

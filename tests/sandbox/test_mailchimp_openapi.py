@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -34,6 +33,8 @@ from integrations.sync.records import ContactUpdate, NewContact
 from sandbox.mailchimp import DEMO_API_KEY, DEMO_LIST_ID, MailchimpEmulator, seed_demo
 from sandbox.mailchimp.schema import document, inline, relax_merge_fields
 from sandbox.server import Sandbox
+
+SANDBOX_APPS = ["mailchimp"]
 
 MEMBER = "#/components/schemas/List_Members"
 COLLECTION = "/lists/{list_id}/members"
@@ -63,15 +64,6 @@ def problems(schema: dict[str, Any], instance: Any) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
         for e in OAS30Validator(schema).iter_errors(instance)
     ]
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["mailchimp"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
