@@ -27,12 +27,9 @@ read again, only the requested changes are re-applied onto it, and the write is 
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import threading
 import time
 from array import array
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -89,40 +86,6 @@ def _has_label(contact: Contact, value: Any) -> bool:
 
 def _lacks_label(contact: Contact, value: Any) -> bool:
     return not _has_label(contact, value)
-
-
-class _CollectorPause:
-    """Python's cyclic garbage collector held off while a page of the change feed is decoded
-    and converted. A page of 1,000 persons makes some 20,000 containers at once; each 700
-    set off a young collection and every few pages a full one, which walks every object of
-    the process: half the CPU of the first run after a scan went there (0.55 of 1.08 s at
-    30,000 a side), for objects that are never garbage cycles. The collector is only
-    paused: whatever cycles appear meanwhile are collected once it runs again. Several
-    threads may pause it at once (a lock and a count): the last to finish restores it, and
-    only if it was running before the first."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._was_enabled = False
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if not self._holders:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if not self._holders and self._was_enabled:
-                    gc.enable()
-
-
-collector_paused = _CollectorPause()
 
 
 @dataclass(frozen=True)
@@ -358,20 +321,19 @@ class GoogleContactsConnector(Connector):
         page_token = ""
         keys: set[str] = set()
         while True:
-            with collector_paused():
-                answer = self.api.list_connections(
-                    page_size=READ_PAGE_SIZE,
-                    page_token=page_token,
-                    sync_token=sync_token,
-                    request_sync_token=True,
-                )
-                people = answer.get("connections") or []
-                if full:
-                    keys.update(_user_defined_keys(people))
-                # A change feed's records have their values converted when first read: most
-                # of the first run after a scan are own writes, dropped on id and etag alone.
-                groups = self.groups()
-                records = [mappers.person_to_contact(p, groups, deferred=not full) for p in people]
+            answer = self.api.list_connections(
+                page_size=READ_PAGE_SIZE,
+                page_token=page_token,
+                sync_token=sync_token,
+                request_sync_token=True,
+            )
+            people = answer.get("connections") or []
+            if full:
+                keys.update(_user_defined_keys(people))
+            # A change feed's records have their values converted when first read: most
+            # of the first run after a scan are own writes, dropped on id and etag alone.
+            groups = self.groups()
+            records = [mappers.person_to_contact(p, groups, deferred=not full) for p in people]
             page_token = str(answer.get("nextPageToken") or "")
             if page_token:
                 yield Page(records=records, checkpoint=dict(start), full_scan=full)
