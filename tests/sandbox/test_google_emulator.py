@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,14 +16,7 @@ from sandbox.google_contacts import (
 )
 from sandbox.server import Sandbox
 
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["google_contacts"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+SANDBOX_APPS = ["google_contacts"]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,17 +15,10 @@ from sandbox.google_contacts import GoogleContactsEmulator
 from sandbox.google_contacts.people import restrict
 from sandbox.server import Sandbox
 
+SANDBOX_APPS = ["google_contacts"]
+
 EMAIL = "ada@gmail.example"
 FIELDS = "names,emailAddresses,metadata"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    server = Sandbox(slugs=["google_contacts"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
