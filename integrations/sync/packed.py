@@ -12,6 +12,7 @@ two share them about twice, which costs one comparison more.
 
 from __future__ import annotations
 
+import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, MutableSet
@@ -40,8 +41,22 @@ def _low_hash(text: str) -> int:
     return hash(text) & _LOW
 
 
+# Text of lowercase hex digits, as many apps' record ids are (Kustomer's: 24 digits), is kept
+# as its bytes behind a 0xFF byte, which UTF-8 never holds: half the size, read back as it was.
+_HEX_TEXT = re.compile("(?:[0-9a-f]{2})+")
+_HEX_MARK = 0xFF
+_HEX_AT_LEAST = 16
+
+
+def _encoded(text: str) -> bytes:
+    if len(text) >= _HEX_AT_LEAST and _HEX_TEXT.fullmatch(text):
+        return b"\xff" + bytes.fromhex(text)
+    return text.encode()
+
+
 class Strings:
-    """Strings numbered in the order added, kept as one UTF-8 buffer."""
+    """Strings numbered in the order added, kept as one UTF-8 buffer (lowercase hex text of
+    16 digits or more as its bytes)."""
 
     def __init__(self) -> None:
         self._data = bytearray()
@@ -49,7 +64,7 @@ class Strings:
 
     def add(self, text: str) -> int:
         """Keep ``text``; its number is returned."""
-        self._data += text.encode()
+        self._data += _encoded(text)
         self._ends = append_number(self._ends, len(self._data))
         return len(self._ends) - 1
 
@@ -57,7 +72,7 @@ class Strings:
         """``add`` each of ``texts``, in order."""
         data, ends = self._data, self._ends
         for text in texts:
-            data += text.encode()
+            data += _encoded(text)
             ends = append_number(ends, len(data))
         self._ends = ends
 
@@ -68,7 +83,10 @@ class Strings:
 
     def __getitem__(self, number: int) -> str:
         start = self._ends[number - 1] if number else 0
-        return self._data[start : self._ends[number]].decode()
+        data = self._data
+        if start < len(data) and data[start] == _HEX_MARK:
+            return data[start + 1 : self._ends[number]].hex()
+        return data[start : self._ends[number]].decode()
 
     def __len__(self) -> int:
         return len(self._ends)

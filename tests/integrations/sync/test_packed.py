@@ -180,3 +180,24 @@ def test_a_sorted_hash_index_holds_its_arrays_at_their_final_size() -> None:
     assert index.candidates("people/c4999") == [4999]
     assert sys.getsizeof(index._hashes) == sys.getsizeof(array("I", [0]) * 5000)
     assert sys.getsizeof(index._values) == sys.getsizeof(array("I", [0]) * 5000)
+
+
+def test_strings_keep_lowercase_hex_ids_as_their_bytes_and_give_them_back() -> None:
+    texts = [
+        "5f0c9a2b3c4d5e6f7a8b9c0d",  # a Kustomer id: 24 digits, kept in 13 bytes
+        "0123456789abcdef",
+        "",
+        "0123456789ABCDEF",  # uppercase: kept as text (it would come back lowercase)
+        "0123456789abcde",  # odd: kept as text
+        "0123456789abcdefg",
+        "people/c1234567890123456789",
+        "\u00ff\u00ff",
+        "abcd",
+    ]
+    strings = Strings()
+    numbers = [strings.add(text) for text in texts]
+    assert [strings[number] for number in numbers] == texts
+    assert strings._ends[0] == 13 and strings._ends[1] == 13 + 9
+    chunk = packed._Chunk.of(list(texts))
+    assert sorted(chunk) == sorted(texts)
+    assert all(chunk.find(text, packed._low_hash(text)) for text in texts)
