@@ -45,4 +45,4 @@ clean:
 # make run keeps the demo's database and the sandbox's state across restarts; this forgets both
 # (the next make run starts from fresh demo data, with the .env password again).
 reset-demo:
-	rm -rf data/sandbox data/tandem.sqlite3 data/broker data/celerybeat-schedule*
+	rm -rf data/sandbox data/tandem.sqlite3 data/tandem.sqlite3-wal data/tandem.sqlite3-shm data/broker data/celerybeat-schedule*

@@ -30,8 +30,9 @@ def setup_django(database: str = "bench.sqlite3") -> None:
         os.environ["DATABASE_URL"] = url
     else:
         path = data / database
-        if path.exists():
-            path.unlink()
+        # The file and its write-ahead log: an old log beside a new file would be replayed.
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     import django
 
