@@ -322,8 +322,9 @@ class Store:
         for touched in plan.touched_links:
             if touched.pk is not None:
                 changed[touched.pk] = _row(touched, synced_at=None)
+        failed = outcomes.failed_pair_ids()
         for pair in plan.pairs:
-            ok = not outcomes.pair_failed(pair)
+            ok = id(pair) not in failed
             ids = {side: pair.record_id(side) for side in SIDES}
             if ok:
                 for side in SIDES:

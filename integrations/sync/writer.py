@@ -59,8 +59,10 @@ class Outcomes:
     # Why a dry run stopped before this page (the breaker a real run would trip).
     stopped: str = ""
 
-    def pair_failed(self, pair: PairPlan) -> bool:
-        return any(p is pair for p in self.failed_pairs)
+    def failed_pair_ids(self) -> set[int]:
+        """The ``id()`` of each failed pair: a pair failed when its ``id()`` is in it (pairs are
+        told apart by identity, and the plan holding them outlives the check)."""
+        return {id(p) for p in self.failed_pairs}
 
     def fail(
         self, side: str, record_id: str, target: str, reason: str, *, throttled: bool = False
