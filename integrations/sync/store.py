@@ -717,7 +717,7 @@ def _column(
             values = [now if v is missing else v for v in values]
         else:
             values = [field.get_default() if v is missing else v for v in values]
-    return _preparer(field).column(values)
+    return _Preparer(field).column(values)
 
 
 class _Preparer:
@@ -747,7 +747,8 @@ class _Preparer:
         self.memo = isinstance(field, models.DateTimeField | models.JSONField)
         self.json_text = isinstance(field, models.JSONField) and _json_is_text(field)
         self.seen: dict[Any, Any] = {}
-        self.none: list[Any] = []
+        # ``None`` prepared, once it is met.
+        self.none: Any = _MISSING
 
     def __call__(self, value: Any) -> Any:
         kind = type(value)
@@ -756,9 +757,9 @@ class _Preparer:
         if self.json_text and (kind is dict or kind is list) and value:
             return _encode(value)
         if value is None:
-            if not self.none:
-                self.none.append(self.slow(None))
-            return self.none[0]
+            if self.none is _MISSING:
+                self.none = self.slow(None)
+            return self.none
         if self.memo:
             if kind is dt.datetime:
                 key: Any = value
@@ -797,10 +798,6 @@ def _json_is_text(field: models.JSONField[Any]) -> bool:
     return base and own and field.encoder is None
 
 
-def _preparer(field: models.Field[Any, Any]) -> _Preparer:
-    return _Preparer(field)
-
-
 def _save_fields(
     model: type[models.Model], rows: Sequence[Mapping[str, Any]], names: Sequence[str]
 ) -> None:
@@ -821,7 +818,7 @@ def _save_fields(
     # Only quoted names from the model's own metadata are formatted in; values are parameters.
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
-    columns = [_preparer(f).column([row[f.name] for row in rows]) for f in fields]
+    columns = [_Preparer(f).column([row[f.name] for row in rows]) for f in fields]
     params = list(zip(*columns, [row["pk"] for row in rows], strict=True))
     with transaction.atomic(savepoint=False), db.cursor() as cursor:
         cursor.executemany(sql, params)

@@ -48,7 +48,7 @@ def comparable(value: Any) -> Any:
 @pytest.mark.parametrize("model", [RecordLink, CreateIntent, AuditEntry])
 def test_it_prepares_every_value_as_django_does(model: type[models.Model]) -> None:
     for field in model._meta.concrete_fields:
-        prep = store_mod._preparer(field)
+        prep = store_mod._Preparer(field)
         # Twice: the second time from what the first one kept.
         for value in VALUES + VALUES:
             try:
@@ -73,9 +73,9 @@ def test_it_prepares_a_column_of_values_as_django_does_each(model: type[models.M
                 expected = [field.get_db_prep_save(v, connection=db) for v in column]
             except Exception as exc:
                 with pytest.raises(type(exc)):
-                    store_mod._preparer(field).column(list(column))
+                    store_mod._Preparer(field).column(list(column))
                 continue
-            got = store_mod._preparer(field).column(list(column))
+            got = store_mod._Preparer(field).column(list(column))
             assert [comparable(v) for v in got] == [comparable(v) for v in expected], field.name
             assert [type(v) for v in got] == [type(v) for v in expected], field.name
 
