@@ -22,10 +22,31 @@ DUPLICATE = "duplicate"
 CONFLICT = "conflict"
 
 
+# Types JSON holds as they are (``str``, ``int`` and ``float`` themselves; their subclasses, an
+# enum's member say, take the checks below).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """``value`` as JSON can hold it: dates as ISO text, dataclasses and tuples as dicts and
-    lists."""
-    if value is None or isinstance(value, str | int | float):  # most values: as they are
+    lists. A record's values are mostly text and lists of text: those are copied without a
+    call per item."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    plain = _PLAIN
+    if kind is dict:
+        return {
+            (k if type(k) is str else str(k)): (
+                v if type(v) in plain
+                else list(v) if type(v) is list and all(type(i) in plain for i in v)
+                else jsonable(v)
+            )
+            for k, v in value.items()
+        }  # fmt: skip
+    if kind is list and all(type(v) in plain for v in value):
+        return list(value)
+    if value is None or isinstance(value, str | int | float):
         return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import json.encoder
+import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -145,21 +147,22 @@ class Store:
                     continue
                 # An open intent left for these records was already looked up by the recovery
                 # and found not created; this attempt replaces it.
-                CreateIntent.objects.filter(
-                    connection=self.connection,
-                    target=target,
-                    source_id__in=[c.record.id for c in batch],
-                    completed_at__isnull=True,
-                ).delete()
+                # Found by one plain IN (``_rows_in``): none, in all but a recovery.
+                stale = _rows_in(
+                    CreateIntent, ["pk"], "source_id", [c.record.id for c in batch],
+                    null=("completed_at",), connection=self.connection.pk, target=target,
+                )  # fmt: skip
+                if stale:
+                    CreateIntent.objects.filter(pk__in=[pk for (pk,) in stale]).delete()
                 rows = [
                     {
                         "connection": self.connection.pk,
                         "target": target,
                         "source_id": c.record.id,
-                        "key": uuid.uuid4(),
+                        "key": key,
                         "emails": _emails_of(c.values) or c.record.normalized_emails,
                     }
-                    for c in batch
+                    for c, key in zip(batch, _uuid4s(len(batch)), strict=True)
                 ]
                 pks = _insert_returning(CreateIntent, rows, key="key")
                 for create, row in zip(batch, rows, strict=True):
@@ -224,11 +227,19 @@ class Store:
         return list(due.order_by("pk").values_list("record_id", flat=True))
 
     def resolve_issues(self, side: str, record_ids: Iterable[str]) -> None:
+        """Resolve the open issues of these records: found by one plain ``IN`` (``_rows_in``;
+        a page's thousands of ids, most with no issue), then resolved by primary key."""
         ids = list(record_ids)
-        if ids:
-            RecordIssue.objects.filter(
-                connection=self.connection, side=side, record_id__in=ids, resolved_at__isnull=True
-            ).update(resolved_at=timezone.now())
+        if not ids:
+            return
+        found = _rows_in(
+            RecordIssue, ["pk"], "record_id", ids, null=("resolved_at",),
+            connection=self.connection.pk, side=side,
+        )  # fmt: skip
+        if found:
+            RecordIssue.objects.filter(pk__in=[pk for (pk,) in found]).update(
+                resolved_at=timezone.now()
+            )
 
     def resolve_gone(self, side: str, record_ids: list[str]) -> None:
         """Issues of records the app no longer has."""
@@ -264,20 +275,16 @@ class Store:
                 Connection.objects.filter(pk=self.connection.pk).update(**{field_name: checkpoint})
                 setattr(self.connection, field_name, checkpoint)
 
-    def _new_link(
-        self, ids: Mapping[str, str], *, now: dt.datetime, **values: Any
-    ) -> dict[str, Any]:
-        """A new ``RecordLink`` row's values, every column named (``_insert``)."""
-        return {
-            "connection": self.connection.pk,
-            "id_a": ids["a"],
-            "id_b": ids["b"],
-            "deleted_a": False,
-            "deleted_b": False,
-            "created_at": now,
-            "synced_at": now,
-            **values,
-        }
+    def _new_link(self, ids: Mapping[str, str], **values: Any) -> dict[str, Any]:
+        """A new ``RecordLink`` row's own values; the columns every new link of a page has
+        alike are ``_new_links``'."""
+        return {"id_a": ids["a"], "id_b": ids["b"], **values}
+
+    def _insert_links(self, links: Sequence[Mapping[str, Any]], now: dt.datetime) -> None:
+        """Insert new links (``_new_link``), every column named (``_insert``)."""
+        same = {"connection": self.connection.pk, "deleted_a": False, "deleted_b": False,
+                "created_at": now, "synced_at": now}  # fmt: skip
+        _insert(RecordLink, links, same=same)
 
     def _save_creates(self, plan: Plan, outcomes: Outcomes, now: dt.datetime) -> int:
         links: list[dict[str, Any]] = []
@@ -299,7 +306,6 @@ class Store:
                         version_a=outcomes.versions["a"].get(ids["a"], versions["a"]),
                         version_b=outcomes.versions["b"].get(ids["b"], versions["b"]),
                         applied_actions=create.applied_actions,
-                        now=now,
                     )
                 )
                 completed.append(
@@ -308,7 +314,7 @@ class Store:
             elif result.permanent or result.throttled:
                 # Nothing was created; a later retry makes a new intent.
                 refused.append(intent.pk)
-        _insert(RecordLink, links)
+        self._insert_links(links, now)
         _save_fields(CreateIntent, completed, ["completed_at", "target_id"])
         if refused:
             CreateIntent.objects.filter(pk__in=refused).delete()
@@ -344,7 +350,6 @@ class Store:
                         version_a=versions["a"] if ok else "",
                         version_b=versions["b"] if ok else "",
                         applied_actions=pair.applied_actions if ok else {},
-                        now=now,
                     )
                 )
                 continue
@@ -363,7 +368,7 @@ class Store:
                 changed[link.pk] = _row(updated, synced_at=now)
             elif link.pk in changed:
                 changed[link.pk] = _row(link, synced_at=None)
-        _insert(RecordLink, new_links)
+        self._insert_links(new_links, now)
         if changed:
             rows = list(changed.values())
             synced = [r for r in rows if r["synced_at"] is not None]
@@ -416,16 +421,14 @@ class Store:
         writes = journal.writes
         if writes:
             run, connection = self.run.pk, self.connection.pk
-            _insert(AuditEntry, [{"run": run, "connection": connection, **w} for w in writes])
+            _insert(AuditEntry, writes, same={"run": run, "connection": connection})
             writes.clear()
 
     def save_notes(self, journal: Journal) -> None:
         notes = journal.notes
         if notes:
-            RunNote.objects.bulk_create(
-                [RunNote(run=self.run, connection=self.connection, **n) for n in notes],
-                batch_size=500,
-            )
+            run, connection = self.run.pk, self.connection.pk
+            _insert(RunNote, notes, same={"run": run, "connection": connection})
             notes.clear()
 
     def save_counters(self, journal: Journal, apps: Mapping[str, App]) -> None:
@@ -581,15 +584,28 @@ def _synced_commit() -> Iterator[None]:
             cursor.execute(f"PRAGMA synchronous = {level}")
 
 
+def _uuid4s(count: int) -> list[uuid.UUID]:
+    """``count`` random UUIDs, as ``uuid.uuid4()`` makes each, from one read of the system's
+    random source instead of one read per UUID."""
+    random = os.urandom(16 * count)
+    return [uuid.UUID(bytes=random[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
+
+
 def _emails_of(values: dict[str, Any]) -> list[str]:
     raw = values.get(EMAILS) or []
     items = raw if isinstance(raw, list) else [raw]
     return [normalize_email(str(e)) for e in items if e]
 
 
-def _insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
+def _insert(
+    model: type[models.Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    same: Mapping[str, Any] | None = None,
+) -> None:
     """Insert many rows of ``model``, each a dict of column values by field name (a field a
-    row leaves out takes its default, ``auto_now_add`` the time of the call): one INSERT sent
+    row leaves out takes its default, ``auto_now_add`` the time of the call; ``same``: values
+    of fields every row has, which the rows do not name): one INSERT sent
     as one batch. ``bulk_create`` makes a model instance and compiles every field of every
     row, which costs more than the database for the tens of thousands of links a scan
     makes."""
@@ -597,7 +613,7 @@ def _insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> Non
         return
     fields, columns = _columns(model)
     sql = _insert_sql(model, columns, 1)
-    params = _params(fields, rows)
+    params = _params(fields, rows, same)
     # One transaction, as ``bulk_create``'s: outside one, SQLite would commit (and sync to
     # disk) every row.
     with transaction.atomic(savepoint=False), db.cursor() as cursor:
@@ -639,10 +655,13 @@ def _rows_in(
     names: Sequence[str],
     field_name: str,
     values: Iterable[str],
+    *,
+    null: Sequence[str] = (),
     **equal: int | str,
 ) -> list[tuple[Any, ...]]:
     """``names`` of the rows of ``model`` whose text field ``field_name`` holds one of
-    ``values`` and whose fields ``equal`` hold those values: one ``IN`` with each value a
+    ``values``, whose fields ``equal`` hold those values and whose fields ``null`` are
+    ``NULL``: one ``IN`` with each value a
     parameter as it is (Django's ``__in`` lookup prepares every one through the field: 3 ms
     for 1,000 ids on SQLite, 0.4 ms this way). ``names`` must be text or integer fields,
     which the database gives back as Django would (no converter)."""
@@ -661,6 +680,10 @@ def _rows_in(
     texts = [value if type(value) is str else str(value) for value in values]
     select = ", ".join(column(name) for name in names)
     where = "".join(f"{column(name)} = %s AND " for name in equal)
+    for name in null:
+        unset = meta.get_field(name)
+        assert isinstance(unset, models.Field) and unset.null
+        where += f"{quote(unset.column)} IS NULL AND "
     # Only quoted names from the model's own metadata are formatted in; values are parameters.
     table = quote(meta.db_table)
     per_call = (db.features.max_query_params or 65535) - len(equal)
@@ -690,19 +713,32 @@ def _insert_sql(model: type[models.Model], columns: str, rows: int) -> str:
 
 
 def _params(
-    fields: Sequence[models.Field[Any, Any]], rows: Sequence[Mapping[str, Any]]
+    fields: Sequence[models.Field[Any, Any]],
+    rows: Sequence[Mapping[str, Any]],
+    same: Mapping[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The rows' values as the database takes them, field by field in ``fields``' order.
-    Prepared a column at a time: most columns hold one kind of value throughout."""
+    """The rows' values as the database takes them, field by field in ``fields``' order
+    (``same``: a field's value for every row, prepared once). Prepared a column at a time:
+    most columns hold one kind of value throughout."""
+    same = same or {}
     names = {f.name for f in fields}
-    unknown = set().union(*rows) - names
+    named = set().union(*rows)
+    unknown = (named | set(same)) - names
     if unknown:
         raise TypeError(f"not fields of the table: {', '.join(sorted(unknown))}")
+    if named & set(same):
+        raise TypeError(f"given for every row and by a row: {', '.join(sorted(named & set(same)))}")
     now = timezone.now()
-    return list(zip(*(_column(f, rows, now) for f in fields), strict=True))
+    columns = [
+        [_Preparer(f)(same[f.name])] * len(rows) if f.name in same else _column(f, rows, now)
+        for f in fields
+    ]
+    return list(zip(*columns, strict=True))
 
 
 _MISSING = object()
+# ``_Preparer._ways`` by database and field.
+_WAYS: dict[tuple[str, str, models.Field[Any, Any]], tuple[frozenset[type], bool, bool, bool]] = {}
 
 
 def _column(
@@ -729,6 +765,18 @@ class _Preparer:
 
     def __init__(self, field: models.Field[Any, Any]) -> None:
         self.slow = partial(field.get_db_prep_save, connection=db)
+        key = (db.alias, db.vendor, field)
+        ways = _WAYS.get(key)
+        if ways is None:
+            ways = _WAYS[key] = self._ways(field)
+        self.plain, self.memo, self.uuid_hex, self.json_text = ways
+        self.seen: dict[Any, Any] = {}
+        # ``None`` prepared, once it is met.
+        self.none: Any = _MISSING
+
+    def _ways(self, field: models.Field[Any, Any]) -> tuple[frozenset[type], bool, bool, bool]:
+        """How this field's values are prepared on this database (the same for every batch:
+        kept in ``_WAYS``)."""
         sample: Any = None
         if isinstance(field, models.ForeignKey):
             if isinstance(field.target_field, AutoFieldMixin):
@@ -739,16 +787,18 @@ class _Preparer:
             sample = True
         elif isinstance(field, models.IntegerField):
             sample = 1
+        elif isinstance(field, models.UUIDField):
+            sample = uuid.UUID(int=1)
         # Only where this database's adapter gives the value back as it is (PostgreSQL's wraps
         # a big integer, say).
-        self.plain: frozenset[type] = frozenset(
+        plain: frozenset[type] = frozenset(
             {type(sample)} if sample is not None and self.slow(sample) is sample else ()
         )
-        self.memo = isinstance(field, models.DateTimeField | models.JSONField)
-        self.json_text = isinstance(field, models.JSONField) and _json_is_text(field)
-        self.seen: dict[Any, Any] = {}
-        # ``None`` prepared, once it is met.
-        self.none: Any = _MISSING
+        memo = isinstance(field, models.DateTimeField | models.JSONField)
+        # A UUID kept as its hex text (SQLite: no UUID type), without the field's checks.
+        uuid_hex = sample.__class__ is uuid.UUID and not plain and self.slow(sample) == sample.hex
+        json_text = isinstance(field, models.JSONField) and _json_is_text(field)
+        return plain, memo, uuid_hex, json_text
 
     def __call__(self, value: Any) -> Any:
         kind = type(value)
@@ -756,6 +806,8 @@ class _Preparer:
             return value
         if self.json_text and (kind is dict or kind is list) and value:
             return _encode(value)
+        if kind is uuid.UUID and self.uuid_hex:
+            return value.hex
         if value is None:
             if self.none is _MISSING:
                 self.none = self.slow(None)
@@ -780,8 +832,28 @@ class _Preparer:
         return list(map(self, values))
 
 
-# ``json.dumps(value)`` without its keyword checks: the encoder it uses for default options.
-_encode = json.JSONEncoder().encode
+def _json_encoder() -> Any:
+    """``json.dumps(value)`` for a JSON object or list, without its per-call costs: the C
+    encoder ``json.dumps`` makes for its default options at every call (keyword checks, a new
+    encoder and a dict of the containers under way), made once; the store's values are never
+    circular (a circular one would fail as deep recursion instead of ``ValueError``). Where
+    the C encoder is missing, ``json.dumps``'s own."""
+    default = json.JSONEncoder()
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return default.encode
+    encoder = make(
+        None, default.default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+        False, False, True,
+    )  # fmt: skip
+
+    def encode(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_encode = _json_encoder()
 
 
 def _json_is_text(field: models.JSONField[Any]) -> bool:
