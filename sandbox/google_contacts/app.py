@@ -288,7 +288,12 @@ class GoogleContactsEmulator(Emulator):
                 del book.shown_order[bisect.bisect_left(book.shown_order, entry.shown_seq)]
                 del book.shown_by_seq[entry.shown_seq]
             book.shown_live -= live_shown(entry)
-            entry.shown = copy.deepcopy(state)
+            # The copy listings show, made by way of its JSON text, which they answer with
+            # (stored persons are plain JSON trees; the round trip is also cheaper than a
+            # deep copy).
+            text = json.dumps(state, check_circular=False) if state is not None else ""
+            entry.shown = json.loads(text) if text else None
+            entry.shown_text = text
             entry.shown_seq = entry.seq
             book.shown_live += live_shown(entry)
             bisect.insort(book.shown_order, entry.shown_seq)

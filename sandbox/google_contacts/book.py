@@ -23,6 +23,9 @@ class Entry:
     # Also hidden until the user's API request count reaches this (``propagation_requests``).
     visible_after: int = 0
     shown: dict[str, Any] | None = None
+    # ``shown`` as JSON text, made when it is shown: listings answer a stored person with it
+    # rather than encoding it again for every page that holds it.
+    shown_text: str = ""
     shown_seq: int = 0
     tombstone: dict[str, Any] | None = None
 

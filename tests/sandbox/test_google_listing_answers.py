@@ -139,3 +139,33 @@ def test_a_listing_answers_each_person_as_restricted_to_the_fields_asked_for(
     assert live == expected
     (tombstone,) = [p for p in changed if p["metadata"].get("deleted")]
     assert tombstone["resourceName"] == names[1]
+
+
+def test_a_listing_answers_each_stored_person_with_the_text_kept_when_it_was_shown(
+    sandbox: Sandbox, emulator: GoogleContactsEmulator
+) -> None:
+    token = emulator.issue_tokens(EMAIL)["access_token"]
+    name = emulator.add_contact(EMAIL, {"names": [{"givenName": "Ada"}]})["resourceName"]
+    entry = emulator.books[EMAIL].entries[name]
+    kept = entry.shown_text
+    assert kept == json.dumps(entry.shown)
+
+    def answer() -> str:
+        listed = requests.get(
+            f"{sandbox.base_url('google_contacts')}/v1/people/me/connections",
+            params={"personFields": ALL_FIELDS},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        listed.raise_for_status()
+        assert listed.text == json.dumps(listed.json())
+        return listed.text
+
+    assert kept in answer()
+    emulator.edit_contact(EMAIL, name, names=[{"givenName": "Ada", "familyName": "King"}])
+    assert entry.shown_text != kept
+    assert entry.shown_text in answer()
+    assert entry.shown is not None and entry.shown["names"][0]["familyName"] == "King"
+    # A state saved before the texts were kept has none: the person is encoded instead.
+    entry.shown_text = ""
+    assert json.loads(answer())["connections"] == [entry.shown]
