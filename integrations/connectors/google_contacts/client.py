@@ -4,6 +4,7 @@ words, never a token."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,15 @@ PERSON_FIELDS = (
     "names,emailAddresses,phoneNumbers,organizations,addresses,birthdays,urls,biographies,"
     "userDefined,clientData,memberships,metadata"
 )
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """``body``'s JSON object, or ``{}`` when it is not one (as ``json_body`` answers)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class GoogleApiError(ConnectorError):
@@ -132,13 +142,17 @@ class PeopleClient(ApiClient):
             params["pageToken"] = page_token
         if newest_first:
             params["sortOrder"] = "LAST_MODIFIED_DESCENDING"
-        return self.call(
+        # A page of 1,000 is about 1 MB: read in one piece rather than in the 10 KB chunks
+        # ``Response.content`` joins (about 1.5 ms less a page).
+        response = self.request(
             "GET",
             "people/me/connections",
             kind="connections.list",
             what="listing contacts",
             params=params,
+            stream=True,
         )
+        return json_object(response.raw.read(decode_content=True))
 
     # https://developers.google.com/people/api/rest/v1/people/getBatchGet
     def batch_get(self, resource_names: list[str]) -> dict[str, Any]:
