@@ -261,7 +261,9 @@ class _Made:
     holds the fields alone, and out of its fields (equality, ``repr``)."""
 
     __slots__ = (
+        "_changers",
         "_converters",
+        "_equivalence_order",
         "_flows",
         "_honorifics",
         "_inverse_map",
@@ -269,7 +271,9 @@ class _Made:
         "readers",
         "reads",
     )
+    _changers: dict[str, Callable[[Any], dict[str, Any]]]
     _converters: dict[str, Converter]
+    _equivalence_order: tuple[tuple[str, str], tuple[str, str]]
     _flows: dict[str, bool]
     _honorifics: dict[str, bool]
     _inverse_map: dict[str, str]
@@ -326,6 +330,13 @@ class Mapping(_Made):
         object.__setattr__(self, "reads", (self.field_a, self.field_b, readers["a"], readers["b"]))
         converters = {source: self._converter(source) for source in ("a", "b")}
         object.__setattr__(self, "_converters", converters)
+        changers = {side: self._changer(side) for side in ("a", "b")}
+        object.__setattr__(self, "_changers", changers)
+        # Joining names is cheap and splitting them is not: ``equivalent`` tries the joining
+        # direction first. Pairs of (source, target).
+        joins_first = self.field_a == NAME and self.style_b == NameStyle.SPLIT
+        order = (("b", "a"), ("a", "b")) if joins_first else (("a", "b"), ("b", "a"))
+        object.__setattr__(self, "_equivalence_order", order)
 
     def flows(self, source: str) -> bool:
         """Whether this mapping lets values flow from ``source`` to the other side."""
@@ -395,20 +406,40 @@ class Mapping(_Made):
         style_source, style_target = self.style(source), self.style(target)
         if src.type == FieldType.NAME:
             fold = not self._honorifics[target]
+            folded_dict = names.Name.folded_dict
+            # ``_convert_name`` with its choice of way (the two styles) made here.
+            if style_source == style_target:
 
-            def name(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
-                converted = _convert_name(
-                    value, style_source, style_target, snap_source, snap_target
-                )
+                def same_style(
+                    value: Any, target_now: Any, snap_source: Any, snap_target: Any
+                ) -> Any:
+                    if isinstance(value, dict) and fold:
+                        return folded_dict(value)
+                    return value
+
+                return same_style
+            if style_source == NameStyle.SPLIT:
+
+                def join(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
+                    converted = _join_name(value, snap_source, snap_target)
+                    if isinstance(converted, dict) and fold:
+                        return folded_dict(converted)
+                    return converted
+
+                return join
+
+            def split(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
+                converted = _split_name(value, snap_source, snap_target)
                 if isinstance(converted, dict) and fold:
-                    converted = names.Name.folded_dict(converted)
+                    return folded_dict(converted)
                 return converted
 
-            return name
+            return split
         src_type, tgt_type = src.type, tgt.type
         many_source = src.multi or src_type == FieldType.TAGS
         many_target = tgt.multi or tgt_type == FieldType.TAGS
         value_map = self._map_from(source)
+        scalar = scalar_converter(src_type, tgt_type, value_map)
         normalize_target: Callable[[Any], Any] = self._normalizers[target]
         if self.key(target) == NAME:
             normalize_target = functools.partial(normalize_name, style=style_target)
@@ -416,9 +447,12 @@ class Mapping(_Made):
         def field_value(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
             if value is None or value == "" or value == [] or value == {}:  # is_empty, inline
                 return None
-            items = value if many_source and isinstance(value, list) else [value]
-            converted = [convert_scalar(item, src_type, tgt_type, value_map) for item in items]
-            converted = [item for item in converted if item is not UNCONVERTIBLE]
+            if many_source and isinstance(value, list):
+                converted = [scalar(item) for item in value]
+                converted = [item for item in converted if item is not UNCONVERTIBLE]
+            else:
+                one = scalar(value)
+                converted = [] if one is UNCONVERTIBLE else [one]
             if not converted:
                 return UNCONVERTIBLE
             if many_target:
@@ -438,41 +472,62 @@ class Mapping(_Made):
         if is_empty(value_a) or is_empty(value_b):
             return False
         values = {"a": value_a, "b": value_b}
-        # Joining names is cheap and splitting them is not: try the joining direction first.
-        order = (
-            ("b", "a")
-            if self.key("a") == NAME and self.style("b") == NameStyle.SPLIT
-            else ("a", "b")
-        )
-        for source in order:
-            target = other(source)
-            converted = self.convert(source, values[source], target_now=values[target])
+        converters = self._converters
+        for source, target in self._equivalence_order:
+            converted = converters[source](values[source], values[target], None, None)
             if converted is not UNCONVERTIBLE and converted == values[target]:
                 return True
         return False
 
+    def converter(self, source: str) -> Converter:
+        """``convert`` out of ``source`` as a function of (value, target_now, snap_source,
+        snap_target), for callers that convert many records the same way."""
+        return self._converters[source]
+
+    def changer(self, side: str) -> Callable[[Any], dict[str, Any]]:
+        """``changes`` on ``side`` as a function of the value."""
+        return self._changers[side]
+
     def changes(self, side: str, value: Any) -> dict[str, Any]:
         """The record fields to write on ``side`` to hold the normalized ``value``."""
+        return self._changers[side](value)
+
+    def _changer(self, side: str) -> Callable[[Any], dict[str, Any]]:
+        """``changes`` on ``side``, with what depends only on the mapping decided here."""
         key = self.key(side)
         spec = self.spec(side)
         if key == NAME:
             if self.style(side) == NameStyle.FULL:
-                return {FULL_NAME: value or ""}
+                return lambda value: {FULL_NAME: value or ""}
             if not self._honorifics[side]:
-                folded = names.Name.folded_dict(value)
-                return {FIRST_NAME: folded["first"], LAST_NAME: folded["last"]}
-            name = names.Name.of(value)
-            return {
-                NAME_PREFIX: name.prefix,
-                FIRST_NAME: name.first,
-                LAST_NAME: name.last,
-                NAME_SUFFIX: name.suffix,
-            }
-        if value is None:
-            if spec.multi or spec.type == FieldType.TAGS:
-                return {key: []}
-            return {key: "" if spec.type in TEXT_LIKE else None}
-        return {key: value}
+                folded_dict = names.Name.folded_dict
+
+                def folded(value: Any) -> dict[str, Any]:
+                    parts = folded_dict(value)
+                    return {FIRST_NAME: parts["first"], LAST_NAME: parts["last"]}
+
+                return folded
+
+            def split(value: Any) -> dict[str, Any]:
+                name = names.Name.of(value)
+                return {
+                    NAME_PREFIX: name.prefix,
+                    FIRST_NAME: name.first,
+                    LAST_NAME: name.last,
+                    NAME_SUFFIX: name.suffix,
+                }
+
+            return split
+        many = spec.multi or spec.type == FieldType.TAGS
+        empty = "" if spec.type in TEXT_LIKE else None
+
+        def field_value(value: Any) -> dict[str, Any]:
+            if value is None:
+                # A fresh list each time: the caller may change what it is given.
+                return {key: [] if many else empty}
+            return {key: value}
+
+        return field_value
 
 
 TEXT_LIKE = frozenset(
@@ -486,11 +541,21 @@ def _convert_name(
     if source == target:
         return value
     if source == NameStyle.SPLIT:
-        if value and value == snap_source and isinstance(snap_target, str) and snap_target:
-            # The parts as last synced: the full name as last synced, its exact spelling
-            # ("Smith, Jr.") included, so a round trip changes nothing.
-            return snap_target
-        return names.Name.full_of(value) or None
+        return _join_name(value, snap_source, snap_target)
+    return _split_name(value, snap_source, snap_target)
+
+
+def _join_name(value: Any, snap_source: Any, snap_target: Any) -> Any:
+    """A split name (``value``) as a full one."""
+    if value and value == snap_source and isinstance(snap_target, str) and snap_target:
+        # The parts as last synced: the full name as last synced, its exact spelling
+        # ("Smith, Jr.") included, so a round trip changes nothing.
+        return snap_target
+    return names.Name.full_of(value) or None
+
+
+def _split_name(value: Any, snap_source: Any, snap_target: Any) -> Any:
+    """A full name (``value``) split into its parts."""
     if not value:
         return None
     split = names.split(
@@ -505,23 +570,54 @@ def convert_scalar(
     value: Any, source: FieldType, target: FieldType, value_map: MappingABC[str, str]
 ) -> Any:
     """One normalized value of type ``source`` as a value of type ``target``."""
+    return scalar_converter(source, target, value_map)(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _unconvertible(value: Any) -> Any:
+    return UNCONVERTIBLE
+
+
+def _yes_no_text(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def scalar_converter(
+    source: FieldType, target: FieldType, value_map: MappingABC[str, str]
+) -> Callable[[Any], Any]:
+    """``convert_scalar`` for one pair of types and value map, with its choice of way made once
+    (a mapping converts every value of every record it reads the same way)."""
     if source == FieldType.ENUM or target == FieldType.ENUM:
         if value_map:
-            return value_map.get(str(value), UNCONVERTIBLE)
-        return value if target != FieldType.ENUM else UNCONVERTIBLE
+            mapped = value_map.get
+
+            def by_map(value: Any) -> Any:
+                return mapped(str(value), UNCONVERTIBLE)
+
+            return by_map
+        return _same if target != FieldType.ENUM else _unconvertible
     if target in TEXT_TYPES:
         if source == FieldType.BOOLEAN:
-            return "true" if value else "false"
+            return _yes_no_text
         if source == FieldType.ADDRESS:
-            return address_text(value)
-        return str(value)
+            return address_text
+        return str
     if source == target:
-        return value
+        return _same
     converter = _CONVERTERS.get(target)
     if converter is None:
-        return value
-    converted = converter(value)
-    return UNCONVERTIBLE if isinstance(converted, str) and target in _STRICT else converted
+        return _same
+    if target not in _STRICT:
+        return converter
+
+    def strict(value: Any) -> Any:
+        converted = converter(value)
+        return UNCONVERTIBLE if isinstance(converted, str) else converted
+
+    return strict
 
 
 _CONVERTERS: dict[FieldType, Callable[[Any], Any]] = {

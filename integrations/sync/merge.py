@@ -36,6 +36,11 @@ class FieldOutcome:
     settled: bool = False
 
 
+# Most fields of a pair linked by email hold the same on both sides: one outcome (frozen) for
+# them all.
+_SETTLED = FieldOutcome(settled=True)
+
+
 def _changed(now: Any, snap: Any) -> bool:
     if snap is MISSING:
         return not is_empty(now)
@@ -54,7 +59,7 @@ def merge_field(
 ) -> FieldOutcome:
     """Decide one field. ``may_flow[side]`` says whether values may flow out of ``side``."""
     if mapping.equivalent(now_a, now_b):
-        return FieldOutcome(settled=True)
+        return _SETTLED
     now = {"a": now_a, "b": now_b}
     snap = {"a": snap_a, "b": snap_b}
     changed = {side: _changed(now[side], snap[side]) for side in ("a", "b")}

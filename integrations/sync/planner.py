@@ -29,6 +29,8 @@ from integrations.sync.sides import SIDES, Side, other
 from integrations.sync.state import Link
 
 TRASH_TAG = "Tandem Trash"
+# What ``mapping.is_empty`` counts as empty besides ``None``.
+_EMPTIES: tuple[Any, ...] = ("", [], {})
 UNSUBSCRIBE_TAG = "Tandem Unsubscribes"
 
 # A journal item, or a function building it (called only when the journal keeps the item).
@@ -159,6 +161,22 @@ class _Planner:
         self.source = source
         self.target = other(source)
         self.plan = Plan(source=source)
+        # What ``create`` does with each mapping that lets values flow out of the source, made
+        # once for the page: (reader on the source, converter to the target, the target's
+        # record fields of a value, the key on the source, the key on the target).
+        self._create_steps = [
+            (
+                m.readers[source],
+                m.converter(source),
+                m.changer(self.target),
+                m.key(source),
+                m.key(self.target),
+            )
+            for m in config.mappings
+            if m.flows(source)
+        ]
+        # Per side, its rules that undo their actions (most connections have none).
+        self._undo_rules = {side: [r for r in config.rules[side] if r.undo] for side in SIDES}
 
     # Linked records -------------------------------------------------------------------------
 
@@ -226,7 +244,9 @@ class _Planner:
         return [
             rule
             for rule in self.cfg.rules[side]
-            if conditions_mod.rule_matches(
+            # A rule without conditions matches every contact.
+            if not rule.conditions
+            or conditions_mod.rule_matches(
                 rule.conditions,
                 record,
                 fields=spec.fields,
@@ -302,9 +322,10 @@ class _Planner:
         to_side = other(from_side)
         fields = self.cfg.sides[to_side].fields
         effects = Effects()
-        matched_ids = {rule.id for rule in matched}
-        for rule in self.cfg.rules[from_side]:
-            if not rule.undo or rule.id in matched_ids:
+        undo_rules = self._undo_rules[from_side]
+        matched_ids = {rule.id for rule in matched} if undo_rules else set()
+        for rule in undo_rules:
+            if rule.id in matched_ids:
                 continue
             entries = [e for e in applied[to_side] if e.get("rule") == rule.id]
             if entries:
@@ -358,16 +379,18 @@ class _Planner:
             return
         values: dict[str, Any] = {}
         snapshot: dict[str, dict[str, Any]] = {"a": {}, "b": {}}
-        for m in self.cfg.mappings:
-            if not m.flows(source):
+        snap_source, snap_target = snapshot[source], snapshot[target]
+        record_values = record.values
+        unconvertible = mapping_mod.UNCONVERTIBLE
+        for read, convert, changes, key_source, key_target in self._create_steps:
+            now = read(record_values)
+            value = convert(now, None, None, None)
+            # is_empty, inline
+            if value is unconvertible or value is None or value in _EMPTIES:
                 continue
-            now = m.read(source, record)
-            value = m.convert(source, now)
-            if value is mapping_mod.UNCONVERTIBLE or mapping_mod.is_empty(value):
-                continue
-            values.update(m.changes(target, value))
-            snapshot[source][m.key(source)] = now
-            snapshot[target][m.key(target)] = value
+            values.update(changes(value))
+            snap_source[key_source] = now
+            snap_target[key_target] = value
         applied: Applied = {"a": [], "b": []}
         effects = self.rule_effects(source, matched, applied, dict(values))
         for key, value in effects.set_fields.items():
