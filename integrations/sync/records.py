@@ -140,7 +140,9 @@ class Contact:
 
     @property
     def normalized_emails(self) -> list[str]:
-        return [normalize_email(e) for e in self.emails if e and e.strip()]
+        # ``normalize_email`` of each of ``emails``, inline: a scan asks this of every record
+        # several times (indexing, matching).
+        return [e.strip().casefold() for e in self.values.get(EMAILS) or () if e and e.strip()]
 
     @property
     def tags(self) -> list[str]:
