@@ -634,17 +634,26 @@ def _insert_returning(
     assert isinstance(key_field, models.Field) and key_field.unique
     key_column, pk_column = db.ops.quote_name(key_field.column), db.ops.quote_name(meta.pk.column)
     per_call = max(1, min(1000, (db.features.max_query_params or 65535) // len(fields)))
-    given = {key_field.to_python(row[key]): row[key] for row in rows}
+    params = _params(fields, rows)
+    # Each row's key as sent, which the database answers as it is (SQLite: a UUID's text), to
+    # the key as the row gave it; an answer in another form is made a value of the field.
+    position = fields.index(key_field)
+    sent = {prepared[position]: row[key] for prepared, row in zip(params, rows, strict=True)}
+    given: dict[Any, Any] = {}
     found: dict[Any, int] = {}
     with transaction.atomic(savepoint=False), db.cursor() as cursor:
         for start in range(0, len(rows), per_call):
-            batch = rows[start : start + per_call]
+            batch = params[start : start + per_call]
             sql = _insert_sql(model, columns, len(batch))
             sql += f" RETURNING {pk_column}, {key_column}"
-            flat = [value for row in _params(fields, batch) for value in row]
-            cursor.execute(sql, flat)
+            cursor.execute(sql, [value for prepared in batch for value in prepared])
             for pk, value in cursor.fetchall():
-                found[given[key_field.to_python(value)]] = pk
+                original = sent.get(value, _MISSING)
+                if original is _MISSING:
+                    if not given:
+                        given = {key_field.to_python(row[key]): row[key] for row in rows}
+                    original = given[key_field.to_python(value)]
+                found[original] = pk
     if len(found) != len(rows):
         raise RuntimeError(f"{meta.db_table}: {len(rows)} rows inserted, {len(found)} answered")
     return found

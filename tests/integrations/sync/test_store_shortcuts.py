@@ -218,3 +218,17 @@ def test_values_given_for_every_row_are_stored_as_if_each_row_named_them() -> No
         store_mod._insert(RecordLink, [{**rows[0], "deleted_a": True}], same=same)
     with pytest.raises(TypeError, match="colour"):
         store_mod._insert(RecordLink, rows, same={**same, "colour": "red"})
+
+
+def test_the_rows_inserted_are_answered_by_their_key_as_each_row_gave_it() -> None:
+    connection = ConnectionFactory()
+    keys: list[Any] = [uuid.uuid4() if i % 2 else str(uuid.uuid4()) for i in range(300)]
+    rows = [
+        {"connection": connection.pk, "target": "b", "source_id": f"s{i}", "key": key}
+        for i, key in enumerate(keys)
+    ]
+    found = store_mod._insert_returning(CreateIntent, rows, key="key")
+    assert set(found) == set(keys)
+    for key, pk in found.items():
+        intent = CreateIntent.objects.get(pk=pk)
+        assert intent.key == (key if isinstance(key, uuid.UUID) else uuid.UUID(key))
