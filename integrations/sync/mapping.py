@@ -418,23 +418,16 @@ class Mapping(_Made):
                     return value
 
                 return same_style
-            if style_source == NameStyle.SPLIT:
+            # Split parts joined into one text, or one text split into parts.
+            way = _join_name if style_source == NameStyle.SPLIT else _split_name
 
-                def join(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
-                    converted = _join_name(value, snap_source, snap_target)
-                    if isinstance(converted, dict) and fold:
-                        return folded_dict(converted)
-                    return converted
-
-                return join
-
-            def split(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
-                converted = _split_name(value, snap_source, snap_target)
+            def restyled(value: Any, target_now: Any, snap_source: Any, snap_target: Any) -> Any:
+                converted = way(value, snap_source, snap_target)
                 if isinstance(converted, dict) and fold:
                     return folded_dict(converted)
                 return converted
 
-            return split
+            return restyled
         src_type, tgt_type = src.type, tgt.type
         many_source = src.multi or src_type == FieldType.TAGS
         many_target = tgt.multi or tgt_type == FieldType.TAGS
