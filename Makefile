@@ -17,10 +17,10 @@ $(STAMP): pyproject.toml
 .env:
 	$(BIN)/python scripts/write_env.py
 
-data:
+data/broker/processed:
 	mkdir -p data/broker/processed
 
-run: $(STAMP) .env data
+run: $(STAMP) .env data/broker/processed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
