@@ -1,5 +1,5 @@
 """The garbage collector during a run (``sync/collector.py``): the objects made before the run
-are left out of its walks and full collections wait, both undone when the run ends."""
+are left out of its walks, young and full collections wait, all undone when the run ends."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from integrations.models import SyncRun
 from integrations.sync import engine
-from integrations.sync.collector import FULL_AFTER, run_collection
+from integrations.sync.collector import FULL_AFTER, YOUNG_AFTER, run_collection
 from tests.integrations.sync.conftest import Pair
 
 
@@ -27,12 +27,12 @@ def default_collector() -> Iterator[None]:
     gc.set_threshold(*saved)
 
 
-def test_it_freezes_what_was_made_before_and_delays_full_collections_during_a_run() -> None:
+def test_it_freezes_what_was_made_before_and_delays_young_and_full_collections_in_a_run() -> None:
     before = [object()]
     with run_collection():
         assert gc.get_freeze_count() > 0
         assert not any(o is before for o in gc.get_objects())
-        assert gc.get_threshold() == (700, 10, FULL_AFTER)
+        assert gc.get_threshold() == (YOUNG_AFTER, 10, FULL_AFTER)
     assert (gc.get_threshold(), gc.get_freeze_count()) == ((700, 10, 10), 0)
 
 
@@ -69,7 +69,7 @@ def test_runs_in_threads_restore_the_collector_when_the_last_one_ends() -> None:
         first_out.wait(5)
         seen.append(gc.get_threshold())
     thread.join(5)
-    assert seen == [(700, 10, FULL_AFTER)]
+    assert seen == [(YOUNG_AFTER, 10, FULL_AFTER)]
     assert (gc.get_threshold(), gc.get_freeze_count()) == ((700, 10, 10), 0)
 
 
@@ -90,5 +90,34 @@ def test_a_run_keeps_full_collections_for_later(
     engine.run_sync(
         connection=pair.connection, run=run, lease=None, connector_a=pair.a, connector_b=pair.b
     )
-    assert (seen, len(pair.b.records)) == ([(700, 10, FULL_AFTER)], 1)
+    assert (seen, len(pair.b.records)) == ([(YOUNG_AFTER, 10, FULL_AFTER)], 1)
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_group_of_objects_made_and_freed_within_the_young_threshold_is_never_walked() -> None:
+    """What the threshold is for: objects a run makes and frees again (a group's pages, records
+    and plans) are freed by their references before the youngest generation is collected."""
+    collections = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        with run_collection():
+            for _ in range(20):
+                # 40,001 containers: a dict and a list per record, and the group's list.
+                group = [{"id": str(i), "values": [i]} for i in range(20_000)]
+                del group
+    finally:
+        gc.callbacks.remove(count)
+    assert collections == []
+
+
+def test_it_keeps_a_higher_young_threshold_the_process_chose() -> None:
+    gc.set_threshold(YOUNG_AFTER * 2, 10, 10)
+    with run_collection():
+        assert gc.get_threshold() == (YOUNG_AFTER * 2, 10, FULL_AFTER)
+    assert gc.get_threshold() == (YOUNG_AFTER * 2, 10, 10)
