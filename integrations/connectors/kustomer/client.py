@@ -126,11 +126,18 @@ class KustomerClient(ApiClient):
 
     def follow(self, link: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Follow a relative ``links.next`` of a search verbatim (only paths on the org host)."""
+        return self.decode(self.follow_answer(link, body))
+
+    def follow_answer(self, link: str, body: Mapping[str, Any]) -> requests.Response:
+        """``follow`` without decoding the answer (``decode``): a listing asks for its next
+        pages while it decodes the one before (``connectors/kustomer/ahead.py``)."""
         if not link.startswith("/v1/customers/search?"):
             raise ConnectorError(f"Kustomer: unexpected next link {link[:80]!r}.")
-        response = self.request(
-            "POST", link, kind="search customers", idempotent=True, json=dict(body)
-        )
+        return self.request("POST", link, kind="search customers", idempotent=True, json=dict(body))
+
+    @staticmethod
+    def decode(response: requests.Response) -> dict[str, Any]:
+        """A search page's JSON object, as answered."""
         result: dict[str, Any] = response.json()
         return result
 
@@ -267,8 +274,7 @@ class KustomerClient(ApiClient):
             params={"page": page, "pageSize": page_size},
             json=dict(body),
         )
-        result: dict[str, Any] = response.json()
-        return result
+        return self.decode(response)
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/getmetadata
     def customer_metadata(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from integrations.connectors.base import (
 from integrations.connectors.batch import chunked, failed
 from integrations.connectors.http import HttpClient
 from integrations.connectors.kustomer import mappers
+from integrations.connectors.kustomer.ahead import SearchAhead
 from integrations.connectors.kustomer.client import (
     MAX_PAGES,
     SEARCH_MAX_CRITERIA,
@@ -295,21 +296,23 @@ class KustomerConnector(Connector):
             if author:
                 body["not"] = [{"customer_modified_by": {"equals": author}}]
         result = self.client.search_customers(body, page=1, page_size=self.search_page_size)
-        while True:
-            records = [
-                (self._contact(r), (r.get("attributes") or {}).get("updatedAt"))
-                for r in result.get("data") or []
-            ]
-            next_link = (result.get("links") or {}).get("next")
-            # The decoded page is let go before the next is read and while its records are
-            # kept: a scan's listing holds one search page's JSON at a time, not two.
-            del result
-            next_page = _page_of(next_link) if next_link else None
-            capped = next_page is not None and next_page > MAX_PAGES
-            yield feed.Listed(records, last=next_page is None, capped=capped)
-            if next_page is None or capped:
-                return
-            result = self.client.follow(str(next_link), body)
+        # The next pages are asked for a page ahead while this one is decoded and converted.
+        with SearchAhead(self.client, body, result) as ahead:
+            while True:
+                records = [
+                    (self._contact(r), (r.get("attributes") or {}).get("updatedAt"))
+                    for r in result.get("data") or []
+                ]
+                next_link = (result.get("links") or {}).get("next")
+                # The decoded page is let go before the next is decoded and while its records
+                # are kept: a scan's listing holds one search page's JSON at a time, not two.
+                del result
+                next_page = _page_of(next_link) if next_link else None
+                capped = next_page is not None and next_page > MAX_PAGES
+                yield feed.Listed(records, last=next_page is None, capped=capped)
+                if next_page is None or capped:
+                    return
+                result = ahead.follow(str(next_link))
 
     def get_many(self, ids: list[str]) -> list[Contact]:
         found = []

@@ -3,7 +3,6 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections import Counter
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -157,27 +156,23 @@ class _DecodedPage(dict):  # type: ignore[type-arg]
     """A search page as decoded, which a weak reference can follow."""
 
 
-def test_it_lets_go_of_a_search_page_before_reading_the_next(
+def test_it_lets_go_of_a_search_page_before_decoding_the_next(
     connector: KustomerConnector, emulator: KustomerEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator.set_limits(search_max_page_size=2)
     ids = seed(emulator, 5)
     client = connector.client
-    first, follow = client.search_customers, client.follow
+    decode = client.decode
     decoded: list[weakref.ref[_DecodedPage]] = []
-    alive_at_follow: list[bool] = []
+    alive_at_decode: list[bool] = []
 
-    def kept(page: dict) -> _DecodedPage:
-        page = _DecodedPage(page)
+    def kept(response: Any) -> _DecodedPage:
+        alive_at_decode.append(bool(decoded) and decoded[-1]() is not None)
+        page = _DecodedPage(decode(response))
         decoded.append(weakref.ref(page))
         return page
 
-    def following(link: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        alive_at_follow.append(decoded[-1]() is not None)
-        return kept(follow(link, body))
-
-    monkeypatch.setattr(client, "search_customers", lambda *a, **k: kept(first(*a, **k)))
-    monkeypatch.setattr(client, "follow", following)
+    monkeypatch.setattr(client, "decode", kept)
     records, _ = read_all(connector, None)
     assert sorted(r.id for r in records) == sorted(ids)
-    assert alive_at_follow == [False, False]
+    assert alive_at_decode == [False, False, False]
