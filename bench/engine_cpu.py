@@ -6,7 +6,9 @@ directions (a condition on a custom field and a special condition), then the fie
 three-way merge against the link's snapshot (names joined and split, emails and phones
 normalized). A tenth of the pairs carry an edit on one side, a fiftieth an edit on both.
 The figure is the median of several passes, with the pairs' phones parsed before (as the
-snapshots were built); a second row times passes from empty caches (``cold_pass``).
+snapshots were built); a second row times passes from empty caches (``cold_pass``). Each
+timed pass runs under the garbage collector's settings of a run (``sync/collector.py``), as
+the engine's work always does in a worker.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bench.common import Table, profile_table, timed
 from integrations.sync import mapping as mapping_mod
 from integrations.sync import names as names_mod
 from integrations.sync import values as values_mod
+from integrations.sync.collector import run_collection
 from integrations.sync.conditions import ConditionData, rule_matches
 from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType, NameStyle
 from integrations.sync.merge import merge
@@ -186,7 +189,7 @@ def run(quick: bool) -> tuple[list[Table], str]:
         timers = []
         for _ in range(passes):
             prepare()
-            with timed() as timer:
+            with run_collection(), timed() as timer:
                 one_pass(pairs, mappings)
             timers.append(timer)
         median = statistics.median(timer.cpu for timer in timers)
