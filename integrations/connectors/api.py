@@ -102,10 +102,12 @@ class ApiClient:
         what: str = "",
         idempotent: bool | None = None,
         accept: Iterable[int] = (),
+        renew: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
         """Send one call (``path`` is appended to the base URL); a refusal of the token is
-        answered by one renewal and one more try. Raises what ``classify`` makes of a
+        answered by one renewal and one more try (unless ``renew`` is false: a call made in a
+        thread that must not change the credentials). Raises what ``classify`` makes of a
         failure."""
         extra = kwargs.pop("headers", None) or {}
         renewed = False
@@ -124,6 +126,7 @@ class ApiClient:
             except HttpError as exc:
                 if (
                     exc.status == 401
+                    and renew
                     and not renewed
                     and self._renew_token is not None
                     and self._renew_token()

@@ -14,7 +14,10 @@ only when its link is exactly that one. When the search's size changed while it 
 link names another page, or no page follows), what was asked for ahead is dropped and the
 links are followed one by one from there. The same calls are made as without it, unless the
 search shrank under it (then up to two answers are dropped unused). An error of a call made
-ahead is raised when the listing takes that page, as it would have been when asking for it.
+ahead is raised when the listing takes that page, as it would have been when asking for it,
+except a refused token: the thread never renews one (renewed credentials are kept by the
+listing's caller, in its own thread), so a page refused so is asked for again by the listing,
+which renews the token as it always did, and nothing more is asked for ahead.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from typing import Any, Protocol
 import requests
 
 from integrations.connectors.kustomer.client import MAX_PAGES
+from integrations.sync.errors import ConnectorError
 from integrations.sync.pipeline import Ahead
 
 _PAGE = re.compile(r"([?&]page=)(\d+)")
 
 
 class _Client(Protocol):
-    def follow_answer(self, link: str, body: Mapping[str, Any]) -> requests.Response: ...
+    def follow_answer(
+        self, link: str, body: Mapping[str, Any], *, renew: bool = True
+    ) -> requests.Response: ...
 
     def decode(self, response: requests.Response) -> dict[str, Any]: ...
 
@@ -40,7 +46,8 @@ class _Client(Protocol):
 def links_ahead(first: Mapping[str, Any]) -> list[str]:
     """The links of the pages after a search's first one, by its page count (``meta``, else
     ``links.last``), made from its ``links.next``; up to the last page a search reads
-    (``MAX_PAGES``). None when the first page names no next page or no page count."""
+    (``MAX_PAGES``). None (an empty list) when the first page names no next page or no page
+    count."""
     links = first.get("links") or {}
     following = links.get("next")
     if not isinstance(following, str) or not _PAGE.search(following):
@@ -73,7 +80,7 @@ class SearchAhead:
 
     def _ask(self, links: list[str]) -> Iterator[tuple[str, requests.Response]]:
         for link in links:
-            yield link, self._client.follow_answer(link, self._body)
+            yield link, self._client.follow_answer(link, self._body, renew=False)
 
     def __enter__(self) -> SearchAhead:
         if self._ahead is not None:
@@ -96,6 +103,10 @@ class SearchAhead:
                 _, (asked, response) = next(self._answers)
             except StopIteration:
                 self._stop()
+            except ConnectorError as error:
+                self._stop()
+                if error.status != 401:
+                    raise
             else:
                 if asked == link:
                     return self._client.decode(response)

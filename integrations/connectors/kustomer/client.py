@@ -128,12 +128,17 @@ class KustomerClient(ApiClient):
         """Follow a relative ``links.next`` of a search verbatim (only paths on the org host)."""
         return self.decode(self.follow_answer(link, body))
 
-    def follow_answer(self, link: str, body: Mapping[str, Any]) -> requests.Response:
+    def follow_answer(
+        self, link: str, body: Mapping[str, Any], *, renew: bool = True
+    ) -> requests.Response:
         """``follow`` without decoding the answer (``decode``): a listing asks for its next
-        pages while it decodes the one before (``connectors/kustomer/ahead.py``)."""
+        pages while it decodes the one before (``connectors/kustomer/ahead.py``). ``renew``
+        as ``ApiClient.request``'s."""
         if not link.startswith("/v1/customers/search?"):
             raise ConnectorError(f"Kustomer: unexpected next link {link[:80]!r}.")
-        return self.request("POST", link, kind="search customers", idempotent=True, json=dict(body))
+        return self.request(
+            "POST", link, kind="search customers", idempotent=True, renew=renew, json=dict(body)
+        )
 
     @staticmethod
     def decode(response: requests.Response) -> dict[str, Any]:

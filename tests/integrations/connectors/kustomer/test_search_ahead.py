@@ -4,7 +4,7 @@ listing decodes a page, the next is already asked for; the links are still follo
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from integrations.connectors.kustomer.ahead import SearchAhead, links_ahead
 from integrations.connectors.kustomer.client import MAX_PAGES
 from integrations.connectors.kustomer.connector import KustomerConnector
 from sandbox.kustomer import KustomerEmulator
-from tests.integrations.connectors.kustomer.conftest import SUBDOMAIN
+from tests.integrations.connectors.kustomer.conftest import EMAIL, PASSWORD, SUBDOMAIN
 
 SEARCH = "/v1/customers/search?page={}&pageSize=2"
 
@@ -58,12 +58,14 @@ class FakeClient:
 
     def __init__(self, errors: Mapping[str, Exception] | None = None) -> None:
         self.asked: list[str] = []
+        self.renewing: list[bool] = []
         self.errors = dict(errors or {})
 
-    def follow_answer(self, link: str, body: Mapping[str, Any]) -> Any:
+    def follow_answer(self, link: str, body: Mapping[str, Any], *, renew: bool = True) -> Any:
         self.asked.append(link)
+        self.renewing.append(renew)
         if link in self.errors:
-            raise self.errors[link]
+            raise self.errors.pop(link)
         return {"link": link}
 
     def decode(self, response: Any) -> dict[str, Any]:
@@ -91,6 +93,40 @@ def test_an_error_asking_ahead_is_raised_when_its_page_is_taken() -> None:
             ahead.follow(SEARCH.format(3))
 
 
+def test_a_page_refused_for_its_token_ahead_is_asked_for_again_by_the_listing() -> None:
+    refused = ConnectorError("Kustomer: the sign-in token was not accepted.", status=401)
+    client = FakeClient(errors={SEARCH.format(3): refused})
+    with SearchAhead(client, {}, first_page(4)) as ahead:
+        assert ahead.follow(SEARCH.format(2)) == {"link": SEARCH.format(2)}
+        assert ahead.follow(SEARCH.format(3)) == {"link": SEARCH.format(3)}
+        assert ahead.follow(SEARCH.format(4)) == {"link": SEARCH.format(4)}
+    # Ahead, never renewing; then the listing itself, which may.
+    assert client.asked[:2] == [SEARCH.format(2), SEARCH.format(3)]
+    assert client.renewing[:2] == [False, False]
+    assert client.asked[-2:] == [SEARCH.format(3), SEARCH.format(4)]
+    assert client.renewing[-2:] == [True, True]
+
+
+def test_a_token_renewed_during_a_search_read_ahead_is_kept_by_the_listings_thread(
+    make_connector: Callable[..., KustomerConnector], emulator: KustomerEmulator
+) -> None:
+    emulator.set_limits(search_max_page_size=2)
+    ids = seed(emulator, 7)  # 4 pages of 2: page 4 is asked for once page 2 is taken
+    connector = make_connector(email=EMAIL, password=PASSWORD)
+    kept_in: list[int] = []
+    connector.on_credentials_changed = lambda credentials: kept_in.append(threading.get_ident())
+    connector.check()
+    token = connector.credentials["token"]
+    kept_in.clear()
+    pages = connector.list_changed(None)
+    records = list(next(pages).records)
+    emulator.expire_tokens(SUBDOMAIN)
+    records += [r for page in pages for r in page.records]
+    assert sorted(r.id for r in records) == sorted(ids)
+    assert connector.credentials["token"] != token
+    assert kept_in and set(kept_in) == {threading.get_ident()}
+
+
 def test_leaving_early_stops_asking_ahead() -> None:
     client = FakeClient()
     with SearchAhead(client, {}, first_page(50)) as ahead:
@@ -110,8 +146,8 @@ def test_the_next_page_is_asked_for_before_the_one_before_is_decoded(
     asked = {page: threading.Event() for page in range(1, 6)}
     seen_before_decoding: list[bool] = []
 
-    def answer(link: str, body: Mapping[str, Any]) -> Any:
-        response = follow_answer(link, body)
+    def answer(link: str, body: Mapping[str, Any], *, renew: bool = True) -> Any:
+        response = follow_answer(link, body, renew=renew)
         asked[int(link.split("page=")[1].split("&")[0])].set()
         return response
 
