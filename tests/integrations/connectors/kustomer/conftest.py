@@ -66,3 +66,13 @@ def make_connector(
 @pytest.fixture
 def connector(make_connector: Callable[..., KustomerConnector]) -> KustomerConnector:
     return make_connector()
+
+
+def seed(emulator: KustomerEmulator, count: int, start: int = 0) -> list[str]:
+    """``count`` customers added to the org, numbered from ``start``; their ids."""
+    return [
+        emulator.add_customer(
+            SUBDOMAIN, {"name": f"Person {i}", "emails": [{"email": f"p{i}@example.com"}]}
+        )["id"]
+        for i in range(start, start + count)
+    ]

@@ -11,18 +11,9 @@ from integrations.connectors.kustomer.connector import KustomerConnector
 from integrations.sync.fields import FieldType
 from integrations.sync.records import Contact
 from sandbox.kustomer import KustomerEmulator
-from tests.integrations.connectors.kustomer.conftest import SUBDOMAIN
+from tests.integrations.connectors.kustomer.conftest import SUBDOMAIN, seed
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def seed(emulator: KustomerEmulator, count: int, start: int = 0) -> list[str]:
-    return [
-        emulator.add_customer(
-            SUBDOMAIN, {"name": f"Person {i}", "emails": [{"email": f"p{i}@example.com"}]}
-        )["id"]
-        for i in range(start, start + count)
-    ]
 
 
 def read_all(connector: KustomerConnector, checkpoint: dict | None) -> tuple[list[Contact], dict]:

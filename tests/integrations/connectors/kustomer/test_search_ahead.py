@@ -14,7 +14,7 @@ from integrations.connectors.kustomer.ahead import SearchAhead, links_ahead
 from integrations.connectors.kustomer.client import MAX_PAGES
 from integrations.connectors.kustomer.connector import KustomerConnector
 from sandbox.kustomer import KustomerEmulator
-from tests.integrations.connectors.kustomer.conftest import EMAIL, PASSWORD, SUBDOMAIN
+from tests.integrations.connectors.kustomer.conftest import EMAIL, PASSWORD, SUBDOMAIN, seed
 
 SEARCH = "/v1/customers/search?page={}&pageSize=2"
 
@@ -25,15 +25,6 @@ def first_page(total: int | None, *, last: int | None = None) -> dict[str, Any]:
         meta["totalPages"] = total
     links = {"next": SEARCH.format(2), "last": SEARCH.format(last) if last else None}
     return {"meta": meta, "links": links, "data": []}
-
-
-def seed(emulator: KustomerEmulator, count: int, start: int = 0) -> list[str]:
-    return [
-        emulator.add_customer(
-            SUBDOMAIN, {"name": f"Person {i}", "emails": [{"email": f"p{i}@example.com"}]}
-        )["id"]
-        for i in range(start, start + count)
-    ]
 
 
 def test_the_pages_ahead_are_those_after_the_first_by_its_page_count() -> None:
