@@ -124,18 +124,13 @@ class Listing:
         file = self._file
         file.seek(0, 2)
         start = offset = file.tell()
-        # The page's records go to the file in one write: a write per record let the file's
-        # buffer flush every few records, each flush handing the interpreter's lock to the
-        # reading threads and waiting to take it back.
-        dumped = []
         for record in page.records:
             self._offsets.add(record.id, offset)
             data = _dump(record)
-            dumped.append(data)
+            file.write(data)
             offset += len(data)
             for old in previous_ids(record):
                 self._aliases.setdefault(old, record.id)
-        file.write(b"".join(dumped))
         mark = _PageMark(start, offset, len(page.records), page.checkpoint, page.full_scan)
         self._pages.append(mark)
         self.size += len(page.records)
