@@ -22,17 +22,14 @@ which renews the token as it always did, and nothing more is asked for ahead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import requests
 
-from integrations.connectors.kustomer.client import MAX_PAGES
+from integrations.connectors.kustomer.client import MAX_PAGES, page_of, with_page
 from integrations.sync.errors import ConnectorError
 from integrations.sync.pipeline import Ahead
-
-_PAGE = re.compile(r"([?&]page=)(\d+)")
 
 
 class _Client(Protocol):
@@ -50,19 +47,15 @@ def links_ahead(first: Mapping[str, Any]) -> list[str]:
     count."""
     links = first.get("links") or {}
     following = links.get("next")
-    if not isinstance(following, str) or not _PAGE.search(following):
+    if not isinstance(following, str):
+        return []
+    start = page_of(following)
+    if start is None:
         return []
     total = (first.get("meta") or {}).get("totalPages")
     if not isinstance(total, int):
-        last = _PAGE.search(str(links.get("last") or ""))
-        total = int(last.group(2)) if last else 0
-    start = int(_PAGE.search(following).group(2))  # type: ignore[union-attr]
-    return [_page_link(following, number) for number in range(start, min(total, MAX_PAGES) + 1)]
-
-
-def _page_link(link: str, number: int) -> str:
-    """``link`` naming page ``number``."""
-    return _PAGE.sub(lambda found: f"{found.group(1)}{number}", link, count=1)
+        total = page_of(str(links.get("last") or "")) or 0
+    return [with_page(following, number) for number in range(start, min(total, MAX_PAGES) + 1)]
 
 
 class SearchAhead:

@@ -19,10 +19,23 @@ from integrations.connectors.base import ConnectorError, RecordRefused
 from integrations.connectors.http import HttpClient, HttpError
 
 MAX_PAGES = 100
+# The page number in a search link's query (``links.next``, ``links.last``).
+_PAGE_PARAM = re.compile(r"([?&]page=)(\d+)")
 SEARCH_MAX_CRITERIA = 20
 # Seconds to wait for a bulk job before giving up on it (its records are recovered by the
 # create intents' keys on the next run).
 BULK_WAIT = 60.0
+
+
+def page_of(link: str) -> int | None:
+    """The page a search link names, if it names one."""
+    found = _PAGE_PARAM.search(link)
+    return int(found.group(2)) if found else None
+
+
+def with_page(link: str, number: int) -> str:
+    """A search link naming page ``number`` instead."""
+    return _PAGE_PARAM.sub(lambda found: f"{found.group(1)}{number}", link, count=1)
 
 
 class KustomerRefusal(RecordRefused):

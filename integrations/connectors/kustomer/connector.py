@@ -34,6 +34,7 @@ from integrations.connectors.kustomer.client import (
     SEARCH_MAX_CRITERIA,
     KustomerClient,
     KustomerRefusal,
+    page_of,
 )
 from integrations.sync.fields import ConditionSpec, FieldSpec, NameStyle
 from integrations.sync.records import (
@@ -307,7 +308,7 @@ class KustomerConnector(Connector):
                 # The decoded page is let go before the next is decoded and while its records
                 # are kept: a scan's listing holds one search page's JSON at a time, not two.
                 del result
-                next_page = _page_of(next_link) if next_link else None
+                next_page = page_of(next_link) if next_link else None
                 capped = next_page is not None and next_page > MAX_PAGES
                 yield feed.Listed(records, last=next_page is None, capped=capped)
                 if next_page is None or capped:
@@ -341,7 +342,7 @@ class KustomerConnector(Connector):
                             if all(c.id != contact.id for c in holders):
                                 holders.append(contact)
                 next_link = (result.get("links") or {}).get("next")
-                if not next_link or (_page_of(next_link) or 0) > MAX_PAGES:
+                if not next_link or (page_of(next_link) or 0) > MAX_PAGES:
                     break
                 result = self.client.follow(str(next_link), body)
         return found
@@ -368,7 +369,7 @@ class KustomerConnector(Connector):
                     if contact.idempotency_key in batch and not contact.deleted:
                         found[contact.idempotency_key] = contact
                 next_link = (result.get("links") or {}).get("next")
-                if not next_link or (_page_of(next_link) or 0) > MAX_PAGES:
+                if not next_link or (page_of(next_link) or 0) > MAX_PAGES:
                     break
                 result = self.client.follow(str(next_link), body)
         return found
@@ -503,8 +504,3 @@ class KustomerConnector(Connector):
 
     def untag(self, ids: list[str], tag: str) -> list[WriteResult]:
         return self._retag(ids, tag, False)
-
-
-def _page_of(link: str) -> int | None:
-    match = re.search(r"[?&]page=(\d+)", link)
-    return int(match.group(1)) if match else None
