@@ -7,7 +7,7 @@ three-way merge against the link's snapshot (names joined and split, emails and 
 normalized). A tenth of the pairs carry an edit on one side, a fiftieth an edit on both.
 The figure is the median of several passes, with the pairs' phones parsed before (as the
 snapshots were built); a second row times passes from empty caches (``cold_pass``). Each
-timed pass runs under the garbage collector's settings of a run (``sync/collector.py``), as
+timed pass runs under the interpreter's settings of a run (``sync/interpreter.py``), as
 the engine's work always does in a worker.
 """
 
@@ -21,9 +21,9 @@ from bench.common import Table, profile_table, timed
 from integrations.sync import mapping as mapping_mod
 from integrations.sync import names as names_mod
 from integrations.sync import values as values_mod
-from integrations.sync.collector import run_collection
 from integrations.sync.conditions import ConditionData, rule_matches
 from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType, NameStyle
+from integrations.sync.interpreter import run_interpreter
 from integrations.sync.merge import merge
 from integrations.sync.records import Contact
 from sandbox.demo_people import demo_people
@@ -189,7 +189,7 @@ def run(quick: bool) -> tuple[list[Table], str]:
         timers = []
         for _ in range(passes):
             prepare()
-            with run_collection(), timed() as timer:
+            with run_interpreter(), timed() as timer:
                 one_pass(pairs, mappings)
             timers.append(timer)
         median = statistics.median(timer.cpu for timer in timers)

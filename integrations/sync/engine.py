@@ -56,10 +56,10 @@ from integrations.models import Connection, SyncRun
 from integrations.sync import mapping as mapping_mod
 from integrations.sync import matching, planner, recheck
 from integrations.sync.apps import App, AppConnector
-from integrations.sync.collector import run_collection
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.fields import FieldType
+from integrations.sync.interpreter import run_interpreter
 from integrations.sync.journal import Journal
 from integrations.sync.pipeline import Errands, Worker
 from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, PairPlan, Plan
@@ -151,7 +151,7 @@ def run_sync(
     ``TANDEM_MASS_TAG_SHARE`` of a side, unless ``connection.mass_tag_confirmed``.
     """
     edges = DRY if run.dry_run else REAL
-    with run_collection():
+    with run_interpreter():
         journal = sync_connection(
             connection=connection,
             run=run,

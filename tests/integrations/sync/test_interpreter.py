@@ -1,9 +1,11 @@
-"""The garbage collector during a run (``sync/collector.py``): the objects made before the run
-are left out of its walks, young and full collections wait, all undone when the run ends."""
+"""The interpreter during a run (``sync/interpreter.py``): the objects made before the run are
+left out of the collector's walks, young and full collections wait, threads switch sooner, all
+undone when the run ends."""
 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,24 +14,32 @@ import pytest
 
 from integrations.models import SyncRun
 from integrations.sync import engine
-from integrations.sync.collector import FULL_AFTER, YOUNG_AFTER, run_collection
+from integrations.sync.interpreter import (
+    FULL_AFTER,
+    SWITCH_INTERVAL,
+    YOUNG_AFTER,
+    run_interpreter,
+)
 from tests.integrations.sync.conftest import Pair
 
 
 @pytest.fixture(autouse=True)
-def default_collector() -> Iterator[None]:
-    """Each test starts from CPython's thresholds and nothing frozen, and leaves them so."""
-    saved = gc.get_threshold()
+def default_interpreter() -> Iterator[None]:
+    """Each test starts from CPython's thresholds, nothing frozen and its switch interval, and
+    leaves them so."""
+    saved, saved_interval = gc.get_threshold(), sys.getswitchinterval()
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
+    sys.setswitchinterval(0.005)
     yield
     gc.unfreeze()
     gc.set_threshold(*saved)
+    sys.setswitchinterval(saved_interval)
 
 
 def test_it_freezes_what_was_made_before_and_delays_young_and_full_collections_in_a_run() -> None:
     before = [object()]
-    with run_collection():
+    with run_interpreter():
         assert gc.get_freeze_count() > 0
         assert not any(o is before for o in gc.get_objects())
         assert gc.get_threshold() == (YOUNG_AFTER, 10, FULL_AFTER)
@@ -37,7 +47,7 @@ def test_it_freezes_what_was_made_before_and_delays_young_and_full_collections_i
 
 
 def test_it_restores_the_collector_after_a_run_that_fails() -> None:
-    with pytest.raises(RuntimeError), run_collection():
+    with pytest.raises(RuntimeError), run_interpreter():
         raise RuntimeError("the run failed")
     assert (gc.get_threshold(), gc.get_freeze_count()) == ((700, 10, 10), 0)
 
@@ -45,7 +55,7 @@ def test_it_restores_the_collector_after_a_run_that_fails() -> None:
 def test_it_leaves_a_process_that_froze_objects_of_its_own_frozen() -> None:
     own = [object()]
     gc.freeze()
-    with run_collection():
+    with run_interpreter():
         assert gc.get_threshold()[2] == FULL_AFTER
     assert gc.get_freeze_count() > 0
     assert not any(o is own for o in gc.get_objects())
@@ -56,7 +66,7 @@ def test_runs_in_threads_restore_the_collector_when_the_last_one_ends() -> None:
     seen: list[tuple[int, int, int]] = []
 
     def first() -> None:
-        with run_collection():
+        with run_interpreter():
             first_in.set()
             second_in.wait(5)
         first_out.set()
@@ -64,7 +74,7 @@ def test_runs_in_threads_restore_the_collector_when_the_last_one_ends() -> None:
     thread = threading.Thread(target=first)
     thread.start()
     first_in.wait(5)
-    with run_collection():
+    with run_interpreter():
         second_in.set()
         first_out.wait(5)
         seen.append(gc.get_threshold())
@@ -74,14 +84,14 @@ def test_runs_in_threads_restore_the_collector_when_the_last_one_ends() -> None:
 
 
 @pytest.mark.django_db
-def test_a_run_keeps_full_collections_for_later(
+def test_a_run_works_under_the_settings_of_a_run(
     pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[tuple[int, int, int]] = []
+    seen: list[tuple[tuple[int, int, int], float]] = []
     sync_connection = engine.sync_connection
 
     def watched(**kwargs: Any) -> Any:
-        seen.append(gc.get_threshold())
+        seen.append((gc.get_threshold(), sys.getswitchinterval()))
         return sync_connection(**kwargs)
 
     monkeypatch.setattr(engine, "sync_connection", watched)
@@ -90,8 +100,11 @@ def test_a_run_keeps_full_collections_for_later(
     engine.run_sync(
         connection=pair.connection, run=run, lease=None, connector_a=pair.a, connector_b=pair.b
     )
-    assert (seen, len(pair.b.records)) == ([(YOUNG_AFTER, 10, FULL_AFTER)], 1)
-    assert gc.get_threshold() == (700, 10, 10)
+    assert (seen, len(pair.b.records)) == (
+        [((YOUNG_AFTER, 10, FULL_AFTER), pytest.approx(SWITCH_INTERVAL))],
+        1,
+    )
+    assert (gc.get_threshold(), sys.getswitchinterval()) == ((700, 10, 10), 0.005)
 
 
 def test_a_group_of_objects_made_and_freed_within_the_young_threshold_is_never_walked() -> None:
@@ -106,7 +119,7 @@ def test_a_group_of_objects_made_and_freed_within_the_young_threshold_is_never_w
     gc.collect()
     gc.callbacks.append(count)
     try:
-        with run_collection():
+        with run_interpreter():
             for _ in range(20):
                 # 40,001 containers: a dict and a list per record, and the group's list.
                 group = [{"id": str(i), "values": [i]} for i in range(20_000)]
@@ -118,6 +131,47 @@ def test_a_group_of_objects_made_and_freed_within_the_young_threshold_is_never_w
 
 def test_it_keeps_a_higher_young_threshold_the_process_chose() -> None:
     gc.set_threshold(YOUNG_AFTER * 2, 10, 10)
-    with run_collection():
+    with run_interpreter():
         assert gc.get_threshold() == (YOUNG_AFTER * 2, 10, FULL_AFTER)
     assert gc.get_threshold() == (YOUNG_AFTER * 2, 10, 10)
+
+
+def test_threads_switch_sooner_during_a_run_and_as_before_after_it() -> None:
+    with run_interpreter():
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
+def test_it_restores_the_switch_interval_after_a_run_that_fails() -> None:
+    with pytest.raises(RuntimeError), run_interpreter():
+        raise RuntimeError("the run failed")
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
+def test_it_keeps_a_shorter_switch_interval_the_process_chose() -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL / 2)
+    with run_interpreter():
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL / 2)
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL / 2)
+
+
+def test_runs_in_threads_restore_the_switch_interval_when_the_last_one_ends() -> None:
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[float] = []
+
+    def first() -> None:
+        with run_interpreter():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(5)
+    with run_interpreter():
+        second_in.set()
+        first_out.wait(5)
+        seen.append(sys.getswitchinterval())
+    thread.join(5)
+    assert seen == [pytest.approx(SWITCH_INTERVAL)]
+    assert sys.getswitchinterval() == pytest.approx(0.005)
