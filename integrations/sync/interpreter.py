@@ -36,7 +36,8 @@ busy run's thread held each of them back by up to 5 ms a read, and the apps' ans
 behind its work. During a run the interval is ``SWITCH_INTERVAL`` instead. At 10,000 records
 a side, in four scans alternated with four before: the time the run's process waited (its wall
 less its CPU time) 1.1-1.6 s -> 0.6-0.8 s, its wall 5.5 -> 5.2 s on average, its CPU time about
-4 % more (the threads' switches).
+4 % more (the threads' switches). At 100,000 no difference showed, in wall, CPU or peak
+memory (three scans each, ``bench/README.md``).
 
 All of them are undone when the process's last run ends (runs in threads of one process share
 the interpreter).
