@@ -27,17 +27,17 @@ cycles is little, and it still comes within 100,000 objects).
 
 Thread switching
 ----------------
-A run's thread works (matching, planning, the store) while its reading and writing threads
-wait on the apps (``pipeline.py``). Each time such a thread's socket read or write returns, it
-needs the interpreter's lock back, and CPython lets the thread holding it keep it for up to
-the switch interval first (``sys.setswitchinterval``, 5 ms by default). A page of a listing or
-a batch's answer comes in many reads (a socket hands over some tens of KB at a time), so a
-busy run's thread held each of them back by up to 5 ms a read, and the apps' answers queued
-behind its work. During a run the interval is ``SWITCH_INTERVAL`` instead. At 10,000 records
-a side, in four scans alternated with four before: the time the run's process waited (its wall
-less its CPU time) 1.1-1.6 s -> 0.6-0.8 s, its wall 5.5 -> 5.2 s on average, its CPU time about
-4 % more (the threads' switches). At 100,000 no difference showed, in wall, CPU or peak
-memory (three scans each, ``bench/README.md``).
+A run's thread works (matching, planning, the store) while its reading and writing threads wait
+on the apps (``pipeline.py``). Each time such a thread's socket read or write returns, it needs
+the interpreter's lock back, and CPython lets the thread holding it keep it for up to the
+switch interval first (``sys.setswitchinterval``, 5 ms by default). A page of a listing or a
+batch's answer comes in many socket reads, so a busy run's thread held each of them back by up
+to 5 ms a read, and the apps' answers queued behind its work. During a run the interval is
+``SWITCH_INTERVAL`` instead. At 10,000 records a side, in four scans alternated with four
+before: the time the run's process waited (its wall less its CPU time) 1.1-1.6 s -> 0.6-0.8 s,
+its wall 5.5 -> 5.2 s on average, its CPU time about 4 % more (the threads' switches). At
+100,000 no difference showed, in wall, CPU or peak memory (three scans each,
+``bench/README.md``).
 
 All of them are undone when the process's last run ends (runs in threads of one process share
 the interpreter).
