@@ -59,7 +59,7 @@ from integrations.sync.apps import App, AppConnector
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.fields import FieldType
-from integrations.sync.interpreter import run_interpreter
+from integrations.sync.interpreter import run_interpreter, scan_switching
 from integrations.sync.journal import Journal
 from integrations.sync.pipeline import Errands, Worker
 from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, PairPlan, Plan
@@ -218,6 +218,10 @@ def sync_connection(
     kept = contextlib.ExitStack()
     for app in apps.values():
         kept.enter_context(app.credentials_kept_by(errands))
+    if scan:
+        # The scan's reading and writing threads get the interpreter's lock back sooner from
+        # this busy one (``interpreter.py``).
+        kept.enter_context(scan_switching())
     try:
         if scan:
             # Listed before the configuration is loaded: an app that discovers its custom

@@ -27,20 +27,24 @@ cycles is little, and it still comes within 100,000 objects).
 
 Thread switching
 ----------------
-A run's thread works (matching, planning, the store) while its reading and writing threads wait
-on the apps (``pipeline.py``). Each time such a thread's socket read or write returns, it needs
-the interpreter's lock back, and CPython lets the thread holding it keep it for up to the
-switch interval first (``sys.setswitchinterval``, 5 ms by default). A page of a listing or a
-batch's answer comes in many socket reads, so a busy run's thread held each of them back by up
-to 5 ms a read, and the apps' answers queued behind its work. During a run the interval is
-``SWITCH_INTERVAL`` instead. At 10,000 records a side, in four scans alternated with four
-before: the time the run's process waited (its wall less its CPU time) 1.1-1.6 s -> 0.6-0.8 s,
-its wall 5.5 -> 5.2 s on average, its CPU time about 4 % more (the threads' switches). At
-100,000 no difference showed, in wall, CPU or peak memory (three scans each,
-``bench/README.md``).
+A scan's thread works (matching, planning, the store) while its reading and writing threads
+wait on the apps (``pipeline.py``). Each time such a thread's socket read or write returns, it
+needs the interpreter's lock back, and CPython lets the thread holding it keep it for up to
+the switch interval first (``sys.setswitchinterval``, 5 ms by default). A page of a listing or
+a batch's answer comes in many socket reads, so the busy run's thread held each of them back
+by up to 5 ms a read, and the apps' answers queued behind its work. During a scan the
+interval is ``SWITCH_INTERVAL`` instead. At 10,000 records a side, in four scans alternated
+with four before: the time the run's process waited (its wall less its CPU time) 1.1-1.6 s ->
+0.6-0.8 s, its wall 5.5 -> 5.2 s on average, its CPU time about 4 % more (the threads'
+switches). At 100,000 no difference showed (three scans each, ``bench/README.md``).
 
-All of them are undone when the process's last run ends (runs in threads of one process share
-the interpreter).
+An incremental run keeps the process's interval: there its one reading thread (a change feed
+read a page ahead) is the one the run waits on, and a shorter interval hands the lock to the
+run's thread sooner at its expense. The first run after a 100,000 scan took 1.19-1.92 s (mean
+1.53, six runs) with the shorter interval against 1.23-1.43 s (mean 1.33, four) without.
+
+Each setting is undone when the last of the process's runs that wanted it ends (runs in
+threads of one process share the interpreter).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import contextlib
 import gc
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # Middle-generation collections between two full ones during a run (CPython's default: 10).
 FULL_AFTER = 1000
@@ -57,42 +61,75 @@ FULL_AFTER = 1000
 # is collected again during a run (CPython's default: 700).
 YOUNG_AFTER = 100_000
 # Seconds a thread holding the interpreter's lock keeps it from another asking for it, during a
-# run (CPython's default: 0.005).
+# scan (CPython's default: 0.005).
 SWITCH_INTERVAL = 0.0005
 
-_lock = threading.Lock()
-_runs = 0
-_saved: tuple[int, int, int] = (0, 0, 0)
-_saved_interval = 0.005
-_froze = False
+
+class _Held:
+    """A process-wide setting made when the first of the process's runs that want it starts,
+    undone when the last of them ends (runs in threads of one process share the
+    interpreter)."""
+
+    def __init__(self, make: Callable[[], Callable[[], None]]) -> None:
+        self._make = make
+        self._undo: Callable[[], None] = _nothing
+        self._lock = threading.Lock()
+        self._holders = 0
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                self._undo = self._make()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._undo()
+                    self._undo = _nothing
 
 
-@contextlib.contextmanager
-def run_interpreter() -> Iterator[None]:
-    """The collector and the thread switching as a run needs them, for the length of the
-    ``with`` block."""
-    global _runs, _saved, _saved_interval, _froze
-    with _lock:
-        if _runs == 0:
-            _saved = gc.get_threshold()
-            _saved_interval = sys.getswitchinterval()
-            # A process that chose a shorter interval of its own keeps it.
-            sys.setswitchinterval(min(_saved_interval, SWITCH_INTERVAL))
-            # A process that froze objects of its own (after a fork, say) keeps them frozen:
-            # unfreezing after the run would undo that too.
-            _froze = gc.get_freeze_count() == 0
-            if _froze:
-                gc.freeze()
-            young, middle, full = _saved
-            gc.set_threshold(max(young, YOUNG_AFTER), middle, max(full, FULL_AFTER))
-        _runs += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _runs -= 1
-            if _runs == 0:
-                gc.set_threshold(*_saved)
-                sys.setswitchinterval(_saved_interval)
-                if _froze:
-                    gc.unfreeze()
+def _nothing() -> None:
+    pass
+
+
+def _collector() -> Callable[[], None]:
+    saved = gc.get_threshold()
+    # A process that froze objects of its own (after a fork, say) keeps them frozen: unfreezing
+    # after the run would undo that too.
+    froze = gc.get_freeze_count() == 0
+    if froze:
+        gc.freeze()
+    young, middle, full = saved
+    gc.set_threshold(max(young, YOUNG_AFTER), middle, max(full, FULL_AFTER))
+
+    def undo() -> None:
+        gc.set_threshold(*saved)
+        if froze:
+            gc.unfreeze()
+
+    return undo
+
+
+def _switching() -> Callable[[], None]:
+    saved = sys.getswitchinterval()
+    # A process that chose a shorter interval of its own keeps it.
+    sys.setswitchinterval(min(saved, SWITCH_INTERVAL))
+    return lambda: sys.setswitchinterval(saved)
+
+
+_COLLECTOR = _Held(_collector)
+_SWITCHING = _Held(_switching)
+
+
+def run_interpreter() -> contextlib.AbstractContextManager[None]:
+    """The collector as a run needs it, for the length of the ``with`` block."""
+    return _COLLECTOR.held()
+
+
+def scan_switching() -> contextlib.AbstractContextManager[None]:
+    """The thread switching as a scan needs it, for the length of the ``with`` block."""
+    return _SWITCHING.held()

@@ -19,6 +19,7 @@ from integrations.sync.interpreter import (
     SWITCH_INTERVAL,
     YOUNG_AFTER,
     run_interpreter,
+    scan_switching,
 )
 from tests.integrations.sync.conftest import Pair
 
@@ -66,7 +67,7 @@ def test_runs_in_threads_restore_the_interpreter_when_the_last_one_ends() -> Non
     seen: list[tuple[tuple[int, int, int], float]] = []
 
     def first() -> None:
-        with run_interpreter():
+        with run_interpreter(), scan_switching():
             first_in.set()
             second_in.wait(5)
         first_out.set()
@@ -74,7 +75,7 @@ def test_runs_in_threads_restore_the_interpreter_when_the_last_one_ends() -> Non
     thread = threading.Thread(target=first)
     thread.start()
     first_in.wait(5)
-    with run_interpreter():
+    with run_interpreter(), scan_switching():
         second_in.set()
         first_out.wait(5)
         seen.append((gc.get_threshold(), sys.getswitchinterval()))
@@ -88,26 +89,24 @@ def test_runs_in_threads_restore_the_interpreter_when_the_last_one_ends() -> Non
 
 
 @pytest.mark.django_db
-def test_a_run_works_under_the_settings_of_a_run(
+def test_a_scan_works_under_the_settings_of_a_scan(
     pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[tuple[tuple[int, int, int], float]] = []
-    sync_connection = engine.sync_connection
+    read_side = engine.read_side
 
-    def watched(**kwargs: Any) -> Any:
+    def watched(*args: Any) -> Any:
         seen.append((gc.get_threshold(), sys.getswitchinterval()))
-        return sync_connection(**kwargs)
+        return read_side(*args)
 
-    monkeypatch.setattr(engine, "sync_connection", watched)
+    monkeypatch.setattr(engine, "read_side", watched)
     pair.a.add({"emails": ["ann@example.com"], "full_name": "Ann Lee"})
     run = SyncRun.objects.create(connection=pair.connection)
     engine.run_sync(
         connection=pair.connection, run=run, lease=None, connector_a=pair.a, connector_b=pair.b
     )
-    assert (seen, len(pair.b.records)) == (
-        [((YOUNG_AFTER, 10, FULL_AFTER), pytest.approx(SWITCH_INTERVAL))],
-        1,
-    )
+    during = ((YOUNG_AFTER, 10, FULL_AFTER), pytest.approx(SWITCH_INTERVAL))
+    assert (seen, len(pair.b.records)) == ([during, during], 1)
     assert (gc.get_threshold(), sys.getswitchinterval()) == ((700, 10, 10), 0.005)
 
 
@@ -140,20 +139,52 @@ def test_it_keeps_a_higher_young_threshold_the_process_chose() -> None:
     assert gc.get_threshold() == (YOUNG_AFTER * 2, 10, 10)
 
 
-def test_threads_switch_sooner_during_a_run_and_as_before_after_it() -> None:
-    with run_interpreter():
+def test_threads_switch_sooner_during_a_scan_and_as_before_after_it() -> None:
+    with scan_switching():
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
     assert sys.getswitchinterval() == pytest.approx(0.005)
 
 
-def test_it_restores_the_switch_interval_after_a_run_that_fails() -> None:
-    with pytest.raises(RuntimeError), run_interpreter():
+def test_it_restores_the_switch_interval_after_a_scan_that_fails() -> None:
+    with pytest.raises(RuntimeError), scan_switching():
         raise RuntimeError("the run failed")
     assert sys.getswitchinterval() == pytest.approx(0.005)
 
 
 def test_it_keeps_a_shorter_switch_interval_the_process_chose() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL / 2)
-    with run_interpreter():
+    with scan_switching():
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL / 2)
     assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL / 2)
+
+
+@pytest.mark.django_db
+def test_an_incremental_run_keeps_the_process_switch_interval(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.a.add({"emails": ["ann@example.com"], "full_name": "Ann Lee"})
+    engine.run_sync(
+        connection=pair.connection,
+        run=SyncRun.objects.create(connection=pair.connection),
+        lease=None,
+        connector_a=pair.a,
+        connector_b=pair.b,
+    )
+    seen: list[float] = []
+    read_side = engine.read_side
+
+    def watched(*args: Any) -> Any:
+        seen.append(sys.getswitchinterval())
+        return read_side(*args)
+
+    monkeypatch.setattr(engine, "read_side", watched)
+    pair.connection.refresh_from_db()
+    pair.a.add({"emails": ["bo@example.com"], "full_name": "Bo Tan"})
+    engine.run_sync(
+        connection=pair.connection,
+        run=SyncRun.objects.create(connection=pair.connection),
+        lease=None,
+        connector_a=pair.a,
+        connector_b=pair.b,
+    )
+    assert (seen, len(pair.b.records)) == ([0.005, 0.005], 2)
