@@ -1,4 +1,4 @@
-from bench.sync import initial_summary
+from bench.sync import initial_summary, median_pair
 
 
 def test_the_summary_takes_the_largest_size_with_a_floor() -> None:
@@ -8,3 +8,13 @@ def test_the_summary_takes_the_largest_size_with_a_floor() -> None:
 
 def test_sizes_above_the_floor_only_say_so_instead_of_failing() -> None:
     assert initial_summary({}, None) == "initial: no floor measured (sizes above 10,000)"
+
+
+def test_the_pair_shown_is_the_one_whose_wall_ratio_is_the_median() -> None:
+    # Ratios 1.10, 1.39 and 1.25: the median is the third pair's, though the median Tandem wall
+    # is the second's and the median floor wall the first's.
+    assert median_pair([(4.4, 4.0), (5.0, 3.6), (6.0, 4.8)]) == 2
+
+
+def test_one_pair_is_its_own_median() -> None:
+    assert median_pair([(5.0, 4.0)]) == 0
