@@ -163,13 +163,7 @@ def test_an_incremental_run_keeps_the_process_switch_interval(
     pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pair.a.add({"emails": ["ann@example.com"], "full_name": "Ann Lee"})
-    engine.run_sync(
-        connection=pair.connection,
-        run=SyncRun.objects.create(connection=pair.connection),
-        lease=None,
-        connector_a=pair.a,
-        connector_b=pair.b,
-    )
+    pair.run()
     seen: list[float] = []
     read_side = engine.read_side
 
@@ -178,13 +172,6 @@ def test_an_incremental_run_keeps_the_process_switch_interval(
         return read_side(*args)
 
     monkeypatch.setattr(engine, "read_side", watched)
-    pair.connection.refresh_from_db()
     pair.a.add({"emails": ["bo@example.com"], "full_name": "Bo Tan"})
-    engine.run_sync(
-        connection=pair.connection,
-        run=SyncRun.objects.create(connection=pair.connection),
-        lease=None,
-        connector_a=pair.a,
-        connector_b=pair.b,
-    )
+    pair.run()
     assert (seen, len(pair.b.records)) == ([0.005, 0.005], 2)
