@@ -23,7 +23,7 @@ from integrations.sync import names as names_mod
 from integrations.sync import values as values_mod
 from integrations.sync.conditions import ConditionData, rule_matches
 from integrations.sync.fields import ConditionSpec, FieldSpec, FieldType, NameStyle
-from integrations.sync.interpreter import run_interpreter
+from integrations.sync.interpreter import run_collection
 from integrations.sync.merge import merge
 from integrations.sync.records import Contact
 from sandbox.demo_people import demo_people
@@ -189,7 +189,7 @@ def run(quick: bool) -> tuple[list[Table], str]:
         timers = []
         for _ in range(passes):
             prepare()
-            with run_interpreter(), timed() as timer:
+            with run_collection(), timed() as timer:
                 one_pass(pairs, mappings)
             timers.append(timer)
         median = statistics.median(timer.cpu for timer in timers)

@@ -59,7 +59,7 @@ from integrations.sync.apps import App, AppConnector
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.fields import FieldType
-from integrations.sync.interpreter import run_interpreter, scan_switching
+from integrations.sync.interpreter import run_collection, scan_switching
 from integrations.sync.journal import Journal
 from integrations.sync.pipeline import Errands, Worker
 from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, PairPlan, Plan
@@ -151,7 +151,7 @@ def run_sync(
     ``TANDEM_MASS_TAG_SHARE`` of a side, unless ``connection.mass_tag_confirmed``.
     """
     edges = DRY if run.dry_run else REAL
-    with run_interpreter():
+    with run_collection():
         journal = sync_connection(
             connection=connection,
             run=run,

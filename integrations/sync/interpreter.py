@@ -72,7 +72,7 @@ class _Held:
 
     def __init__(self, make: Callable[[], Callable[[], None]]) -> None:
         self._make = make
-        self._undo: Callable[[], None] = _nothing
+        self._undo: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._holders = 0
 
@@ -87,13 +87,9 @@ class _Held:
         finally:
             with self._lock:
                 self._holders -= 1
-                if self._holders == 0:
+                if self._holders == 0 and self._undo is not None:
                     self._undo()
-                    self._undo = _nothing
-
-
-def _nothing() -> None:
-    pass
+                    self._undo = None
 
 
 def _collector() -> Callable[[], None]:
@@ -125,7 +121,7 @@ _COLLECTOR = _Held(_collector)
 _SWITCHING = _Held(_switching)
 
 
-def run_interpreter() -> contextlib.AbstractContextManager[None]:
+def run_collection() -> contextlib.AbstractContextManager[None]:
     """The collector as a run needs it, for the length of the ``with`` block."""
     return _COLLECTOR.held()
 

@@ -18,7 +18,7 @@ from integrations.sync.interpreter import (
     FULL_AFTER,
     SWITCH_INTERVAL,
     YOUNG_AFTER,
-    run_interpreter,
+    run_collection,
     scan_switching,
 )
 from tests.integrations.sync.conftest import Pair
@@ -40,7 +40,7 @@ def default_interpreter() -> Iterator[None]:
 
 def test_it_freezes_what_was_made_before_and_delays_young_and_full_collections_in_a_run() -> None:
     before = [object()]
-    with run_interpreter():
+    with run_collection():
         assert gc.get_freeze_count() > 0
         assert not any(o is before for o in gc.get_objects())
         assert gc.get_threshold() == (YOUNG_AFTER, 10, FULL_AFTER)
@@ -48,7 +48,7 @@ def test_it_freezes_what_was_made_before_and_delays_young_and_full_collections_i
 
 
 def test_it_restores_the_collector_after_a_run_that_fails() -> None:
-    with pytest.raises(RuntimeError), run_interpreter():
+    with pytest.raises(RuntimeError), run_collection():
         raise RuntimeError("the run failed")
     assert (gc.get_threshold(), gc.get_freeze_count()) == ((700, 10, 10), 0)
 
@@ -56,7 +56,7 @@ def test_it_restores_the_collector_after_a_run_that_fails() -> None:
 def test_it_leaves_a_process_that_froze_objects_of_its_own_frozen() -> None:
     own = [object()]
     gc.freeze()
-    with run_interpreter():
+    with run_collection():
         assert gc.get_threshold()[2] == FULL_AFTER
     assert gc.get_freeze_count() > 0
     assert not any(o is own for o in gc.get_objects())
@@ -67,7 +67,7 @@ def test_runs_in_threads_restore_the_interpreter_when_the_last_one_ends() -> Non
     seen: list[tuple[tuple[int, int, int], float]] = []
 
     def first() -> None:
-        with run_interpreter(), scan_switching():
+        with run_collection(), scan_switching():
             first_in.set()
             second_in.wait(5)
         first_out.set()
@@ -75,7 +75,7 @@ def test_runs_in_threads_restore_the_interpreter_when_the_last_one_ends() -> Non
     thread = threading.Thread(target=first)
     thread.start()
     first_in.wait(5)
-    with run_interpreter(), scan_switching():
+    with run_collection(), scan_switching():
         second_in.set()
         first_out.wait(5)
         seen.append((gc.get_threshold(), sys.getswitchinterval()))
@@ -122,7 +122,7 @@ def test_a_group_of_objects_made_and_freed_within_the_young_threshold_is_never_w
     gc.collect()
     gc.callbacks.append(count)
     try:
-        with run_interpreter():
+        with run_collection():
             for _ in range(20):
                 # 40,001 containers: a dict and a list per record, and the group's list.
                 group = [{"id": str(i), "values": [i]} for i in range(20_000)]
@@ -134,7 +134,7 @@ def test_a_group_of_objects_made_and_freed_within_the_young_threshold_is_never_w
 
 def test_it_keeps_a_higher_young_threshold_the_process_chose() -> None:
     gc.set_threshold(YOUNG_AFTER * 2, 10, 10)
-    with run_interpreter():
+    with run_collection():
         assert gc.get_threshold() == (YOUNG_AFTER * 2, 10, FULL_AFTER)
     assert gc.get_threshold() == (YOUNG_AFTER * 2, 10, 10)
 
