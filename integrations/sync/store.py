@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import json.encoder
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -26,6 +24,7 @@ from django.db.models import Count, Q
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 
+from integrations.jsoncodec import encode_text
 from integrations.leases import Lease, fenced
 from integrations.models import (
     AuditEntry,
@@ -769,8 +768,8 @@ class _Preparer:
     """``field.get_db_prep_save`` for the values of one batch of rows, without its calls where
     the answer is known: text for a text field, a bool for a boolean, an int for an integer or
     a foreign key (each its own database value); a datetime (every row's ``now``) or an empty
-    JSON container prepared once per value; a JSON object or list encoded by ``json.dumps``
-    where that is all this database's JSON preparation does (SQLite: text)."""
+    JSON container prepared once per value; a JSON object or list encoded as text
+    (``jsoncodec``) where that is all this database's JSON preparation does (SQLite: text)."""
 
     def __init__(self, field: models.Field[Any, Any]) -> None:
         self.slow = partial(field.get_db_prep_save, connection=db)
@@ -814,7 +813,7 @@ class _Preparer:
         if kind in self.plain:
             return value
         if self.json_text and (kind is dict or kind is list) and value:
-            return _encode(value)
+            return encode_text(value)
         if kind is uuid.UUID and self.uuid_hex:
             return value.hex
         if value is None:
@@ -841,34 +840,11 @@ class _Preparer:
         return list(map(self, values))
 
 
-def _json_encoder() -> Any:
-    """``json.dumps(value)`` for a JSON object or list, without its per-call costs: the C
-    encoder ``json.dumps`` makes for its default options at every call (keyword checks, a new
-    encoder and a dict of the containers under way), made once; the store's values are never
-    circular (a circular one would fail as deep recursion instead of ``ValueError``). Where
-    the C encoder is missing, ``json.dumps``'s own."""
-    default = json.JSONEncoder()
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return default.encode
-    encoder = make(
-        None, default.default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
-        False, False, True,
-    )  # fmt: skip
-
-    def encode(value: Any) -> str:
-        return "".join(encoder(value, 0))
-
-    return encode
-
-
-_encode = _json_encoder()
-
-
 def _json_is_text(field: models.JSONField[Any]) -> bool:
-    """Whether ``field.get_db_prep_save`` of a JSON object or list is ``json.dumps`` of it: the
+    """Whether ``field.get_db_prep_save`` of a JSON object or list is ``json.dumps`` of it (the
     field's own preparation unchanged, no encoder, and this database's JSON adapter the base
-    one (``json.dumps``; PostgreSQL's wraps the value instead)."""
+    one; PostgreSQL's wraps the value instead): JSON text, which the store then encodes
+    itself (``jsoncodec``: the same values when read back)."""
     base = type(db.ops).adapt_json_value is BaseDatabaseOperations.adapt_json_value
     kind = type(field)
     own = (

@@ -4,11 +4,11 @@ words, never a token."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
 
+from integrations import jsoncodec
 from integrations.connectors.api import ApiClient, json_body
 from integrations.connectors.base import ConnectorError, OAuth2
 from integrations.connectors.http import HttpError
@@ -39,7 +39,7 @@ PERSON_FIELDS = (
 def json_object(body: bytes) -> dict[str, Any]:
     """``body``'s JSON object, or ``{}`` when it is not one (as ``json_body`` answers)."""
     try:
-        data = json.loads(body)
+        data = jsoncodec.decode(body)
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors import feed, oauth
+from integrations.connectors.api import response_json
 from integrations.connectors.base import (
     AUTH_OAUTH2_OR_CREDENTIALS,
     AccountInfo,
@@ -362,7 +363,7 @@ class HubSpotConnector(Connector):
             )
             if not anchor:
                 anchor = _anchor(response.headers.get("Date"))
-            body = response.json()
+            body = response_json(response)
             records = self._contacts(list(body.get("results") or []))
             after = str(((body.get("paging") or {}).get("next") or {}).get("after") or "")
             if after:

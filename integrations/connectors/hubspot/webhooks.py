@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from integrations.connectors.api import response_json
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.http import HttpError
 from integrations.connectors.hubspot.connector import HubSpotConnector
@@ -105,5 +106,5 @@ class HubSpotWebhooks:
             raise ConnectorError(
                 f"HubSpot: {kind} failed ({exc.status or 'no answer'}).", status=exc.status
             ) from None
-        body = response.json() if response.content else {}
+        body = response_json(response) if response.content else {}
         return body if isinstance(body, dict) else {}

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from django.views.decorators.debug import sensitive_variables
 
-from integrations.connectors.api import ApiClient
+from integrations.connectors.api import ApiClient, response_json
 from integrations.connectors.base import ConnectorError, RecordRefused
 from integrations.connectors.http import HttpClient, HttpError
 
@@ -48,7 +48,7 @@ def error_parts(response: requests.Response | None) -> tuple[str, str, str]:
     if response is None:
         return "", "", ""
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return "", "", ""
     if not isinstance(body, dict):
@@ -156,7 +156,7 @@ class KustomerClient(ApiClient):
     @staticmethod
     def decode(response: requests.Response) -> dict[str, Any]:
         """A search page's JSON object, as answered."""
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = response_json(response)
         return result
 
     # ---- endpoints ---------------------------------------------------------------------------
@@ -186,7 +186,7 @@ class KustomerClient(ApiClient):
                     status=401,
                 ) from None
             raise self.classify(exc, what="sign in") from None
-        token = str(response.json()["data"]["attributes"]["token"])
+        token = str(response_json(response)["data"]["attributes"]["token"])
         self.http.add_secret(token)
         return token
 
@@ -198,7 +198,7 @@ class KustomerClient(ApiClient):
             kind="list customers",
             params={"page": page, "pageSize": page_size},
         )
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = response_json(response)
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/getcustomerbyid
@@ -211,7 +211,7 @@ class KustomerClient(ApiClient):
         if response.status_code == 404:
             return None
         # Not noted as the author: whoever modified a customer last need not be Tandem.
-        result: dict[str, Any] = response.json()["data"]
+        result: dict[str, Any] = response_json(response)["data"]
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/createacustomer
@@ -219,7 +219,7 @@ class KustomerClient(ApiClient):
         response = self.request(
             "POST", "/v1/customers", kind="create customer", idempotent=False, json=dict(body)
         )
-        result: dict[str, Any] = response.json()["data"]
+        result: dict[str, Any] = response_json(response)["data"]
         self._note_author(result, "modifiedBy")
         return result
 
@@ -238,7 +238,7 @@ class KustomerClient(ApiClient):
         )
         if response.status_code == 404:
             return None
-        result: dict[str, Any] = response.json()["data"]
+        result: dict[str, Any] = response_json(response)["data"]
         self._note_author(result, "modifiedBy")
         return result
 
@@ -250,7 +250,7 @@ class KustomerClient(ApiClient):
         response = self.request(
             "POST", "/v1/customers/bulk", kind="bulk create customers", idempotent=False, json=items
         )
-        job: dict[str, Any] = response.json()["data"]
+        job: dict[str, Any] = response_json(response)["data"]
         self._note_author(job, "createdBy")
         delay = 0.5
         waited = 0.0
@@ -271,13 +271,13 @@ class KustomerClient(ApiClient):
     # https://developer.kustomer.com/kustomer-api-docs/reference/bulk-operations
     def bulk_job(self, job_id: str) -> dict[str, Any]:
         response = self.request("GET", f"/v1/bulk/{job_id}", kind="bulk job")
-        result: dict[str, Any] = response.json()["data"]
+        result: dict[str, Any] = response_json(response)["data"]
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/bulk-operations
     def bulk_batches(self, job_id: str) -> list[dict[str, Any]]:
         response = self.request("GET", f"/v1/bulk/{job_id}/batches", kind="bulk job results")
-        result: list[dict[str, Any]] = response.json()["data"]
+        result: list[dict[str, Any]] = response_json(response)["data"]
         return result
 
     # https://developer.kustomer.com/kustomer-api-docs/reference/searchcustomers
@@ -297,5 +297,5 @@ class KustomerClient(ApiClient):
     # https://developer.kustomer.com/kustomer-api-docs/reference/getmetadata
     def customer_metadata(self) -> dict[str, Any]:
         response = self.request("GET", "/v1/metadata/customer", kind="customer metadata")
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = response_json(response)
         return result

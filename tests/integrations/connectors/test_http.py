@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -19,10 +20,13 @@ class Script:
     def __init__(self) -> None:
         self.answers: list[tuple[int, dict[str, str], str]] = []
         self.seen: list[tuple[str, str]] = []
+        # Each request's Content-Type headers and body.
+        self.bodies: list[tuple[list[str], bytes]] = []
 
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
         request = Request(environ)
         self.seen.append((request.method, request.full_path))
+        self.bodies.append((request.headers.getlist("Content-Type"), request.get_data()))
         status, headers, body = self.answers.pop(0) if self.answers else (200, {}, "{}")
         return Response(body, status=status, headers=headers)(environ, start_response)
 
@@ -87,6 +91,36 @@ def test_it_retries_a_post_marked_idempotent(server, client) -> None:
     script.answers = [(502, {}, ""), (200, {}, "{}")]
     client.request("POST", f"{base}/v1/customers/search", idempotent=True)
     assert len(script.seen) == 2
+
+
+def test_it_sends_a_json_body_as_json(server, client) -> None:
+    url, script = server
+    body = {"name": "Zoë ✓", "n": [1, 2.5, None, True], "nested": {"k": ["v"]}}
+    client.request("POST", f"{url}/contacts", json=body)
+    ((content_types, sent),) = script.bodies
+    assert content_types == ["application/json"]
+    assert json.loads(sent) == body
+
+
+def test_it_keeps_the_content_type_a_caller_gave_a_json_body(server, client) -> None:
+    url, script = server
+    client.request(
+        "POST",
+        f"{url}/contacts",
+        json={"a": 1},
+        headers={"content-type": "application/vnd.api+json"},
+    )
+    ((content_types, sent),) = script.bodies
+    assert content_types == ["application/vnd.api+json"]
+    assert json.loads(sent) == {"a": 1}
+
+
+def test_it_sends_the_same_json_body_again_on_a_retry(server, client) -> None:
+    url, script = server
+    script.answers = [(503, {}, "{}"), (200, {}, "{}")]
+    client.request("POST", f"{url}/search", idempotent=True, json={"and": [{"email": "x@y.z"}]})
+    assert [sent for _, sent in script.bodies] == [script.bodies[0][1]] * 2
+    assert json.loads(script.bodies[1][1]) == {"and": [{"email": "x@y.z"}]}
 
 
 def test_it_does_not_retry_a_client_error(server, client) -> None:
