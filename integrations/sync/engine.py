@@ -59,7 +59,7 @@ from integrations.sync.apps import App, AppConnector
 from integrations.sync.config import Config
 from integrations.sync.errors import BreakerTripped
 from integrations.sync.fields import FieldType
-from integrations.sync.interpreter import run_collection, scan_switching
+from integrations.sync.interpreter import return_large_blocks, run_collection, scan_switching
 from integrations.sync.journal import Journal
 from integrations.sync.pipeline import Errands, Worker
 from integrations.sync.planner import TRASH_TAG, UNSUBSCRIBE_TAG, PageInput, PairPlan, Plan
@@ -222,6 +222,8 @@ def sync_connection(
         # The scan's reading and writing threads get the interpreter's lock back sooner from
         # this busy one (``interpreter.py``).
         kept.enter_context(scan_switching())
+    # The run's large blocks (the apps' answers) go back to the system when freed.
+    return_large_blocks()
     try:
         if scan:
             # Listed before the configuration is loaded: an app that discovers its custom

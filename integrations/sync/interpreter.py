@@ -1,4 +1,5 @@
-"""The interpreter's settings during a run: its garbage collector and its thread switching.
+"""The interpreter's settings during a run: its garbage collector, its thread switching and
+the C allocator's large blocks.
 
 The garbage collector
 ---------------------
@@ -45,12 +46,26 @@ run's thread sooner at its expense. The first run after a 100,000 scan took 1.19
 
 Each setting is undone when the last of the process's runs that wanted it ends (runs in
 threads of one process share the interpreter).
+
+Large blocks
+------------
+A run's largest allocations are short-lived: an answer's body (a page of 1,000 contacts is
+about 1 MB), the text made of it, the bytes read back from a listing. glibc's allocator gives
+a block of ``LARGE_BLOCK`` bytes or more a mapping of its own, returned to the system when
+freed, but only until the first such block is freed: from then on it raises that bound to the
+size freed, and the next ones come from its heaps, where what is freed stays resident as long
+as anything after it is still in use. The peak resident memory of a 100,000 scan was 151-153
+MB that way and 145 MB with the bound kept (two scans each). ``return_large_blocks`` keeps it,
+for the process, from its first run on: glibc has no way back to the moving bound, and a
+worker's later runs want it too. It is glibc's alone; elsewhere it does nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
+import platform
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -63,6 +78,13 @@ YOUNG_AFTER = 100_000
 # Seconds a thread holding the interpreter's lock keeps it from another asking for it, during a
 # scan (CPython's default: 0.005).
 SWITCH_INTERVAL = 0.0005
+
+
+# Bytes from which glibc gives a block a mapping of its own, returned to the system when freed:
+# its default, kept from the first run on (``return_large_blocks``).
+LARGE_BLOCK = 128 * 1024
+# ``mallopt``'s parameter for that bound (glibc's malloc.h).
+_M_MMAP_THRESHOLD = -3
 
 
 class _Held:
@@ -119,6 +141,21 @@ def _switching() -> Callable[[], None]:
 
 _COLLECTOR = _Held(_collector)
 _SWITCHING = _Held(_switching)
+
+
+_large_blocks_lock = threading.Lock()
+_large_blocks_kept = False
+
+
+def return_large_blocks() -> bool:
+    """Keep the C allocator giving every block of ``LARGE_BLOCK`` bytes or more back to the
+    system when freed, from now on (glibc; once per process). Whether it does."""
+    global _large_blocks_kept
+    with _large_blocks_lock:
+        if not _large_blocks_kept and platform.libc_ver()[0] == "glibc":
+            mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+            _large_blocks_kept = bool(mallopt and mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK))
+        return _large_blocks_kept
 
 
 def run_collection() -> contextlib.AbstractContextManager[None]:

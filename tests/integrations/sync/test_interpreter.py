@@ -1,16 +1,19 @@
 """The interpreter during a run (``sync/interpreter.py``): the objects made before the run are
 left out of the collector's walks, young and full collections wait, threads switch sooner, all
-undone when the run ends."""
+undone when the run ends; the C allocator's large blocks go back to the system when freed."""
 
 from __future__ import annotations
 
 import gc
+import platform
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from integrations.models import SyncRun
 from integrations.sync import engine
@@ -175,3 +178,54 @@ def test_an_incremental_run_keeps_the_process_switch_interval(
     pair.a.add({"emails": ["bo@example.com"], "full_name": "Bo Tan"})
     pair.run()
     assert (seen, len(pair.b.records)) == ([0.005, 0.005], 2)
+
+
+# Counts the blocks glibc's allocator has given mappings of their own (``mallinfo2``'s
+# ``hblks``) around a 1 MB block made after an 8 MB one was freed (which raises glibc's bound
+# for such blocks to 8 MB), in a fresh interpreter: the setting is the process's for good.
+LARGE_BLOCKS_SCRIPT = """
+import ctypes, sys
+from integrations.sync import interpreter
+
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+freed = bytearray(8 << 20)
+del freed
+kept = interpreter.return_large_blocks() if sys.argv[1] == "run" else False
+before = libc.mallinfo2().hblks
+block = bytearray(1 << 20)
+print(kept, libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+@pytest.mark.parametrize(("mode", "expected"), [("run", "True 1"), ("before", "False 0")])
+def test_a_large_block_made_once_a_run_started_has_a_mapping_of_its_own(
+    mode: str, expected: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LARGE_BLOCKS_SCRIPT, mode],
+        capture_output=True, text=True, check=True, cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    assert done.stdout.split() == expected.split()
+
+
+def test_a_run_keeps_large_blocks_returned_before_it_reads(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(engine, "return_large_blocks", lambda: calls.append("kept") or True)
+    read_side = engine.read_side
+
+    def watched(*args: Any) -> Any:
+        calls.append("read")
+        return read_side(*args)
+
+    monkeypatch.setattr(engine, "read_side", watched)
+    pair.a.add({"emails": ["ann@example.com"], "full_name": "Ann Lee"})
+    pair.run()
+    assert calls == ["kept", "read", "read"]
