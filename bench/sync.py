@@ -471,6 +471,8 @@ def run(quick: bool) -> tuple[list[Table], str]:
     latent_ratio: float | None = None
     profiles: list[Table] = []
     inc: dict[int, Measured] = {}
+    idle: dict[int, Measured] = {}
+    worlds: dict[int, tuple[World, int]] = {}
     host = SandboxHost()
     env = sync_env(host.base_urls)
     # Setting the connection up (here) reads both apps' fields: the same settings as the runs.
@@ -557,42 +559,48 @@ def run(quick: bool) -> tuple[list[Table], str]:
                     for row in profiled.profile[key]:
                         table.add(*row)
                     profiles.append(table)
-            idle = tandem_sync(connection_id, env)
-            host.call("settle")
-            rounds: list[Measured] = []
-            sent = {"g": 0, "k": 0}
-            got = {"g": 0, "k": 0}
-            for round_no in range(INCREMENTAL_ROUNDS):
-                to_google, to_kustomer = host.call(
-                    "make_changes", dataclasses.asdict(world), f"{n}-{round_no}"
-                )
-                rounds.append(tandem_sync(connection_id, env))
-                got_g, got_k = host.call(
-                    "arrived", dataclasses.asdict(world), to_google, to_kustomer
-                )
-                sent["g"], sent["k"] = sent["g"] + len(to_google), sent["k"] + len(to_kustomer)
-                got["g"], got["k"] = got["g"] + got_g, got["k"] + got_k
-            changed = sorted(rounds, key=lambda m: m.wall)[len(rounds) // 2]
+            # The first run after the scan, at once; the changes' rounds after every scan.
+            idle[n] = tandem_sync(connection_id, env)
+            worlds[n] = (world, connection_id)
+        host.call("settle")
+        rounds: dict[int, list[Measured]] = {n: [] for n in sizes}
+        sent = {n: {"g": 0, "k": 0} for n in sizes}
+        got = {n: {"g": 0, "k": 0} for n in sizes}
+        for round_no, n in interleaved(sizes, INCREMENTAL_ROUNDS):
+            world, connection_id = worlds[n]
+            to_google, to_kustomer = host.call(
+                "make_changes", dataclasses.asdict(world), f"{n}-{round_no}"
+            )
+            rounds[n].append(tandem_sync(connection_id, env))
+            got_g, got_k = host.call("arrived", dataclasses.asdict(world), to_google, to_kustomer)
+            sent[n]["g"], sent[n]["k"] = (
+                sent[n]["g"] + len(to_google),
+                sent[n]["k"] + len(to_kustomer),
+            )
+            got[n]["g"], got[n]["k"] = got[n]["g"] + got_g, got[n]["k"] + got_k
+        for n in sizes:
+            changed = sorted(rounds[n], key=lambda m: m.wall)[len(rounds[n]) // 2]
             inc[n] = changed
-            figures.record("sync.idle.calls", idle.calls, n)
-            figures.record("sync.idle.wall", idle.wall, n)
-            figures.record("sync.idle.rss_mb", idle.rss_after, n)
+            first = idle[n]
+            figures.record("sync.idle.calls", first.calls, n)
+            figures.record("sync.idle.wall", first.wall, n)
+            figures.record("sync.idle.rss_mb", first.rss_after, n)
             figures.record("sync.incremental.wall", changed.wall, n)
-            figures.record("sync.incremental.calls", max(m.calls for m in rounds), n)
-            figures.record("sync.incremental.rss_mb", max(m.rss_after for m in rounds), n)
+            figures.record("sync.incremental.calls", max(m.calls for m in rounds[n]), n)
+            figures.record("sync.incremental.rss_mb", max(m.rss_after for m in rounds[n]), n)
             incremental.add(
                 n,
-                RecordLink.objects.filter(connection_id=connection_id).count(),
-                idle.calls,
-                idle.wall,
-                "/".join(str(m.calls) for m in rounds),
+                RecordLink.objects.filter(connection_id=worlds[n][1]).count(),
+                first.calls,
+                first.wall,
+                "/".join(str(m.calls) for m in rounds[n]),
                 changed.wall,
-                "/".join(f"{m.wall:.2f}" for m in rounds),
+                "/".join(f"{m.wall:.2f}" for m in rounds[n]),
                 kinds(changed.by_kind),
-                f"{got['g']}/{sent['g']}",
-                f"{got['k']}/{sent['k']}",
-                max(m.rss_after for m in rounds),
-                idle.rss_after,
+                f"{got[n]['g']}/{sent[n]['g']}",
+                f"{got[n]['k']}/{sent[n]['k']}",
+                max(m.rss_after for m in rounds[n]),
+                first.rss_after,
             )
     finally:
         overrides.disable()
@@ -607,6 +615,13 @@ def run(quick: bool) -> tuple[list[Table], str]:
     )
     tables = [initial, floor] + ([latent] if latent.rows else []) + profiles + [incremental]
     return tables, summary
+
+
+def interleaved(sizes: list[int], rounds: int) -> list[tuple[int, int]]:
+    """``(round, size)`` in the order the incremental rounds run: each round at every size
+    before the next round, so the sizes compared share the machine's minute-to-minute
+    speed."""
+    return [(round_no, n) for round_no in range(rounds) for n in sizes]
 
 
 def median_pair(walls: list[tuple[float, float]]) -> int:

@@ -1,4 +1,4 @@
-from bench.sync import initial_summary, median_pair
+from bench.sync import initial_summary, interleaved, median_pair
 
 
 def test_the_summary_takes_the_largest_size_with_a_floor() -> None:
@@ -18,3 +18,9 @@ def test_the_pair_shown_is_the_one_whose_wall_ratio_is_the_median() -> None:
 
 def test_one_pair_is_its_own_median() -> None:
     assert median_pair([(5.0, 4.0)]) == 0
+
+
+def test_each_incremental_round_runs_at_every_size_before_the_next_round() -> None:
+    assert interleaved([1_000, 10_000, 100_000], 2) == [
+        (0, 1_000), (0, 10_000), (0, 100_000), (1, 1_000), (1, 10_000), (1, 100_000),
+    ]  # fmt: skip
