@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import CreateIntent, RecordIssue, RecordLink, RunNote, SyncRun
@@ -103,13 +104,12 @@ def test_a_json_value_the_store_keeps_reads_back_as_the_fields_own_would(value: 
     kept.delete()
     RecordLink.objects.create(connection=connection, id_a="a1", id_b="b1", snapshot=value)
     assert kept.snapshot == RecordLink.objects.get(connection=connection).snapshot
-    assert kept.snapshot == json.loads(json.dumps(value))
 
 
 def test_the_store_refuses_to_keep_what_json_cannot_hold() -> None:
     connection = ConnectionFactory()
     rows = [{"connection": connection.pk, "id_a": "a1", "id_b": "b1", "snapshot": {"a": object()}}]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError), transaction.atomic():
         store_mod._insert(RecordLink, rows)
     assert not RecordLink.objects.filter(connection=connection).exists()
 
