@@ -26,15 +26,18 @@ def response_json(response: requests.Response) -> Any:
     return jsoncodec.decode(response.content)
 
 
-def json_body(response: requests.Response | None) -> dict[str, Any]:
-    """A response's JSON object, or ``{}`` when there is none (no answer, not JSON, a list)."""
-    if response is None:
-        return {}
+def json_object(body: bytes) -> dict[str, Any]:
+    """``body``'s JSON object, or ``{}`` when it is not one (not JSON, a list)."""
     try:
-        data = response_json(response)
+        data = jsoncodec.decode(body)
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def json_body(response: requests.Response | None) -> dict[str, Any]:
+    """A response's JSON object, or ``{}`` when there is none (no answer, not JSON, a list)."""
+    return {} if response is None else json_object(response.content)
 
 
 class ApiClient:

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import platform
 import sys
@@ -146,19 +147,14 @@ _COLLECTOR = _Held(_collector)
 _SWITCHING = _Held(_switching)
 
 
-_large_blocks_lock = threading.Lock()
-_large_blocks_kept = False
-
-
+@functools.cache
 def return_large_blocks() -> bool:
     """Keep the C allocator giving every block of ``LARGE_BLOCK`` bytes or more back to the
-    system when freed, from now on (glibc; once per process). Whether it does."""
-    global _large_blocks_kept
-    with _large_blocks_lock:
-        if not _large_blocks_kept and platform.libc_ver()[0] == "glibc":
-            mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-            _large_blocks_kept = bool(mallopt and mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK))
-        return _large_blocks_kept
+    system when freed, from now on (glibc; tried once per process). Whether it does."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    return bool(mallopt and mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK))
 
 
 def run_collection() -> contextlib.AbstractContextManager[None]:

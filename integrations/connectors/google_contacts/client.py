@@ -8,8 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from integrations import jsoncodec
-from integrations.connectors.api import ApiClient, json_body
+from integrations.connectors.api import ApiClient, json_body, json_object
 from integrations.connectors.base import ConnectorError, OAuth2
 from integrations.connectors.http import HttpError
 
@@ -34,15 +33,6 @@ PERSON_FIELDS = (
     "names,emailAddresses,phoneNumbers,organizations,addresses,birthdays,urls,biographies,"
     "userDefined,clientData,memberships,metadata"
 )
-
-
-def json_object(body: bytes) -> dict[str, Any]:
-    """``body``'s JSON object, or ``{}`` when it is not one (as ``json_body`` answers)."""
-    try:
-        data = jsoncodec.decode(body)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 class GoogleApiError(ConnectorError):

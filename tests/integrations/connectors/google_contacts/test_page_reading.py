@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integrations.connectors.google_contacts.client import json_object
+from integrations.connectors.api import json_object
 from integrations.connectors.google_contacts.connector import GoogleContactsConnector
 from sandbox.google_contacts import GoogleContactsEmulator
 
