@@ -469,12 +469,11 @@ class GoogleContactsConnector(Connector):
                 self._create_one(item, person) for item, person in zip(items, people, strict=True)
             ]
         results = []
-        for item, created in zip(items, answer.get("createdPeople") or [], strict=True):
+        answers = answer.get("createdPeople") or []
+        for item, sent, created in zip(items, people, answers, strict=True):
             person = created.get("person")
             if person:
-                results.append(
-                    WriteResult(ref=item.ref, record=self._remember(self._contact(person)))
-                )
+                results.append(WriteResult(ref=item.ref, record=self._created(sent, person)))
             else:
                 message = str((created.get("status") or {}).get("message") or "not created")
                 results.append(
@@ -492,9 +491,15 @@ class GoogleContactsConnector(Connector):
             if exc.status == 400:
                 return self._refusal(item.ref, exc)
             raise
-        result = WriteResult(ref=item.ref, record=self._remember(self._contact(created)))
+        result = WriteResult(ref=item.ref, record=self._created(person, created))
         self._label_new([item], [result])
         return result
+
+    def _created(self, sent: dict[str, Any], answer: dict[str, Any]) -> Contact:
+        """The contact just created: the fields sent, with the name, etag, emails and update
+        time Google answered with (``client.CREATED_FIELDS``: reading the whole person back
+        doubled what a create moves)."""
+        return self._remember(self._contact({**sent, **answer}))
 
     def _label_new(self, items: list[NewContact], results: list[WriteResult]) -> None:
         """Labels asked for at creation are contact-group memberships, added afterwards."""

@@ -133,6 +133,25 @@ def test_it_creates_a_batch_and_reads_the_intent_key_back(
     assert results[1].record is not None and results[1].record.values["birthday"] == "1990-04-02"
 
 
+def test_a_created_contact_carries_the_etag_update_time_and_emails_google_answered(
+    connector: GoogleContactsConnector,
+) -> None:
+    item = NewContact(
+        ref="a",
+        values={"first_name": "Ada", "emails": ["Ada@X.example"], "company": "Initech"},
+        idempotency_key="k-a",
+    )
+
+    [result] = connector.create_many([item])
+    [listed] = [c for p in connector.list_changed(None) for c in p.records]
+
+    created = result.record
+    assert created is not None and created.id == listed.id
+    assert (created.version, created.updated_at) == (listed.version, listed.updated_at)
+    assert created.normalized_emails == ["ada@x.example"]
+    assert created.values["company"] == "Initech" and created.idempotency_key == "k-a"
+
+
 def test_it_refuses_one_bad_contact_and_creates_the_rest(
     connector: GoogleContactsConnector, emulator: GoogleContactsEmulator
 ) -> None:
