@@ -123,8 +123,24 @@ def test_leaving_early_stops_asking_ahead() -> None:
     with SearchAhead(client, {}, first_page(50)) as ahead:
         ahead.follow(SEARCH.format(2))
     asked = len(client.asked)
-    assert asked <= 4  # page 2, one answer waiting, one under way when told to stop
-    assert all(t.name != "tandem-read-kustomer-ahead" for t in threading.enumerate())
+    assert asked <= 4  # page 2, then pages 3 and 4 under way when told to stop
+    assert not [t for t in threading.enumerate() if t.name.startswith("tandem-read-kustomer")]
+
+
+def test_two_pages_are_under_way_at_once_while_the_listing_waits() -> None:
+    both_asked = threading.Barrier(2, timeout=5)
+
+    class Meeting(FakeClient):
+        def follow_answer(self, link: str, body: Mapping[str, Any], *, renew: bool = True) -> Any:
+            if link in (SEARCH.format(2), SEARCH.format(3)):
+                both_asked.wait()  # broken (and raising) unless both asks are under way
+            return super().follow_answer(link, body, renew=renew)
+
+    client = Meeting()
+    with SearchAhead(client, {}, first_page(4)) as ahead:
+        pages = [ahead.follow(SEARCH.format(n)) for n in (2, 3, 4)]
+    assert pages == [{"link": SEARCH.format(n)} for n in (2, 3, 4)]
+    assert client.asked.count(SEARCH.format(2)) == 1 and not both_asked.broken
 
 
 def test_the_next_page_is_asked_for_before_the_one_before_is_decoded(
