@@ -289,7 +289,8 @@ def _digits(phone: str) -> str:
 
 def floor_sync(world: World, base_urls: dict[str, str]) -> tuple[float, dict[str, int]]:
     """The unavoidable calls for the same outcome, no sync logic: one token refresh, every page
-    of both sides once at the largest page size, the missing records created in the largest
+    of both sides once at the largest page size, the missing records created (name, emails,
+    phones and company: the default mappings' fields the data sets fill) in the largest
     batches (Google 200 per batchCreateContacts; Kustomer 100 per bulk job: the POST and one
     read of its results), the shared records that differ updated once (Google 200 per
     batchUpdateContacts, Kustomer one PATCH each)."""
@@ -353,15 +354,14 @@ def floor_sync(world: World, base_urls: dict[str, str]) -> tuple[float, dict[str
             seen_k.add(customer["id"])
             attrs = customer["attributes"]
             first, _, last = str(attrs.get("name") or "").partition(" ")
-            to_google.append(
-                {
-                    "contactPerson": {
-                        "names": [{"givenName": first, "familyName": last}],
-                        "emailAddresses": [{"value": e["email"]} for e in attrs["emails"]],
-                        "phoneNumbers": [{"value": p["phone"]} for p in attrs.get("phones") or []],
-                    }
-                }
-            )
+            person = {
+                "names": [{"givenName": first, "familyName": last}],
+                "emailAddresses": [{"value": e["email"]} for e in attrs["emails"]],
+                "phoneNumbers": [{"value": p["phone"]} for p in attrs.get("phones") or []],
+            }
+            if attrs.get("company"):
+                person["organizations"] = [{"name": attrs["company"]}]
+            to_google.append({"contactPerson": person})
     to_kustomer = []
     seen_g: set[str] = set()
     google_updates: dict[str, dict[str, Any]] = {}
@@ -373,15 +373,15 @@ def floor_sync(world: World, base_urls: dict[str, str]) -> tuple[float, dict[str
             if name not in seen_g:
                 seen_g.add(name)
                 given = (contact.get("names") or [{}])[0]
-                to_kustomer.append(
-                    {
-                        "name": f"{given.get('givenName', '')} {given.get('familyName', '')}",
-                        "emails": [{"email": e["value"]} for e in contact["emailAddresses"]],
-                        "phones": [
-                            {"phone": p["value"]} for p in contact.get("phoneNumbers") or []
-                        ],
-                    }
-                )
+                customer_attrs = {
+                    "name": f"{given.get('givenName', '')} {given.get('familyName', '')}",
+                    "emails": [{"email": e["value"]} for e in contact["emailAddresses"]],
+                    "phones": [{"phone": p["value"]} for p in contact.get("phoneNumbers") or []],
+                }
+                organization = (contact.get("organizations") or [{}])[0]
+                if organization.get("name"):
+                    customer_attrs["company"] = organization["name"]
+                to_kustomer.append(customer_attrs)
             continue
         k_phones = {_digits(p["phone"]): p["phone"] for p in customer["attributes"]["phones"]}
         g_phones = {_digits(p["value"]): p["value"] for p in contact.get("phoneNumbers") or []}
