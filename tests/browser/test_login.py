@@ -51,10 +51,13 @@ def test_it_logs_in_with_the_keyboard_only(page: Any) -> None:
     user = UserFactory(email="kim@acme.example", password=PASSWORD)
     MembershipFactory(workspace=WorkspaceFactory(name="Acme", slug="acme"), user=user)
     page.goto(reverse("accounts:login"))
+    # Autofocus is applied at a rendering step after the load: two animation frames later it
+    # has landed, and no Tab below races it (a Tab pressed just before it landed moved focus
+    # on to the password).
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
     # Focus starts on the email field (autofocus) or Tab reaches it before any other control.
     for _ in range(20):
-        # Read once: autofocus may land between two reads.
         label = focused_label(page)
         if label.startswith("email"):
             break
