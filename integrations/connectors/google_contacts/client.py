@@ -33,11 +33,11 @@ PERSON_FIELDS = (
     "names,emailAddresses,phoneNumbers,organizations,addresses,birthdays,urls,biographies,"
     "userDefined,clientData,memberships,metadata"
 )
-# What a create's answer is read for: the new contact's name and etag (always sent), its
-# emails and its update time (``GoogleContactsConnector._remember``). Its values are those just
-# sent, and the labels asked for are read afresh once added. The whole person (12 fields) made
-# the 25 batches of the initial sync at 10,000 move 7.0 MB instead of 3.8 (bench/README.md,
-# ninth session).
+# What a create's answer is read for: the new contact's resource name and etag (always in
+# it), its emails and its update time (``GoogleContactsConnector._remember``). Its values are
+# those just sent, and the labels asked for are read afresh once added. The whole person (12
+# fields) made the 25 batches of the initial sync at 10,000 move 7.0 MB instead of 3.8
+# (bench/README.md, ninth session).
 CREATED_FIELDS = "emailAddresses,metadata"
 
 

@@ -72,25 +72,17 @@ class SearchAhead:
     ``link`` names, decoded; on exit the asks not yet under way are dropped and those under
     way waited for."""
 
-    def __init__(
-        self,
-        client: _Client,
-        body: Mapping[str, Any],
-        first: Mapping[str, Any],
-        *,
-        under_way: int = UNDER_WAY,
-    ) -> None:
+    def __init__(self, client: _Client, body: Mapping[str, Any], first: Mapping[str, Any]):
         self._client = client
         self._body = body
         self._links = deque(links_ahead(first))
-        self._under_way = max(1, under_way)
         self._asked: deque[tuple[str, Future[requests.Response]]] = deque()
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> SearchAhead:
         if self._links:
             self._pool = ThreadPoolExecutor(
-                max_workers=self._under_way, thread_name_prefix="tandem-read-kustomer-ahead"
+                max_workers=UNDER_WAY, thread_name_prefix="tandem-read-kustomer-ahead"
             )
             self._ask()
         return self
@@ -99,9 +91,9 @@ class SearchAhead:
         self._stop()
 
     def _ask(self) -> None:
-        """Ask for the next links until ``under_way`` answers are asked for and not taken."""
+        """Ask for the next links until ``UNDER_WAY`` answers are asked for and not taken."""
         assert self._pool is not None
-        while self._links and len(self._asked) < self._under_way:
+        while self._links and len(self._asked) < UNDER_WAY:
             link = self._links.popleft()
             answer = partial(self._client.follow_answer, link, self._body, renew=False)
             self._asked.append((link, self._pool.submit(closing_connections, answer)))
