@@ -11,7 +11,6 @@ import pytest
 
 from integrations.connectors.google_contacts import mappers
 from integrations.models import SyncRun
-from integrations.sync.records import Contact
 from integrations.sync.store import Store
 from tests.e2e.conftest import Pair, person
 
@@ -40,12 +39,14 @@ def test_the_run_after_a_scan_converts_only_what_is_not_its_own_write(
     listed: list[str] = []
     converted: list[str] = []
     judged: dict[str, set[str]] = {}
-    to_contact, to_values = mappers.person_to_contact, mappers.person_values
+    to_page, to_values = mappers.listed_page, mappers.person_values
     applied_ids = Store.applied_ids
 
-    def listing(person: Any, groups: Any, **options: Any) -> Contact:
-        listed.append(str(person["resourceName"]))
-        return to_contact(person, groups, **options)
+    def listing(body: bytes, groups: Any) -> mappers.ListedPage | None:
+        page = to_page(body, groups)
+        assert page is not None, "the emulator's answer did not decode as the API documents it"
+        listed.extend(record.id for record in page.records)
+        return page
 
     def values(person: Any, groups: Any) -> dict[str, Any]:
         converted.append(str(person["resourceName"]))
@@ -58,7 +59,7 @@ def test_the_run_after_a_scan_converts_only_what_is_not_its_own_write(
             judged.update({"read": {r.id for r in records}, "applied": found})
         return found
 
-    monkeypatch.setattr(mappers, "person_to_contact", listing)
+    monkeypatch.setattr(mappers, "listed_page", listing)
     monkeypatch.setattr(mappers, "person_values", values)
     monkeypatch.setattr(Store, "applied_ids", applied)
     run = pair.sync(connection)

@@ -3,6 +3,7 @@ page far larger than asked for. Each gives a clear record issue or error, never 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -30,10 +31,10 @@ def test_it_never_crashes_a_run_on_hostile_contacts(
 ) -> None:
     for n in range(3):
         pair.add_contact(person(f"Gee{n}", "Google", f"g{n}@acme.example"))
-    original = PeopleClient.list_connections
+    original = PeopleClient.connections_page
 
-    def huge_first_page(self: PeopleClient, **kwargs: Any) -> dict[str, Any]:
-        answer = original(self, **kwargs)
+    def huge_first_page(self: PeopleClient, **kwargs: Any) -> bytes:
+        answer = json.loads(original(self, **kwargs))
         if not kwargs.get("page_token"):
             people = answer.get("connections") or []
             # As the app hands them over, past any validation of its own.
@@ -46,9 +47,9 @@ def test_it_never_crashes_a_run_on_hostile_contacts(
                 for i in range(3000)
             ]
             answer = {**answer, "connections": people + hostile + filler}
-        return answer
+        return json.dumps(answer).encode()
 
-    monkeypatch.setattr(PeopleClient, "list_connections", huge_first_page)
+    monkeypatch.setattr(PeopleClient, "connections_page", huge_first_page)
     connection = pair.connect()
     run = pair.sync(connection)
     Connection.objects.filter(pk=connection.pk).update(lease_owner="", lease_expires_at=None)

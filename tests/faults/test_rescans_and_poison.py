@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -38,19 +39,21 @@ def test_it_rescans_after_an_expired_sync_token_and_a_truncated_listing_without_
     free(connection)
     contacts, customers = len(pair.contacts()), len(pair.customers())
     pair.google.advance(8 * DAY)  # past the 7 days a sync token lives
-    original = PeopleClient.list_connections
+    original = PeopleClient.connections_page
     truncated: list[int] = []
 
-    def half_of_a_full_listing(self: PeopleClient, **kwargs: Any) -> dict[str, Any]:
-        answer = original(self, **kwargs)
+    def half_of_a_full_listing(self: PeopleClient, **kwargs: Any) -> bytes:
+        body = original(self, **kwargs)
         if kwargs.get("request_sync_token") and not kwargs.get("sync_token"):
+            answer = json.loads(body)
             people = answer.get("connections") or []
             truncated.append(len(people) - len(people) // 2)
             answer = {**answer, "connections": people[: len(people) // 2]}
             answer.pop("nextPageToken", None)
-        return answer
+            body = json.dumps(answer).encode()
+        return body
 
-    monkeypatch.setattr(PeopleClient, "list_connections", half_of_a_full_listing)
+    monkeypatch.setattr(PeopleClient, "connections_page", half_of_a_full_listing)
     rescan = pair.sync(connection)
     assert truncated, "the expired token did not lead to a full listing"
     assert rescan.outcome in (SyncRun.Outcome.SUCCESS, SyncRun.Outcome.PARTIAL)

@@ -127,6 +127,28 @@ class PeopleClient(ApiClient):
         person_fields: str = PERSON_FIELDS,
         newest_first: bool = False,
     ) -> dict[str, Any]:
+        return json_object(
+            self.connections_page(
+                page_size=page_size,
+                page_token=page_token,
+                sync_token=sync_token,
+                request_sync_token=request_sync_token,
+                person_fields=person_fields,
+                newest_first=newest_first,
+            )
+        )
+
+    def connections_page(
+        self,
+        *,
+        page_size: int,
+        page_token: str = "",
+        sync_token: str = "",
+        request_sync_token: bool = False,
+        person_fields: str = PERSON_FIELDS,
+        newest_first: bool = False,
+    ) -> bytes:
+        """``list_connections``' answer as its body (JSON, not decoded)."""
         # Only change feeds ask for a sync token: the first page of a listing that does draws on
         # a separate fixed quota that lookups have no business spending.
         params = {"personFields": person_fields, "pageSize": str(page_size)}
@@ -148,7 +170,8 @@ class PeopleClient(ApiClient):
             params=params,
             stream=True,
         )
-        return json_object(response.raw.read(decode_content=True))
+        body: bytes = response.raw.read(decode_content=True)
+        return body
 
     # https://developers.google.com/people/api/rest/v1/people/getBatchGet
     def batch_get(self, resource_names: list[str]) -> dict[str, Any]:

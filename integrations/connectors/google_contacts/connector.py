@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from django.views.decorators.debug import sensitive_variables
 
 from integrations.connectors import oauth
+from integrations.connectors.api import json_object
 from integrations.connectors.base import (
     AUTH_OAUTH2,
     AccountInfo,
@@ -321,26 +322,35 @@ class GoogleContactsConnector(Connector):
         page_token = ""
         keys: set[str] = set()
         while True:
-            answer = self.api.list_connections(
+            body = self.api.connections_page(
                 page_size=READ_PAGE_SIZE,
                 page_token=page_token,
                 sync_token=sync_token,
                 request_sync_token=True,
             )
-            people = answer.get("connections") or []
-            if full:
-                keys.update(_user_defined_keys(people))
-            # A change feed's records have their values converted when first read: most
-            # of the first run after a scan are own writes, dropped on id and etag alone.
             groups = self.groups()
-            records = [mappers.person_to_contact(p, groups, deferred=not full) for p in people]
-            page_token = str(answer.get("nextPageToken") or "")
+            # A change feed's records have their values decoded and converted when first
+            # read: most of the first run after a scan are own writes, dropped on id and
+            # etag alone.
+            listed = None if full else mappers.listed_page(body, groups)
+            if listed is None:
+                answer = json_object(body)
+                people = answer.get("connections") or []
+                if full:
+                    keys.update(_user_defined_keys(people))
+                contact = mappers.person_to_contact
+                listed = mappers.ListedPage(
+                    records=[contact(p, groups, deferred=not full) for p in people],
+                    next_page_token=str(answer.get("nextPageToken") or ""),
+                    next_sync_token=str(answer.get("nextSyncToken") or ""),
+                )
+            records, page_token = listed.records, listed.next_page_token
             if page_token:
                 yield Page(records=records, checkpoint=dict(start), full_scan=full)
                 continue
             if full:
                 self._listed_keys = keys
-            next_sync = str(answer.get("nextSyncToken") or "")
+            next_sync = listed.next_sync_token
             checkpoint = {"sync_token": next_sync} if next_sync else dict(start)
             yield Page(records=records, checkpoint=checkpoint, full_scan=full)
             return
