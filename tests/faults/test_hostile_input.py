@@ -23,6 +23,15 @@ HOSTILE: dict[str, dict[str, Any]] = {
     "lone surrogate": person("Sur\udc80", "Rogate", "surrogate@acme.example"),
     "nul byte": person("Nul\x00", "Byte", "nul@acme.example"),
     "nested junk": {"names": [{"givenName": {"x": [1, 2]}}], "emailAddresses": [{"value": []}]},
+    "junk metadata": {
+        **person("Meta", "Junk", "meta@acme.example"),
+        "metadata": {"sources": ["x", None], "previousResourceNames": "people/c0"},
+    },
+    "metadata as text": {**person("Meta", "Text", "metatext@acme.example"), "metadata": "x"},
+    "junk client data": {
+        **person("Client", "Junk", "client@acme.example"),
+        "clientData": [1, {"key": "tandemIntent", "value": {"x": 1}}],
+    },
 }
 
 
@@ -60,6 +69,9 @@ def test_it_never_crashes_a_run_on_hostile_contacts(
     else:
         names = {c["name"] for c in pair.customers()}
         assert {f"Gee{n} Google" for n in range(3)} <= names
+        # Metadata and client data not of the kinds the API documents are left out, the
+        # person's values synced.
+        assert {"Meta Junk", "Meta Text", "Client Junk"} <= names
     issues = list(
         RecordIssue.objects.filter(connection=connection).values_list("reason", flat=True)
     )

@@ -152,15 +152,16 @@ def person_to_contact(
 ) -> Contact:
     """``person`` as a contact. ``deferred``: its values (``person_values``) are converted only
     when first read (``ListedContact``)."""
-    metadata = person.get("metadata") or {}
-    client_data = person.get("clientData") or []
+    # Parts not of the kinds the API documents (a source that is not an object) are left out.
+    metadata = _object(person.get("metadata"))
     contact = _contact(
         person["resourceName"],
         person.get("etag"),
-        [(s.get("type"), s.get("updateTime")) for s in metadata.get("sources") or [{}]],
+        [(s.get("type"), s.get("updateTime")) for s in _objects(metadata.get("sources"))]
+        or [(None, None)],
         metadata.get("deleted"),
         metadata.get("previousResourceNames"),
-        [(item.get("key"), item.get("value")) for item in client_data],
+        [(item.get("key"), item.get("value")) for item in _objects(person.get("clientData"))],
         deferred=deferred,
     )
     if contact.deleted:
@@ -170,6 +171,14 @@ def person_to_contact(
     else:
         contact.values = person_values(person, groups)
     return contact
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
 def _contact(
@@ -198,8 +207,8 @@ def _contact(
         updated_at=parse_time(str(update_time or "")),
         deleted=gone,
     )
-    if previous:
-        contact.facts["previous_ids"] = list(previous)
+    if previous and isinstance(previous, list):
+        contact.facts["previous_ids"] = [str(name) for name in previous]
     for key, value in client_data:
         if key == INTENT_KEY:
             contact.idempotency_key = str(value or "")
