@@ -258,7 +258,13 @@ class Store:
         state: RunState,
     ) -> None:
         """Links, snapshots, intents, issues and the checkpoint of a fully applied page, in one
-        fenced transaction: a run whose lease was taken over changes none of them."""
+        fenced transaction: a run whose lease was taken over changes none of them. A page that
+        changes none of them (its records all applied already, its checkpoint the one the
+        connection holds: most pages of a change feed that reads back a scan's writes) is not
+        stored at all."""
+        held = checkpoint is None or checkpoint == self.connection.checkpoint(side)
+        if held and _stores_nothing(plan, outcomes):
+            return
         problem = checkpoint_problem(checkpoint) if checkpoint is not None else ""
         if problem:
             # Stored, it would make every later run scan again: fail this run, saying why.
@@ -525,6 +531,19 @@ class DryStore(Store):
 
 LINK_SAVED = ["id_a", "id_b", "snapshot", "version_a", "version_b", "applied_actions",
               "deleted_a", "deleted_b", "synced_at"]  # fmt: skip
+
+
+def _stores_nothing(plan: Plan, outcomes: Outcomes) -> bool:
+    """Whether ``save_page`` has no row to write for the page (its checkpoint aside): no link
+    made or changed, no intent completed, no issue opened or resolved."""
+    return not (
+        plan.creates
+        or plan.pairs
+        or plan.touched_links
+        or plan.failures
+        or outcomes.failures
+        or any(outcomes.ok_ids.values())
+    )
 
 
 def _link(row: Sequence[Any]) -> Link:
