@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from integrations.connectors.api import ApiClient, response_json
 from integrations.connectors.base import ConnectorError, RecordRefused
 from integrations.connectors.http import HttpClient, HttpError
+from integrations.connectors.kustomer import mappers
 
 MAX_PAGES = 100
 # The page number in a search link's query (``links.next``, ``links.last``).
@@ -155,7 +156,11 @@ class KustomerClient(ApiClient):
 
     @staticmethod
     def decode(response: requests.Response) -> dict[str, Any]:
-        """A search page's JSON object, as answered."""
+        """A search page's JSON object, with of each customer what Tandem reads
+        (``mappers.search_page``); decoded whole when it is not shaped as documented."""
+        page = mappers.search_page(response.content)
+        if page is not None:
+            return page
         result: dict[str, Any] = response_json(response)
         return result
 

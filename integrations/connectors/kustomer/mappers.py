@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from integrations.sync.fields import FieldSpec, FieldType
 from integrations.sync.records import (
     ADDRESSES,
@@ -270,6 +272,65 @@ def contact_from_customer(
         if external.startswith(IDEMPOTENCY_PREFIX)
         else "",
     )
+
+
+# The attributes ``contact_from_customer`` (and ``odd_attributes``) read: all a search page is
+# decoded for (``search_page``).
+READ_ATTRIBUTES = (
+    *_TEXT_ATTRIBUTES,
+    *_LIST_ATTRIBUTES,
+    "tags",
+    "custom",
+    "sentiment",
+    "conversationCounts",
+    "updatedAt",
+    "rev",
+    "deleted",
+)
+# Each attribute read as it is, any JSON value; one left out of the customer stays left out.
+_Attributes = msgspec.defstruct(
+    "_Attributes", [(name, Any, msgspec.UNSET) for name in READ_ATTRIBUTES]
+)
+_Customer = msgspec.defstruct(
+    "_Customer",
+    [
+        ("id", Any, msgspec.UNSET),
+        ("attributes", _Attributes | None | msgspec.UnsetType, msgspec.UNSET),
+    ],
+)
+_SEARCH_PAGE = msgspec.json.Decoder(
+    msgspec.defstruct(
+        "_SearchPage",
+        [("data", list[_Customer] | None, None), ("links", Any, None), ("meta", Any, None)],  # type: ignore[valid-type]
+    )
+)
+
+
+def search_page(body: bytes) -> dict[str, Any] | None:
+    """A customer search's answer (``data``, ``links``, ``meta``) with of each customer its id
+    and the attributes Tandem reads (``READ_ATTRIBUTES``), the rest of it skipped: a Kustomer
+    customer has some fifty attributes, and decoding them all was most of a scan's reading
+    of Kustomer (9 ms a page of 500 against 4 ms). ``None`` for a body not shaped as the API
+    documents (not JSON, customers that are not a list of objects, attributes that are not an
+    object), for the caller to decode whole."""
+    try:
+        page: Any = _SEARCH_PAGE.decode(body)
+    except msgspec.DecodeError:  # a ValidationError is one
+        return None
+    unset, asdict = msgspec.UNSET, msgspec.structs.asdict
+    data: list[dict[str, Any]] = []
+    for customer in page.data or ():
+        resource: dict[str, Any] = {}
+        if customer.id is not unset:
+            resource["id"] = customer.id
+        attributes = customer.attributes
+        if attributes is None:
+            resource["attributes"] = None
+        elif attributes is not unset:
+            read = asdict(attributes)
+            resource["attributes"] = {k: v for k, v in read.items() if v is not unset}
+        data.append(resource)
+    return {"data": data, "links": page.links, "meta": page.meta}
 
 
 def customer_body(values: Mapping[str, Any]) -> dict[str, Any]:
