@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from integrations.connectors.api import ApiClient, json_body, json_object
+from integrations.connectors.api import ApiClient, json_body
 from integrations.connectors.base import ConnectorError, OAuth2
 from integrations.connectors.http import HttpError
 
@@ -117,27 +117,6 @@ class PeopleClient(ApiClient):
         )
 
     # https://developers.google.com/people/api/rest/v1/people.connections/list
-    def list_connections(
-        self,
-        *,
-        page_size: int,
-        page_token: str = "",
-        sync_token: str = "",
-        request_sync_token: bool = False,
-        person_fields: str = PERSON_FIELDS,
-        newest_first: bool = False,
-    ) -> dict[str, Any]:
-        return json_object(
-            self.connections_page(
-                page_size=page_size,
-                page_token=page_token,
-                sync_token=sync_token,
-                request_sync_token=request_sync_token,
-                person_fields=person_fields,
-                newest_first=newest_first,
-            )
-        )
-
     def connections_page(
         self,
         *,
@@ -148,7 +127,8 @@ class PeopleClient(ApiClient):
         person_fields: str = PERSON_FIELDS,
         newest_first: bool = False,
     ) -> bytes:
-        """``list_connections``' answer as its body (JSON, not decoded)."""
+        """A page of the account's contacts as its body (JSON, not decoded): a change feed's
+        pages are decoded in part (``mappers.listed_page``), others by ``json_object``."""
         # Only change feeds ask for a sync token: the first page of a listing that does draws on
         # a separate fixed quota that lookups have no business spending.
         params = {"personFields": person_fields, "pageSize": str(page_size)}

@@ -260,11 +260,13 @@ class GoogleContactsConnector(Connector):
         keys: set[str] = set()
         page_token = ""
         for _ in range(FIELD_DISCOVERY_PAGES):
-            page = self.api.list_connections(
-                page_size=LOOKUP_PAGE_SIZE,
-                page_token=page_token,
-                person_fields="userDefined",
-                newest_first=True,
+            page = json_object(
+                self.api.connections_page(
+                    page_size=LOOKUP_PAGE_SIZE,
+                    page_token=page_token,
+                    person_fields="userDefined",
+                    newest_first=True,
+                )
             )
             keys.update(_user_defined_keys(page.get("connections") or []))
             page_token = str(page.get("nextPageToken") or "")
@@ -425,7 +427,9 @@ class GoogleContactsConnector(Connector):
         by_id: dict[str, Contact] = {}
         page_token = ""
         for _ in range(MAX_LOOKUP_PAGES):
-            answer = self.api.list_connections(page_size=LOOKUP_PAGE_SIZE, page_token=page_token)
+            answer = json_object(
+                self.api.connections_page(page_size=LOOKUP_PAGE_SIZE, page_token=page_token)
+            )
             for person in answer.get("connections") or []:
                 contact = self._contact(person)
                 by_id[contact.id] = contact

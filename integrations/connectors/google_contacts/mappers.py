@@ -157,8 +157,7 @@ def person_to_contact(
     contact = _contact(
         person["resourceName"],
         person.get("etag"),
-        [(s.get("type"), s.get("updateTime")) for s in _objects(metadata.get("sources"))]
-        or [(None, None)],
+        [(s.get("type"), s.get("updateTime")) for s in _objects(metadata.get("sources"))],
         metadata.get("deleted"),
         metadata.get("previousResourceNames"),
         [(item.get("key"), item.get("value")) for item in _objects(person.get("clientData"))],
@@ -280,7 +279,7 @@ def listed_page(body: bytes, groups: Mapping[str, str]) -> ListedPage | None:
         contact = _contact(
             head.resourceName,
             head.etag,
-            [(s.type, s.updateTime) for s in metadata.sources or ()] or [(None, None)],
+            [(s.type, s.updateTime) for s in metadata.sources or ()],
             metadata.deleted,
             metadata.previousResourceNames,
             [(item.key, item.value) for item in head.clientData or ()],

@@ -27,7 +27,7 @@ def test_the_pages_of_a_listing_are_read_whole_over_one_connection(
     pages: list[dict[str, Any]] = []
     token = ""
     while True:
-        answer = connector.api.list_connections(page_size=2, page_token=token)
+        answer = json_object(connector.api.connections_page(page_size=2, page_token=token))
         pages.append(answer)
         token = answer.get("nextPageToken", "")
         if not token:
