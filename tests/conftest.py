@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+# The web process registers the admin's ModelAdmins through its URLconf (config/admin_app.py);
+# tests that read the admin's registry see it as that process does.
+import config.urls  # noqa: F401
 from accounts.models import User, Workspace
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
