@@ -102,6 +102,26 @@ def test_a_sqlite_database_keeps_a_write_ahead_log_synced_at_its_checkpoints(
     assert (journal, synchronous) == ("wal", 1)
 
 
+def test_a_sqlite_connection_caches_at_most_512_kib_of_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any
+) -> None:
+    from django.db.utils import ConnectionHandler
+
+    from config.settings.base import database_from_env
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tandem.sqlite3'}")
+    handler = ConnectionHandler({"default": database_from_env("sqlite:///unused.sqlite3")})
+    db = handler["default"]
+    try:
+        with django_db_blocker.unblock(), db.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            cache_size = cursor.fetchone()[0]
+    finally:
+        db.close()
+    # Negative: a size in KiB (a positive figure would count pages); SQLite's default is -2000.
+    assert cache_size == -512
+
+
 def test_a_postgresql_database_gets_no_sqlite_pragmas(monkeypatch: pytest.MonkeyPatch) -> None:
     from config.settings.base import database_from_env
 

@@ -25,7 +25,11 @@ DATA_DIR = Path(env.str("TANDEM_DATA_DIR", default=str(BASE_DIR / "data")))
 # transaction survives any crash of the process; a power cut may lose the last few, except the
 # create intents, which the store commits with a sync of their own before a create is sent).
 # An in-memory database keeps its own journal; the pragmas leave it as it is.
-SQLITE_PRAGMAS = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+# Each connection caches at most 512 KiB of the file's pages instead of SQLite's 2 MiB: the
+# operating system's page cache holds the file's pages anyway, and every thread of web, worker
+# and beat holds a connection of its own. A 100,000 record scan took no longer (63 s against
+# 69 s) and peaked 1.9 MB lower; an incremental run of 100 changes at 10,000 0.6 MB lower.
+SQLITE_PRAGMAS = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512"
 
 
 def database_from_env(default: str) -> dict:
