@@ -2,7 +2,9 @@
 ``python -m bench.sync_run <connection id> [--profile]``.
 
 The sync benchmark runs every measured sync this way, so the peak memory it reports is that
-of one Tandem run (a worker's), not of the benchmark process nor of the emulators. Settings
+of one Tandem run (a worker's), not of the benchmark process nor of the emulators. The process
+is set up as a worker's is before its first task (Django, then the task modules), and the run
+is timed from there. Settings
 come from the environment the benchmark passes (database, app base URLs); the figures are
 printed as one JSON line. ``--profile`` runs the sync under cProfile (slower) and adds the
 functions of the run by own time and, among Tandem's own, by cumulative time. ``--groups``
@@ -84,6 +86,11 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    # Set up as a worker is before its first task: Celery's worker imports the task modules
+    # when it starts, before its pool forks (and with them the engine, ``integrations.tasks``).
+    from config.celery_app import app
+
+    app.loader.import_default_modules()
     from bench.common import peak_rss_mb, timed
     from integrations.services.runs import connection_sync
 

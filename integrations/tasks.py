@@ -10,6 +10,11 @@ from integrations.models import Connection, SyncRun
 from integrations.services import ConnectionNotRunnable, connection_sync, connections_claim_due
 from integrations.services.audit import audit_prune
 
+# The engine is loaded with the tasks, when a worker starts and before its pool forks: each
+# child has it from the start (its pages shared with the others until written), and a child's
+# first run does not import it (some 30 modules). Other processes load it at their first run.
+from integrations.sync import engine  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 

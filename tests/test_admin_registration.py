@@ -33,20 +33,25 @@ def in_fresh_process(code: str) -> dict[str, object]:
     return found
 
 
-ADMIN_MODULES = (
-    "[m for m in sys.modules if m == 'accounts.admin' or m.startswith('integrations.admin')]"
+WEB_MODULES = (
+    "[m for m in sys.modules if m in ('config.urls', 'accounts.admin', 'accounts.views')"
+    " or m.startswith(('integrations.admin', 'integrations.views', 'integrations.forms'))]"
 )
 
 
-def test_a_worker_process_imports_no_model_admin() -> None:
-    # What a Celery worker has before its first task: Django set up and the tasks imported.
+def test_a_worker_loads_its_tasks_and_the_engine_but_no_page_nor_model_admin() -> None:
+    # What a Celery worker (or beat) does when it starts, before its pool forks: its loader
+    # imports the task modules, through Celery's Django fixup (which would run the system
+    # checks, and with them load the URLconf, unless CELERY_SKIP_CHECKS: config/celery_app.py).
     found = in_fresh_process(
-        "import integrations.tasks\n"
+        "from config.celery_app import app\n"
+        "app.loader.import_default_modules()\n"
         "from django.contrib import admin\n"
         "registered = len(admin.site._registry)\n"
-        f"print(json.dumps({{'modules': {ADMIN_MODULES}, 'registered': registered}}))"
+        "loaded = [m in sys.modules for m in ('integrations.tasks', 'integrations.sync.engine')]\n"
+        f"print(json.dumps({{'web': {WEB_MODULES}, 'admins': registered, 'loaded': loaded}}))"
     )
-    assert found == {"modules": [], "registered": 0}
+    assert found == {"web": [], "admins": 0, "loaded": [True, True]}
 
 
 def test_the_urlconf_registers_every_model_admin_before_resolving_a_url() -> None:
