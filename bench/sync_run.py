@@ -4,13 +4,12 @@
 The sync benchmark runs every measured sync this way, so the peak memory it reports is that
 of one Tandem run (a worker's), not of the benchmark process nor of the emulators. The process
 is set up as a worker's is before its first task (Django, then the task modules), and the run
-is timed from there. Settings
-come from the environment the benchmark passes (database, app base URLs); the figures are
-printed as one JSON line. ``--profile`` runs the sync under cProfile (slower) and adds the
-functions of the run by own time and, among Tandem's own, by cumulative time. ``--groups``
-prints to stderr, as a scan takes each group of its listing, the process's resident memory
-(``VmRSS``), its peak so far (``VmHWM``) and the CPU seconds so far: where a scan's peak
-memory comes from (``python -m bench.memory_scan``).
+is timed from there. Settings come from the environment the benchmark passes (database, app
+base URLs); the figures are printed as one JSON line. ``--profile`` runs the sync under
+cProfile (slower) and adds the functions of the run by own time and, among Tandem's own, by
+cumulative time. ``--groups`` prints to stderr, as a scan takes each group of its listing, the
+process's resident memory (``VmRSS``), its peak so far (``VmHWM``) and the CPU seconds so far:
+where a scan's peak memory comes from (``python -m bench.memory_scan``).
 """
 
 from __future__ import annotations

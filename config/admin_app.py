@@ -1,9 +1,10 @@
 """Django's admin, registered by the process that serves it rather than by every process.
 
 Django's default ``AdminConfig`` imports each installed app's ``admin`` module in
-``django.setup()``. A Celery worker, beat and the support commands never serve the admin, yet
-each paid for Tandem's ModelAdmins and what they import (the forms, the connection set-up
-service): some 25 modules, about 1 MB resident in every such process. Here the admin is
+``django.setup()``. Celery workers, beat and the commands that run no system checks never
+serve the admin, yet each paid for Tandem's ModelAdmins and what they import (the forms, the
+connection set-up service): some 25 modules, about 1 MB resident in every such process
+(workers and beat skip the checks: ``config/celery_app.py``). Here the admin is
 registered the way Django documents for ``SimpleAdminConfig``: the URLconf that serves it
 (``config.urls``) calls ``admin.autodiscover()``, so the web process has every ModelAdmin
 before its first request is resolved. The system checks discover them first as well:

@@ -80,9 +80,10 @@ def test_it_dispatches_several_times_within_the_default_polling_interval() -> No
     assert tick * 4 <= settings.TANDEM_SYNC_INTERVAL_SECONDS
 
 
-def test_a_sqlite_database_keeps_a_write_ahead_log_synced_at_its_checkpoints(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any
-) -> None:
+def sqlite_pragmas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any, *names: str
+) -> list[Any]:
+    """The ``names`` pragmas' values on a new connection to a SQLite ``DATABASE_URL``."""
     from django.db.utils import ConnectionHandler
 
     from config.settings.base import database_from_env
@@ -90,14 +91,23 @@ def test_a_sqlite_database_keeps_a_write_ahead_log_synced_at_its_checkpoints(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tandem.sqlite3'}")
     handler = ConnectionHandler({"default": database_from_env("sqlite:///unused.sqlite3")})
     db = handler["default"]
+    values = []
     try:
         with django_db_blocker.unblock(), db.cursor() as cursor:
-            cursor.execute("PRAGMA journal_mode")
-            journal = cursor.fetchone()[0]
-            cursor.execute("PRAGMA synchronous")
-            synchronous = cursor.fetchone()[0]
+            for name in names:
+                cursor.execute(f"PRAGMA {name}")
+                values.append(cursor.fetchone()[0])
     finally:
         db.close()
+    return values
+
+
+def test_a_sqlite_database_keeps_a_write_ahead_log_synced_at_its_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any
+) -> None:
+    journal, synchronous = sqlite_pragmas(
+        tmp_path, monkeypatch, django_db_blocker, "journal_mode", "synchronous"
+    )
     # 1 is NORMAL: the log is synced at its checkpoints, not at every commit.
     assert (journal, synchronous) == ("wal", 1)
 
@@ -105,19 +115,7 @@ def test_a_sqlite_database_keeps_a_write_ahead_log_synced_at_its_checkpoints(
 def test_a_sqlite_connection_caches_at_most_512_kib_of_pages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any
 ) -> None:
-    from django.db.utils import ConnectionHandler
-
-    from config.settings.base import database_from_env
-
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tandem.sqlite3'}")
-    handler = ConnectionHandler({"default": database_from_env("sqlite:///unused.sqlite3")})
-    db = handler["default"]
-    try:
-        with django_db_blocker.unblock(), db.cursor() as cursor:
-            cursor.execute("PRAGMA cache_size")
-            cache_size = cursor.fetchone()[0]
-    finally:
-        db.close()
+    [cache_size] = sqlite_pragmas(tmp_path, monkeypatch, django_db_blocker, "cache_size")
     # Negative: a size in KiB (a positive figure would count pages); SQLite's default is -2000.
     assert cache_size == -512
 
