@@ -120,6 +120,26 @@ def test_a_sqlite_connection_caches_at_most_512_kib_of_pages(
     assert cache_size == -512
 
 
+def test_a_sqlite_database_opens_in_a_directory_not_made_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_db_blocker: Any
+) -> None:
+    # A fresh clone has no data/ until something makes it; SQLite makes the file, not the
+    # directory, and makemigrations or migrate said "unable to open database file".
+    from django.db.utils import ConnectionHandler
+
+    from config.settings.base import database_from_env
+
+    path = tmp_path / "data" / "fresh" / "tandem.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    db = ConnectionHandler({"default": database_from_env("sqlite:///unused.sqlite3")})["default"]
+    try:
+        with django_db_blocker.unblock(), db.cursor() as cursor:
+            cursor.execute("CREATE TABLE t (x integer)")
+    finally:
+        db.close()
+    assert path.is_file()
+
+
 def test_a_postgresql_database_gets_no_sqlite_pragmas(monkeypatch: pytest.MonkeyPatch) -> None:
     from config.settings.base import database_from_env
 

@@ -3,6 +3,7 @@
 
 import base64
 import binascii
+import contextlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -56,7 +57,18 @@ def database_from_env(default: str) -> dict:
         options["timeout"] = 20
         options.setdefault("init_command", SQLITE_PRAGMAS)
         config["CONN_MAX_AGE"] = 0
+        _make_sqlite_directory(str(config["NAME"]))
     return config
+
+
+def _make_sqlite_directory(name: str) -> None:
+    """SQLite creates a missing database file but not its directory ("unable to open database
+    file"): on a fresh clone ``data/`` does not exist until something makes it. A directory
+    that cannot be made is left to SQLite's own error when the first connection opens."""
+    if name == ":memory:" or name.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
 
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
