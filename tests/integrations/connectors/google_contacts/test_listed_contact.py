@@ -157,6 +157,17 @@ def test_a_feed_page_decodes_no_persons_values_until_they_are_read(
     assert len(decoded) == 2
 
 
+def test_a_feed_pages_contacts_read_in_any_order_each_get_their_own_persons_values() -> None:
+    # The page's persons are split out of its body once, at the first read, and shared.
+    page = listed_page(_page(PEOPLE[:3]), GROUPS)
+
+    assert page is not None
+    first, _, third = page.records
+    assert third.values == person_to_contact(copy.deepcopy(PEOPLE[2]), GROUPS).values
+    assert first.values == person_to_contact(copy.deepcopy(PEOPLE[0]), GROUPS).values
+    assert first.values != third.values
+
+
 def test_a_feed_page_gives_its_page_and_sync_tokens() -> None:
     middle = listed_page(_page(PEOPLE[:1], nextPageToken="p2"), GROUPS)
     last = listed_page(_page(PEOPLE[1:2], nextSyncToken="s9"), GROUPS)
