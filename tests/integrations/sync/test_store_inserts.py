@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, models
 from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.models import AuditEntry, CreateIntent, RecordLink, SyncRun
@@ -124,6 +125,22 @@ def test_it_inserts_links_as_bulk_create_does() -> None:
     slow = stored(RecordLink, list(links.order_by("pk").values_list("pk", flat=True)))
     assert len(fast) == 300
     assert fast == slow
+
+
+def test_it_inserts_many_rows_in_statements_of_several_rows_each() -> None:
+    # Not one statement a row (``executemany``): SQLite lets Python's lock go at every step.
+    connection = ConnectionFactory()
+    rows: list[dict[str, Any]] = [
+        {"connection": connection.pk, "id_a": f"a{i}", "id_b": f"b{i}"} for i in range(2_500)
+    ]
+    width = len(store_mod._columns(RecordLink)[0])
+    per_statement = store_mod._rows_per_statement(width)
+    with CaptureQueriesContext(db) as queries:
+        store_mod._insert(RecordLink, rows)
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert 1 < per_statement < len(rows)
+    assert len(inserts) == -(-len(rows) // per_statement)
+    assert RecordLink.objects.filter(connection=connection).count() == len(rows)
 
 
 def test_it_gives_what_a_row_leaves_out_its_default_and_refuses_unknown_columns() -> None:

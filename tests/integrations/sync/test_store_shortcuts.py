@@ -240,3 +240,31 @@ def test_the_rows_inserted_are_answered_by_their_key_as_each_row_gave_it() -> No
     for key, pk in found.items():
         intent = CreateIntent.objects.get(pk=pk)
         assert intent.key == (key if isinstance(key, uuid.UUID) else uuid.UUID(key))
+
+
+def test_the_rows_found_by_a_plain_in_are_those_django_reads() -> None:
+    # More ids than one statement takes; texts a JSON array must escape (SQLite answers the
+    # rows as one); integers past 32 bits; an id no link holds.
+    connection = ConnectionFactory()
+    odd = ['q"uote', "back\\slash", "ünï✓", "tab\tnew\nline", "nul\x01", "</x>", "' OR 1"]
+    ids = [f"b{i}" for i in range(1_200)] + odd
+    RecordLink.objects.bulk_create(
+        [
+            RecordLink(connection=connection, id_a=f"a{i}", id_b=id_b, version_b=f"v{i}{id_b}")
+            for i, id_b in enumerate(ids)
+        ]
+    )
+    other = ConnectionFactory()
+    RecordLink.objects.create(connection=other, id_a="a", id_b="b1", version_b="elsewhere")
+    big = RecordLink.objects.filter(connection=connection, id_b="b8")
+    big.update(id=2**40)
+    asked = ids[::2] + odd + ["nobody"]
+    found = store_mod._rows_in(
+        RecordLink, ["id_b", "version_b", "pk"], "id_b", asked, connection=connection.pk
+    )
+    expected = RecordLink.objects.filter(connection=connection, id_b__in=asked).values_list(
+        "id_b", "version_b", "pk"
+    )
+    assert len(found) == len(set(asked)) - 1
+    assert sorted(found) == sorted(expected)
+    assert all(type(pk) is int for *_, pk in found) and 2**40 in {pk for *_, pk in found}
