@@ -623,22 +623,30 @@ def _insert(
 ) -> None:
     """Insert many rows of ``model``, each a dict of column values by field name (a field a
     row leaves out takes its default, ``auto_now_add`` the time of the call; ``same``: values
-    of fields every row has, which the rows do not name): one INSERT sent
-    as one batch. ``bulk_create`` makes a model instance and compiles every field of every
-    row, which costs more than the database for the tens of thousands of links a scan
-    makes."""
+    of fields every row has, which the rows do not name): multi-row INSERTs
+    (``_insert_statements``) in one transaction. ``bulk_create`` makes a model instance and
+    compiles every field of every row, which costs more than the database for the tens of
+    thousands of links a scan makes."""
     if not rows:
         return
     fields, columns = _columns(model)
     params = _params(fields, rows, same)
-    per_call = _rows_per_statement(len(fields))
     # One transaction, as ``bulk_create``'s: outside one, SQLite would commit (and sync to
     # disk) every row.
     with transaction.atomic(savepoint=False), db.cursor() as cursor:
-        for start in range(0, len(params), per_call):
-            batch = params[start : start + per_call]
-            sql = _insert_sql(model, columns, len(batch))
-            cursor.execute(sql, [value for prepared in batch for value in prepared])
+        for sql, values in _insert_statements(model, columns, len(fields), params):
+            cursor.execute(sql, values)
+
+
+def _insert_statements(
+    model: type[models.Model], columns: str, width: int, params: Sequence[tuple[Any, ...]]
+) -> Iterator[tuple[str, list[Any]]]:
+    """The INSERTs of ``params`` (rows of ``width`` prepared values), each its SQL and its
+    values, ``_rows_per_statement`` rows to one."""
+    per_call = _rows_per_statement(width)
+    for start in range(0, len(params), per_call):
+        batch = params[start : start + per_call]
+        yield _insert_sql(model, columns, len(batch)), [v for row in batch for v in row]
 
 
 def _rows_per_statement(width: int) -> int:
@@ -665,7 +673,6 @@ def _insert_returning(
     key_field = meta.get_field(key)
     assert isinstance(key_field, models.Field) and key_field.unique
     key_column, pk_column = db.ops.quote_name(key_field.column), db.ops.quote_name(meta.pk.column)
-    per_call = _rows_per_statement(len(fields))
     params = _params(fields, rows)
     # Each row's key as sent, which the database answers as it is (SQLite: a UUID's text), to
     # the key as the row gave it; an answer in another form is made a value of the field.
@@ -674,11 +681,8 @@ def _insert_returning(
     given: dict[Any, Any] = {}
     found: dict[Any, int] = {}
     with transaction.atomic(savepoint=False), db.cursor() as cursor:
-        for start in range(0, len(rows), per_call):
-            batch = params[start : start + per_call]
-            sql = _insert_sql(model, columns, len(batch))
-            sql += f" RETURNING {pk_column}, {key_column}"
-            cursor.execute(sql, [value for prepared in batch for value in prepared])
+        for sql, values in _insert_statements(model, columns, len(fields), params):
+            cursor.execute(f"{sql} RETURNING {pk_column}, {key_column}", values)
             for pk, value in cursor.fetchall():
                 original = sent.get(value, _MISSING)
                 if original is _MISSING:
