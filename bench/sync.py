@@ -33,8 +33,10 @@ from bench.sandbox_host import SandboxHost
 from sandbox.demo_people import DemoPerson, demo_people
 
 CHANGES_PER_SIDE = 50
-# Incremental runs are short: each size gets this many rounds of changes, and the median counts.
-INCREMENTAL_ROUNDS = 3
+# Incremental runs are short (about a third of a second): each size gets this many rounds of
+# changes, and the median counts. Three were too few: their median's ratio across sizes moved
+# from x0.76 to x1.35 between complete runs of the same code (bench/README.md).
+INCREMENTAL_ROUNDS = 5
 UNLIMITED = 10**9
 GOOGLE_FIELDS = "names,emailAddresses,phoneNumbers,organizations,userDefined"
 CLIENT_ID, CLIENT_SECRET = "tandem-demo", "tandem-demo-secret"
