@@ -11,22 +11,25 @@ requests changed it (and ``stop`` once more), so the demo keeps what its users m
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from django.utils.module_loading import import_string
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import ThreadedWSGIServer
 from werkzeug.wrappers import Response
 
 from sandbox.kit import Emulator
 
-__all__ = ["EMULATORS", "Emulator", "Sandbox"]
+__all__ = ["EMULATORS", "Emulator", "Sandbox", "ThreadedServer"]
 
 # slug -> dotted path of the emulator class. The slug matches the connector registry.
 EMULATORS: dict[str, str] = {
@@ -38,6 +41,66 @@ EMULATORS: dict[str, str] = {
 
 
 logger = logging.getLogger(__name__)
+
+
+class ThreadedServer(ThreadedWSGIServer):
+    """Werkzeug's threaded WSGI server, whose ``server_close`` also ends the requests it serves.
+
+    Werkzeug serves each request on a daemon thread, and socketserver joins only the others: a
+    request still running when the server closed (a stalled one whose client gave up, a client
+    that connected and never asked) ran on into whatever the process did next, logging into the
+    next test's capture or, after pytest's session, into its closed capture file. Closing hangs
+    up on the clients still to send a request, then waits for the requests in flight (a
+    ``sleep`` fault runs out), at most ``close_timeout`` seconds in all.
+    """
+
+    close_timeout = 5.0
+
+    def __init__(self, host: str, port: int, app: Any) -> None:
+        super().__init__(host, port, app)
+        self._serving: dict[threading.Thread, socket.socket] = {}
+        self._serving_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ThreadedServer:
+        """Serve on a daemon thread until ``stop``."""
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(timeout=5)
+        self.server_close()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._serving_lock:
+            self._serving[thread] = request
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._serving_lock:
+                self._serving.pop(threading.current_thread(), None)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._serving_lock:
+            serving = dict(self._serving)
+        for request in serving.values():
+            # Reading ends: a thread waiting for a request line sees the end of the stream,
+            # while a request in flight can still write its answer.
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RD)
+        deadline = time.monotonic() + self.close_timeout
+        for thread in serving:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -61,8 +124,7 @@ class Sandbox:
             slug: import_string(EMULATORS[slug])() for slug in (slugs or EMULATORS)
         }
         self.data_dir = Path(data_dir) if data_dir is not None else None
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self._saved: dict[str, int] = {}
         self._save_lock = threading.Lock()
         self._autosave_stop = threading.Event()
@@ -166,19 +228,16 @@ class Sandbox:
     def emulator(self, slug: str) -> Any:
         return self.emulators[slug]
 
-    def bind(self) -> BaseWSGIServer:
+    def bind(self) -> ThreadedServer:
         """Listen on the port (a free one for port 0) and tell each emulator its base URL."""
-        self._server = make_server(self.host, self.port, self.wsgi_app(), threaded=True)
+        self._server = ThreadedServer(self.host, self.port, self.wsgi_app())
         self.port = self._server.server_port
         for slug, emulator in self.emulators.items():
             emulator.base_url = self.base_url(slug)
         return self._server
 
     def start(self) -> Sandbox:
-        self.bind()
-        assert self._server is not None
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self.bind().start()
         return self
 
     def serve_forever(self) -> None:
@@ -186,9 +245,6 @@ class Sandbox:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
         self.stop_autosave()
         self.save()

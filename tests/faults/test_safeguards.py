@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.db import connection as db
 from django.utils import timezone
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.connectors.accounts import connector_for
@@ -22,6 +21,7 @@ from integrations.leases import fenced, lease_acquire, lease_extend, lease_relea
 from integrations.models import Connection, SyncRun
 from integrations.services import connection_sync
 from integrations.sync.engine import BreakerTripped
+from sandbox.server import ThreadedServer
 from tests.e2e.conftest import Pair
 from tests.factories import ConnectionFactory
 from tests.integrations.sync.conftest import make_pair
@@ -107,12 +107,9 @@ class Echo:
 @pytest.fixture
 def echo() -> Iterator[tuple[str, Echo]]:
     script = Echo()
-    httpd = make_server("127.0.0.1", 0, script, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd = ThreadedServer("127.0.0.1", 0, script).start()
     yield f"http://127.0.0.1:{httpd.server_port}", script
-    httpd.shutdown()
-    httpd.server_close()
+    httpd.stop()
 
 
 def ours(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.connectors.http import HttpClient, HttpError, RateGate, parse_retry_after
+from sandbox.server import ThreadedServer
 
 
 class Script:
@@ -34,12 +33,9 @@ class Script:
 @pytest.fixture
 def server() -> Iterator[tuple[str, Script]]:
     script = Script()
-    httpd = make_server("127.0.0.1", 0, script, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd = ThreadedServer("127.0.0.1", 0, script).start()
     yield f"http://127.0.0.1:{httpd.server_port}", script
-    httpd.shutdown()
-    httpd.server_close()
+    httpd.stop()
 
 
 @pytest.fixture

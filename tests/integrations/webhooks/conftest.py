@@ -4,18 +4,17 @@ subscription, and a client that posts signed deliveries to the receiver."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.test import Client
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.models import Connection
 from integrations.webhooks.models import WebhookSubscription, url_key_digest
+from sandbox.server import ThreadedServer
 from tests.e2e.conftest import Pair, pair  # noqa: F401 - the fixture, shared
 from tests.integrations.webhooks.deliveries import kustomer_envelope, kustomer_signed
 
@@ -92,10 +91,7 @@ def receiver() -> Iterator[Receiver]:
         found.got.append((dict(request.headers), request.get_data()))
         return Response("", status=found.answers.pop(0) if found.answers else 200)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = ThreadedServer("127.0.0.1", 0, app).start()
     found.url = f"http://127.0.0.1:{server.server_port}/hook"
     yield found
-    server.shutdown()
-    thread.join(5)
+    server.stop()
