@@ -14,16 +14,25 @@ receiver's bookkeeping) use ``WorkspaceFreeAdmin``: only staff who support every
 change or delete them, since a user's or a group's permissions open every workspace. Other
 staff may look, and of the users they see only the people of their own workspaces and
 themselves.
+
+Both bases also check what Django's admin would hand the database unchecked
+(``CheckedInputAdmin``): an action's selected ids, an autocomplete's submitted id, the
+changelist's filters and search. A value no row could hold is a message or a form error, not a
+server error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from accounts.models import Membership
 
@@ -74,7 +83,74 @@ def _found(admin_view: admin.ModelAdmin, obj: Any) -> Any:
     return obj
 
 
-class WorkspaceScopedAdmin(admin.ModelAdmin):
+# Longer searches are refused: SQLite refuses a LIKE pattern of 50,000 characters or more, and
+# no field of Tandem's holds a longer text worth searching for.
+SEARCH_MAX_LENGTH = 1000
+
+
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete, which looks the submitted id up to show it again, without the
+    values its field cannot hold (a word, a number of thousands of digits): those raised."""
+
+    def optgroups(self, name: str, value: Sequence[str], attr: dict[str, Any] | None = None) -> Any:
+        target = self.field.target_field
+        kept = []
+        for item in value:
+            try:
+                target.clean(item, None)
+            except ValidationError:
+                continue
+            kept.append(item)
+        return super().optgroups(name, kept, attr)
+
+
+class CheckedInputAdmin(admin.ModelAdmin):
+    """What Django's admin passes to the database unchecked, checked first: the ids of an
+    action's selection and of an autocomplete (a word there would raise), and the
+    changelist's query (PostgreSQL refuses a NUL character in text, SQLite an over-long
+    search). A refusal is a message, or the form's error."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        problem = _query_problem(request)
+        if problem:
+            self.message_user(request, problem, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        pk = self.opts.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.clean(value, None)
+            except ValidationError:
+                self.message_user(
+                    request,
+                    f"The selection holds a value that is no {self.opts.verbose_name} id: "
+                    "nothing was done.",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
+def _query_problem(request: HttpRequest) -> str:
+    if any("\x00" in key + "".join(values) for key, values in request.GET.lists()):
+        return "The filter or search held a NUL character, which no value holds."
+    if len(request.GET.get(SEARCH_VAR, "")) > SEARCH_MAX_LENGTH:
+        return f"Search for at most {SEARCH_MAX_LENGTH} characters."
+    return ""
+
+
+class WorkspaceScopedAdmin(CheckedInputAdmin):
     """A model admin that shows a staff user only the objects of their workspaces."""
 
     # The lookup path from the model to its workspace; "" for the workspace itself.
@@ -113,7 +189,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         return obj
 
 
-class WorkspaceFreeAdmin(admin.ModelAdmin):
+class WorkspaceFreeAdmin(CheckedInputAdmin):
     """A model admin for objects of no workspace: staff who do not support every workspace may
     only look."""
 

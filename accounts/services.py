@@ -45,9 +45,26 @@ def workspace_slug_for(name: str) -> str:
     return candidate
 
 
+def workspace_name_clean(name: str) -> str:
+    """``name`` stripped, as a workspace can hold it; ``ValidationError`` on ``name`` for an
+    empty or over-long one, or one holding a NUL character (PostgreSQL refuses it in text)."""
+    cleaned = str(name or "").strip()
+    max_length = Workspace._meta.get_field("name").max_length or 200
+    if not cleaned:
+        raise ValidationError({"name": "Name your workspace."})
+    if "\x00" in cleaned:
+        raise ValidationError({"name": "A workspace name cannot contain a NUL character."})
+    if len(cleaned) > max_length:
+        raise ValidationError(
+            {"name": f"A workspace name is at most {max_length} characters long."}
+        )
+    return cleaned
+
+
 def workspace_create(*, name: str, owner: User) -> Workspace:
     """A new workspace owned by ``owner``, under a unique slug (a concurrent sign-up taking the
-    same slug makes this try the next one)."""
+    same slug makes this try the next one). ``ValidationError`` for a name it cannot hold."""
+    name = workspace_name_clean(name)
     for _ in range(5):
         try:
             with transaction.atomic():

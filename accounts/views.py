@@ -41,9 +41,10 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def safe_next(request: HttpRequest, default: str = "") -> str:
-    """``next`` (from the form, else the query) when it is a local URL, else ``default``."""
+    """``next`` (from the form, else the query) when it is a local URL, else ``default``.
+    Only a path is local: ``redirect()`` takes any other word for a view's name."""
     candidate = str(request.POST.get("next") or request.GET.get("next") or "")
-    if candidate and url_has_allowed_host_and_scheme(
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
@@ -199,7 +200,11 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Name your workspace.")
         return redirect(safe_next(request, reverse("accounts:team")))
     assert isinstance(request.user, User)
-    workspace = services.workspace_create(name=name, owner=request.user)
+    try:
+        workspace = services.workspace_create(name=name, owner=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(safe_next(request, reverse("accounts:team")))
     _set_current(request, workspace)
     messages.success(request, f"Created the workspace {workspace.name}.")
     return redirect("accounts:team")

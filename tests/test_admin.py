@@ -765,3 +765,59 @@ def test_it_refuses_changing_the_app_of_an_account_in_use(client: Client, staff:
     assert "Support ⇄ Sales" in errors_shown(response)
     account.refresh_from_db()
     assert account.app == "kustomer"
+
+
+def test_it_does_nothing_for_a_selection_holding_no_id(client: Client, staff: User) -> None:
+    connection = ConnectionFactory(status=Connection.Status.ACTIVE)
+    client.force_login(staff)
+    url = reverse("admin:integrations_connection_changelist")
+
+    response = client.post(
+        url, {"action": "pause", ACTION_CHECKBOX_NAME: [connection.pk, "abc"]}, follow=True
+    )
+
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+    assert "no connection id: nothing was done" in response.content.decode()
+
+
+def test_it_refuses_a_search_longer_than_the_database_takes(client: Client, staff: User) -> None:
+    client.force_login(staff)
+    url = reverse("admin:integrations_syncrun_changelist")
+
+    response = client.get(url, {"q": "x" * 60_000}, follow=True)
+
+    assert response.redirect_chain == [(url, 302)]
+    assert "Search for at most 1000 characters." in response.content.decode()
+
+
+def test_it_refuses_a_filter_holding_a_nul_character(client: Client, staff: User) -> None:
+    client.force_login(staff)
+    url = reverse("admin:integrations_connection_changelist")
+
+    response = client.get(url, {"status__exact": "active\x00"}, follow=True)
+
+    assert response.redirect_chain == [(url, 302)]
+    assert "held a NUL character" in response.content.decode()
+
+
+def test_it_offers_a_new_rule_for_a_connection_id_too_long_to_be_one(
+    client: Client, staff: User
+) -> None:
+    client.force_login(staff)
+
+    response = client.get(reverse("admin:integrations_rule_add"), {"connection": "9" * 5000})
+
+    assert response.status_code == 200
+
+
+def test_it_shows_the_connection_form_again_for_an_account_id_that_is_no_number(
+    client: Client, staff: User
+) -> None:
+    client.force_login(staff)
+
+    response = client.post(reverse("admin:integrations_connection_add"), {"account_a": "abc"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["account_a"]
+    assert not Connection.objects.exists()

@@ -95,10 +95,13 @@ class RuleAdminForm(forms.ModelForm):
             return self.instance.connection
         wanted = self.initial.get("connection") or self.data.get(self.add_prefix("connection"))
         field = self.fields.get("connection")
-        if not str(wanted).isdigit() or not isinstance(field, forms.ModelChoiceField):
+        if not isinstance(field, forms.ModelChoiceField):
             return None
-        # Only among the choices: another workspace's connection names no apps here.
-        return field.queryset.filter(pk=int(str(wanted))).first()  # type: ignore[union-attr]
+        try:
+            # Only among the choices: another workspace's connection names no apps here.
+            return field.clean(wanted)
+        except ValidationError:
+            return None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

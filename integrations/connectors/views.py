@@ -87,7 +87,7 @@ def connect(request: HttpRequest, app: str) -> HttpResponse:
     if (
         account_id
         and not ConnectedAccount.objects.filter(
-            pk=account_id if account_id.isdigit() else 0, workspace=workspace, app=app
+            pk=int(account_id) if account_id.isdecimal() else 0, workspace=workspace, app=app
         ).exists()
     ):
         raise Http404("No such account.")
@@ -114,7 +114,8 @@ def callback(request: HttpRequest, app: str) -> HttpResponse:
         not pending
         or not state
         or pending.get("user") != request.user.pk
-        or not secrets.compare_digest(str(pending.get("state")), state)
+        # Bytes: the query is anyone's to write, and comparing str refuses non-ASCII text.
+        or not secrets.compare_digest(str(pending.get("state")).encode(), state.encode())
     ):
         return HttpResponseBadRequest(
             f"{name}: this sign-in link is invalid or expired (the state does not match). "

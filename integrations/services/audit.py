@@ -91,7 +91,11 @@ def audit_prune(
 
 
 def runs_to_prune(*, older_than_days: int, now: dt.datetime | None = None) -> QuerySet[SyncRun]:
-    cutoff = (now or timezone.now()) - dt.timedelta(days=older_than_days)
+    try:
+        cutoff = (now or timezone.now()) - dt.timedelta(days=older_than_days)
+    except OverflowError:
+        # Further back than any date: no run started that long ago.
+        return SyncRun.objects.none()
     return SyncRun.objects.filter(started_at__lt=cutoff).exclude(outcome=SyncRun.Outcome.RUNNING)
 
 

@@ -30,6 +30,12 @@ def hmac_sha256(key: str, message: bytes) -> bytes:
     return hmac.new(key.encode(), message, hashlib.sha256).digest()
 
 
+def signature_matches(expected: str, given: str) -> bool:
+    """``hmac.compare_digest`` over bytes: a header is whatever a sender put there, and
+    comparing ``str`` refuses any character outside ASCII with a ``TypeError``."""
+    return bool(given) and hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
 def parse_time(value: Any) -> dt.datetime | None:
     """An ISO 8601 date-time with a zone, or None."""
     if not isinstance(value, str):
@@ -87,7 +93,7 @@ class KustomerReceiver(Receiver):
         body = request.body
         given = request.headers.get("X-Kustomer-Webhook-Signature", "").strip().lower()
         expected = hmac_sha256(subscription.secret, body).hex()
-        if not given or not hmac.compare_digest(expected, given):
+        if not signature_matches(expected, given):
             raise Refused("forged", "the signature does not match the webhook's token")
         try:
             envelope = json.loads(body)
@@ -192,7 +198,7 @@ class HubSpotReceiver(Receiver):
         url = settings.TANDEM_PUBLIC_URL.rstrip("/") + request.get_full_path()
         message = str(request.method).encode() + url.encode() + body + stamp.encode()
         expected = base64.b64encode(hmac_sha256(secret, message)).decode()
-        if not given or not hmac.compare_digest(expected, given):
+        if not signature_matches(expected, given):
             raise Refused("forged", "the v3 signature does not match the app's secret")
         if not stamp.isdigit():
             raise Refused("malformed", "the timestamp is not milliseconds")

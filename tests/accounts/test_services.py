@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from accounts.models import ConnectedAccount, Workspace
+from accounts.models import ConnectedAccount, User, Workspace
 from accounts.services import (
     connected_account_upsert,
     connected_account_verify,
     connections_resume_for_account,
     user_signup,
+    workspace_create,
 )
 from integrations.models import Connection
 from tests.e2e.conftest import Pair, pair  # noqa: F401
@@ -93,6 +94,15 @@ def test_it_creates_nothing_when_sign_up_is_refused(db: None) -> None:
     with pytest.raises(ValidationError):
         user_signup(email="x@example.com", full_name="X", workspace_name="X Co", password="123")
 
+    assert not Workspace.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["Acme\x00", "   ", "x" * 201])
+def test_it_refuses_a_workspace_name_it_cannot_hold(alice: User, name: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        workspace_create(name=name, owner=alice)
+
+    assert "name" in refused.value.message_dict
     assert not Workspace.objects.exists()
 
 

@@ -291,6 +291,26 @@ def test_it_refuses_to_switch_to_a_workspace_the_user_is_not_in(
     assert alice_client.session.get(CURRENT_WORKSPACE_KEY) != globex.pk
 
 
+def test_it_goes_home_after_switching_when_next_is_no_path(
+    alice_client: Client, alice: User, globex: Workspace
+) -> None:
+    MembershipFactory(workspace=globex, user=alice, role="member")
+
+    response = alice_client.post("/workspaces/switch/", {"workspace": globex.pk, "next": "home"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+def test_it_refuses_a_workspace_name_with_a_nul_character(alice_client: Client) -> None:
+    before = Workspace.objects.count()
+
+    response = alice_client.post("/workspaces/new/", {"name": "Nul\x00Co"}, follow=True)
+
+    assert b"cannot contain a NUL character" in response.content
+    assert Workspace.objects.count() == before
+
+
 def test_it_offers_a_user_without_a_workspace_to_create_one(client: Client) -> None:
     lonely = UserFactory(email="lonely@example.com")
     client.force_login(lonely)

@@ -50,7 +50,8 @@ class Command(BaseCommand):
         ).order_by("workspace__name", "id")
         if workspace:
             found = Workspace.objects.filter(slug=workspace).first()
-            if found is None and workspace.isdigit():
+            # isdigit() also holds for "²", which int() refuses.
+            if found is None and workspace.isdecimal():
                 found = Workspace.objects.filter(pk=int(workspace)).first()
             if found is None:
                 raise CommandError(f"No workspace with id or slug {workspace!r}.")

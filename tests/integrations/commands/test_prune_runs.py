@@ -83,6 +83,16 @@ def test_it_refuses_a_bad_number_of_days(connection, days: str) -> None:
     assert SyncRun.objects.count() == 1
 
 
+@pytest.mark.parametrize("days", ["1000000", "99999999999999999999"])
+def test_it_deletes_nothing_for_more_days_than_any_date_goes_back(
+    connection, days: str, capsys
+) -> None:
+    run_days_ago(connection, 40)
+    call_command("prune_runs", "--older-than", days)
+    assert SyncRun.objects.count() == 1
+    assert f"deleted 0 run(s) older than {days} day(s)" in capsys.readouterr().out
+
+
 def test_it_needs_the_number_of_days(db: None) -> None:
     with pytest.raises(CommandError, match="--older-than"):
         call_command("prune_runs")

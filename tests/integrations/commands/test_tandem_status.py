@@ -62,6 +62,11 @@ def test_it_refuses_an_unknown_workspace(acme_connection) -> None:
         call_command("tandem_status", "--workspace", "nope")
 
 
+def test_it_refuses_a_workspace_named_by_a_digit_that_is_no_number(acme_connection) -> None:
+    with pytest.raises(CommandError, match="No workspace with id or slug '²'"):
+        call_command("tandem_status", "--workspace", "²")
+
+
 def test_it_lists_only_failing_connections(acme_connection, globex_connection, capsys) -> None:
     out = status("--failing", capsys=capsys)
     assert "Acme sync" in out and "Globex sync" not in out

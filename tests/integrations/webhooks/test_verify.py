@@ -62,6 +62,14 @@ def test_it_refuses_a_delivery_without_a_signature_as_forged() -> None:
     assert refused.value.outcome == "forged"
 
 
+def test_it_refuses_a_signature_outside_ascii_as_forged() -> None:
+    body, headers = kustomer_signed(SECRET, kustomer_envelope("c1", created=NOW))
+    headers["HTTP_X_KUSTOMER_WEBHOOK_SIGNATURE"] = "é" * 64
+    with pytest.raises(Refused) as refused:
+        verify(body, headers)
+    assert refused.value.outcome == "forged"
+
+
 @pytest.mark.parametrize("minutes", [-71, 71])
 def test_it_refuses_a_delivery_stamped_outside_the_window_as_stale(minutes: int) -> None:
     created = NOW + dt.timedelta(minutes=minutes)
@@ -140,14 +148,19 @@ HUBSPOT_SECRET = "hubspot-app-secret"
 
 
 def hubspot(
-    events: Any, *, stamp: dt.datetime = NOW, secret: str = HUBSPOT_SECRET, settings: Any
+    events: Any,
+    *,
+    stamp: dt.datetime = NOW,
+    secret: str = HUBSPOT_SECRET,
+    signature: str = "",
+    settings: Any,
 ) -> list[Event]:
     settings.HUBSPOT_OAUTH_CLIENT_SECRET = HUBSPOT_SECRET
     settings.TANDEM_PUBLIC_URL = "https://tandem.example.com"
     body = json.dumps(events).encode()
     millis = str(int(stamp.timestamp() * 1000))
     url = "https://tandem.example.com/webhooks/hubspot/app/"
-    signature = signature_v3(secret, "POST", url, body, millis)
+    signature = signature or signature_v3(secret, "POST", url, body, millis)
     request = RequestFactory().post(
         "/webhooks/hubspot/app/",
         data=body,
@@ -196,3 +209,9 @@ def test_it_refuses_a_hubspot_delivery_older_than_five_minutes_as_stale(settings
     with pytest.raises(Refused) as refused:
         hubspot([hubspot_event()], stamp=NOW - dt.timedelta(minutes=6), settings=settings)
     assert refused.value.outcome == "stale"
+
+
+def test_it_refuses_a_hubspot_signature_outside_ascii_as_forged(settings: Any) -> None:
+    with pytest.raises(Refused) as refused:
+        hubspot([hubspot_event()], signature="é" * 44, settings=settings)
+    assert refused.value.outcome == "forged"

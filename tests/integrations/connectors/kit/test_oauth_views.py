@@ -122,3 +122,26 @@ def test_it_answers_404_for_an_app_without_a_connector(
 
     assert client.get("/connect/nope/", {"workspace": acme.pk}).status_code == 404
     assert client.get("/connect/nope/callback/", {"state": "x"}).status_code == 404
+
+
+def test_it_answers_404_for_an_account_id_that_is_no_number(
+    client: Client, alice: User, acme: Workspace, acmecrm: str
+) -> None:
+    client.force_login(alice)
+
+    response = client.get("/connect/acmecrm/", {"workspace": acme.pk, "account": "²"})
+
+    assert response.status_code == 404
+    assert "acmecrm_oauth" not in client.session
+
+
+def test_it_refuses_a_state_outside_ascii(
+    client: Client, alice: User, acme: Workspace, acmecrm: str, token_endpoint: Answers
+) -> None:
+    client.force_login(alice)
+    _start(client, acme)
+
+    response = client.get("/connect/acmecrm/callback/", {"code": "code-1", "state": "é"})
+
+    assert response.status_code == 400
+    assert not ConnectedAccount.objects.filter(app="acmecrm").exists()
