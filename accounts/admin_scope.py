@@ -16,7 +16,7 @@ staff may look, and of the users they see only the people of their own workspace
 themselves.
 
 Both bases also check what Django's admin would hand the database unchecked
-(``CheckedInputAdmin``): an action's selected ids, an autocomplete's submitted id, the
+(``CheckedInputAdmin``): an action's selected ids, an autocomplete's submitted id, JSON, the
 changelist's filters and search. A value no row could hold is a message or a form error, not a
 server error.
 """
@@ -26,12 +26,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db.models import JSONField, Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from accounts.models import Membership
@@ -104,11 +105,37 @@ class CheckedAutocompleteSelect(AutocompleteSelect):
         return super().optgroups(name, kept, attr)
 
 
+class CheckedJSONField(forms.JSONField):
+    """Django's JSON form field, for which text Python's JSON reader refuses otherwise than as
+    bad JSON (an integer of more than 4,300 digits, arrays nested past the recursion limit) is
+    invalid JSON too: Django's field lets those errors through."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            ) from exc
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except (ValueError, RecursionError):
+            return forms.fields.InvalidJSONInput(data)
+
+
 class CheckedInputAdmin(admin.ModelAdmin):
     """What Django's admin passes to the database unchecked, checked first: the ids of an
-    action's selection and of an autocomplete (a word there would raise), and the
+    action's selection and of an autocomplete (a word there would raise), JSON Python cannot
+    read (``CheckedJSONField``), and the
     changelist's query (PostgreSQL refuses a NUL character in text, SQLite an over-long
     search). A refusal is a message, or the form's error."""
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if isinstance(db_field, JSONField):
+            kwargs.setdefault("form_class", CheckedJSONField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):

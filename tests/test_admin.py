@@ -821,3 +821,20 @@ def test_it_shows_the_connection_form_again_for_an_account_id_that_is_no_number(
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["account_a"]
     assert not Connection.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"winner": ' + "9" * 5000 + "}", "[" * 100_000 + "]" * 100_000],
+    ids=["an integer of 5,000 digits", "arrays nested 100,000 deep"],
+)
+def test_it_shows_the_connection_form_again_for_json_python_cannot_read(
+    client: Client, staff: User, text: str
+) -> None:
+    client.force_login(staff)
+
+    response = client.post(reverse("admin:integrations_connection_add"), {"choices": text})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["choices"] == ["Enter a valid JSON."]
+    assert not Connection.objects.exists()
