@@ -196,11 +196,9 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
 @require_POST
 def workspace_new(request: HttpRequest) -> HttpResponse:
     name = str(request.POST.get("name") or "").strip()[:200]
-    if not name:
-        messages.error(request, "Name your workspace.")
-        return redirect(safe_next(request, reverse("accounts:team")))
     assert isinstance(request.user, User)
     try:
+        # The service refuses an empty name, or one the database cannot hold, with the reason.
         workspace = services.workspace_create(name=name, owner=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

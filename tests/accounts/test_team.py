@@ -302,6 +302,15 @@ def test_it_goes_home_after_switching_when_next_is_no_path(
     assert response["Location"] == "/"
 
 
+def test_it_asks_for_a_workspace_name_when_none_is_given(alice_client: Client) -> None:
+    before = Workspace.objects.count()
+
+    response = alice_client.post("/workspaces/new/", {"name": "   "}, follow=True)
+
+    assert b"Name your workspace." in response.content
+    assert Workspace.objects.count() == before
+
+
 def test_it_refuses_a_workspace_name_with_a_nul_character(alice_client: Client) -> None:
     before = Workspace.objects.count()
 
