@@ -294,6 +294,11 @@ class Emulator(abc.ABC):
         """The app's own control routes below ``/_sandbox/``; ``None`` when there is none."""
         return None
 
+    def stop(self) -> None:  # noqa: B027 - a hook: the apps without webhooks keep it
+        """Stop what the app runs in the background (its webhook deliveries), closing its
+        connections to their receivers; the sandbox calls this when it stops. An app with
+        nothing in the background has nothing to stop."""
+
     # ---- the shared controls -------------------------------------------------------------
 
     def reset_kit(self) -> None:

@@ -3,10 +3,12 @@ the apps' subscribers registered, with each app's retry schedule.
 
 An app emulator builds the body and its signature headers (each app signs differently) and
 hands them to ``WebhookSender.send``; the sender delivers them in order on one thread, outside
-the emulator's lock, so a slow receiver never stalls the app's API. A delivery that fails (no
-2xx within ``timeout`` seconds, or no connection) is tried again after the next delay of the
-schedule; when the schedule is spent the sender gives up and tells the app (``on_give_up``),
-which may disable the subscription, as the real apps do.
+the emulator's lock, so a slow receiver never stalls the app's API. Each attempt has a
+connection of its own, closed once answered: no receiver's server keeps a thread waiting on an
+idle connection of the sandbox's (a test's live server did, until the interpreter's exit).
+A delivery that fails (no 2xx within ``timeout`` seconds, or no connection) is tried again
+after the next delay of the schedule; when the schedule is spent the sender gives up and
+tells the app (``on_give_up``), which may disable the subscription, as the real apps do.
 
 The queue is bounded (``max_queue``): past it a delivery is dropped and counted, never blocking
 the app. ``retry_scale`` shrinks the schedule for tests (0.001 turns minutes into
@@ -95,7 +97,6 @@ class WebhookSender:
         self._stopping = False
         self._held = False
         self._thread: threading.Thread | None = None
-        self._session = requests.Session()
 
     # ---- the app's side ------------------------------------------------------------------
 
@@ -164,6 +165,11 @@ class WebhookSender:
                 self._wake.wait(min(left, 0.05))
         return True
 
+    @property
+    def running(self) -> bool:
+        """Whether the delivery thread is alive (it starts with the first delivery)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread; what is still queued is not delivered."""
         with self._wake:
@@ -171,7 +177,6 @@ class WebhookSender:
             self._wake.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._session.close()
 
     # ---- the thread ----------------------------------------------------------------------
 
@@ -212,7 +217,7 @@ class WebhookSender:
         delivery = pending.delivery
         status = 0
         with contextlib.suppress(requests.RequestException):
-            response = self._session.post(
+            response = requests.post(
                 delivery.url,
                 data=delivery.body,
                 headers=dict(delivery.headers),

@@ -73,6 +73,9 @@ class HubSpotWebhookEmulator(HubSpotEmulator):
             self.webhook_sender.clear()
             self.webhook_sender.retry_scale = 1.0
 
+    def stop(self) -> None:
+        self.webhook_sender.stop()
+
     def add_webhook_app(self, app_id: int, developer_key: str, client_secret: str) -> None:
         """A developer account's public app: its id, the developer API key managing its
         webhooks and the client secret deliveries are signed with."""

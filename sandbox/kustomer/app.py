@@ -93,6 +93,9 @@ class KustomerEmulator(Emulator):
             self._seq = 0
             webhooks.reset(self)
 
+    def stop(self) -> None:
+        webhooks.stop(self)
+
     def seed_demo(self) -> dict[str, Any]:
         from sandbox.kustomer.seed import seed_demo
 

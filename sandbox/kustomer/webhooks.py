@@ -74,6 +74,14 @@ def sender(emulator: KustomerEmulator) -> WebhookSender:
         return found
 
 
+def stop(emulator: KustomerEmulator) -> None:
+    """Stop the emulator's deliveries (the sandbox stops); a later delivery starts a new sender."""
+    with emulator.lock:
+        found = _senders.pop(emulator, None)
+    if found is not None:
+        found.stop()
+
+
 def hooks(emulator: KustomerEmulator, org: Org) -> dict[str, dict[str, Any]]:
     """The org's webhooks by id (kept in the emulator's saved state)."""
     store: dict[str, dict[str, dict[str, Any]]] = emulator.__dict__.setdefault(

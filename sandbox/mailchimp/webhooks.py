@@ -67,6 +67,9 @@ class MailchimpWebhookEmulator(MailchimpEmulator):
             self.webhook_sender.clear()
             self.webhook_sender.retry_scale = 1.0
 
+    def stop(self) -> None:
+        self.webhook_sender.stop()
+
     # ---- routes ------------------------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Response:

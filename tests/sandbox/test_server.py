@@ -1,6 +1,7 @@
-"""Stopping a sandbox ends the requests it was serving: none goes on answering in a process that
-has moved on (after pytest's session, such a request thread logged into pytest's closed capture
-file and printed a traceback below the summary)."""
+"""Stopping a sandbox ends the requests it was serving and the deliveries it was sending: none
+goes on in a process that has moved on (after pytest's session, such a request thread logged
+into pytest's closed capture file and printed a traceback below the summary; a delivery's
+delivery thread went on after the sandbox stopped)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from sandbox.hubspot.webhooks import HubSpotWebhookEmulator
 from sandbox.kustomer import ALL_ROLES, KustomerEmulator
+from sandbox.kustomer.webhooks import sender
+from sandbox.mailchimp.webhooks import MailchimpWebhookEmulator
 from sandbox.server import Sandbox
+from sandbox.webhooks import WebhookSender
 
 
 @pytest.fixture
@@ -81,4 +86,24 @@ def test_it_hangs_up_on_a_client_that_never_sent_a_request(
         assert time.monotonic() - started < 2  # hung up on, not waited out
         assert not waiting[0].is_alive()
         assert client.recv(1) == b""
+    assert errors == []
+
+
+def test_it_stops_every_apps_deliveries(errors: list[threading.ExceptHookArgs]) -> None:
+    sandbox = Sandbox(slugs=["kustomer", "hubspot", "mailchimp"]).start()
+    hubspot: HubSpotWebhookEmulator = sandbox.emulator("hubspot")
+    mailchimp: MailchimpWebhookEmulator = sandbox.emulator("mailchimp")
+    senders: list[WebhookSender] = [
+        sender(sandbox.emulator("kustomer")),
+        hubspot.webhook_sender,
+        mailchimp.webhook_sender,
+    ]
+    for out in senders:
+        out.hold()  # queued, not sent: each thread waits for its release
+        assert out.send("hook-1", "http://127.0.0.1:9/hooks", b"{}", {})
+    assert all(out.running for out in senders)
+
+    sandbox.stop()
+
+    assert [out.running for out in senders] == [False, False, False]
     assert errors == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -180,5 +181,41 @@ def test_the_kit_drops_and_counts_deliveries_past_its_bound() -> None:
         sent = [out.send("s", "http://127.0.0.1:9/", b"{}", {}) for _ in range(3)]
         assert sent == [True, True, False]
         assert out.stats.dropped == 1 and out.pending() == 2
+    finally:
+        out.stop()
+
+
+def read_request(client: socket.socket) -> bytes:
+    """One whole HTTP request (head and a Content-Length body) as the client sent it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += client.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += client.recv(65536)
+    return data
+
+
+def test_the_kit_hangs_up_once_a_delivery_is_answered() -> None:
+    out = WebhookSender(schedule=())
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.settimeout(5)
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+            assert out.send("s", url, b"{}", {"Content-Type": "application/json"})
+            receiver, _ = listener.accept()
+            with receiver:
+                receiver.settimeout(5)
+                assert read_request(receiver).startswith(b"POST /hooks HTTP/1.1")
+                # An answer that would keep the connection open, as a receiver's server's does.
+                receiver.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+                assert receiver.recv(1) == b""  # no idle connection left for the server to hold
+            assert out.wait_idle(5) and out.stats.delivered == 1
     finally:
         out.stop()
