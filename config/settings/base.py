@@ -196,8 +196,9 @@ FERNET_USE_HKDF = False
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://tandem")}
 
-# Celery: the broker needs no server by default (a folder on disk).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Celery: the broker needs no server by default (a folder on disk; the host is kombu's default,
+# named so that kombu does not warn of its absence in every process).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
