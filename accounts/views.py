@@ -195,10 +195,11 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def workspace_new(request: HttpRequest) -> HttpResponse:
-    name = str(request.POST.get("name") or "").strip()[:200]
+    name = str(request.POST.get("name") or "")
     assert isinstance(request.user, User)
     try:
-        # The service refuses an empty name, or one the database cannot hold, with the reason.
+        # The service refuses an empty or over-long name, or one the database cannot hold, with
+        # the reason: none is cut short behind the user's back.
         workspace = services.workspace_create(name=name, owner=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

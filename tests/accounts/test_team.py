@@ -320,6 +320,17 @@ def test_it_refuses_a_workspace_name_with_a_nul_character(alice_client: Client) 
     assert Workspace.objects.count() == before
 
 
+def test_it_refuses_a_workspace_name_longer_than_it_keeps_instead_of_cutting_it(
+    alice_client: Client,
+) -> None:
+    before = Workspace.objects.count()
+
+    response = alice_client.post("/workspaces/new/", {"name": "x" * 201}, follow=True)
+
+    assert b"A workspace name is at most 200 characters long." in response.content
+    assert Workspace.objects.count() == before
+
+
 def test_it_offers_a_user_without_a_workspace_to_create_one(client: Client) -> None:
     lonely = UserFactory(email="lonely@example.com")
     client.force_login(lonely)
