@@ -295,9 +295,9 @@ class Emulator(abc.ABC):
         return None
 
     def stop(self) -> None:  # noqa: B027 - a hook: the apps without webhooks keep it
-        """Stop what the app runs in the background (its webhook deliveries), closing its
-        connections to their receivers; the sandbox calls this when it stops. An app with
-        nothing in the background has nothing to stop."""
+        """Stop what the app runs in the background (its webhook delivery thread; what is
+        still queued is not sent): the sandbox calls this when it stops. An app with nothing in
+        the background has nothing to stop."""
 
     # ---- the shared controls -------------------------------------------------------------
 

@@ -244,8 +244,8 @@ class Sandbox:
         self.bind().serve_forever()
 
     def stop(self) -> None:
-        """Stop the server (the requests in flight end), then the emulators' deliveries (their
-        keep-alive connections to receivers end with them), then save the state."""
+        """Stop the server (the requests in flight end), then the emulators' delivery threads,
+        then save the state."""
         if self._server is not None:
             self._server.stop()
         for emulator in self.emulators.values():

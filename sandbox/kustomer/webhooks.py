@@ -75,7 +75,8 @@ def sender(emulator: KustomerEmulator) -> WebhookSender:
 
 
 def stop(emulator: KustomerEmulator) -> None:
-    """Stop the emulator's deliveries (the sandbox stops); a later delivery starts a new sender."""
+    """Stop the emulator's delivery thread (the sandbox stops); a later change would start a new
+    sender."""
     with emulator.lock:
         found = _senders.pop(emulator, None)
     if found is not None:
