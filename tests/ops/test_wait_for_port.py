@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.faults.harness import free_port
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "wait_for_port.py"
 
 
@@ -16,12 +18,6 @@ def wait(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=30
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_it_returns_once_the_port_listens() -> None:

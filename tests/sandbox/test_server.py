@@ -1,7 +1,7 @@
 """Stopping a sandbox ends the requests it was serving and the deliveries it was sending: none
 goes on in a process that has moved on (after pytest's session, such a request thread logged
-into pytest's closed capture file and printed a traceback below the summary; a delivery's
-delivery thread went on after the sandbox stopped)."""
+into pytest's closed capture file and printed a traceback below the summary; a webhook
+sender's thread went on after the sandbox stopped)."""
 
 from __future__ import annotations
 
